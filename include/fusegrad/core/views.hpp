@@ -1,0 +1,43 @@
+#pragma once
+/// @file
+/// What an op's forward and vjp receive: pointers with shapes, never expressions.
+
+#include <cstddef>
+
+#include "fusegrad/core/shape.hpp"
+
+namespace fusegrad {
+
+/// A read-only value: contiguous, row-major.
+template <class T>
+struct cview {
+    const T* data = nullptr;
+    shape dims{};
+    constexpr std::size_t size() const noexcept { return dims.size(); }
+};
+
+/// A value an op writes: contiguous, row-major.
+template <class T>
+struct mview {
+    T* data = nullptr;
+    shape dims{};
+    constexpr std::size_t size() const noexcept { return dims.size(); }
+};
+
+/// Where an op's vjp puts the gradient of one operand. Null when that operand needs no
+/// gradient (an input, labels, a constant): the op must then skip it. When `accumulate` is
+/// set the gradient is added to what is there (another use of the same value wrote first);
+/// otherwise it overwrites, and the old contents must not be read.
+template <class T>
+struct grad_sink {
+    T* data = nullptr;
+    shape dims{};
+    bool accumulate = false;
+
+    constexpr explicit operator bool() const noexcept { return data != nullptr; }
+    /// The BLAS-style beta for kernels: 1 to accumulate, 0 to overwrite.
+    constexpr T beta() const noexcept { return accumulate ? T(1) : T(0); }
+    constexpr std::size_t size() const noexcept { return dims.size(); }
+};
+
+}  // namespace fusegrad

@@ -1,0 +1,131 @@
+#pragma once
+/// @file
+/// The op builders: each returns a node and computes nothing. Type-level misuse (wrong rank,
+/// labels where values belong) is stopped here with a message that reads as a sentence.
+
+#include <utility>
+
+#include "fusegrad/core/node.hpp"
+#include "fusegrad/core/traits.hpp"
+#include "fusegrad/ops/add.hpp"
+#include "fusegrad/ops/exp.hpp"
+#include "fusegrad/ops/linear.hpp"
+#include "fusegrad/ops/log.hpp"
+#include "fusegrad/ops/log_softmax.hpp"
+#include "fusegrad/ops/matmul.hpp"
+#include "fusegrad/ops/neg.hpp"
+#include "fusegrad/ops/nll.hpp"
+#include "fusegrad/ops/reduce.hpp"
+#include "fusegrad/ops/relu.hpp"
+#include "fusegrad/ops/scale.hpp"
+#include "fusegrad/ops/softmax.hpp"
+
+namespace fusegrad {
+
+namespace detail {
+template <class E>
+constexpr void check_real_operand() {
+    static_assert(!is_index_leaf_v<std::remove_cvref_t<E>>,
+                  "class-index labels can only be the second operand of fg::nll");
+}
+template <class Op, class... C>
+auto make_node(Op op, C&&... c) {
+    (check_real_operand<C>(), ...);
+    return node<Op, std::remove_cvref_t<C>...>{op, {std::forward<C>(c)...}};
+}
+}  // namespace detail
+
+/// a·b for an m×k matrix a and a k×n matrix b.
+template <expression A, expression B>
+auto matmul(A&& a, B&& b) {
+    static_assert(std::remove_cvref_t<A>::rank == 2 && std::remove_cvref_t<B>::rank == 2,
+                  "fg::matmul multiplies two matrices (rank 2)");
+    return detail::make_node(op::matmul{}, std::forward<A>(a), std::forward<B>(b));
+}
+
+/// a + b: same shapes, a vector broadcast over the rows of a matrix, or a scalar broadcast.
+template <expression A, expression B>
+auto add(A&& a, B&& b) {
+    constexpr auto ra = std::remove_cvref_t<A>::rank, rb = std::remove_cvref_t<B>::rank;
+    if constexpr (ra < rb) {
+        return add(std::forward<B>(b), std::forward<A>(a));  // the wider operand goes first
+    } else {
+        static_assert(ra == rb || rb == 0 || (ra == 2 && rb == 1),
+                      "fg::add adds equal shapes, a scalar to anything, or a vector to each row of "
+                      "a matrix");
+        return detail::make_node(op::add{}, std::forward<A>(a), std::forward<B>(b));
+    }
+}
+
+/// x·W + b for x (batch × in), W (in × out) and b (out).
+template <expression X, expression W, expression B>
+auto linear(X&& x, W&& w, B&& b) {
+    static_assert(std::remove_cvref_t<X>::rank == 2 && std::remove_cvref_t<W>::rank == 2 &&
+                      std::remove_cvref_t<B>::rank == 1,
+                  "fg::linear(x, W, b) takes a matrix x, a matrix W (in × out) and a vector b");
+    return detail::make_node(op::linear{}, std::forward<X>(x), std::forward<W>(w), std::forward<B>(b));
+}
+
+/// Row-wise softmax, max-subtracted. A vector is one row.
+template <expression X>
+auto softmax(X&& x) {
+    static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::softmax needs a vector or a matrix");
+    return detail::make_node(op::softmax{}, std::forward<X>(x));
+}
+
+/// Row-wise log-softmax, max-subtracted. A vector is one row.
+template <expression X>
+auto log_softmax(X&& x) {
+    static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::log_softmax needs a vector or a matrix");
+    return detail::make_node(op::log_softmax{}, std::forward<X>(x));
+}
+
+/// Elementwise natural logarithm.
+template <expression X>
+auto log(X&& x) { return detail::make_node(op::log{}, std::forward<X>(x)); }
+/// Elementwise exponential.
+template <expression X>
+auto exp(X&& x) { return detail::make_node(op::exp{}, std::forward<X>(x)); }
+/// Elementwise max(x, 0).
+template <expression X>
+auto relu(X&& x) { return detail::make_node(op::relu{}, std::forward<X>(x)); }
+/// Elementwise -x.
+template <expression X>
+auto neg(X&& x) { return detail::make_node(op::neg{}, std::forward<X>(x)); }
+/// alpha · x.
+template <expression X>
+auto scale(X&& x, double alpha) { return detail::make_node(op::scale{.alpha = alpha}, std::forward<X>(x)); }
+/// The sum of all elements: a scalar.
+template <expression X>
+auto sum(X&& x) { return detail::make_node(op::sum{}, std::forward<X>(x)); }
+/// The mean of all elements: a scalar.
+template <expression X>
+auto mean(X&& x) { return detail::make_node(op::mean{}, std::forward<X>(x)); }
+
+/// Negative log-likelihood per row of a probability matrix p (the output of softmax), with y
+/// class indices (integer vector, from fg::labels) or probability / one-hot targets (a matrix).
+template <expression P, expression Y>
+auto nll(P&& p, Y&& y) {
+    using YT = std::remove_cvref_t<Y>;
+    static_assert(std::remove_cvref_t<P>::rank == 2, "fg::nll(p, y) needs p as a matrix of probabilities, one row per sample");
+    static_assert(is_index_leaf_v<YT> || YT::rank == 2,
+                  "fg::nll(p, y) needs y as class indices (fg::labels of an integer vector) or as "
+                  "a target matrix shaped like p");
+    detail::check_real_operand<P>();
+    return node<op::nll, std::remove_cvref_t<P>, YT>{{}, {std::forward<P>(p), std::forward<Y>(y)}};
+}
+
+// ---- operators: only for fusegrad expressions, so xtensor's own operators are untouched ----
+
+template <expression A, expression B>
+auto operator+(A&& a, B&& b) { return add(std::forward<A>(a), std::forward<B>(b)); }
+template <expression A>
+auto operator-(A&& a) { return neg(std::forward<A>(a)); }
+template <expression A, expression B>
+auto operator-(A&& a, B&& b) { return add(std::forward<A>(a), neg(std::forward<B>(b))); }
+template <expression A>
+auto operator*(double alpha, A&& a) { return scale(std::forward<A>(a), alpha); }
+template <expression A>
+auto operator*(A&& a, double alpha) { return scale(std::forward<A>(a), alpha); }
+
+}  // namespace fusegrad

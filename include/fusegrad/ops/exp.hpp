@@ -1,0 +1,27 @@
+#pragma once
+/// @file
+/// exp(x), elementwise.
+
+#include <string_view>
+
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/elementwise.hpp"
+
+namespace fusegrad::op {
+
+struct exp : elementwise_unary {
+    static constexpr std::string_view name = "exp";
+
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        kernels::exp<T>(x.size(), x.data, out.data);
+    }
+    // dx = g ⊙ exp(x) = g ⊙ out
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T> out, cview<T>) const {
+        if (dx) kernels::mul<T>(g.size(), g.data, out.data, dx.beta(), dx.data);
+    }
+};
+
+}  // namespace fusegrad::op

@@ -1,0 +1,27 @@
+#pragma once
+/// @file
+/// log(x), elementwise (log 0 = -inf, as std::log).
+
+#include <string_view>
+
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/elementwise.hpp"
+
+namespace fusegrad::op {
+
+struct log : elementwise_unary {
+    static constexpr std::string_view name = "log";
+
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        kernels::log<T>(x.size(), x.data, out.data);
+    }
+    // dx = g / x
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T> x) const {
+        if (dx) kernels::div<T>(g.size(), g.data, x.data, dx.beta(), dx.data);
+    }
+};
+
+}  // namespace fusegrad::op

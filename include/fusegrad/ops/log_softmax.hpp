@@ -1,0 +1,34 @@
+#pragma once
+/// @file
+/// log_softmax(x), row-wise: x_i - max x - log Σ_k e^{x_k - max x}. A vector is one row.
+
+#include <string>
+#include <string_view>
+
+#include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+
+namespace fusegrad::op {
+
+struct log_softmax {
+    static constexpr std::string_view name = "log_softmax";
+    template <std::size_t R>
+    static constexpr std::size_t result_rank = R;
+
+    shape infer(const shape& x) const {
+        if (x.rank == 0) throw shape_error("log_softmax: needs a vector or a matrix, got a scalar");
+        return x;
+    }
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        kernels::log_softmax_rows<T>(x.dims.rows, x.dims.cols, x.data, out.data);
+    }
+    // dx = g - softmax(x) · Σ g, per row
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T> ls, cview<T>) const {
+        if (dx) kernels::log_softmax_rows_backward<T>(ls.dims.rows, ls.dims.cols, ls.data, g.data, dx.beta(), dx.data);
+    }
+};
+
+}  // namespace fusegrad::op

@@ -1,0 +1,27 @@
+#pragma once
+/// @file
+/// neg(x) = -x, elementwise (what unary and binary minus build on).
+
+#include <string_view>
+
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/elementwise.hpp"
+
+namespace fusegrad::op {
+
+struct neg : elementwise_unary {
+    static constexpr std::string_view name = "neg";
+
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        kernels::axpby<T>(x.size(), T(-1), x.data, T(0), out.data);
+    }
+    // dx = -g
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T>) const {
+        if (dx) kernels::axpby<T>(g.size(), T(-1), g.data, dx.beta(), dx.data);
+    }
+};
+
+}  // namespace fusegrad::op

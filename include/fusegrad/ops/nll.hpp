@@ -1,0 +1,65 @@
+#pragma once
+/// @file
+/// nll(p, y): the negative log-likelihood of each row of a probability matrix p.
+/// With class indices y (an integer vector): out_i = -log p[i, y_i].
+/// With probability or one-hot targets y (a matrix like p): out_i = -Σ_j y_ij log p_ij,
+/// taking 0 · log 0 = 0. The result is a vector with one loss per row.
+
+#include <concepts>
+#include <string>
+#include <string_view>
+
+#include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+
+namespace fusegrad::op {
+
+struct nll {
+    static constexpr std::string_view name = "nll";
+    template <std::size_t P, std::size_t Y>
+    static constexpr std::size_t result_rank = 1;
+
+    shape infer(const shape& p, const shape& y) const {
+        if (p.rank != 2) throw shape_error("nll: p must be a matrix of probabilities, got " + p.str());
+        if (y.rank == 1 && y.cols != p.rows)
+            throw shape_error("nll: p has " + std::to_string(p.rows) + " rows but y has " +
+                              std::to_string(y.cols) + " labels (p is " + p.str() + ", y is " +
+                              y.str() + ")");
+        if (y.rank == 2 && y != p)
+            throw shape_error("nll: targets y " + y.str() + " must have the shape of p " + p.str());
+        if (y.rank == 0) throw shape_error("nll: y must be a label vector or a target matrix, got a scalar");
+        return shape::vector(p.rows);
+    }
+
+    template <class T, class Y>
+    void forward(mview<T> out, cview<T> p, cview<Y> y) const {
+        const auto m = p.dims.rows, n = p.dims.cols;
+        if constexpr (std::integral<Y>) {
+            const auto bad = kernels::first_label_out_of_range<Y>(m, y.data, n);
+            if (bad < m)
+                throw label_error("nll: label y[" + std::to_string(bad) + "] = " +
+                                  std::to_string(y.data[bad]) + " is outside [0, " +
+                                  std::to_string(n) + ")");
+            kernels::nll_index_rows<T, Y>(m, n, p.data, y.data, out.data);
+        } else {
+            kernels::nll_prob_rows<T>(m, n, p.data, y.data, out.data);
+        }
+    }
+
+    // dp_ij = -g_i y_ij / p_ij  (one-hot: only at j = y_i);  dy_ij = -g_i log p_ij
+    template <class T, class Y>
+    void vjp(grad_sink<T> dp, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> p,
+             cview<Y> y) const {
+        const auto m = p.dims.rows, n = p.dims.cols;
+        if constexpr (std::integral<Y>) {
+            if (dp) kernels::nll_index_rows_backward<T, Y>(m, n, p.data, y.data, g.data, dp.beta(), dp.data);
+        } else {
+            if (dp || dy)
+                kernels::nll_prob_rows_backward<T>(m, n, p.data, y.data, g.data, dp.beta(), dp.data,
+                                                   dy.beta(), dy.data);
+        }
+    }
+};
+
+}  // namespace fusegrad::op

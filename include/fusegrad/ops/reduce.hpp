@@ -1,0 +1,55 @@
+#pragma once
+/// @file
+/// sum(x) and mean(x): all elements to one scalar.
+
+#include <string_view>
+
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+
+namespace fusegrad::op {
+
+namespace detail {
+template <class T>
+void broadcast_scalar_grad(grad_sink<T> dx, T value) {  // dx (+)= value everywhere
+    if (dx.accumulate) kernels::add_scalar<T>(dx.size(), dx.data, value, dx.data);
+    else kernels::fill<T>(dx.size(), value, dx.data);
+}
+}  // namespace detail
+
+struct sum {
+    static constexpr std::string_view name = "sum";
+    template <std::size_t R>
+    static constexpr std::size_t result_rank = 0;
+    shape infer(const shape&) const { return shape::scalar(); }
+
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        out.data[0] = kernels::sum<T>(x.size(), x.data);
+    }
+    // dx = g · 1
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T>) const {
+        if (dx) detail::broadcast_scalar_grad(dx, g.data[0]);
+    }
+};
+
+/// The mean of no elements is NaN (0/0), as in NumPy and PyTorch.
+struct mean {
+    static constexpr std::string_view name = "mean";
+    template <std::size_t R>
+    static constexpr std::size_t result_rank = 0;
+    shape infer(const shape&) const { return shape::scalar(); }
+
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        out.data[0] = kernels::sum<T>(x.size(), x.data) / T(x.size());
+    }
+    // dx = g / n · 1
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T> x) const {
+        if (dx) detail::broadcast_scalar_grad(dx, g.data[0] / T(x.size()));
+    }
+};
+
+}  // namespace fusegrad::op

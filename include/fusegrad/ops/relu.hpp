@@ -1,0 +1,27 @@
+#pragma once
+/// @file
+/// relu(x) = max(x, 0), elementwise; its derivative at 0 is taken as 0.
+
+#include <string_view>
+
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/elementwise.hpp"
+
+namespace fusegrad::op {
+
+struct relu : elementwise_unary {
+    static constexpr std::string_view name = "relu";
+
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        kernels::relu<T>(x.size(), x.data, out.data);
+    }
+    // dx = g ⊙ [x > 0]
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T> x) const {
+        if (dx) kernels::relu_backward<T>(g.size(), x.data, g.data, dx.beta(), dx.data);
+    }
+};
+
+}  // namespace fusegrad::op

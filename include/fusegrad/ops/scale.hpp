@@ -1,0 +1,30 @@
+#pragma once
+/// @file
+/// scale(x, alpha) = alpha · x for a run-time constant alpha (what `alpha * x` builds).
+
+#include <string_view>
+
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/elementwise.hpp"
+
+namespace fusegrad::op {
+
+/// Holds alpha as a double whatever the graph's scalar type, so the op's type does not depend
+/// on it. Having state, a scale node is never merged with another of the same type.
+struct scale : elementwise_unary {
+    static constexpr std::string_view name = "scale";
+    double alpha = 1.0;
+
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        kernels::axpby<T>(x.size(), T(alpha), x.data, T(0), out.data);
+    }
+    // dx = alpha · g
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T>) const {
+        if (dx) kernels::axpby<T>(g.size(), T(alpha), g.data, dx.beta(), dx.data);
+    }
+};
+
+}  // namespace fusegrad::op
