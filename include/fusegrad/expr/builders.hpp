@@ -94,7 +94,11 @@ template <expression X>
 auto neg(X&& x) { return detail::make_node(op::neg{}, std::forward<X>(x)); }
 /// alpha · x.
 template <expression X>
-auto scale(X&& x, double alpha) { return detail::make_node(op::scale{.alpha = alpha}, std::forward<X>(x)); }
+auto scale(X&& x, double alpha) {
+    op::scale s;
+    s.alpha = alpha;
+    return detail::make_node(s, std::forward<X>(x));
+}
 /// The sum of all elements: a scalar.
 template <expression X>
 auto sum(X&& x) { return detail::make_node(op::sum{}, std::forward<X>(x)); }

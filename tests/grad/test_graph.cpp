@@ -1,0 +1,159 @@
+// The compiled graph: planning, common subexpressions, rebinding, and the errors it reports.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+
+#include <fusegrad/fusegrad.hpp>
+
+#include "../support/finite_differences.hpp"
+
+namespace fg = fusegrad;
+using Catch::Matchers::Contains;
+using Catch::Matchers::Equals;
+using Catch::Matchers::WithinRel;
+
+TEST_CASE("identical subexpressions are one value, evaluated once, gradients summed", "[grad][cse]") {
+    xt::xtensor<double, 2> A = {{0.5, -1.0}, {2.0, 0.25}};
+    auto a = fg::param<"A">(A);
+    // exp(A) appears twice; A three times. Plan: A, exp(A), sum(exp(A)), sum+sum = 4 values.
+    auto twice = fg::sum(fg::exp(a)) + fg::sum(fg::exp(a));
+    auto g = fg::compile(twice);
+    STATIC_REQUIRE(decltype(g)::num_values == 4);
+    g.run();
+    double expected = 0;
+    for (double v : A) expected += 2 * std::exp(v);
+    CHECK_THAT(g.value(), WithinRel(expected, 1e-15));
+    const auto& dA = g.grad<"A">();
+    for (std::size_t i = 0; i < A.size(); ++i) CHECK_THAT(dA.data()[i], WithinRel(2 * std::exp(A.data()[i]), 1e-15));
+}
+
+TEST_CASE("a leaf name used twice is one variable", "[grad][cse]") {
+    xt::xtensor<double, 1> v = {1.0, 2.0, 3.0};
+    // Two separately built leaves with the same name and array: one value, one gradient.
+    auto g = fg::compile(fg::sum(fg::param<"v">(v)) + fg::mean(fg::param<"v">(v)));
+    STATIC_REQUIRE(decltype(g)::num_values == 4);  // v, sum, mean, add
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(6.0 + 2.0, 1e-15));
+    for (double d : g.grad<"v">()) CHECK_THAT(d, WithinRel(1.0 + 1.0 / 3.0, 1e-15));
+}
+
+TEST_CASE("nodes with run-time state are never merged by type", "[grad][cse]") {
+    xt::xtensor<double, 1> v = {1.0, 2.0};
+    auto p = fg::param<"v">(v);
+    auto g = fg::compile(fg::sum(2.0 * p) + fg::sum(3.0 * p));  // same types, different factors
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(15.0, 1e-15));
+    for (double d : g.grad<"v">()) CHECK_THAT(d, WithinRel(5.0, 1e-15));
+}
+
+TEST_CASE("bind points a leaf at the next batch and re-plans for a new shape", "[grad][bind]") {
+    xt::xtensor<float, 2> X1 = {{1.f, 0.f}}, X2 = {{0.f, 1.f}, {1.f, 1.f}, {2.f, 0.f}};
+    xt::xtensor<float, 2> W = {{1.f, 2.f}, {3.f, 4.f}};
+    auto g = fg::compile(fg::sum(fg::matmul(fg::input<"x">(X1), fg::param<"W">(W))));
+    g.run();
+    CHECK(g.value() == 3.f);  // [1 0]·W summed
+    g.bind<"x">(X2);
+    g.run();
+    CHECK(g.value() == 7.f + 10.f + 6.f);  // rows of X2·W: [3 4], [4 6], [2 4]
+    // dL/dW = X2ᵀ·1: column sums of X2 repeated over W's columns.
+    const auto& dW = g.grad<"W">();
+    CHECK(dW(0, 0) == 3.f);
+    CHECK(dW(0, 1) == 3.f);
+    CHECK(dW(1, 0) == 2.f);
+    CHECK(dW(1, 1) == 2.f);
+}
+
+TEST_CASE("params updated in place are seen by the next run without rebinding", "[grad][bind]") {
+    xt::xtensor<double, 1> w = {1.0, 1.0};
+    auto g = fg::compile(fg::sum(fg::exp(fg::param<"w">(w))));
+    g.run();
+    w(0) = 0.0;
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(1.0 + std::exp(1.0), 1e-15));
+}
+
+TEST_CASE("float and double graphs both run", "[grad]") {
+    xt::xtensor<float, 1> f = {0.f, 1.f};
+    xt::xtensor<double, 1> d = {0.0, 1.0};
+    auto gf = fg::compile(fg::sum(fg::softmax(fg::param<"p">(f))));
+    auto gd = fg::compile(fg::sum(fg::softmax(fg::param<"p">(d))));
+    STATIC_REQUIRE(std::is_same_v<decltype(gf)::value_type, float>);
+    STATIC_REQUIRE(std::is_same_v<decltype(gd)::value_type, double>);
+    gf.run();
+    gd.run();
+    CHECK_THAT(gf.value(), WithinRel(1.0, 1e-6));
+    CHECK_THAT(gd.value(), WithinRel(1.0, 1e-15));
+}
+
+TEST_CASE("shape mismatches throw shape_error naming the op and both shapes", "[grad][errors]") {
+    xt::xtensor<float, 2> X({32, 785}), W({784, 10}), W9({784, 9}), P({32, 10}), Y({32, 9});
+    auto b = xt::xtensor<float, 1>::from_shape({10});
+    auto y31 = xt::xtensor<std::int32_t, 1>::from_shape({31});
+    X.fill(0.f);
+    W.fill(0.f);
+    b.fill(0.f);
+
+    auto lin = fg::compile(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)));
+    CHECK_THROWS_MATCHES(lin.forward(), fg::shape_error,
+                         Catch::Matchers::Message("linear: x has 785 columns but W has 784 rows (x is (32, 785), W is (784, 10))"));
+
+    xt::xtensor<float, 2> X784({32, 784});
+    auto lin_b = fg::compile(fg::linear(fg::input<"x">(X784), fg::param<"W">(W9), fg::param<"b">(b)));
+    CHECK_THROWS_MATCHES(lin_b.forward(), fg::shape_error,
+                         Catch::Matchers::Message("linear: b has 10 entries but W has 9 columns (b is (10), W is (784, 9))"));
+
+    auto mm = fg::compile(fg::matmul(fg::input<"x">(X), fg::param<"W">(W)));
+    CHECK_THROWS_MATCHES(mm.forward(), fg::shape_error,
+                         Catch::Matchers::Message("matmul: a has 785 columns but b has 784 rows (a is (32, 785), b is (784, 10))"));
+
+    auto nl = fg::compile(fg::nll(fg::param<"p">(P), fg::labels<"y">(y31)));
+    CHECK_THROWS_MATCHES(nl.forward(), fg::shape_error,
+                         Catch::Matchers::Message("nll: p has 32 rows but y has 31 labels (p is (32, 10), y is (31))"));
+
+    auto np = fg::compile(fg::nll(fg::param<"p">(P), fg::labels<"y">(Y)));
+    CHECK_THROWS_MATCHES(np.forward(), fg::shape_error,
+                         Catch::Matchers::Message("nll: targets y (32, 9) must have the shape of p (32, 10)"));
+
+    auto b5 = xt::xtensor<float, 1>::from_shape({5});
+    auto ad = fg::compile(fg::param<"p">(P) + fg::param<"b">(b5));
+    CHECK_THROWS_AS(ad.forward(), fg::shape_error);
+    CHECK_THROWS_WITH(ad.forward(), Contains("add: cannot add b (5) to a (32, 10)"));
+}
+
+TEST_CASE("a label outside [0, C) throws label_error naming the row and the value", "[grad][errors]") {
+    xt::xtensor<double, 2> P = {{0.5, 0.5}, {0.5, 0.5}, {0.5, 0.5}};
+    xt::xtensor<std::int32_t, 1> y = {0, 1, 2};
+    auto g = fg::compile(fg::mean(fg::nll(fg::param<"p">(P), fg::labels<"y">(y))));
+    CHECK_THROWS_MATCHES(g.run(), fg::label_error, Catch::Matchers::Message("nll: label y[2] = 2 is outside [0, 2)"));
+    y(2) = -1;
+    CHECK_THROWS_MATCHES(g.run(), fg::label_error, Catch::Matchers::Message("nll: label y[2] = -1 is outside [0, 2)"));
+    // Nothing is lost: with the label fixed the same graph runs.
+    y(2) = 1;
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(std::log(2.0), 1e-15));
+}
+
+TEST_CASE("misuses of a graph throw with a message saying what to do", "[grad][errors]") {
+    xt::xtensor<double, 1> a = {1.0}, b = {2.0};
+    CHECK_THROWS_MATCHES(fg::compile(fg::param<"v">(a) + fg::param<"v">(b)), fg::binding_error,
+                         Catch::Matchers::Message("leaf \"v\" is used with two different arrays; one name is one variable"));
+    auto g = fg::compile(fg::sum(fg::param<"v">(a)));
+    CHECK_THROWS_WITH(g.backward(), Contains("call forward() (or run()) first"));
+    CHECK_THROWS_WITH(g.value(), Contains("call forward() (or run()) first"));
+    g.forward();
+    xt::xtensor<double, 1> wrong_seed = {1.0, 2.0};
+    CHECK_THROWS_AS(g.backward(fg::cview<double>{wrong_seed.data(), fg::shape::vector(2)}), fg::shape_error);
+}
+
+TEST_CASE("a graph that shape-errors recovers once the bindings fit", "[grad][errors]") {
+    xt::xtensor<double, 2> bad({2, 3}), good({2, 2}), W = {{1.0, 0.0}, {0.0, 1.0}};
+    bad.fill(1.0);
+    good.fill(1.0);
+    auto g = fg::compile(fg::sum(fg::matmul(fg::input<"x">(bad), fg::param<"W">(W))));
+    CHECK_THROWS_AS(g.run(), fg::shape_error);
+    g.bind<"x">(good);
+    g.run();
+    CHECK(g.value() == 4.0);
+}
