@@ -74,6 +74,22 @@ TEST_CASE("params updated in place are seen by the next run without rebinding", 
     CHECK_THAT(g.value(), WithinRel(1.0 + std::exp(1.0), 1e-15));
 }
 
+TEST_CASE("a leaf follows its container when array code moves its buffer or reshapes it", "[grad][bind]") {
+    xt::xtensor<double, 2> W = {{1.0, 2.0}, {3.0, 4.0}};
+    xt::xtensor<double, 2> X = {{1.0, 1.0}};
+    auto g = fg::compile(fg::sum(fg::matmul(fg::input<"x">(X), fg::param<"W">(W))));
+    g.run();
+    CHECK(g.value() == 10.0);
+    const double* before = W.data();
+    W -= 0.5 * g.grad<"W">();  // xtensor evaluates into a temporary and swaps buffers
+    INFO("buffer moved: " << (W.data() != before));
+    g.run();
+    CHECK(g.value() == 10.0 - 0.5 * 4.0);  // every dL/dW entry was 1 (X is all ones)
+    X = xt::xtensor<double, 2>{{1.0, 0.0}, {0.0, 1.0}, {1.0, 1.0}};  // a new shape, no bind
+    g.run();
+    CHECK(g.value() == (0.5 + 1.5) + (2.5 + 3.5) + (0.5 + 1.5 + 2.5 + 3.5));
+}
+
 TEST_CASE("float and double graphs both run", "[grad]") {
     xt::xtensor<float, 1> f = {0.f, 1.f};
     xt::xtensor<double, 1> d = {0.0, 1.0};

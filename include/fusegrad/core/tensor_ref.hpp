@@ -2,7 +2,6 @@
 /// @file
 /// A non-owning reference to a caller's dense array: what a leaf holds.
 
-#include <array>
 #include <concepts>
 #include <cstddef>
 #include <type_traits>
@@ -24,27 +23,51 @@ concept dense_array = requires(const A& a) {
     requires A::static_layout == xt::layout_type::row_major;
 };
 
-/// Where a leaf's values live: a pointer to the caller's memory and the shape it had when it
-/// was bound. The caller keeps the memory alive and rebinds after resizing it.
+/// Where a leaf's values live: the caller's container, read afresh at every forward pass.
+///
+/// A leaf refers to the container, not to its buffer, because ordinary array code moves
+/// buffers: xtensor's `W -= lr * dW` evaluates into a temporary and swaps it in, and
+/// `X = next_batch` may reallocate. Re-reading the pointer and shape each run (one call through
+/// a function pointer per leaf) keeps the graph right after both; a changed shape re-plans the
+/// graph's buffers. The caller keeps the container itself alive while the graph is used.
+///
+/// This part is type-erased so that a graph can hold the bindings of all its leaves in one
+/// array; `tensor_ref` adds the element type and rank.
+struct array_binding {
+    using reader = void (*)(const void* source, const void*& data, shape& dims) noexcept;
+
+    const void* source = nullptr;  // the caller's container
+    reader read = nullptr;         // how to get its current buffer and shape
+    const void* data = nullptr;    // as of the last refresh()
+    shape dims{};
+
+    /// Re-read the container's buffer and shape.
+    void refresh() noexcept {
+        if (read) read(source, data, dims);
+    }
+};
+
 template <class T, std::size_t Rank>
-struct tensor_ref {
+struct tensor_ref : array_binding {
     static_assert(Rank <= 2, "fusegrad values are scalars, vectors or matrices (rank 0, 1 or 2)");
-    const T* data = nullptr;
-    std::array<std::size_t, Rank> extents{};
 
     template <dense_array A>
-    static tensor_ref of(const A& a) {
+    static tensor_ref of(const A& a) noexcept {
+        static_assert(std::is_same_v<typename A::value_type, T> && A::rank == Rank);
         tensor_ref r;
-        r.data = a.data();
-        for (std::size_t i = 0; i < Rank; ++i) r.extents[i] = a.shape()[i];
+        r.source = &a;
+        r.read = [](const void* source, const void*& data, shape& dims) noexcept {
+            const A& c = *static_cast<const A*>(source);
+            data = c.data();
+            if constexpr (Rank == 0) dims = shape::scalar();
+            else if constexpr (Rank == 1) dims = shape::vector(c.shape()[0]);
+            else dims = shape::matrix(c.shape()[0], c.shape()[1]);
+        };
+        r.refresh();
         return r;
     }
 
-    fusegrad::shape dims() const noexcept {
-        if constexpr (Rank == 0) return shape::scalar();
-        else if constexpr (Rank == 1) return shape::vector(extents[0]);
-        else return shape::matrix(extents[0], extents[1]);
-    }
+    const T* typed_data() const noexcept { return static_cast<const T*>(data); }
 };
 
 }  // namespace fusegrad

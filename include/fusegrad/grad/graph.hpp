@@ -118,6 +118,7 @@ public:
     /// shapes do not fit and `label_error` for a class index out of range.
     void forward() {
         forward_done_ = false;
+        refresh_leaves();
         if (dirty_) prepare();
         [this]<std::size_t... I>(std::index_sequence<I...>) {
             (forward_one<I>(), ...);
@@ -202,13 +203,8 @@ public:
     shape shape_of(std::size_t slot) const { return shapes_.at(slot); }
 
 private:
-    struct binding {
-        const void* data = nullptr;
-        shape dims{};
-    };
-
     Expr expr_;
-    std::array<binding, N> bound_{};         // leaves: where their values are
+    std::array<array_binding, N> bound_{};   // leaves: the caller's containers
     std::array<shape, N> shapes_{};          // every value's shape
     std::array<const void*, N> src_{};       // every value's data (leaves: the caller's)
     std::array<value_type*, N> out_{};       // computed values (null for leaves)
@@ -225,12 +221,22 @@ private:
             throw std::logic_error(std::string(what) + "(): call forward() (or run()) first");
     }
 
-    template <std::size_t S, class Ref>
-    void bind_slot(const Ref& ref) {
-        const shape dims = ref.dims();
-        if (dims != bound_[S].dims) dirty_ = true;
-        bound_[S] = {ref.data, dims};
+    template <std::size_t S>
+    void bind_slot(const array_binding& ref) {
+        if (ref.dims != bound_[S].dims) dirty_ = true;
+        bound_[S] = ref;
         src_[S] = ref.data;
+    }
+
+    // Every leaf's container may have moved its buffer or changed shape since the last run.
+    void refresh_leaves() noexcept {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!tables::is_leaf[i]) continue;
+            const shape before = bound_[i].dims;
+            bound_[i].refresh();
+            src_[i] = bound_[i].data;
+            if (bound_[i].dims != before) dirty_ = true;
+        }
     }
 
     // Bind every leaf to the array it was built with; a name used with two arrays is an error.
@@ -245,9 +251,9 @@ private:
                 detail::index_of_key<detail::key_of_t<E, detail::path<P...>>>(typename plan_type::entries{});
             if (!seen[s]) {
                 seen[s] = true;
-                bound_[s] = {e.ref.data, e.ref.dims()};
+                bound_[s] = e.ref;
                 src_[s] = e.ref.data;
-            } else if (bound_[s].data != e.ref.data || !(bound_[s].dims == e.ref.dims())) {
+            } else if (bound_[s].source != e.ref.source) {
                 throw binding_error("leaf \"" + std::string(E::name.view()) +
                                     "\" is used with two different arrays; one name is one variable");
             }
