@@ -94,6 +94,9 @@ class graph {
     template <std::size_t I>
     using expr_at = typename plan_type::template expr_at<I>;
 
+    using grad_tuple = typename detail::grad_tuple<
+        plan_type, typename detail::graph_scalar<typename plan_type::entries>::type>::type;
+
 public:
     /// The element type of every computed value (float or double), taken from the leaves.
     using value_type = typename detail::graph_scalar<typename plan_type::entries>::type;
@@ -172,13 +175,17 @@ public:
     shape value_shape() const { return shapes_[root]; }
 
     /// The gradient of the graph's value with respect to param `Name`, shaped like the param.
-    template <fixed_string Name>
-    const auto& grad() const {
-        constexpr std::size_t s = plan_type::template slot_of<Name>;
-        static_assert(s < N, "grad<Name>(): the graph has no leaf with this name");
-        static_assert(is_param_v<expr_at<s>>,
-                      "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
-        return std::get<s>(param_grads_);
+    template <fixed_string Name, std::size_t s = plan_type::template slot_of<Name>>
+    const std::tuple_element_t<(s < N ? s : 0), grad_tuple>& grad() const {
+        // One readable error each, with nothing after it: the discarded branches are not built.
+        if constexpr (s >= N) {
+            static_assert(s < N, "grad<Name>(): the graph has no leaf with this name");
+        } else if constexpr (!is_param_v<expr_at<s>>) {
+            static_assert(is_param_v<expr_at<s>>,
+                          "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
+        } else {
+            return std::get<s>(param_grads_);
+        }
     }
 
     /// Point leaf `Name` at another array (the next batch, say). Same element type and rank as
@@ -186,17 +193,22 @@ public:
     template <fixed_string Name, class A>
     void bind(A&& array) {
         constexpr std::size_t s = plan_type::template slot_of<Name>;
-        static_assert(s < N, "bind<Name>(): the graph has no leaf with this name");
         static_assert(std::is_lvalue_reference_v<A>,
                       "bind<Name>(): the graph refers to the array, so it must outlive the graph's "
                       "use of it; pass a named array, not a temporary");
-        using L = expr_at<s>;
         using Arr = std::remove_cvref_t<A>;
-        static_assert(dense_array<Arr>, "bind<Name>(): needs a contiguous row-major array of rank 0, 1 or 2");
-        static_assert(std::is_same_v<typename Arr::value_type, typename L::value_type>,
-                      "bind<Name>(): the array's element type differs from the leaf's");
-        static_assert(Arr::rank == L::rank, "bind<Name>(): the array's rank differs from the leaf's");
-        bind_slot<s>(tensor_ref<typename L::value_type, L::rank>::of(array));
+        if constexpr (s >= N) {
+            static_assert(s < N, "bind<Name>(): the graph has no leaf with this name");
+        } else if constexpr (!dense_array<Arr>) {
+            static_assert(dense_array<Arr>, "bind<Name>(): needs a contiguous row-major array of rank 0, 1 or 2");
+        } else {
+            using L = expr_at<s>;
+            static_assert(std::is_same_v<typename Arr::value_type, typename L::value_type>,
+                          "bind<Name>(): the array's element type differs from the leaf's");
+            static_assert(Arr::rank == L::rank, "bind<Name>(): the array's rank differs from the leaf's");
+            if constexpr (std::is_same_v<typename Arr::value_type, typename L::value_type> && Arr::rank == L::rank)
+                bind_slot<s>(tensor_ref<typename L::value_type, L::rank>::of(array));
+        }
     }
 
     /// The shape a value of the plan had on the last forward() (for tests and printing).
@@ -210,7 +222,7 @@ private:
     std::array<value_type*, N> out_{};       // computed values (null for leaves)
     std::array<value_type*, N> grads_{};     // gradients (null where none is needed)
     std::vector<value_type> arena_;          // every computed value and gradient
-    typename detail::grad_tuple<plan_type, value_type>::type param_grads_;
+    grad_tuple param_grads_;
     bool dirty_ = true;
     bool forward_done_ = false;
 
