@@ -48,6 +48,16 @@ TEST_CASE("nodes with run-time state are never merged by type", "[grad][cse]") {
     for (double d : g.grad<"v">()) CHECK_THAT(d, WithinRel(5.0, 1e-15));
 }
 
+TEST_CASE("constants take part in the graph, get no gradient, and are never merged", "[grad][cse]") {
+    xt::xtensor<double, 1> v = {1.0, 2.0}, c1 = {10.0, 20.0}, c2 = {100.0, 200.0};
+    auto p = fg::param<"v">(v);
+    // Both constants have the type constant_leaf<double, 1>; they must stay two values.
+    auto g = fg::compile(fg::sum(p + fg::constant(c1)) + fg::sum(p + fg::constant(c2)));
+    g.run();
+    CHECK(g.value() == (11.0 + 22.0) + (101.0 + 202.0));
+    for (double d : g.grad<"v">()) CHECK(d == 2.0);
+}
+
 TEST_CASE("bind points a leaf at the next batch and re-plans for a new shape", "[grad][bind]") {
     xt::xtensor<float, 2> X1 = {{1.f, 0.f}}, X2 = {{0.f, 1.f}, {1.f, 1.f}, {2.f, 0.f}};
     xt::xtensor<float, 2> W = {{1.f, 2.f}, {3.f, 4.f}};

@@ -265,9 +265,10 @@ private:
                 seen[s] = true;
                 bound_[s] = e.ref;
                 src_[s] = e.ref.data;
-            } else if (bound_[s].source != e.ref.source) {
-                throw binding_error("leaf \"" + std::string(E::name.view()) +
-                                    "\" is used with two different arrays; one name is one variable");
+            } else if constexpr (detail::expr_traits<E>::is_named) {  // a constant is never seen twice
+                if (bound_[s].source != e.ref.source)
+                    throw binding_error("leaf \"" + std::string(E::name.view()) +
+                                        "\" is used with two different arrays; one name is one variable");
             }
         } else {
             [&]<std::size_t... C>(std::index_sequence<C...>) {
