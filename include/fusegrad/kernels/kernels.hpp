@@ -8,7 +8,8 @@
 ///
 /// Conventions shared by every kernel:
 /// - matrices are row-major; `m` rows, `n` columns; a leading dimension (`ld*`) is the distance
-///   in elements between the starts of two consecutive rows (`ld >= n`);
+///   in elements between the starts of two consecutive stored rows (at least the stored row length);
+/// - a size of 0 is allowed everywhere; pointers to empty operands are never dereferenced;
 /// - an output written with a `beta` argument becomes `result + beta * old`; when `beta == 0`
 ///   the old contents are never read (so an uninitialised or NaN buffer is fine), exactly as in
 ///   BLAS;
@@ -111,7 +112,8 @@ void nll_index_rows_backward(std::size_t m, std::size_t n, const T* p, const I* 
 template <class T>
 void nll_prob_rows(std::size_t m, std::size_t n, const T* p, const T* y, T* out);
 /// dp[i, j] = -g[i] y[i, j] / p[i, j] + beta_p * dp[i, j]   (0 where y[i, j] == 0), and
-/// dy[i, j] = -g[i] log p[i, j]       + beta_y * dy[i, j]   (+inf where p[i, j] == 0).
+/// dy[i, j] = -g[i] log p[i, j]       + beta_y * dy[i, j]   (±inf where p[i, j] == 0 and g[i] != 0;
+/// NaN where both are 0, as 0·∞).
 /// Either output may be null, and is then skipped.
 template <class T>
 void nll_prob_rows_backward(std::size_t m, std::size_t n, const T* p, const T* y, const T* g,

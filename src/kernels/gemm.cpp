@@ -1,0 +1,64 @@
+/// @file
+/// Scalar reference GEMM: C = alpha * op(A) * op(B) + beta * C.
+
+#include <cstddef>
+
+#include "fusegrad/kernels/kernels.hpp"
+
+namespace fusegrad::kernels {
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    if (m == 0 || n == 0) {
+        return;
+    }
+    // A and B are only indexed inside the loops over p, so with k == 0 they are never touched
+    // (they may then be null) and C becomes beta * C.
+    // op(A)[i, p] == a[i * a_row + p * a_col], whether or not A is stored transposed.
+    const std::size_t a_row = trans_a ? 1 : lda;
+    const std::size_t a_col = trans_a ? lda : 1;
+
+    if (!trans_b) {
+        // op(B) = B: row p of B is contiguous in j, so use the i-k-j order. Each row of C is
+        // first scaled by beta (set to 0 without being read when beta == 0), then receives
+        // (alpha * op(A)[i, p]) * B[p, :] for p = 0, 1, ..., k - 1.
+        for (std::size_t i = 0; i < m; ++i) {
+            T* c_row = c + i * ldc;
+            for (std::size_t j = 0; j < n; ++j) {
+                c_row[j] = beta == T(0) ? T(0) : beta * c_row[j];
+            }
+            for (std::size_t p = 0; p < k; ++p) {
+                const T a_ip = alpha * a[i * a_row + p * a_col];
+                const T* b_row = b + p * ldb;
+                for (std::size_t j = 0; j < n; ++j) {
+                    c_row[j] += a_ip * b_row[j];
+                }
+            }
+        }
+    } else {
+        // op(B) = Bᵀ: op(B)[p, j] == b[j * ldb + p], so column j of op(B) is the contiguous
+        // row j of B. Each C[i, j] is a dot product over p (i-j-k order).
+        for (std::size_t i = 0; i < m; ++i) {
+            T* c_row = c + i * ldc;
+            for (std::size_t j = 0; j < n; ++j) {
+                T dot = T(0);
+                for (std::size_t p = 0; p < k; ++p) {
+                    dot += a[i * a_row + p * a_col] * b[j * ldb + p];
+                }
+                c_row[j] = beta == T(0) ? alpha * dot : alpha * dot + beta * c_row[j];
+            }
+        }
+    }
+}
+
+#define FUSEGRAD_INSTANTIATE_GEMM(T)                                                      \
+    template void gemm<T>(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*, \
+                          std::size_t, const T*, std::size_t, T, T*, std::size_t);
+
+FUSEGRAD_INSTANTIATE_GEMM(float)
+FUSEGRAD_INSTANTIATE_GEMM(double)
+
+#undef FUSEGRAD_INSTANTIATE_GEMM
+
+}  // namespace fusegrad::kernels
