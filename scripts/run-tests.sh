@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# All tests: a Release tree (build/) and an ASan+UBSan tree (build-asan/), each configured,
+# built and run with ctest. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+JOBS="${JOBS:-2}"
+timings=()
+
+# phase <label> <command...>: runs the command and records its wall time.
+phase() {
+    local label="$1"
+    shift
+    echo
+    echo "=== ${label}: $*"
+    local start end
+    start=$(date +%s)
+    "$@"
+    end=$(date +%s)
+    timings+=("$(printf '%-28s %5ds' "${label}" $((end - start)))")
+    echo "=== ${label}: done in $((end - start))s"
+}
+
+print_timings() {
+    echo
+    echo "=== timings"
+    local t
+    for t in "${timings[@]}"; do echo "  ${t}"; done
+}
+trap print_timings EXIT
+
+# configure <dir> <cmake args...>: passes -G Ninja only for a fresh tree.
+configure() {
+    local dir="$1"
+    shift
+    local generator=()
+    [[ -f "${dir}/CMakeCache.txt" ]] || generator=(-G Ninja)
+    cmake -S . -B "${dir}" "${generator[@]}" "$@"
+}
+
+phase "install deps" bash scripts/install-deps.sh
+
+# ---- Release ----
+phase "release: configure" configure build -DCMAKE_BUILD_TYPE=Release \
+    -DFUSEGRAD_BUILD_TESTS=ON -DFUSEGRAD_BUILD_EXAMPLES=ON -DFUSEGRAD_SANITIZE=OFF
+phase "release: build" cmake --build build -j"${JOBS}"
+phase "release: ctest" ctest --test-dir build --output-on-failure -j"${JOBS}"
+
+# ---- AddressSanitizer + UndefinedBehaviorSanitizer ----
+# Exported before the build too: catch_discover_tests runs the sanitized test binaries post-build.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+phase "asan: configure" configure build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DFUSEGRAD_BUILD_TESTS=ON -DFUSEGRAD_BUILD_EXAMPLES=ON -DFUSEGRAD_SANITIZE=ON
+phase "asan: build" cmake --build build-asan -j"${JOBS}"
+phase "asan: ctest" ctest --test-dir build-asan --output-on-failure -j"${JOBS}"
