@@ -25,11 +25,10 @@ struct shape {
 
     /// As the user wrote it: `()`, `(10)`, `(32, 784)`.
     std::string str() const {
-        switch (rank) {
-            case 0: return "()";
-            case 1: return "(" + std::to_string(cols) + ")";
-            default: return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
-        }
+        std::string s = "(";  // appended piecewise: g++ 12 warns falsely on "(" + to_string(n)
+        if (rank >= 2) s.append(std::to_string(rows)).append(", ");
+        if (rank >= 1) s.append(std::to_string(cols));
+        return s.append(")");
     }
 };
 

@@ -123,7 +123,7 @@ public:
         forward_done_ = false;
         refresh_leaves();
         if (dirty_) prepare();
-        [this]<std::size_t... I>(std::index_sequence<I...>) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
             (forward_one<I>(), ...);
         }(std::make_index_sequence<N>{});
         forward_done_ = true;
@@ -279,7 +279,7 @@ private:
 
     // Shapes from the bindings, then one arena holding every computed value and gradient.
     void prepare() {
-        [this]<std::size_t... I>(std::index_sequence<I...>) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
             (infer_one<I>(), ...);
         }(std::make_index_sequence<N>{});
 
@@ -303,7 +303,7 @@ private:
                 next += padded(shapes_[i].size());
             }
         }
-        [this]<std::size_t... I>(std::index_sequence<I...>) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
             (size_param_grad<I>(), ...);
         }(std::make_index_sequence<N>{});
         dirty_ = false;
@@ -372,7 +372,7 @@ private:
     }
 
     void backward_all() {
-        [this]<std::size_t... I>(std::index_sequence<I...>) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
             (backward_one<N - 1 - I>(), ...);
         }(std::make_index_sequence<N>{});
     }
