@@ -48,7 +48,8 @@ int main() {
 
     // Class probabilities of a few points: the three centres and one between two of them.
     xt::xtensor<float, 2> points = {{-2.f, 0.f}, {2.f, 0.f}, {0.f, 2.5f}, {0.f, 0.f}};
-    auto predict = fg::compile(fg::softmax(fg::linear(fg::input<"x">(points), fg::param<"W">(W), fg::param<"b">(b))));
+    auto predict = fg::compile(
+        fg::softmax(fg::linear(fg::input<"x">(points), fg::param<"W">(W), fg::param<"b">(b))));
     predict.forward();
     const auto p = predict.value_view();
     std::printf("\npoint            p(class 0)  p(class 1)  p(class 2)\n");
@@ -58,7 +59,8 @@ int main() {
                     static_cast<double>(p.data[3 * i + 1]), static_cast<double>(p.data[3 * i + 2]));
 
     // Accuracy on the training points.
-    auto train = fg::compile(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))));
+    auto train = fg::compile(
+        fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))));
     train.forward();
     const auto a = train.value_view();
     std::size_t correct = 0;
@@ -69,8 +71,8 @@ int main() {
         correct += best == static_cast<std::size_t>(y(i));
     }
     const double accuracy = static_cast<double>(correct) / n;
-    std::printf("\ntraining accuracy %.3f; loss %.4f -> %.4f\n", accuracy, static_cast<double>(first),
-                static_cast<double>(last));
+    std::printf("\ntraining accuracy %.3f; loss %.4f -> %.4f\n", accuracy,
+                static_cast<double>(first), static_cast<double>(last));
 
     // ln 3 = 1.0986 is the loss of the all-zero start; a working fit is far below it.
     const bool ok = std::abs(first - std::log(3.f)) < 1e-5f && last < 0.35f && accuracy > 0.9;

@@ -20,14 +20,18 @@ void* operator new(std::size_t n) {
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
-void* operator new[](std::size_t n) { return ::operator new(n); }
+void* operator new[](std::size_t n) {
+    return ::operator new(n);
+}
 void* operator new(std::size_t n, std::align_val_t a) {
     allocations.fetch_add(1, std::memory_order_relaxed);
     const auto al = static_cast<std::size_t>(a);
     if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
     throw std::bad_alloc();
 }
-void* operator new[](std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a) {
+    return ::operator new(n, a);
+}
 // The nothrow forms too: Catch uses them, and a nothrow new from the sanitizer's allocator
 // released by our delete would be a mismatch.
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
@@ -37,7 +41,9 @@ void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
         return nullptr;
     }
 }
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return ::operator new(n, t); }
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
+    return ::operator new(n, t);
+}
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
     try {
         return ::operator new(n, a);
@@ -48,18 +54,42 @@ void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noe
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
     return ::operator new(n, a, t);
 }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
 
 namespace fg = fusegrad;
 
@@ -80,9 +110,11 @@ TEST_CASE("steady state: the second and later runs allocate nothing", "[grad][al
     for (std::size_t i = 0; i < N; ++i) y(i) = static_cast<std::int32_t>(i % C);
     for (std::size_t i = 0; i < 2 * N; ++i) y3(i) = static_cast<std::int32_t>(i % C);
 
-    auto hidden = fg::relu(fg::linear(fg::input<"x">(X1), fg::param<"W1">(W1), fg::param<"b1">(b1)));
-    auto loss = fg::mean(fg::nll(fg::softmax(fg::linear(hidden, fg::param<"W2">(W2), fg::param<"b2">(b2))),
-                                 fg::labels<"y">(y)));
+    auto hidden =
+        fg::relu(fg::linear(fg::input<"x">(X1), fg::param<"W1">(W1), fg::param<"b1">(b1)));
+    auto loss =
+        fg::mean(fg::nll(fg::softmax(fg::linear(hidden, fg::param<"W2">(W2), fg::param<"b2">(b2))),
+                         fg::labels<"y">(y)));
     auto g = fg::compile(loss);
     g.run();  // first run: buffers are planned and allocated here
 

@@ -14,7 +14,8 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::Equals;
 using Catch::Matchers::WithinRel;
 
-TEST_CASE("identical subexpressions are one value, evaluated once, gradients summed", "[grad][cse]") {
+TEST_CASE("identical subexpressions are one value, evaluated once, gradients summed",
+          "[grad][cse]") {
     xt::xtensor<double, 2> A = {{0.5, -1.0}, {2.0, 0.25}};
     auto a = fg::param<"A">(A);
     // exp(A) appears twice; A three times. Plan: A, exp(A), sum(exp(A)), sum+sum = 4 values.
@@ -26,7 +27,8 @@ TEST_CASE("identical subexpressions are one value, evaluated once, gradients sum
     for (double v : A) expected += 2 * std::exp(v);
     CHECK_THAT(g.value(), WithinRel(expected, 1e-15));
     const auto& dA = g.grad<"A">();
-    for (std::size_t i = 0; i < A.size(); ++i) CHECK_THAT(dA.data()[i], WithinRel(2 * std::exp(A.data()[i]), 1e-15));
+    for (std::size_t i = 0; i < A.size(); ++i)
+        CHECK_THAT(dA.data()[i], WithinRel(2 * std::exp(A.data()[i]), 1e-15));
 }
 
 TEST_CASE("a leaf name used twice is one variable", "[grad][cse]") {
@@ -48,7 +50,8 @@ TEST_CASE("nodes with run-time state are never merged by type", "[grad][cse]") {
     for (double d : g.grad<"v">()) CHECK_THAT(d, WithinRel(5.0, 1e-15));
 }
 
-TEST_CASE("constants take part in the graph, get no gradient, and are never merged", "[grad][cse]") {
+TEST_CASE("constants take part in the graph, get no gradient, and are never merged",
+          "[grad][cse]") {
     xt::xtensor<double, 1> v = {1.0, 2.0}, c1 = {10.0, 20.0}, c2 = {100.0, 200.0};
     auto p = fg::param<"v">(v);
     // Both constants have the type constant_leaf<double, 1>; they must stay two values.
@@ -84,7 +87,8 @@ TEST_CASE("params updated in place are seen by the next run without rebinding", 
     CHECK_THAT(g.value(), WithinRel(1.0 + std::exp(1.0), 1e-15));
 }
 
-TEST_CASE("a leaf follows its container when array code moves its buffer or reshapes it", "[grad][bind]") {
+TEST_CASE("a leaf follows its container when array code moves its buffer or reshapes it",
+          "[grad][bind]") {
     xt::xtensor<double, 2> W = {{1.0, 2.0}, {3.0, 4.0}};
     xt::xtensor<double, 2> X = {{1.0, 1.0}};
     auto g = fg::compile(fg::sum(fg::matmul(fg::input<"x">(X), fg::param<"W">(W))));
@@ -122,25 +126,34 @@ TEST_CASE("shape mismatches throw shape_error naming the op and both shapes", "[
     b.fill(0.f);
 
     auto lin = fg::compile(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)));
-    CHECK_THROWS_MATCHES(lin.forward(), fg::shape_error,
-                         Catch::Matchers::Message("linear: x has 785 columns but W has 784 rows (x is (32, 785), W is (784, 10))"));
+    CHECK_THROWS_MATCHES(
+        lin.forward(), fg::shape_error,
+        Catch::Matchers::Message(
+            "linear: x has 785 columns but W has 784 rows (x is (32, 785), W is (784, 10))"));
 
     xt::xtensor<float, 2> X784({32, 784});
-    auto lin_b = fg::compile(fg::linear(fg::input<"x">(X784), fg::param<"W">(W9), fg::param<"b">(b)));
-    CHECK_THROWS_MATCHES(lin_b.forward(), fg::shape_error,
-                         Catch::Matchers::Message("linear: b has 10 entries but W has 9 columns (b is (10), W is (784, 9))"));
+    auto lin_b =
+        fg::compile(fg::linear(fg::input<"x">(X784), fg::param<"W">(W9), fg::param<"b">(b)));
+    CHECK_THROWS_MATCHES(
+        lin_b.forward(), fg::shape_error,
+        Catch::Matchers::Message(
+            "linear: b has 10 entries but W has 9 columns (b is (10), W is (784, 9))"));
 
     auto mm = fg::compile(fg::matmul(fg::input<"x">(X), fg::param<"W">(W)));
-    CHECK_THROWS_MATCHES(mm.forward(), fg::shape_error,
-                         Catch::Matchers::Message("matmul: a has 785 columns but b has 784 rows (a is (32, 785), b is (784, 10))"));
+    CHECK_THROWS_MATCHES(
+        mm.forward(), fg::shape_error,
+        Catch::Matchers::Message(
+            "matmul: a has 785 columns but b has 784 rows (a is (32, 785), b is (784, 10))"));
 
     auto nl = fg::compile(fg::nll(fg::param<"p">(P), fg::labels<"y">(y31)));
     CHECK_THROWS_MATCHES(nl.forward(), fg::shape_error,
-                         Catch::Matchers::Message("nll: p has 32 rows but y has 31 labels (p is (32, 10), y is (31))"));
+                         Catch::Matchers::Message(
+                             "nll: p has 32 rows but y has 31 labels (p is (32, 10), y is (31))"));
 
     auto np = fg::compile(fg::nll(fg::param<"p">(P), fg::labels<"y">(Y)));
-    CHECK_THROWS_MATCHES(np.forward(), fg::shape_error,
-                         Catch::Matchers::Message("nll: targets y (32, 9) must have the shape of p (32, 10)"));
+    CHECK_THROWS_MATCHES(
+        np.forward(), fg::shape_error,
+        Catch::Matchers::Message("nll: targets y (32, 9) must have the shape of p (32, 10)"));
 
     auto b5 = xt::xtensor<float, 1>::from_shape({5});
     auto ad = fg::compile(fg::param<"p">(P) + fg::param<"b">(b5));
@@ -148,13 +161,16 @@ TEST_CASE("shape mismatches throw shape_error naming the op and both shapes", "[
     CHECK_THROWS_WITH(ad.forward(), Contains("add: cannot add b (5) to a (32, 10)"));
 }
 
-TEST_CASE("a label outside [0, C) throws label_error naming the row and the value", "[grad][errors]") {
+TEST_CASE("a label outside [0, C) throws label_error naming the row and the value",
+          "[grad][errors]") {
     xt::xtensor<double, 2> P = {{0.5, 0.5}, {0.5, 0.5}, {0.5, 0.5}};
     xt::xtensor<std::int32_t, 1> y = {0, 1, 2};
     auto g = fg::compile(fg::mean(fg::nll(fg::param<"p">(P), fg::labels<"y">(y))));
-    CHECK_THROWS_MATCHES(g.run(), fg::label_error, Catch::Matchers::Message("nll: label y[2] = 2 is outside [0, 2)"));
+    CHECK_THROWS_MATCHES(g.run(), fg::label_error,
+                         Catch::Matchers::Message("nll: label y[2] = 2 is outside [0, 2)"));
     y(2) = -1;
-    CHECK_THROWS_MATCHES(g.run(), fg::label_error, Catch::Matchers::Message("nll: label y[2] = -1 is outside [0, 2)"));
+    CHECK_THROWS_MATCHES(g.run(), fg::label_error,
+                         Catch::Matchers::Message("nll: label y[2] = -1 is outside [0, 2)"));
     // Nothing is lost: with the label fixed the same graph runs.
     y(2) = 1;
     g.run();
@@ -163,14 +179,17 @@ TEST_CASE("a label outside [0, C) throws label_error naming the row and the valu
 
 TEST_CASE("misuses of a graph throw with a message saying what to do", "[grad][errors]") {
     xt::xtensor<double, 1> a = {1.0}, b = {2.0};
-    CHECK_THROWS_MATCHES(fg::compile(fg::param<"v">(a) + fg::param<"v">(b)), fg::binding_error,
-                         Catch::Matchers::Message("leaf \"v\" is used with two different arrays; one name is one variable"));
+    CHECK_THROWS_MATCHES(
+        fg::compile(fg::param<"v">(a) + fg::param<"v">(b)), fg::binding_error,
+        Catch::Matchers::Message(
+            "leaf \"v\" is used with two different arrays; one name is one variable"));
     auto g = fg::compile(fg::sum(fg::param<"v">(a)));
     CHECK_THROWS_WITH(g.backward(), Contains("call forward() (or run()) first"));
     CHECK_THROWS_WITH(g.value(), Contains("call forward() (or run()) first"));
     g.forward();
     xt::xtensor<double, 1> wrong_seed = {1.0, 2.0};
-    CHECK_THROWS_AS(g.backward(fg::cview<double>{wrong_seed.data(), fg::shape::vector(2)}), fg::shape_error);
+    CHECK_THROWS_AS(g.backward(fg::cview<double>{wrong_seed.data(), fg::shape::vector(2)}),
+                    fg::shape_error);
 }
 
 TEST_CASE("a graph that shape-errors recovers once the bindings fit", "[grad][errors]") {

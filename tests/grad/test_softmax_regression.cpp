@@ -70,8 +70,9 @@ TEMPLATE_TEST_CASE("softmax regression gradients equal X^T(A - Y)/N and colmean(
             y(i) = static_cast<std::int32_t>(rng() % C);
             Y[i * C + y(i)] = 1;
         }
-        auto loss = fg::mean(fg::nll(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
-                                     fg::labels<"y">(y)));
+        auto loss = fg::mean(fg::nll(
+            fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
+            fg::labels<"y">(y)));
         auto graph = fg::compile(loss);
         graph.run();
         const auto expected = softmax_regression(X, W, b, Y);
@@ -81,7 +82,8 @@ TEMPLATE_TEST_CASE("softmax regression gradients equal X^T(A - Y)/N and colmean(
         REQUIRE(dW.shape() == W.shape());
         REQUIRE(db.shape() == b.shape());
         for (std::size_t i = 0; i < D * C; ++i)
-            CHECK_THAT(double(dW.data()[i]), Catch::Matchers::WithinAbs(double(expected.dW[i]), tol));
+            CHECK_THAT(double(dW.data()[i]),
+                       Catch::Matchers::WithinAbs(double(expected.dW[i]), tol));
         for (std::size_t j = 0; j < C; ++j)
             CHECK_THAT(double(db(j)), Catch::Matchers::WithinAbs(double(expected.db[j]), tol));
     }
@@ -95,14 +97,16 @@ TEMPLATE_TEST_CASE("softmax regression gradients equal X^T(A - Y)/N and colmean(
             for (std::size_t j = 0; j < C; ++j) Yt(i, j) /= s;
         }
         std::vector<long double> Y(Yt.begin(), Yt.end());
-        auto loss = fg::mean(fg::nll(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
-                                     fg::labels<"y">(Yt)));
+        auto loss = fg::mean(fg::nll(
+            fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
+            fg::labels<"y">(Yt)));
         auto [value, graph] = fg::value_and_grad(loss);
         const auto expected = softmax_regression(X, W, b, Y);
         CHECK_THAT(double(value), Catch::Matchers::WithinRel(double(expected.loss), tol));
         const auto& dW = graph.template grad<"W">();
         for (std::size_t i = 0; i < D * C; ++i)
-            CHECK_THAT(double(dW.data()[i]), Catch::Matchers::WithinAbs(double(expected.dW[i]), tol));
+            CHECK_THAT(double(dW.data()[i]),
+                       Catch::Matchers::WithinAbs(double(expected.dW[i]), tol));
         const auto& db = graph.template grad<"b">();
         for (std::size_t j = 0; j < C; ++j)
             CHECK_THAT(double(db(j)), Catch::Matchers::WithinAbs(double(expected.db[j]), tol));

@@ -29,7 +29,8 @@ TEST_CASE("matmul of a param with itself accumulates both uses", "[ops][vjp]") {
     check_vjp<"A">(g, A, 12);
 }
 
-TEST_CASE("add vjp: equal shapes, row broadcast, scalar broadcast, same operand twice", "[ops][vjp]") {
+TEST_CASE("add vjp: equal shapes, row broadcast, scalar broadcast, same operand twice",
+          "[ops][vjp]") {
     M A({3, 4}), B({3, 4});
     auto b = V::from_shape({4});
     xt::xtensor<double, 0> s;
@@ -173,8 +174,8 @@ TEST_CASE("a two-layer network's gradients match finite differences", "[ops][vjp
     fill_uniform(b2, -1, 1, 51);
     xt::xtensor<std::int32_t, 1> y = {0, 1, 2, 2, 1, 0};
     auto h = fg::relu(fg::linear(fg::input<"X">(X), fg::param<"W1">(W1), fg::param<"b1">(b1)));
-    auto loss = fg::mean(fg::nll(fg::softmax(fg::linear(h, fg::param<"W2">(W2), fg::param<"b2">(b2))),
-                                 fg::labels<"y">(y)));
+    auto loss = fg::mean(fg::nll(
+        fg::softmax(fg::linear(h, fg::param<"W2">(W2), fg::param<"b2">(b2))), fg::labels<"y">(y)));
     auto g = fg::compile(loss);
     check_vjp<"W1">(g, W1, 52);
     check_vjp<"b1">(g, b1, 53);

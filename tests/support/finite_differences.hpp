@@ -40,7 +40,8 @@ void check_vjp(Graph& g, Param& theta, unsigned seed, double h = 1e-6, double to
     const auto dims = g.value_shape();
     const auto u = normal_vector(dims.size(), seed);
     g.backward(fusegrad::cview<double>{u.data(), dims});
-    const std::vector<double> analytic(g.template grad<Name>().begin(), g.template grad<Name>().end());
+    const std::vector<double> analytic(g.template grad<Name>().begin(),
+                                       g.template grad<Name>().end());
     REQUIRE(analytic.size() == theta.size());
 
     auto projected = [&] {

@@ -35,7 +35,8 @@ void check_close(const A& ours, const torch::Tensor& theirs, double tol) {
     const double* p = t.data_ptr<double>();
     for (std::size_t i = 0; i < ours.size(); ++i) {
         INFO("element " << i);
-        CHECK_THAT(double(ours.data()[i]), Catch::Matchers::WithinAbs(p[i], tol * (1 + std::abs(p[i]))));
+        CHECK_THAT(double(ours.data()[i]),
+                   Catch::Matchers::WithinAbs(p[i], tol * (1 + std::abs(p[i]))));
     }
 }
 
@@ -74,8 +75,9 @@ constexpr double tol = 2e-5;
 
 TEST_CASE("softmax regression with class indices agrees with libtorch", "[torch]") {
     problem p;
-    auto loss = fg::mean(fg::nll(fg::softmax(fg::linear(fg::input<"x">(p.X), fg::param<"W">(p.Wc), fg::param<"b">(p.b2))),
-                                 fg::labels<"y">(p.y)));
+    auto loss = fg::mean(fg::nll(
+        fg::softmax(fg::linear(fg::input<"x">(p.X), fg::param<"W">(p.Wc), fg::param<"b">(p.b2))),
+        fg::labels<"y">(p.y)));
     auto g = fg::compile(loss);
     g.run();
 
@@ -90,8 +92,9 @@ TEST_CASE("softmax regression with class indices agrees with libtorch", "[torch]
 
 TEST_CASE("softmax regression with probability targets agrees with libtorch", "[torch]") {
     problem p;
-    auto loss = fg::sum(fg::nll(fg::softmax(fg::linear(fg::input<"x">(p.X), fg::param<"W">(p.Wc), fg::param<"b">(p.b2))),
-                                fg::labels<"y">(p.Y)));
+    auto loss = fg::sum(fg::nll(
+        fg::softmax(fg::linear(fg::input<"x">(p.X), fg::param<"W">(p.Wc), fg::param<"b">(p.b2))),
+        fg::labels<"y">(p.Y)));
     auto g = fg::compile(loss);
     g.run();
 
@@ -106,13 +109,16 @@ TEST_CASE("softmax regression with probability targets agrees with libtorch", "[
 
 TEST_CASE("a two-layer relu network agrees with libtorch", "[torch]") {
     problem p;
-    auto hidden = fg::relu(fg::linear(fg::input<"x">(p.X), fg::param<"W1">(p.W1), fg::param<"b1">(p.b1)));
-    auto loss = fg::mean(fg::nll(fg::softmax(fg::linear(hidden, fg::param<"W2">(p.W2), fg::param<"b2">(p.b2))),
-                                 fg::labels<"y">(p.y)));
+    auto hidden =
+        fg::relu(fg::linear(fg::input<"x">(p.X), fg::param<"W1">(p.W1), fg::param<"b1">(p.b1)));
+    auto loss = fg::mean(
+        fg::nll(fg::softmax(fg::linear(hidden, fg::param<"W2">(p.W2), fg::param<"b2">(p.b2))),
+                fg::labels<"y">(p.y)));
     auto g = fg::compile(loss);
     g.run();
 
-    auto W1 = to_torch(p.W1, true), b1 = to_torch(p.b1, true), W2 = to_torch(p.W2, true), b2 = to_torch(p.b2, true);
+    auto W1 = to_torch(p.W1, true), b1 = to_torch(p.b1, true), W2 = to_torch(p.W2, true),
+         b2 = to_torch(p.b2, true);
     auto h = torch::relu(torch::addmm(b1, to_torch(p.X), W1));
     auto L = torch::nll_loss(torch::log(torch::softmax(torch::addmm(b2, h, W2), 1)), to_torch(p.y));
     L.backward();
@@ -123,7 +129,8 @@ TEST_CASE("a two-layer relu network agrees with libtorch", "[torch]") {
     check_close(g.grad<"b2">(), b2.grad(), tol);
 }
 
-TEST_CASE("matmul, row-broadcast add, log_softmax, exp, log, neg, scale, sum agree with libtorch", "[torch]") {
+TEST_CASE("matmul, row-broadcast add, log_softmax, exp, log, neg, scale, sum agree with libtorch",
+          "[torch]") {
     problem p;
     auto x = fg::input<"x">(p.X);
     auto w = fg::param<"W">(p.Wc);
@@ -147,13 +154,15 @@ TEST_CASE("double-precision graphs agree with libtorch to double precision", "[t
     problem p;
     xt::xtensor<double, 2> X = xt::cast<double>(p.X), W = xt::cast<double>(p.Wc);
     xt::xtensor<double, 1> b = xt::cast<double>(p.b2);
-    auto loss = fg::mean(fg::nll(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
-                                 fg::labels<"y">(p.y)));
+    auto loss = fg::mean(
+        fg::nll(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
+                fg::labels<"y">(p.y)));
     auto g = fg::compile(loss);
     g.run();
 
     auto Wt = to_torch(W, true), bt = to_torch(b, true);
-    auto L = torch::nll_loss(torch::log(torch::softmax(torch::addmm(bt, to_torch(X), Wt), 1)), to_torch(p.y));
+    auto L = torch::nll_loss(torch::log(torch::softmax(torch::addmm(bt, to_torch(X), Wt), 1)),
+                             to_torch(p.y));
     L.backward();
     CHECK_THAT(g.value(), Catch::Matchers::WithinRel(L.item<double>(), 1e-12));
     check_close(g.grad<"W">(), Wt.grad(), 1e-12);

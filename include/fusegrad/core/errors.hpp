@@ -9,19 +9,19 @@ namespace fusegrad {
 
 /// Operand shapes that do not fit an op, e.g. `linear: x has 785 columns but W has 784 rows`.
 class shape_error : public std::invalid_argument {
-public:
+  public:
     using std::invalid_argument::invalid_argument;
 };
 
 /// A class index outside [0, classes), e.g. `nll: label y[17] = 12 is outside [0, 10)`.
 class label_error : public std::out_of_range {
-public:
+  public:
     using std::out_of_range::out_of_range;
 };
 
 /// A graph used in a way its bindings do not allow (two arrays bound to one leaf name, ...).
 class binding_error : public std::invalid_argument {
-public:
+  public:
     using std::invalid_argument::invalid_argument;
 };
 

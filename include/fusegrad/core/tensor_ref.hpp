@@ -59,9 +59,12 @@ struct tensor_ref : array_binding {
         r.read = [](const void* source, const void*& data, shape& dims) noexcept {
             const A& c = *static_cast<const A*>(source);
             data = c.data();
-            if constexpr (Rank == 0) dims = shape::scalar();
-            else if constexpr (Rank == 1) dims = shape::vector(c.shape()[0]);
-            else dims = shape::matrix(c.shape()[0], c.shape()[1]);
+            if constexpr (Rank == 0)
+                dims = shape::scalar();
+            else if constexpr (Rank == 1)
+                dims = shape::vector(c.shape()[0]);
+            else
+                dims = shape::matrix(c.shape()[0], c.shape()[1]);
         };
         r.refresh();
         return r;

@@ -67,7 +67,7 @@ inline constexpr bool is_pure_v = detail::expr_traits<E>::is_pure;
 template <class E>
 inline constexpr bool is_index_leaf_v = false;
 template <fixed_string Name, class T>
-    requires std::integral<T>
+requires std::integral<T>
 inline constexpr bool is_index_leaf_v<leaf<Name, labels_kind, T, 1>> = true;
 
 /// The element type of E's value: the leaf's for a leaf, the graph's scalar for a node.

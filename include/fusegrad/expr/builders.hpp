@@ -63,7 +63,8 @@ auto linear(X&& x, W&& w, B&& b) {
     static_assert(std::remove_cvref_t<X>::rank == 2 && std::remove_cvref_t<W>::rank == 2 &&
                       std::remove_cvref_t<B>::rank == 1,
                   "fg::linear(x, W, b) takes a matrix x, a matrix W (in × out) and a vector b");
-    return detail::make_node(op::linear{}, std::forward<X>(x), std::forward<W>(w), std::forward<B>(b));
+    return detail::make_node(op::linear{}, std::forward<X>(x), std::forward<W>(w),
+                             std::forward<B>(b));
 }
 
 /// Row-wise softmax, max-subtracted. A vector is one row.
@@ -82,16 +83,24 @@ auto log_softmax(X&& x) {
 
 /// Elementwise natural logarithm.
 template <expression X>
-auto log(X&& x) { return detail::make_node(op::log{}, std::forward<X>(x)); }
+auto log(X&& x) {
+    return detail::make_node(op::log{}, std::forward<X>(x));
+}
 /// Elementwise exponential.
 template <expression X>
-auto exp(X&& x) { return detail::make_node(op::exp{}, std::forward<X>(x)); }
+auto exp(X&& x) {
+    return detail::make_node(op::exp{}, std::forward<X>(x));
+}
 /// Elementwise max(x, 0).
 template <expression X>
-auto relu(X&& x) { return detail::make_node(op::relu{}, std::forward<X>(x)); }
+auto relu(X&& x) {
+    return detail::make_node(op::relu{}, std::forward<X>(x));
+}
 /// Elementwise -x.
 template <expression X>
-auto neg(X&& x) { return detail::make_node(op::neg{}, std::forward<X>(x)); }
+auto neg(X&& x) {
+    return detail::make_node(op::neg{}, std::forward<X>(x));
+}
 /// alpha · x.
 template <expression X>
 auto scale(X&& x, double alpha) {
@@ -101,17 +110,22 @@ auto scale(X&& x, double alpha) {
 }
 /// The sum of all elements: a scalar.
 template <expression X>
-auto sum(X&& x) { return detail::make_node(op::sum{}, std::forward<X>(x)); }
+auto sum(X&& x) {
+    return detail::make_node(op::sum{}, std::forward<X>(x));
+}
 /// The mean of all elements: a scalar.
 template <expression X>
-auto mean(X&& x) { return detail::make_node(op::mean{}, std::forward<X>(x)); }
+auto mean(X&& x) {
+    return detail::make_node(op::mean{}, std::forward<X>(x));
+}
 
 /// Negative log-likelihood per row of a probability matrix p (the output of softmax), with y
 /// class indices (integer vector, from fg::labels) or probability / one-hot targets (a matrix).
 template <expression P, expression Y>
 auto nll(P&& p, Y&& y) {
     using YT = std::remove_cvref_t<Y>;
-    static_assert(std::remove_cvref_t<P>::rank == 2, "fg::nll(p, y) needs p as a matrix of probabilities, one row per sample");
+    static_assert(std::remove_cvref_t<P>::rank == 2,
+                  "fg::nll(p, y) needs p as a matrix of probabilities, one row per sample");
     static_assert(is_index_leaf_v<YT> || YT::rank == 2,
                   "fg::nll(p, y) needs y as class indices (fg::labels of an integer vector) or as "
                   "a target matrix shaped like p");
@@ -122,14 +136,24 @@ auto nll(P&& p, Y&& y) {
 // ---- operators: only for fusegrad expressions, so xtensor's own operators are untouched ----
 
 template <expression A, expression B>
-auto operator+(A&& a, B&& b) { return add(std::forward<A>(a), std::forward<B>(b)); }
+auto operator+(A&& a, B&& b) {
+    return add(std::forward<A>(a), std::forward<B>(b));
+}
 template <expression A>
-auto operator-(A&& a) { return neg(std::forward<A>(a)); }
+auto operator-(A&& a) {
+    return neg(std::forward<A>(a));
+}
 template <expression A, expression B>
-auto operator-(A&& a, B&& b) { return add(std::forward<A>(a), neg(std::forward<B>(b))); }
+auto operator-(A&& a, B&& b) {
+    return add(std::forward<A>(a), neg(std::forward<B>(b)));
+}
 template <expression A>
-auto operator*(double alpha, A&& a) { return scale(std::forward<A>(a), alpha); }
+auto operator*(double alpha, A&& a) {
+    return scale(std::forward<A>(a), alpha);
+}
 template <expression A>
-auto operator*(A&& a, double alpha) { return scale(std::forward<A>(a), alpha); }
+auto operator*(A&& a, double alpha) {
+    return scale(std::forward<A>(a), alpha);
+}
 
 }  // namespace fusegrad

@@ -31,7 +31,8 @@ template <fixed_string Name, class A>
 auto input(A&& array) {
     detail::check_leaf_array<A>();
     using T = detail::array_value_t<A>;
-    static_assert(std::floating_point<T>, "fg::input holds floating-point values; use fg::labels for class indices");
+    static_assert(std::floating_point<T>,
+                  "fg::input holds floating-point values; use fg::labels for class indices");
     constexpr std::size_t R = std::remove_cvref_t<A>::rank;
     return leaf<Name, input_kind, T, R>{tensor_ref<T, R>::of(array)};
 }
@@ -41,7 +42,8 @@ template <fixed_string Name, class A>
 auto param(A&& array) {
     detail::check_leaf_array<A>();
     using T = detail::array_value_t<A>;
-    static_assert(std::floating_point<T>, "fg::param holds floating-point values (float or double)");
+    static_assert(std::floating_point<T>,
+                  "fg::param holds floating-point values (float or double)");
     constexpr std::size_t R = std::remove_cvref_t<A>::rank;
     return leaf<Name, param_kind, T, R>{tensor_ref<T, R>::of(array)};
 }

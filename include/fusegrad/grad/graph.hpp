@@ -31,7 +31,7 @@ struct real_leaf_type {
     using type = void;
 };
 template <fixed_string Name, class Kind, class T, std::size_t R>
-    requires std::floating_point<T>
+requires std::floating_point<T>
 struct real_leaf_type<leaf<Name, Kind, T, R>> {
     using type = T;
 };
@@ -55,8 +55,7 @@ template <class... Es>
 struct graph_scalar<type_list<Es...>> {
     using type = typename first_non_void<typename real_leaf_type<typename Es::expr>::type...>::type;
     static_assert(((std::is_void_v<typename real_leaf_type<typename Es::expr>::type> ||
-                    std::is_same_v<typename real_leaf_type<typename Es::expr>::type, type>) &&
-                   ...),
+                    std::is_same_v<typename real_leaf_type<typename Es::expr>::type, type>)&&...),
                   "all real-valued leaves of one graph must have the same element type (all float "
                   "or all double)");
 };
@@ -97,7 +96,7 @@ class graph {
     using grad_tuple = typename detail::grad_tuple<
         plan_type, typename detail::graph_scalar<typename plan_type::entries>::type>::type;
 
-public:
+  public:
     /// The element type of every computed value (float or double), taken from the leaves.
     using value_type = typename detail::graph_scalar<typename plan_type::entries>::type;
     using expression_type = Expr;
@@ -125,15 +124,17 @@ public:
         if (dirty_) prepare();
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (forward_one<I>(), ...);
-        }(std::make_index_sequence<N>{});
+        }
+        (std::make_index_sequence<N>{});
         forward_done_ = true;
     }
 
     /// Backward pass for a scalar value, seeded with d(value)/d(value) = 1.
     void backward() {
-        static_assert(rank == 0,
-                      "backward() without a seed needs a scalar value; for a vector or matrix value "
-                      "call backward(seed) with one upstream gradient per element");
+        static_assert(
+            rank == 0,
+            "backward() without a seed needs a scalar value; for a vector or matrix value "
+            "call backward(seed) with one upstream gradient per element");
         require_forward("backward");
         if constexpr (tables::requires_grad[root]) {
             grads_[root][0] = value_type(1);
@@ -162,7 +163,8 @@ public:
 
     /// The value of a scalar graph, after forward().
     value_type value() const {
-        static_assert(rank == 0, "value() is for a scalar graph; use value_view() for a vector or matrix");
+        static_assert(rank == 0,
+                      "value() is for a scalar graph; use value_view() for a vector or matrix");
         require_forward("value");
         return static_cast<const value_type*>(src_[root])[0];
     }
@@ -181,8 +183,9 @@ public:
         if constexpr (s >= N) {
             static_assert(s < N, "grad<Name>(): the graph has no leaf with this name");
         } else if constexpr (!is_param_v<expr_at<s>>) {
-            static_assert(is_param_v<expr_at<s>>,
-                          "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
+            static_assert(
+                is_param_v<expr_at<s>>,
+                "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
         } else {
             return std::get<s>(param_grads_);
         }
@@ -200,13 +203,16 @@ public:
         if constexpr (s >= N) {
             static_assert(s < N, "bind<Name>(): the graph has no leaf with this name");
         } else if constexpr (!dense_array<Arr>) {
-            static_assert(dense_array<Arr>, "bind<Name>(): needs a contiguous row-major array of rank 0, 1 or 2");
+            static_assert(dense_array<Arr>,
+                          "bind<Name>(): needs a contiguous row-major array of rank 0, 1 or 2");
         } else {
             using L = expr_at<s>;
             static_assert(std::is_same_v<typename Arr::value_type, typename L::value_type>,
                           "bind<Name>(): the array's element type differs from the leaf's");
-            static_assert(Arr::rank == L::rank, "bind<Name>(): the array's rank differs from the leaf's");
-            if constexpr (std::is_same_v<typename Arr::value_type, typename L::value_type> && Arr::rank == L::rank)
+            static_assert(Arr::rank == L::rank,
+                          "bind<Name>(): the array's rank differs from the leaf's");
+            if constexpr (std::is_same_v<typename Arr::value_type, typename L::value_type> &&
+                          Arr::rank == L::rank)
                 bind_slot<s>(tensor_ref<typename L::value_type, L::rank>::of(array));
         }
     }
@@ -214,14 +220,14 @@ public:
     /// The shape a value of the plan had on the last forward() (for tests and printing).
     shape shape_of(std::size_t slot) const { return shapes_.at(slot); }
 
-private:
+  private:
     Expr expr_;
-    std::array<array_binding, N> bound_{};   // leaves: the caller's containers
-    std::array<shape, N> shapes_{};          // every value's shape
-    std::array<const void*, N> src_{};       // every value's data (leaves: the caller's)
-    std::array<value_type*, N> out_{};       // computed values (null for leaves)
-    std::array<value_type*, N> grads_{};     // gradients (null where none is needed)
-    std::vector<value_type> arena_;          // every computed value and gradient
+    std::array<array_binding, N> bound_{};  // leaves: the caller's containers
+    std::array<shape, N> shapes_{};         // every value's shape
+    std::array<const void*, N> src_{};      // every value's data (leaves: the caller's)
+    std::array<value_type*, N> out_{};      // computed values (null for leaves)
+    std::array<value_type*, N> grads_{};    // gradients (null where none is needed)
+    std::vector<value_type> arena_;         // every computed value and gradient
     grad_tuple param_grads_;
     bool dirty_ = true;
     bool forward_done_ = false;
@@ -259,21 +265,24 @@ private:
     template <class E, std::size_t... P>
     void visit_leaves(const E& e, detail::path<P...>, std::array<bool, N>& seen) {
         if constexpr (is_leaf_v<E>) {
-            constexpr std::size_t s =
-                detail::index_of_key<detail::key_of_t<E, detail::path<P...>>>(typename plan_type::entries{});
+            constexpr std::size_t s = detail::index_of_key<detail::key_of_t<E, detail::path<P...>>>(
+                typename plan_type::entries{});
             if (!seen[s]) {
                 seen[s] = true;
                 bound_[s] = e.ref;
                 src_[s] = e.ref.data;
-            } else if constexpr (detail::expr_traits<E>::is_named) {  // a constant is never seen twice
+            } else if constexpr (detail::expr_traits<E>::is_named) {  // a constant is never seen
+                                                                      // twice
                 if (bound_[s].source != e.ref.source)
-                    throw binding_error("leaf \"" + std::string(E::name.view()) +
-                                        "\" is used with two different arrays; one name is one variable");
+                    throw binding_error(
+                        "leaf \"" + std::string(E::name.view()) +
+                        "\" is used with two different arrays; one name is one variable");
             }
         } else {
             [&]<std::size_t... C>(std::index_sequence<C...>) {
                 (visit_leaves(std::get<C>(e.children), detail::path<P..., C>{}, seen), ...);
-            }(std::make_index_sequence<E::arity>{});
+            }
+            (std::make_index_sequence<E::arity>{});
         }
     }
 
@@ -281,9 +290,12 @@ private:
     void prepare() {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (infer_one<I>(), ...);
-        }(std::make_index_sequence<N>{});
+        }
+        (std::make_index_sequence<N>{});
 
-        auto padded = [](std::size_t n) { return (n + align_elems - 1) / align_elems * align_elems; };
+        auto padded = [](std::size_t n) {
+            return (n + align_elems - 1) / align_elems * align_elems;
+        };
         std::size_t total = 0;
         for (std::size_t i = 0; i < N; ++i) {
             if (tables::is_leaf[i]) continue;
@@ -305,7 +317,8 @@ private:
         }
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (size_param_grad<I>(), ...);
-        }(std::make_index_sequence<N>{});
+        }
+        (std::make_index_sequence<N>{});
         dirty_ = false;
     }
 
@@ -314,10 +327,12 @@ private:
         if constexpr (tables::is_leaf[I]) {
             shapes_[I] = bound_[I].dims;
         } else {
-            const auto& n = detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
+            const auto& n =
+                detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
             [&]<std::size_t... C>(std::index_sequence<C...>) {
                 shapes_[I] = n.op.infer(shapes_[tables::children[I][C]]...);
-            }(std::make_index_sequence<tables::arity[I]>{});
+            }
+            (std::make_index_sequence<tables::arity[I]>{});
         }
     }
 
@@ -344,37 +359,44 @@ private:
     template <std::size_t I, std::size_t C>
     grad_sink<value_type> operand_sink() const {
         constexpr std::size_t s = tables::children[I][C];
-        if constexpr (tables::requires_grad[s]) return {grads_[s], shapes_[s], tables::accumulate[I][C]};
-        else return {};
+        if constexpr (tables::requires_grad[s])
+            return {grads_[s], shapes_[s], tables::accumulate[I][C]};
+        else
+            return {};
     }
 
     template <std::size_t I>
     void forward_one() {
         if constexpr (!tables::is_leaf[I]) {
-            const auto& n = detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
+            const auto& n =
+                detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
             [&]<std::size_t... C>(std::index_sequence<C...>) {
                 n.op.forward(mview<value_type>{out_[I], shapes_[I]},
                              operand_view<tables::children[I][C]>()...);
-            }(std::make_index_sequence<tables::arity[I]>{});
+            }
+            (std::make_index_sequence<tables::arity[I]>{});
         }
     }
 
     template <std::size_t I>
     void backward_one() {
         if constexpr (!tables::is_leaf[I] && tables::requires_grad[I]) {
-            const auto& n = detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
+            const auto& n =
+                detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
             [&]<std::size_t... C>(std::index_sequence<C...>) {
                 n.op.vjp(operand_sink<I, C>()..., cview<value_type>{grads_[I], shapes_[I]},
                          cview<value_type>{out_[I], shapes_[I]},
                          operand_view<tables::children[I][C]>()...);
-            }(std::make_index_sequence<tables::arity[I]>{});
+            }
+            (std::make_index_sequence<tables::arity[I]>{});
         }
     }
 
     void backward_all() {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (backward_one<N - 1 - I>(), ...);
-        }(std::make_index_sequence<N>{});
+        }
+        (std::make_index_sequence<N>{});
     }
 };
 

@@ -65,8 +65,8 @@ constexpr std::size_t index_of_key(type_list<Es...>) {
 template <class List, class K>
 inline constexpr bool contains_key_v = false;
 template <class... Es, class K>
-inline constexpr bool contains_key_v<type_list<Es...>, K> =
-    (std::is_same_v<K, typename Es::key> || ...);
+inline constexpr bool contains_key_v<type_list<Es...>, K> = (std::is_same_v<K, typename Es::key> ||
+                                                             ...);
 
 // ---- flattening -----------------------------------------------------------------------------
 
@@ -96,8 +96,8 @@ template <class List, class K>
 struct expr_for_key;
 template <class... Es, class K>
 struct expr_for_key<type_list<Es...>, K> {
-    using type = typename std::tuple_element_t<index_of_key<K>(type_list<Es...>{}),
-                                               std::tuple<Es...>>::expr;
+    using type =
+        typename std::tuple_element_t<index_of_key<K>(type_list<Es...>{}), std::tuple<Es...>>::expr;
 };
 
 // A leaf: added once per key. A second use of a name must be the very same leaf type.
@@ -113,7 +113,7 @@ struct add_leaf<List, E, Path, true> {
     using type = List;
 };
 template <class List, class E, class Path>
-    requires is_leaf_v<E>
+requires is_leaf_v<E>
 struct flatten<List, E, Path> {
     using type = typename add_leaf<List, E, Path>::type;
 };
@@ -125,9 +125,8 @@ struct flatten<List, node<Op, C...>, path<P...>> {
     using E = node<Op, C...>;
     using K = key_of_t<E, path<P...>>;
     using with_children = typename flatten_children<List, path<P...>, 0, C...>::type;
-    using type = typename std::conditional_t<
-        contains_key_v<List, K>, std::type_identity<List>,
-        append<with_children, entry<K, E, path<P...>>>>::type;
+    using type = typename std::conditional_t<contains_key_v<List, K>, std::type_identity<List>,
+                                             append<with_children, entry<K, E, path<P...>>>>::type;
 };
 
 // ---- access ---------------------------------------------------------------------------------
@@ -154,7 +153,8 @@ struct plan_tables;
 template <class... Es>
 struct plan_tables<type_list<Es...>> {
     static constexpr std::size_t size = sizeof...(Es);
-    static constexpr std::size_t max_arity = std::max({std::size_t{1}, arity_of<typename Es::expr>...});
+    static constexpr std::size_t max_arity =
+        std::max({std::size_t{1}, arity_of<typename Es::expr>...});
     using slots = std::array<std::size_t, max_arity>;
 
     template <class Entry>
@@ -165,7 +165,8 @@ struct plan_tables<type_list<Es...>> {
     struct child_slots<entry<K, node<Op, C...>, path<P...>>> {
         static constexpr slots value = []<std::size_t... I>(std::index_sequence<I...>) {
             return slots{index_of_key<key_of_t<C, path<P..., I>>>(type_list<Es...>{})...};
-        }(std::index_sequence_for<C...>{});
+        }
+        (std::index_sequence_for<C...>{});
     };
 
     static constexpr std::array<bool, size> is_leaf{is_leaf_v<typename Es::expr>...};

@@ -8,7 +8,8 @@
 ///
 /// Conventions shared by every kernel:
 /// - matrices are row-major; `m` rows, `n` columns; a leading dimension (`ld*`) is the distance
-///   in elements between the starts of two consecutive stored rows (at least the stored row length);
+///   in elements between the starts of two consecutive stored rows (at least the stored row
+///   length);
 /// - a size of 0 is allowed everywhere; pointers to empty operands are never dereferenced;
 /// - an output written with a `beta` argument becomes `result + beta * old`; when `beta == 0`
 ///   the old contents are never read (so an uninitialised or NaN buffer is fine), exactly as in
@@ -26,8 +27,7 @@ namespace fusegrad::kernels {
 /// `lda`, `ldb`, `ldc` are the leading dimensions of A, B, C as stored (before op).
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
-          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
-          std::size_t ldc);
+          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
 // ---- elementwise over n contiguous elements ----------------------------------------------------
 

@@ -18,7 +18,8 @@ struct add {
     static constexpr std::size_t result_rank = A;
 
     shape infer(const shape& a, const shape& b) const {
-        const bool ok = (a == b) || (b.rank == 0) || (a.rank == 2 && b.rank == 1 && b.cols == a.cols);
+        const bool ok =
+            (a == b) || (b.rank == 0) || (a.rank == 2 && b.rank == 1 && b.cols == a.cols);
         if (!ok)
             throw shape_error("add: cannot add b " + b.str() + " to a " + a.str() +
                               " (shapes must match, or b must be a scalar, or a vector with one "
@@ -28,15 +29,17 @@ struct add {
 
     template <class T>
     void forward(mview<T> out, cview<T> a, cview<T> b) const {
-        if (b.dims.rank == a.dims.rank) kernels::add<T>(a.size(), a.data, b.data, out.data);
-        else if (b.dims.rank == 0) kernels::add_scalar<T>(a.size(), a.data, b.data[0], out.data);
-        else kernels::add_row<T>(a.dims.rows, a.dims.cols, a.data, b.data, out.data);
+        if (b.dims.rank == a.dims.rank)
+            kernels::add<T>(a.size(), a.data, b.data, out.data);
+        else if (b.dims.rank == 0)
+            kernels::add_scalar<T>(a.size(), a.data, b.data[0], out.data);
+        else
+            kernels::add_row<T>(a.dims.rows, a.dims.cols, a.data, b.data, out.data);
     }
 
     // da = g;  db = g, summed over the dimensions b was broadcast along
     template <class T>
-    void vjp(grad_sink<T> da, grad_sink<T> db, cview<T> g, cview<T>, cview<T> a,
-             cview<T> b) const {
+    void vjp(grad_sink<T> da, grad_sink<T> db, cview<T> g, cview<T>, cview<T> a, cview<T> b) const {
         if (da) kernels::axpby<T>(g.size(), T(1), g.data, da.beta(), da.data);
         if (!db) return;
         if (b.dims.rank == a.dims.rank) {

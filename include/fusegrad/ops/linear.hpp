@@ -25,9 +25,9 @@ struct linear {
                               std::to_string(w.rows) + " rows (x is " + x.str() + ", W is " +
                               w.str() + ")");
         if (b.cols != w.cols)
-            throw shape_error("linear: b has " + std::to_string(b.cols) +
-                              " entries but W has " + std::to_string(w.cols) +
-                              " columns (b is " + b.str() + ", W is " + w.str() + ")");
+            throw shape_error("linear: b has " + std::to_string(b.cols) + " entries but W has " +
+                              std::to_string(w.cols) + " columns (b is " + b.str() + ", W is " +
+                              w.str() + ")");
         return shape::matrix(x.rows, w.cols);
     }
 
@@ -40,11 +40,15 @@ struct linear {
 
     // dx = g·Wᵀ,  dW = xᵀ·g,  db = Σ_rows g
     template <class T>
-    void vjp(grad_sink<T> dx, grad_sink<T> dw, grad_sink<T> db, cview<T> g, cview<T>,
-             cview<T> x, cview<T> w, cview<T>) const {
+    void vjp(grad_sink<T> dx, grad_sink<T> dw, grad_sink<T> db, cview<T> g, cview<T>, cview<T> x,
+             cview<T> w, cview<T>) const {
         const auto m = x.dims.rows, k = x.dims.cols, n = w.dims.cols;
-        if (dx) kernels::gemm<T>(false, true, m, k, n, T(1), g.data, n, w.data, n, dx.beta(), dx.data, k);
-        if (dw) kernels::gemm<T>(true, false, k, n, m, T(1), x.data, k, g.data, n, dw.beta(), dw.data, n);
+        if (dx)
+            kernels::gemm<T>(false, true, m, k, n, T(1), g.data, n, w.data, n, dx.beta(), dx.data,
+                             k);
+        if (dw)
+            kernels::gemm<T>(true, false, k, n, m, T(1), x.data, k, g.data, n, dw.beta(), dw.data,
+                             n);
         if (db) kernels::col_sums<T>(m, n, g.data, db.beta(), db.data);
     }
 };

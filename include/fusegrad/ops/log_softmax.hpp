@@ -27,7 +27,9 @@ struct log_softmax {
     // dx = g - softmax(x) · Σ g, per row
     template <class T>
     void vjp(grad_sink<T> dx, cview<T> g, cview<T> ls, cview<T>) const {
-        if (dx) kernels::log_softmax_rows_backward<T>(ls.dims.rows, ls.dims.cols, ls.data, g.data, dx.beta(), dx.data);
+        if (dx)
+            kernels::log_softmax_rows_backward<T>(ls.dims.rows, ls.dims.cols, ls.data, g.data,
+                                                  dx.beta(), dx.data);
     }
 };
 

@@ -35,11 +35,14 @@ struct matmul {
 
     // da = g·bᵀ,  db = aᵀ·g
     template <class T>
-    void vjp(grad_sink<T> da, grad_sink<T> db, cview<T> g, cview<T>, cview<T> a,
-             cview<T> b) const {
+    void vjp(grad_sink<T> da, grad_sink<T> db, cview<T> g, cview<T>, cview<T> a, cview<T> b) const {
         const auto m = a.dims.rows, k = a.dims.cols, n = b.dims.cols;
-        if (da) kernels::gemm<T>(false, true, m, k, n, T(1), g.data, n, b.data, n, da.beta(), da.data, k);
-        if (db) kernels::gemm<T>(true, false, k, n, m, T(1), a.data, k, g.data, n, db.beta(), db.data, n);
+        if (da)
+            kernels::gemm<T>(false, true, m, k, n, T(1), g.data, n, b.data, n, da.beta(), da.data,
+                             k);
+        if (db)
+            kernels::gemm<T>(true, false, k, n, m, T(1), a.data, k, g.data, n, db.beta(), db.data,
+                             n);
     }
 };
 

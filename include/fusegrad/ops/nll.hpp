@@ -21,14 +21,16 @@ struct nll {
     static constexpr std::size_t result_rank = 1;
 
     shape infer(const shape& p, const shape& y) const {
-        if (p.rank != 2) throw shape_error("nll: p must be a matrix of probabilities, got " + p.str());
+        if (p.rank != 2)
+            throw shape_error("nll: p must be a matrix of probabilities, got " + p.str());
         if (y.rank == 1 && y.cols != p.rows)
             throw shape_error("nll: p has " + std::to_string(p.rows) + " rows but y has " +
                               std::to_string(y.cols) + " labels (p is " + p.str() + ", y is " +
                               y.str() + ")");
         if (y.rank == 2 && y != p)
             throw shape_error("nll: targets y " + y.str() + " must have the shape of p " + p.str());
-        if (y.rank == 0) throw shape_error("nll: y must be a label vector or a target matrix, got a scalar");
+        if (y.rank == 0)
+            throw shape_error("nll: y must be a label vector or a target matrix, got a scalar");
         return shape::vector(p.rows);
     }
 
@@ -38,8 +40,8 @@ struct nll {
         if constexpr (std::integral<Y>) {
             const auto bad = kernels::first_label_out_of_range<Y>(m, y.data, n);
             if (bad < m)
-                throw label_error("nll: label y[" + std::to_string(bad) + "] = " +
-                                  std::to_string(y.data[bad]) + " is outside [0, " +
+                throw label_error("nll: label y[" + std::to_string(bad) +
+                                  "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
                                   std::to_string(n) + ")");
             kernels::nll_index_rows<T, Y>(m, n, p.data, y.data, out.data);
         } else {
@@ -49,11 +51,12 @@ struct nll {
 
     // dp_ij = -g_i y_ij / p_ij  (one-hot: only at j = y_i);  dy_ij = -g_i log p_ij
     template <class T, class Y>
-    void vjp(grad_sink<T> dp, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> p,
-             cview<Y> y) const {
+    void vjp(grad_sink<T> dp, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> p, cview<Y> y) const {
         const auto m = p.dims.rows, n = p.dims.cols;
         if constexpr (std::integral<Y>) {
-            if (dp) kernels::nll_index_rows_backward<T, Y>(m, n, p.data, y.data, g.data, dp.beta(), dp.data);
+            if (dp)
+                kernels::nll_index_rows_backward<T, Y>(m, n, p.data, y.data, g.data, dp.beta(),
+                                                       dp.data);
         } else {
             if (dp || dy)
                 kernels::nll_prob_rows_backward<T>(m, n, p.data, y.data, g.data, dp.beta(), dp.data,

@@ -12,8 +12,10 @@ namespace fusegrad::op {
 namespace detail {
 template <class T>
 void broadcast_scalar_grad(grad_sink<T> dx, T value) {  // dx (+)= value everywhere
-    if (dx.accumulate) kernels::add_scalar<T>(dx.size(), dx.data, value, dx.data);
-    else kernels::fill<T>(dx.size(), value, dx.data);
+    if (dx.accumulate)
+        kernels::add_scalar<T>(dx.size(), dx.data, value, dx.data);
+    else
+        kernels::fill<T>(dx.size(), value, dx.data);
 }
 }  // namespace detail
 

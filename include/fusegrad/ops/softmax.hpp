@@ -27,7 +27,9 @@ struct softmax {
     // dx = gᵀ(diag(s) - s sᵀ) per row = s ⊙ (g - ⟨g, s⟩)
     template <class T>
     void vjp(grad_sink<T> dx, cview<T> g, cview<T> s, cview<T>) const {
-        if (dx) kernels::softmax_rows_backward<T>(s.dims.rows, s.dims.cols, s.data, g.data, dx.beta(), dx.data);
+        if (dx)
+            kernels::softmax_rows_backward<T>(s.dims.rows, s.dims.cols, s.data, g.data, dx.beta(),
+                                              dx.data);
     }
 };
 

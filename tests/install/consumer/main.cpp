@@ -13,8 +13,9 @@ int main() {
     xt::xtensor<float, 1> b = {0.f, 0.f};
     xt::xtensor<std::int32_t, 1> y = {0, 1};
 
-    auto loss = fg::mean(fg::nll(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
-                                 fg::labels<"y">(y)));
+    auto loss = fg::mean(
+        fg::nll(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
+                fg::labels<"y">(y)));
     auto graph = fg::compile(loss);
     graph.run();
 
