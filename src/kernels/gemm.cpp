@@ -4,12 +4,14 @@
 #include <cstddef>
 
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/kernels/trace.hpp"
 
 namespace fusegrad::kernels {
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    detail::trace_call("gemm");
     if (m == 0 || n == 0) {
         return;
     }

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/kernels/trace.hpp"
 
 namespace fusegrad::kernels {
 
@@ -29,6 +30,7 @@ std::size_t first_label_out_of_range(std::size_t m, const I* y, std::size_t clas
 
 template <class T, class I>
 void nll_index_rows(std::size_t m, std::size_t n, const T* p, const I* y, T* out) {
+    detail::trace_call("nll_index_rows");
     for (std::size_t i = 0; i < m; ++i) {
         const auto label = static_cast<std::size_t>(y[i]);
         out[i] = -std::log(p[i * n + label]);
@@ -38,6 +40,7 @@ void nll_index_rows(std::size_t m, std::size_t n, const T* p, const I* y, T* out
 template <class T, class I>
 void nll_index_rows_backward(std::size_t m, std::size_t n, const T* p, const I* y, const T* g,
                              T beta, T* dp) {
+    detail::trace_call("nll_index_rows_backward");
     for (std::size_t i = 0; i < m; ++i) {
         const auto label = static_cast<std::size_t>(y[i]);
         const T* pr = p + i * n;
@@ -52,6 +55,7 @@ void nll_index_rows_backward(std::size_t m, std::size_t n, const T* p, const I* 
 
 template <class T>
 void nll_prob_rows(std::size_t m, std::size_t n, const T* p, const T* y, T* out) {
+    detail::trace_call("nll_prob_rows");
     for (std::size_t i = 0; i < m; ++i) {
         const T* pr = p + i * n;
         const T* yr = y + i * n;
@@ -68,6 +72,7 @@ void nll_prob_rows(std::size_t m, std::size_t n, const T* p, const T* y, T* out)
 template <class T>
 void nll_prob_rows_backward(std::size_t m, std::size_t n, const T* p, const T* y, const T* g,
                             T beta_p, T* dp, T beta_y, T* dy) {
+    detail::trace_call("nll_prob_rows_backward");
     for (std::size_t i = 0; i < m; ++i) {
         const T* pr = p + i * n;
         const T* yr = y + i * n;

@@ -11,6 +11,7 @@
 #include <cstddef>
 
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/kernels/trace.hpp"
 
 namespace fusegrad::kernels {
 
@@ -33,6 +34,7 @@ T row_max(std::size_t n, const T* x) {
 
 template <class T>
 void softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
+    detail::trace_call("softmax_rows");
     if (n == 0) {
         return;
     }
@@ -54,6 +56,7 @@ void softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
 
 template <class T>
 void log_softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
+    detail::trace_call("log_softmax_rows");
     if (n == 0) {
         return;
     }
@@ -74,6 +77,7 @@ void log_softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
 
 template <class T>
 void softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g, T beta, T* dx) {
+    detail::trace_call("softmax_rows_backward");
     for (std::size_t i = 0; i < m; ++i) {
         const T* sr = s + i * n;
         const T* gr = g + i * n;
@@ -92,6 +96,7 @@ void softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g,
 template <class T>
 void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const T* g, T beta,
                                T* dx) {
+    detail::trace_call("log_softmax_rows_backward");
     for (std::size_t i = 0; i < m; ++i) {
         const T* lr = ls + i * n;
         const T* gr = g + i * n;

@@ -106,7 +106,9 @@ class graph {
     /// subexpressions.
     static constexpr std::size_t num_values = N;
 
-    explicit graph(Expr expr) : expr_(std::move(expr)) {
+    /// `rules_fired`: what rewriting did to get here (see fg::compile).
+    explicit graph(Expr expr, std::vector<std::string> rules_fired = {})
+        : expr_(std::move(expr)), rules_fired_(std::move(rules_fired)) {
         static_assert(!is_index_leaf_v<Expr>, "a graph's value cannot be a label vector");
         bind_leaves_from_expression();
     }
@@ -217,11 +219,17 @@ class graph {
         }
     }
 
+    /// The expression this graph runs (after any rewriting).
+    const Expr& expression() const noexcept { return expr_; }
+    /// The names of the rewrite rules that produced this graph's expression, in firing order.
+    const std::vector<std::string>& rules_fired() const noexcept { return rules_fired_; }
+
     /// The shape a value of the plan had on the last forward() (for tests and printing).
     shape shape_of(std::size_t slot) const { return shapes_.at(slot); }
 
   private:
     Expr expr_;
+    std::vector<std::string> rules_fired_;
     std::array<array_binding, N> bound_{};  // leaves: the caller's containers
     std::array<shape, N> shapes_{};         // every value's shape
     std::array<const void*, N> src_{};      // every value's data (leaves: the caller's)
@@ -399,32 +407,5 @@ class graph {
         (std::make_index_sequence<N>{});
     }
 };
-
-/// Compile an expression into a runnable graph (no run yet; buffers come on the first run).
-template <expression Expr>
-auto compile(Expr&& expr) {
-    return graph<std::remove_cvref_t<Expr>>(std::forward<Expr>(expr));
-}
-
-/// What `fg::value_and_grad` returns: the value and the graph that holds the gradients.
-template <class Graph>
-struct value_and_grad_result {
-    typename Graph::value_type value;
-    Graph graph;
-    /// The gradient of the value with respect to param `Name`.
-    template <fixed_string Name>
-    const auto& grad() const {
-        return graph.template grad<Name>();
-    }
-};
-
-/// One-shot: compile, run forward and backward, return the value and the gradients.
-template <expression Expr>
-auto value_and_grad(Expr&& expr) {
-    auto g = compile(std::forward<Expr>(expr));
-    g.run();
-    const auto v = g.value();
-    return value_and_grad_result<decltype(g)>{v, std::move(g)};
-}
 
 }  // namespace fusegrad

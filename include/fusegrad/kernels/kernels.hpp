@@ -119,4 +119,100 @@ template <class T>
 void nll_prob_rows_backward(std::size_t m, std::size_t n, const T* p, const T* y, const T* g,
                             T beta_p, T* dp, T beta_y, T* dy);
 
+// ==== fused softmax cross-entropy (src/kernels/softmax_xent.cpp) ===============================
+//
+// Row i of an m×n contiguous logits matrix s is compared with a target row t[i, :]:
+//   loss_i = Σ_j t_ij (lse_i − s_ij) = −Σ_j t_ij log softmax(s)_ij,   lse_i = log Σ_j e^{s_ij},
+//   ∂loss_i/∂s_ij = T_i softmax(s)_ij − t_ij,   T_i = Σ_j t_ij   (softmax − t for a one-hot t).
+// Each kernel describes t from its labels and an `xent_targets` (below). The loss never goes
+// through log(softmax): it is (max − s_ij) + log Σ e^{s − max}, all terms non-negative.
+//
+// Every row carries a scale r_i = alpha · (row_scale ? row_scale[i] : 1): the forward writes
+// r_i · loss_i, the backward r_i · ∂loss_i/∂s_i. That is how a caller expresses reductions
+// (alpha = 1/N for a mean, row_scale = the upstream gradient for a per-row loss).
+//
+// Numerics: one streaming read per row keeps a running max M and a running Σ e^{s − M},
+// rescaled by e^{M_old − M_new} when the max grows (the online-softmax recurrence), so logits
+// of ±1e4 are fine. A −inf entry (a masked class) adds nothing; its softmax is exactly 0, so
+// its gradient is exactly −r_i t_ij, as long as the row has one finite entry. An all −inf row,
+// or a NaN anywhere in a row, gives NaN for that row. A term whose target t_ij is exactly 0
+// contributes nothing even where s_ij = −inf (0 · ∞ = 0, as in nll).
+//
+// Optional row statistics: the forward can store, for each row, the max and log Σ e^{s − max}
+// (2m values, interleaved) and the backward can read them instead of redoing the first pass.
+// Two numbers rather than their sum: in float, max + log Σ rounded to one number would lose
+// about |max| · 6e-8 (6e-4 at 1e4) in every softmax.
+
+/// How the softmax cross-entropy kernels build the target rows t.
+///   index targets (label y_i): t_i = (1 − ε) c_{y_i} e_{y_i} + (ε / n) c,  and t_i = 0 when
+///                              y_i equals the ignore index (loss 0, gradient 0);
+///   probability targets y:     t_ij = c_j ((1 − ε) y_ij + ε / n).
+/// c is the per-class weight vector (all 1 when null) and ε the label smoothing: PyTorch's
+/// cross_entropy with `weight` and `label_smoothing`.
+template <class T>
+struct xent_targets {
+    const T* class_weights = nullptr;  ///< n weights c_j, or null for all 1
+    T smoothing = T(0);                ///< ε: the share of the target spread uniformly
+    bool has_ignore_index = false;     ///< index targets only: whether ignore_index is used
+    std::int64_t ignore_index = 0;     ///< index targets only: the label of ignored rows
+};
+
+/// The first i in [0, m) whose label is outside [0, classes) and is not the ignore index of
+/// `targets`, or m when every label is valid.
+template <class T, class I>
+std::size_t xent_first_bad_label(std::size_t m, const I* y, std::size_t classes,
+                                 const xent_targets<T>& targets);
+
+/// Σ over the rows that are not ignored of c_{y_i} (their count when there are no weights):
+/// the divisor of a weighted mean. Labels must be valid (see xent_first_bad_label).
+template <class T, class I>
+T xent_index_weight_total(std::size_t m, const I* y, const xent_targets<T>& targets);
+
+/// Forward with class indices y. loss[i] = r_i · loss_i when `loss` is not null; `stats` (2m,
+/// may be null) receives the row statistics. Returns Σ_i r_i · loss_i, summed in blocks.
+/// Labels must be valid; the label of an ignored row is never used as an index.
+template <class T, class I>
+T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
+                     const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
+                     T* stats);
+/// Backward with class indices y: ds = r_i · (T_i softmax(s_i) − t_i) + beta · ds (0 + beta · ds
+/// in an ignored row). `stats` is the forward's output for the same s, or null to recompute it.
+template <class T, class I>
+void softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s, const I* y,
+                                 const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                 const T* stats, T beta, T* ds);
+/// Forward with probability (or one-hot) targets y, an m×n contiguous matrix; otherwise as
+/// softmax_xent_index_rows (the ignore index does not apply).
+template <class T>
+T softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
+                    const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss, T* stats);
+/// Backward with probability targets:
+///   ds_ij = r_i (T_i softmax(s)_ij − t_ij)              + beta_s · ds_ij,
+///   dy_ij = r_i (1 − ε) c_j (lse_i − s_ij)  (∂loss/∂y)  + beta_y · dy_ij,
+/// dy being 0 where r_i (1 − ε) c_j is 0 and +inf at a −inf logit otherwise. Either output may
+/// be null, and is then skipped.
+template <class T>
+void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, const T* y,
+                                const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                const T* stats, T beta_s, T* ds, T beta_y, T* dy);
+
+// ---- negative log-likelihood over log-probabilities (src/kernels/nll_logp.cpp) ---------------
+
+/// out[i] = -logp[i, y[i]]. Labels must be valid (see first_label_out_of_range).
+template <class T, class I>
+void nll_logp_index_rows(std::size_t m, std::size_t n, const T* logp, const I* y, T* out);
+/// dlogp[i, j] = (j == y[i] ? -g[i] : 0) + beta * dlogp[i, j].
+template <class T, class I>
+void nll_logp_index_rows_backward(std::size_t m, std::size_t n, const I* y, const T* g, T beta,
+                                  T* dlogp);
+/// out[i] = -Σ_j y[i, j] logp[i, j], a term whose target is exactly 0 contributing nothing even
+/// where logp is -inf (0 · log 0 = 0, as nll_prob_rows).
+template <class T>
+void nll_logp_prob_rows(std::size_t m, std::size_t n, const T* logp, const T* y, T* out);
+/// dlogp[i, j] = -g[i] y[i, j] + beta_p * dlogp[i, j] and dy[i, j] = -g[i] logp[i, j] + beta_y *
+/// dy[i, j]. Either output may be null, and is then skipped.
+template <class T>
+void nll_logp_prob_rows_backward(std::size_t m, std::size_t n, const T* logp, const T* y,
+                                 const T* g, T beta_p, T* dlogp, T beta_y, T* dy);
+
 }  // namespace fusegrad::kernels

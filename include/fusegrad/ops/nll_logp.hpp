@@ -1,0 +1,73 @@
+#pragma once
+/// @file
+/// nll_logp(logp, y): the negative log-likelihood of each row of a matrix of log-probabilities
+/// (the output of log_softmax), as PyTorch's nll_loss with reduction none.
+/// With class indices y (an integer vector): out_i = -logp[i, y_i].
+/// With probability or one-hot targets y (a matrix like logp): out_i = -Σ_j y_ij logp_ij,
+/// taking 0 · (-inf) = 0. The result is a vector with one loss per row.
+
+#include <concepts>
+#include <string>
+#include <string_view>
+
+#include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+
+namespace fusegrad::op {
+
+struct nll_logp {
+    static constexpr std::string_view name = "nll_logp";
+    template <std::size_t P, std::size_t Y>
+    static constexpr std::size_t result_rank = 1;
+
+    shape infer(const shape& logp, const shape& y) const {
+        if (logp.rank != 2)
+            throw shape_error("nll_logp: logp must be a matrix of log-probabilities, got " +
+                              logp.str());
+        if (y.rank == 1 && y.cols != logp.rows)
+            throw shape_error("nll_logp: logp has " + std::to_string(logp.rows) +
+                              " rows but y has " + std::to_string(y.cols) + " labels (logp is " +
+                              logp.str() + ", y is " + y.str() + ")");
+        if (y.rank == 2 && y != logp)
+            throw shape_error("nll_logp: targets y " + y.str() + " must have the shape of logp " +
+                              logp.str());
+        if (y.rank == 0)
+            throw shape_error("nll_logp: y must be a label vector or a target matrix, got a scalar");
+        return shape::vector(logp.rows);
+    }
+
+    template <class T, class Y>
+    void forward(mview<T> out, cview<T> logp, cview<Y> y) const {
+        const auto m = logp.dims.rows, n = logp.dims.cols;
+        if constexpr (std::integral<Y>) {
+            const auto bad = kernels::first_label_out_of_range<Y>(m, y.data, n);
+            if (bad < m)
+                throw label_error("nll_logp: label y[" + std::to_string(bad) +
+                                  "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
+                                  std::to_string(n) + ")");
+            kernels::nll_logp_index_rows<T, Y>(m, n, logp.data, y.data, out.data);
+        } else {
+            kernels::nll_logp_prob_rows<T>(m, n, logp.data, y.data, out.data);
+        }
+    }
+
+    // dlogp_ij = -g_i y_ij  (one-hot: -g_i at j = y_i only);  dy_ij = -g_i logp_ij
+    template <class T, class Y>
+    void vjp(grad_sink<T> dlogp, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> logp,
+             cview<Y> y) const {
+        const auto m = logp.dims.rows, n = logp.dims.cols;
+        if constexpr (std::integral<Y>) {
+            if (dlogp)
+                kernels::nll_logp_index_rows_backward<T, Y>(m, n, y.data, g.data, dlogp.beta(),
+                                                            dlogp.data);
+        } else {
+            if (dlogp || dy)
+                kernels::nll_logp_prob_rows_backward<T>(m, n, logp.data, y.data, g.data,
+                                                        dlogp.beta(), dlogp.data, dy.beta(),
+                                                        dy.data);
+        }
+    }
+};
+
+}  // namespace fusegrad::op

@@ -1,0 +1,203 @@
+#pragma once
+/// @file
+/// softmax_xent<R>(s, y) and softmax_xent<R>(s, y, w): softmax cross-entropy of logits s (a
+/// matrix, one row per sample) fused into one op, as PyTorch 1.13's
+/// `torch::nn::functional::cross_entropy` with `reduction`, `weight`, `ignore_index` and
+/// `label_smoothing`.
+///
+/// Targets y are class indices (an integer vector, one per row) or a probability / one-hot
+/// matrix shaped like s; w holds one weight per class (column of s). Row i compares
+/// softmax(s_i) with a target row t_i (c = w, or all 1; ε = label_smoothing; C = columns):
+///   class index y_i:   t_i = (1 − ε) c_{y_i} e_{y_i} + (ε / C) c,   t_i = 0 if y_i is ignored;
+///   target matrix y:   t_ij = c_j ((1 − ε) y_ij + ε / C);
+///   loss_i = −Σ_j t_ij log softmax(s_i)_j = Σ_j t_ij (logsumexp(s_i) − s_ij).
+/// Reductions: none gives the vector of loss_i; sum gives Σ_i loss_i; mean gives Σ_i loss_i / D
+/// with D = Σ over the rows not ignored of c_{y_i} for class indices (their count without
+/// weights), and D = N (all rows) for a target matrix, as in PyTorch. A degenerate mean (every
+/// row ignored, or a total weight of 0) is 0/0 = NaN, as in PyTorch, and so is its gradient
+/// where a row is not ignored.
+///
+/// Where this differs from PyTorch: a term whose target t_ij is exactly 0 adds nothing even at
+/// a −inf logit (0 · ∞ = 0, as fg::nll), where PyTorch gives NaN (a probability target of 0 at a
+/// masked class, or a class weight of 0 there under label smoothing); labels may be int32 or
+/// int64. ignore_index does not apply to a target matrix (fg::cross_entropy rejects the pair,
+/// as PyTorch does).
+
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+
+namespace fusegrad {
+
+/// How a cross-entropy reduces its per-row losses (PyTorch's `reduction`).
+enum class reduction { none, mean, sum };
+
+/// The run-time options of a softmax cross-entropy. The defaults are plain cross-entropy.
+struct xent_options {
+    /// Rows whose class index equals this get loss 0 and gradient 0 and do not count in a mean.
+    /// Class-index targets only.
+    std::optional<std::int64_t> ignore_index;
+    /// ε in [0, 1]: the target row becomes (1 − ε) · target + ε / C (weighted as PyTorch does).
+    double label_smoothing = 0.0;
+    /// reduction::mean with class indices divides by the number of rows N instead of the total
+    /// weight of the rows not ignored: what mean() of the per-row losses computes. Set by the
+    /// rewrite of `mean(softmax_xent(s, y))`; not a PyTorch option.
+    bool mean_over_all_rows = false;
+};
+
+namespace op {
+
+template <reduction R>
+struct softmax_xent {
+    static constexpr std::string_view name = "softmax_xent";
+    template <std::size_t... Ranks>
+    static constexpr std::size_t result_rank = R == reduction::none ? 1 : 0;
+
+    xent_options options;
+
+    shape infer(const shape& s, const shape& y) const {
+        if (s.rank != 2)
+            throw shape_error("softmax_xent: the logits s must be a matrix, one row per sample, got " +
+                              s.str());
+        if (y.rank == 1 && y.cols != s.rows)
+            throw shape_error("softmax_xent: s has " + std::to_string(s.rows) + " rows but y has " +
+                              std::to_string(y.cols) + " labels (s is " + s.str() + ", y is " +
+                              y.str() + ")");
+        if (y.rank == 2 && y != s)
+            throw shape_error("softmax_xent: targets y " + y.str() + " must have the shape of s " +
+                              s.str());
+        if (y.rank == 0)
+            throw shape_error(
+                "softmax_xent: y must be a label vector or a target matrix, got a scalar");
+        return R == reduction::none ? shape::vector(s.rows) : shape::scalar();
+    }
+    shape infer(const shape& s, const shape& y, const shape& w) const {
+        const shape out = infer(s, y);
+        if (w.rank != 1)
+            throw shape_error("softmax_xent: the class weights w must be a vector, got " + w.str());
+        if (w.cols != s.cols)
+            throw shape_error("softmax_xent: w has " + std::to_string(w.cols) +
+                              " class weights but s has " + std::to_string(s.cols) +
+                              " columns (w is " + w.str() + ", s is " + s.str() + ")");
+        return out;
+    }
+
+    template <class T, class Y>
+    void forward(mview<T> out, cview<T> s, cview<Y> y) const {
+        forward_with(out, s, y, static_cast<const T*>(nullptr));
+    }
+    template <class T, class Y>
+    void forward(mview<T> out, cview<T> s, cview<Y> y, cview<T> w) const {
+        forward_with(out, s, y, w.data);
+    }
+
+    // ds_i = r_i (T_i softmax(s_i) − t_i), T_i = Σ_j t_ij (softmax − onehot for plain targets);
+    // dy_ij = r_i (1 − ε) c_j (logsumexp(s_i) − s_ij);  r_i = g_i (none), g (sum), g / D (mean)
+    template <class T, class Y>
+    void vjp(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> s,
+             cview<Y> y) const {
+        vjp_with(ds, dy, g, s, y, static_cast<const T*>(nullptr));
+    }
+    // The class weights get no gradient: fg::cross_entropy rejects weights with a param below.
+    template <class T, class Y>
+    void vjp(grad_sink<T> ds, grad_sink<T> dy, grad_sink<T>, cview<T> g, cview<T>, cview<T> s,
+             cview<Y> y, cview<T> w) const {
+        vjp_with(ds, dy, g, s, y, w.data);
+    }
+
+    /// The reduction and any option that is not the default, for printing.
+    std::string describe() const {
+        std::string d = R == reduction::none  ? "reduction=none"
+                        : R == reduction::sum ? "reduction=sum"
+                                              : "reduction=mean";
+        if (options.ignore_index)
+            d.append(", ignore_index=").append(std::to_string(*options.ignore_index));
+        if (options.label_smoothing != 0.0) {
+            char buf[32];
+            const auto res = std::to_chars(buf, buf + sizeof buf, options.label_smoothing);
+            d.append(", label_smoothing=").append(buf, res.ptr);
+        }
+        if (options.mean_over_all_rows) d.append(", mean_over_all_rows");
+        return d;
+    }
+
+  private:
+    template <class T, class Y>
+    kernels::xent_targets<T> targets(const T* w) const {
+        kernels::xent_targets<T> t;
+        t.class_weights = w;
+        t.smoothing = T(options.label_smoothing);
+        if constexpr (std::integral<Y>) {
+            t.has_ignore_index = options.ignore_index.has_value();
+            t.ignore_index = options.ignore_index.value_or(0);
+        }
+        return t;
+    }
+
+    // D, the divisor of a mean.
+    template <class T, class Y>
+    T mean_divisor(std::size_t m, const Y* y, const kernels::xent_targets<T>& t) const {
+        if constexpr (std::integral<Y>) {
+            if (!options.mean_over_all_rows) return kernels::xent_index_weight_total<T, Y>(m, y, t);
+        }
+        return T(m);
+    }
+
+    template <class T, class Y>
+    void forward_with(mview<T> out, cview<T> s, cview<Y> y, const T* w) const {
+        const auto m = s.dims.rows, n = s.dims.cols;
+        const auto t = targets<T, Y>(w);
+        T* per_row = R == reduction::none ? out.data : nullptr;
+        T total;
+        if constexpr (std::integral<Y>) {
+            const auto bad = kernels::xent_first_bad_label<T, Y>(m, y.data, n, t);
+            if (bad < m)
+                throw label_error("softmax_xent: label y[" + std::to_string(bad) +
+                                  "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
+                                  std::to_string(n) + ")");
+            total = kernels::softmax_xent_index_rows<T, Y>(m, n, s.data, y.data, t, T(1), nullptr,
+                                                           per_row, nullptr);
+        } else {
+            total = kernels::softmax_xent_prob_rows<T>(m, n, s.data, y.data, t, T(1), nullptr,
+                                                       per_row, nullptr);
+        }
+        if constexpr (R == reduction::sum) out.data[0] = total;
+        if constexpr (R == reduction::mean) out.data[0] = total / mean_divisor<T, Y>(m, y.data, t);
+    }
+
+    // The op keeps no per-row log-sum-exp between forward and backward (an op has no workspace
+    // of its own), so the backward kernels redo the row's first read: stats = nullptr.
+    template <class T, class Y>
+    void vjp_with(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T> s, cview<Y> y,
+                  const T* w) const {
+        if (!ds && !dy) return;
+        const auto m = s.dims.rows, n = s.dims.cols;
+        const auto t = targets<T, Y>(w);
+        T alpha = T(1);
+        const T* row_scale = nullptr;
+        if constexpr (R == reduction::none) row_scale = g.data;
+        if constexpr (R == reduction::sum) alpha = g.data[0];
+        if constexpr (R == reduction::mean) alpha = g.data[0] / mean_divisor<T, Y>(m, y.data, t);
+        if constexpr (std::integral<Y>) {
+            if (ds)
+                kernels::softmax_xent_index_rows_backward<T, Y>(m, n, s.data, y.data, t, alpha,
+                                                                row_scale, nullptr, ds.beta(),
+                                                                ds.data);
+        } else {
+            kernels::softmax_xent_prob_rows_backward<T>(m, n, s.data, y.data, t, alpha, row_scale,
+                                                        nullptr, ds.beta(), ds.data, dy.beta(),
+                                                        dy.data);
+        }
+    }
+};
+
+}  // namespace op
+}  // namespace fusegrad
