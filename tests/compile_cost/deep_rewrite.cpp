@@ -10,7 +10,7 @@
 #include <fusegrad/fusegrad.hpp>
 
 #ifndef FUSEGRAD_DEPTH
-#define FUSEGRAD_DEPTH 64
+#define FUSEGRAD_DEPTH 32
 #endif
 
 namespace fg = fusegrad;

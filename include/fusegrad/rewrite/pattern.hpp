@@ -190,15 +190,25 @@ struct subtree_along<node<Op, C...>, tree_path<I, Rest...>> {
 /// computes such a value once and shares it, and fusing one use would compute it twice. The
 /// question is asked of `Original`, the node as it stands in Root before this pass rewrote its
 /// operands (identical subtrees rewrite identically, so sharing there is sharing after).
+// (Class templates rather than a generic lambda folding over the paths: clang 14 crashes on
+// the latter.)
+template <class Original, class Root, class Path>
+struct interior_node_single_use {
+    using X = typename subtree_along<Original, Path>::type;
+    static constexpr bool value =
+        !is_pure_v<X> ||
+        occurrences<X, Root> == occurrences<Original, Root> * occurrences<X, Original>;
+};
+template <class Paths, class Original, class Root>
+struct all_interior_single_use;
+template <class... Path, class Original, class Root>
+struct all_interior_single_use<std::tuple<Path...>, Original, Root> {
+    static constexpr bool value = (interior_node_single_use<Original, Root, Path>::value && ...);
+};
+
 template <class P, class Original, class Root>
 constexpr bool interior_single_use() {
-    return []<class... Path>(std::type_identity<std::tuple<Path...>>) {
-        return ([] {
-            using X = typename subtree_along<Original, Path>::type;
-            return !is_pure_v<X> ||
-                   occurrences<X, Root> == occurrences<Original, Root> * occurrences<X, Original>;
-        }() && ...);
-    }(std::type_identity<typename interior_paths<P>::type>{});
+    return all_interior_single_use<typename interior_paths<P>::type, Original, Root>::value;
 }
 
 }  // namespace detail
