@@ -50,8 +50,8 @@ row_pass<T> stream_row(std::size_t n, const T* s, Target target) {
         T t = T(0);
         if constexpr (with_targets) t = target(j);
         if (v > mx) {
-            // Every earlier term moves to the new max: t_k (v - s_k) = t_k (mx - s_k) + t_k (v - mx).
-            // (total == 0 is skipped: mx may still be -inf, and 0 · inf is NaN.)
+            // Every earlier term moves to the new max: t_k (v - s_k) = t_k (mx - s_k) + t_k (v -
+            // mx). (total == 0 is skipped: mx may still be -inf, and 0 · inf is NaN.)
             if constexpr (with_targets)
                 if (total != T(0)) shifted += (v - mx) * total;
             sum = sum * std::exp(mx - v) + T(1);  // e^{-inf} = 0 when v is the first finite entry
@@ -60,7 +60,7 @@ row_pass<T> stream_row(std::size_t n, const T* s, Target target) {
             sum += std::exp(v - mx);
             if constexpr (with_targets)
                 if (t != T(0)) shifted += t * (mx - v);
-        } else if constexpr (with_targets) {  // a masked class: e^{-inf} adds nothing to sum
+        } else if constexpr (with_targets) {        // a masked class: e^{-inf} adds nothing to sum
             if (t != T(0)) shifted += t * kInf<T>;  // t (mx - (-inf)), whatever mx is
         }
         if constexpr (with_targets) total += t;
@@ -152,10 +152,10 @@ T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
         T l = T(0);
         if (n > 0) {
             const row_pass<T> p =
-                eps != T(0) ? stream_row(n, sr, [&](std::size_t j) {
-                    return spread * class_weight(targets, j);
-                })
-                            : stream_row(n, sr, no_targets{});
+                eps != T(0)
+                    ? stream_row(n, sr,
+                                 [&](std::size_t j) { return spread * class_weight(targets, j); })
+                    : stream_row(n, sr, no_targets{});
             if (stats != nullptr) {
                 stats[2 * i] = p.max;
                 stats[2 * i + 1] = p.log_sum;
@@ -269,14 +269,14 @@ void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, c
     }
 }
 
-#define FUSEGRAD_INSTANTIATE_XENT_INDEX(T, I)                                                      \
-    template std::size_t xent_first_bad_label<T, I>(std::size_t, const I*, std::size_t,           \
-                                                    const xent_targets<T>&);                       \
-    template T xent_index_weight_total<T, I>(std::size_t, const I*, const xent_targets<T>&);       \
-    template T softmax_xent_index_rows<T, I>(std::size_t, std::size_t, const T*, const I*,         \
-                                             const xent_targets<T>&, T, const T*, T*, T*);         \
-    template void softmax_xent_index_rows_backward<T, I>(std::size_t, std::size_t, const T*,       \
-                                                         const I*, const xent_targets<T>&, T,      \
+#define FUSEGRAD_INSTANTIATE_XENT_INDEX(T, I)                                                 \
+    template std::size_t xent_first_bad_label<T, I>(std::size_t, const I*, std::size_t,       \
+                                                    const xent_targets<T>&);                  \
+    template T xent_index_weight_total<T, I>(std::size_t, const I*, const xent_targets<T>&);  \
+    template T softmax_xent_index_rows<T, I>(std::size_t, std::size_t, const T*, const I*,    \
+                                             const xent_targets<T>&, T, const T*, T*, T*);    \
+    template void softmax_xent_index_rows_backward<T, I>(std::size_t, std::size_t, const T*,  \
+                                                         const I*, const xent_targets<T>&, T, \
                                                          const T*, const T*, T, T*);
 
 #define FUSEGRAD_INSTANTIATE_XENT_PROB(T)                                                          \

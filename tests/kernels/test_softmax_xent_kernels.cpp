@@ -127,9 +127,10 @@ std::vector<long double> index_target(std::size_t n, I label, const T* c, double
 
 // ---- class-index targets -----------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE("softmax_xent_index_rows: loss, total, stats and gradient match the oracle "
-                   "for every option, odd sizes and both label types",
-                   "[kernels][softmax_xent]", F32I32, F32I64, F64I32, F64I64) {
+TEMPLATE_TEST_CASE(
+    "softmax_xent_index_rows: loss, total, stats and gradient match the oracle "
+    "for every option, odd sizes and both label types",
+    "[kernels][softmax_xent]", F32I32, F32I64, F64I32, F64I64) {
     using T = typename TestType::value;
     using I = typename TestType::index;
     const double rel = tol<T>();
@@ -143,9 +144,8 @@ TEMPLATE_TEST_CASE("softmax_xent_index_rows: loss, total, stats and gradient mat
                 for (const bool ignoring : {false, true}) {
                     for (const bool per_row : {false, true}) {
                         ++seed;
-                        INFO("m " << m << ", n " << n << ", weights " << weighted << ", eps "
-                                  << eps << ", ignore " << ignoring << ", row scales "
-                                  << per_row);
+                        INFO("m " << m << ", n " << n << ", weights " << weighted << ", eps " << eps
+                                  << ", ignore " << ignoring << ", row scales " << per_row);
                         const auto s = logits<T>(m * n, seed);
                         const auto c = positives<T>(n, seed);
                         const auto scales = positives<T>(m, seed + 7);
@@ -167,9 +167,8 @@ TEMPLATE_TEST_CASE("softmax_xent_index_rows: loss, total, stats and gradient mat
                         const T total = fk::softmax_xent_index_rows<T, I>(
                             m, n, s.data(), y.data(), tg, alpha, rs, loss.data(), stats.data());
                         std::vector<T> ds(m * n, kNaN<T>), ds_from_stats(m * n, kNaN<T>);
-                        fk::softmax_xent_index_rows_backward<T, I>(m, n, s.data(), y.data(), tg,
-                                                                   alpha, rs, nullptr, T(0),
-                                                                   ds.data());
+                        fk::softmax_xent_index_rows_backward<T, I>(
+                            m, n, s.data(), y.data(), tg, alpha, rs, nullptr, T(0), ds.data());
                         fk::softmax_xent_index_rows_backward<T, I>(m, n, s.data(), y.data(), tg,
                                                                    alpha, rs, stats.data(), T(0),
                                                                    ds_from_stats.data());
@@ -199,9 +198,10 @@ TEMPLATE_TEST_CASE("softmax_xent_index_rows: loss, total, stats and gradient mat
     }
 }
 
-TEMPLATE_TEST_CASE("softmax_xent_index_rows: ignored rows give exactly 0 loss and 0 gradient, "
-                   "whatever the scale, and their out-of-range label is never read",
-                   "[kernels][softmax_xent]", F32I32, F64I64) {
+TEMPLATE_TEST_CASE(
+    "softmax_xent_index_rows: ignored rows give exactly 0 loss and 0 gradient, "
+    "whatever the scale, and their out-of-range label is never read",
+    "[kernels][softmax_xent]", F32I32, F64I64) {
     using T = typename TestType::value;
     using I = typename TestType::index;
     const std::size_t m = 3, n = 4;
@@ -288,16 +288,15 @@ TEMPLATE_TEST_CASE("softmax_xent_prob_rows: loss, stats, ds and dy match the ora
                     const T* rs = per_row ? scales.data() : nullptr;
 
                     std::vector<T> loss(m, kNaN<T>), stats(2 * m, kNaN<T>);
-                    const T total = fk::softmax_xent_prob_rows<T>(m, n, s.data(), y.data(), tg,
-                                                                  alpha, rs, loss.data(),
-                                                                  stats.data());
+                    const T total = fk::softmax_xent_prob_rows<T>(
+                        m, n, s.data(), y.data(), tg, alpha, rs, loss.data(), stats.data());
                     std::vector<T> ds(m * n, kNaN<T>), dy(m * n, kNaN<T>);
-                    fk::softmax_xent_prob_rows_backward<T>(m, n, s.data(), y.data(), tg, alpha,
-                                                           rs, stats.data(), T(0), ds.data(), T(0),
+                    fk::softmax_xent_prob_rows_backward<T>(m, n, s.data(), y.data(), tg, alpha, rs,
+                                                           stats.data(), T(0), ds.data(), T(0),
                                                            dy.data());
                     std::vector<T> ds2(m * n, kNaN<T>);
-                    fk::softmax_xent_prob_rows_backward<T>(m, n, s.data(), y.data(), tg, alpha,
-                                                           rs, nullptr, T(0), ds2.data(), T(0),
+                    fk::softmax_xent_prob_rows_backward<T>(m, n, s.data(), y.data(), tg, alpha, rs,
+                                                           nullptr, T(0), ds2.data(), T(0),
                                                            nullptr);
                     long double want_total = 0;
                     const long double e = static_cast<long double>(static_cast<T>(eps));
@@ -335,10 +334,10 @@ TEMPLATE_TEST_CASE("logits of ±1e4 stay finite and equal the closed form logsum
                    "[kernels][softmax_xent]", float, double) {
     using T = TestType;
     const std::size_t m = 4, n = 4;
-    const std::vector<T> s = {T(1e4),  T(-1e4), T(0),      T(1e4 - 3),  //
-                              T(-1e4), T(-1e4), T(-1e4),   T(-1e4 + 1),  //
-                              T(1e4),  T(1e4),  T(1e4),    T(1e4),       //
-                              T(-1e4), T(1e4),  T(-9999),  T(9999.5)};
+    const std::vector<T> s = {T(1e4),  T(-1e4), T(0),     T(1e4 - 3),   //
+                              T(-1e4), T(-1e4), T(-1e4),  T(-1e4 + 1),  //
+                              T(1e4),  T(1e4),  T(1e4),   T(1e4),       //
+                              T(-1e4), T(1e4),  T(-9999), T(9999.5)};
     const std::vector<std::int32_t> y = {1, 3, 2, 0};
     fk::xent_targets<T> tg;
     std::vector<T> loss(m), ds(m * n, kNaN<T>);
@@ -380,11 +379,13 @@ TEMPLATE_TEST_CASE("an increasing row rescales the running sum at every entry an
     std::vector<T> loss(1), stats(2);
     fk::softmax_xent_index_rows<T, std::int64_t>(1, n, s.data(), y.data(), {}, T(1), nullptr,
                                                  loss.data(), stats.data());
-    const auto o = oracle(row_ld(s, 0, n), [&] {
-        std::vector<long double> t(n, 0);
-        t[123] = 1;
-        return t;
-    }(), 1.0L, {});
+    const auto o = oracle(row_ld(s, 0, n),
+                          [&] {
+                              std::vector<long double> t(n, 0);
+                              t[123] = 1;
+                              return t;
+                          }(),
+                          1.0L, {});
     check_close(loss[0], o.loss, tol<T>() * 10);
     CHECK(stats[0] == s[n - 1]);
     check_close(stats[1], o.log_sum, tol<T>() * 10);
@@ -405,11 +406,10 @@ TEMPLATE_TEST_CASE("masked classes (-inf logits): softmax exactly 0, gradient ex
     SECTION("class indices, no smoothing: finite loss, gradient -0 at masked classes") {
         fk::xent_targets<T> tg;
         std::vector<T> loss(m), ds(m * n, kNaN<T>);
-        fk::softmax_xent_index_rows<T, std::int32_t>(m, n, s.data(), y.data(), tg, alpha,
-                                                     nullptr, loss.data(), nullptr);
-        fk::softmax_xent_index_rows_backward<T, std::int32_t>(m, n, s.data(), y.data(), tg,
-                                                              alpha, nullptr, nullptr, T(0),
-                                                              ds.data());
+        fk::softmax_xent_index_rows<T, std::int32_t>(m, n, s.data(), y.data(), tg, alpha, nullptr,
+                                                     loss.data(), nullptr);
+        fk::softmax_xent_index_rows_backward<T, std::int32_t>(m, n, s.data(), y.data(), tg, alpha,
+                                                              nullptr, nullptr, T(0), ds.data());
         for (std::size_t i = 0; i < m; ++i) {
             std::vector<long double> t(n, 0);
             t[std::size_t(y[i])] = 1;
@@ -428,11 +428,10 @@ TEMPLATE_TEST_CASE("masked classes (-inf logits): softmax exactly 0, gradient ex
         fk::xent_targets<T> tg;
         tg.smoothing = T(0.25);
         std::vector<T> loss(m), ds(m * n, kNaN<T>);
-        fk::softmax_xent_index_rows<T, std::int32_t>(m, n, s.data(), y.data(), tg, alpha,
-                                                     nullptr, loss.data(), nullptr);
-        fk::softmax_xent_index_rows_backward<T, std::int32_t>(m, n, s.data(), y.data(), tg,
-                                                              alpha, nullptr, nullptr, T(0),
-                                                              ds.data());
+        fk::softmax_xent_index_rows<T, std::int32_t>(m, n, s.data(), y.data(), tg, alpha, nullptr,
+                                                     loss.data(), nullptr);
+        fk::softmax_xent_index_rows_backward<T, std::int32_t>(m, n, s.data(), y.data(), tg, alpha,
+                                                              nullptr, nullptr, T(0), ds.data());
         for (std::size_t i = 0; i < m; ++i) CHECK(loss[i] == kInf<T>);
         for (std::size_t k = 0; k < m * n; ++k) {
             if (s[k] == ninf) {
@@ -549,8 +548,8 @@ TEMPLATE_TEST_CASE("empty sizes touch nothing and sum to 0", "[kernels][softmax_
                                                        nullptr, nullptr) == T(0));
     CHECK(fk::softmax_xent_prob_rows<T>(0, 5, none, none, tg, T(1), nullptr, nullptr, nullptr) ==
           T(0));
-    fk::softmax_xent_index_rows_backward<T, std::int64_t>(0, 5, none, no_labels, tg, T(1),
-                                                          nullptr, nullptr, T(0), nullptr);
+    fk::softmax_xent_index_rows_backward<T, std::int64_t>(0, 5, none, no_labels, tg, T(1), nullptr,
+                                                          nullptr, T(0), nullptr);
     fk::softmax_xent_prob_rows_backward<T>(0, 5, none, none, tg, T(1), nullptr, nullptr, T(0),
                                            nullptr, T(0), nullptr);
     // Rows of no classes: an empty target row has loss 0.
@@ -567,7 +566,7 @@ TEMPLATE_TEST_CASE("nll_logp kernels: class indices, by hand", "[kernels][nll_lo
     using T = typename TestType::value;
     using I = typename TestType::index;
     const std::vector<T> lp = {T(-0.5), T(-1.25), T(-3),  //
-                               T(-2), T(-0.1), -kInf<T>};
+                               T(-2),   T(-0.1),  -kInf<T>};
     const std::vector<I> y = {2, 1};
     std::vector<T> out(2, kNaN<T>);
     fk::nll_logp_index_rows<T, I>(2, 3, lp.data(), y.data(), out.data());
@@ -586,9 +585,9 @@ TEMPLATE_TEST_CASE("nll_logp kernels: probability targets, by hand, with 0 · (-
                    "[kernels][nll_logp]", float, double) {
     using T = TestType;
     const std::vector<T> lp = {T(-0.5), T(-1.25), T(-3),  //
-                               T(-2), T(-0.1), -kInf<T>};
+                               T(-2),   T(-0.1),  -kInf<T>};
     const std::vector<T> y = {T(0.5), T(0.25), T(0.25),  //
-                              T(0.5), T(0.5), T(0)};
+                              T(0.5), T(0.5),  T(0)};
     std::vector<T> out(2, kNaN<T>);
     fk::nll_logp_prob_rows<T>(2, 3, lp.data(), y.data(), out.data());
     CHECK_THAT(double(out[0]), WithinRel(0.25 + 0.3125 + 0.75, 1e-6));
@@ -604,7 +603,7 @@ TEMPLATE_TEST_CASE("nll_logp kernels: probability targets, by hand, with 0 · (-
     std::vector<T> only(6, kNaN<T>);
     fk::nll_logp_prob_rows_backward<T>(2, 3, lp.data(), y.data(), g.data(), T(0), nullptr, T(1),
                                        nullptr);
-    fk::nll_logp_prob_rows_backward<T>(2, 3, lp.data(), y.data(), g.data(), T(0), only.data(),
-                                       T(0), nullptr);
+    fk::nll_logp_prob_rows_backward<T>(2, 3, lp.data(), y.data(), g.data(), T(0), only.data(), T(0),
+                                       nullptr);
     for (std::size_t k = 0; k < 6; ++k) CHECK(only[k] == dp[k]);
 }

@@ -4,7 +4,7 @@
 /// softmax cross-entropy of PyTorch's `cross_entropy`, and `fg::nll_logp(logp, y)`, the
 /// negative log-likelihood of log-probabilities. Like every builder they compute nothing.
 
-#include <cmath>
+#include <charconv>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -33,9 +33,12 @@ constexpr void check_cross_entropy_operands() {
 /// The options PyTorch rejects, rejected when the expression is built.
 template <class Y>
 void check_cross_entropy_options(const xent_options& options) {
-    if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0))
+    if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0)) {
+        char buf[32];
+        const auto res = std::to_chars(buf, buf + sizeof buf, options.label_smoothing);
         throw std::invalid_argument("fg::cross_entropy: label_smoothing must be in [0, 1], got " +
-                                    std::to_string(options.label_smoothing));
+                                    std::string(buf, res.ptr));
+    }
     if (!is_index_leaf_v<Y> && options.ignore_index)
         throw std::invalid_argument(
             "fg::cross_entropy: ignore_index applies to class-index targets only, not to a target "

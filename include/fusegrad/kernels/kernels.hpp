@@ -173,19 +173,20 @@ T xent_index_weight_total(std::size_t m, const I* y, const xent_targets<T>& targ
 /// Labels must be valid; the label of an ignored row is never used as an index.
 template <class T, class I>
 T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
-                     const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
-                     T* stats);
+                          const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
+                          T* stats);
 /// Backward with class indices y: ds = r_i · (T_i softmax(s_i) − t_i) + beta · ds (0 + beta · ds
 /// in an ignored row). `stats` is the forward's output for the same s, or null to recompute it.
 template <class T, class I>
 void softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s, const I* y,
-                                 const xent_targets<T>& targets, T alpha, const T* row_scale,
-                                 const T* stats, T beta, T* ds);
+                                      const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                      const T* stats, T beta, T* ds);
 /// Forward with probability (or one-hot) targets y, an m×n contiguous matrix; otherwise as
 /// softmax_xent_index_rows (the ignore index does not apply).
 template <class T>
 T softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
-                    const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss, T* stats);
+                         const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
+                         T* stats);
 /// Backward with probability targets:
 ///   ds_ij = r_i (T_i softmax(s)_ij − t_ij)              + beta_s · ds_ij,
 ///   dy_ij = r_i (1 − ε) c_j (lse_i − s_ij)  (∂loss/∂y)  + beta_y · dy_ij,
@@ -193,8 +194,8 @@ T softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
 /// be null, and is then skipped.
 template <class T>
 void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, const T* y,
-                                const xent_targets<T>& targets, T alpha, const T* row_scale,
-                                const T* stats, T beta_s, T* ds, T beta_y, T* dy);
+                                     const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                     const T* stats, T beta_s, T* ds, T beta_y, T* dy);
 
 // ---- negative log-likelihood over log-probabilities (src/kernels/nll_logp.cpp) ---------------
 

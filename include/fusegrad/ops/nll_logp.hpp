@@ -33,7 +33,8 @@ struct nll_logp {
             throw shape_error("nll_logp: targets y " + y.str() + " must have the shape of logp " +
                               logp.str());
         if (y.rank == 0)
-            throw shape_error("nll_logp: y must be a label vector or a target matrix, got a scalar");
+            throw shape_error(
+                "nll_logp: y must be a label vector or a target matrix, got a scalar");
         return shape::vector(logp.rows);
     }
 
@@ -63,9 +64,8 @@ struct nll_logp {
                                                             dlogp.data);
         } else {
             if (dlogp || dy)
-                kernels::nll_logp_prob_rows_backward<T>(m, n, logp.data, y.data, g.data,
-                                                        dlogp.beta(), dlogp.data, dy.beta(),
-                                                        dy.data);
+                kernels::nll_logp_prob_rows_backward<T>(
+                    m, n, logp.data, y.data, g.data, dlogp.beta(), dlogp.data, dy.beta(), dy.data);
         }
     }
 };

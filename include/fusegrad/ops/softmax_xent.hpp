@@ -44,7 +44,7 @@ enum class reduction { none, mean, sum };
 struct xent_options {
     /// Rows whose class index equals this get loss 0 and gradient 0 and do not count in a mean.
     /// Class-index targets only.
-    std::optional<std::int64_t> ignore_index;
+    std::optional<std::int64_t> ignore_index = std::nullopt;
     /// ε in [0, 1]: the target row becomes (1 − ε) · target + ε / C (weighted as PyTorch does).
     double label_smoothing = 0.0;
     /// reduction::mean with class indices divides by the number of rows N instead of the total
@@ -65,8 +65,8 @@ struct softmax_xent {
 
     shape infer(const shape& s, const shape& y) const {
         if (s.rank != 2)
-            throw shape_error("softmax_xent: the logits s must be a matrix, one row per sample, got " +
-                              s.str());
+            throw shape_error(
+                "softmax_xent: the logits s must be a matrix, one row per sample, got " + s.str());
         if (y.rank == 1 && y.cols != s.rows)
             throw shape_error("softmax_xent: s has " + std::to_string(s.rows) + " rows but y has " +
                               std::to_string(y.cols) + " labels (s is " + s.str() + ", y is " +
@@ -102,8 +102,7 @@ struct softmax_xent {
     // ds_i = r_i (T_i softmax(s_i) − t_i), T_i = Σ_j t_ij (softmax − onehot for plain targets);
     // dy_ij = r_i (1 − ε) c_j (logsumexp(s_i) − s_ij);  r_i = g_i (none), g (sum), g / D (mean)
     template <class T, class Y>
-    void vjp(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> s,
-             cview<Y> y) const {
+    void vjp(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> s, cview<Y> y) const {
         vjp_with(ds, dy, g, s, y, static_cast<const T*>(nullptr));
     }
     // The class weights get no gradient: fg::cross_entropy rejects weights with a param below.
@@ -188,9 +187,8 @@ struct softmax_xent {
         if constexpr (R == reduction::mean) alpha = g.data[0] / mean_divisor<T, Y>(m, y.data, t);
         if constexpr (std::integral<Y>) {
             if (ds)
-                kernels::softmax_xent_index_rows_backward<T, Y>(m, n, s.data, y.data, t, alpha,
-                                                                row_scale, nullptr, ds.beta(),
-                                                                ds.data);
+                kernels::softmax_xent_index_rows_backward<T, Y>(
+                    m, n, s.data, y.data, t, alpha, row_scale, nullptr, ds.beta(), ds.data);
         } else {
             kernels::softmax_xent_prob_rows_backward<T>(m, n, s.data, y.data, t, alpha, row_scale,
                                                         nullptr, ds.beta(), ds.data, dy.beta(),

@@ -1,0 +1,299 @@
+// fg::cross_entropy against torch::nn::functional::cross_entropy (libtorch 1.13), the ground
+// truth for its semantics: reduction none / sum / mean, weight, ignore_index, label_smoothing
+// (with and without weights), probability targets (gradients in the logits and in the
+// targets); fg::nll_logp against torch::nll_loss with reduction none.
+
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include <fusegrad/fusegrad.hpp>
+
+#include "../support/finite_differences.hpp"
+
+namespace fg = fusegrad;
+namespace F = torch::nn::functional;
+using fg::reduction;
+
+namespace {
+
+template <class A>
+torch::Tensor to_torch(const A& a, bool requires_grad = false) {
+    std::vector<std::int64_t> sizes(a.shape().begin(), a.shape().end());
+    using T = typename A::value_type;
+    const auto dtype = std::is_same_v<T, float>          ? torch::kFloat32
+                       : std::is_same_v<T, double>       ? torch::kFloat64
+                       : std::is_same_v<T, std::int32_t> ? torch::kInt32
+                                                         : torch::kInt64;
+    auto t = torch::from_blob(const_cast<T*>(a.data()), sizes, dtype).clone();
+    return requires_grad ? t.requires_grad_(true) : t;
+}
+
+/// Compares n values of ours with a torch tensor, elementwise, to tol · (1 + |theirs|).
+template <class T>
+void check_close(const T* ours, std::size_t n, const torch::Tensor& theirs, double tol) {
+    auto t = theirs.contiguous().to(torch::kFloat64);
+    REQUIRE(static_cast<std::size_t>(t.numel()) == n);
+    const double* p = t.data_ptr<double>();
+    for (std::size_t i = 0; i < n; ++i) {
+        INFO("element " << i);
+        if (std::isnan(p[i])) {
+            CHECK(std::isnan(double(ours[i])));
+        } else {
+            CHECK_THAT(double(ours[i]),
+                       Catch::Matchers::WithinAbs(p[i], tol * (1 + std::abs(p[i]))));
+        }
+    }
+}
+
+template <class T>
+struct problem {
+    static constexpr std::size_t N = 23, C = 7;
+    xt::xtensor<T, 2> S{xt::xtensor<T, 2>::from_shape({N, C})};
+    xt::xtensor<T, 2> Y{xt::xtensor<T, 2>::from_shape({N, C})};
+    xt::xtensor<T, 1> w{xt::xtensor<T, 1>::from_shape({C})};
+    xt::xtensor<std::int64_t, 1> y{xt::xtensor<std::int64_t, 1>::from_shape({N})};
+    std::vector<T> seed;  // the upstream gradient of a per-row loss
+
+    problem() {
+        fusegrad_test::fill_uniform(S, -4, 4, 11);
+        fusegrad_test::fill_uniform(Y, 0.01, 1, 12);
+        fusegrad_test::fill_uniform(w, 0.1, 3, 13);
+        for (std::size_t i = 0; i < N; ++i) {
+            T s = 0;
+            for (std::size_t j = 0; j < C; ++j) s += Y(i, j);
+            for (std::size_t j = 0; j < C; ++j) Y(i, j) /= s;
+        }
+        std::mt19937 rng(14);
+        for (auto& v : y) v = static_cast<std::int64_t>(rng() % C);
+        const auto u = fusegrad_test::normal_vector(N, 15);
+        seed.assign(u.begin(), u.end());
+    }
+};
+
+torch::nn::functional::CrossEntropyFuncOptions::reduction_t torch_reduction(reduction r) {
+    if (r == reduction::none) return torch::kNone;
+    if (r == reduction::sum) return torch::kSum;
+    return torch::kMean;
+}
+
+/// Runs our graph forward and backward (with p.seed for a per-row loss), the torch loss
+/// backward with the same seed, and compares the loss and the gradient of "s".
+template <class T, class Graph>
+void compare(Graph& g, const problem<T>& p, torch::Tensor L, const torch::Tensor& S_t, double tol) {
+    g.forward();
+    const auto v = g.value_view();
+    check_close(v.data, v.size(), L.detach(), tol);
+    if constexpr (Graph::rank == 1) {
+        g.backward(fg::cview<T>{p.seed.data(), v.dims});
+        const auto dtype = std::is_same_v<T, float> ? torch::kFloat32 : torch::kFloat64;
+        const auto n = static_cast<std::int64_t>(p.seed.size());
+        auto u = torch::from_blob(const_cast<T*>(p.seed.data()), {n}, dtype).clone();
+        (L * u).sum().backward();
+    } else {
+        g.backward();
+        L.backward();
+    }
+    const auto& dS = g.template grad<"s">();
+    check_close(dS.data(), dS.size(), S_t.grad(), tol);
+}
+/// After compare(): the gradient of the targets "Y".
+template <class Graph>
+void compare_target_grad(const Graph& g, const torch::Tensor& Y_t, double tol) {
+    const auto& dY = g.template grad<"Y">();
+    check_close(dY.data(), dY.size(), Y_t.grad(), tol);
+}
+
+struct index_case {
+    const char* what;
+    bool weighted;
+    std::optional<std::int64_t> ignore;
+    double eps;
+};
+
+const index_case index_cases[] = {
+    {"plain", false, {}, 0.0},
+    {"weight", true, {}, 0.0},
+    {"ignore_index = 3 (a class)", false, 3, 0.0},
+    {"ignore_index = -100, some rows", false, -100, 0.0},
+    {"weight + ignore_index", true, 3, 0.0},
+    {"label_smoothing", false, {}, 0.1},
+    {"label_smoothing + weight", true, {}, 0.2},
+    {"label_smoothing + ignore_index", false, 3, 0.2},
+    {"label_smoothing + weight + ignore_index", true, -100, 0.35},
+    {"label_smoothing = 1", true, {}, 1.0},
+};
+
+template <reduction R, class T>
+void check_index_targets(double tol) {
+    problem<T> p;
+    for (const auto& c : index_cases) {
+        INFO(c.what);
+        auto y = p.y;
+        if (c.ignore && *c.ignore < 0)
+            y(2) = y(9) = y(20) = *c.ignore;  // rows with the ignore label
+        auto s = fg::param<"s">(p.S);
+        auto t = fg::labels<"y">(y);
+        const fg::xent_options opts{.ignore_index = c.ignore, .label_smoothing = c.eps};
+
+        auto S_t = to_torch(p.S, true);
+        auto topts = F::CrossEntropyFuncOptions()
+                         .reduction(torch_reduction(R))
+                         .label_smoothing(c.eps)
+                         .ignore_index(c.ignore.value_or(-100));
+        if (c.weighted) topts = topts.weight(to_torch(p.w));
+        auto L = F::cross_entropy(S_t, to_torch(y), topts);
+
+        if (c.weighted) {
+            auto g = fg::compile(fg::cross_entropy<R>(s, t, fg::constant(p.w), opts));
+            compare(g, p, L, S_t, tol);
+        } else {
+            auto g = fg::compile(fg::cross_entropy<R>(s, t, opts));
+            compare(g, p, L, S_t, tol);
+        }
+    }
+}
+
+template <reduction R, class T>
+void check_prob_targets(double tol) {
+    problem<T> p;
+    for (const bool weighted : {false, true}) {
+        for (const double eps : {0.0, 0.15}) {
+            INFO("weight " << weighted << ", label_smoothing " << eps);
+            auto s = fg::param<"s">(p.S);
+            auto y = fg::param<"Y">(p.Y);
+            const fg::xent_options opts{.label_smoothing = eps};
+            auto S_t = to_torch(p.S, true);
+            auto Y_t = to_torch(p.Y, true);
+            auto topts =
+                F::CrossEntropyFuncOptions().reduction(torch_reduction(R)).label_smoothing(eps);
+            if (weighted) topts = topts.weight(to_torch(p.w));
+            auto L = F::cross_entropy(S_t, Y_t, topts);
+            if (weighted) {
+                auto g = fg::compile(fg::cross_entropy<R>(s, y, fg::input<"w">(p.w), opts));
+                compare(g, p, L, S_t, tol);
+                compare_target_grad(g, Y_t, tol);
+            } else {
+                auto g = fg::compile(fg::cross_entropy<R>(s, y, opts));
+                compare(g, p, L, S_t, tol);
+                compare_target_grad(g, Y_t, tol);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE(
+    "cross_entropy with class indices agrees with libtorch: every reduction, "
+    "weight, ignore_index, label_smoothing",
+    "[torch][cross_entropy]", float, double) {
+    const double tol = std::is_same_v<TestType, float> ? 2e-5 : 1e-12;
+    SECTION("none") {
+        check_index_targets<reduction::none, TestType>(tol);
+    }
+    SECTION("sum") {
+        check_index_targets<reduction::sum, TestType>(tol);
+    }
+    SECTION("mean") {
+        check_index_targets<reduction::mean, TestType>(tol);
+    }
+}
+
+TEMPLATE_TEST_CASE(
+    "cross_entropy with probability targets agrees with libtorch, gradients in the "
+    "logits and in the targets",
+    "[torch][cross_entropy]", float, double) {
+    const double tol = std::is_same_v<TestType, float> ? 2e-5 : 1e-12;
+    SECTION("none") {
+        check_prob_targets<reduction::none, TestType>(tol);
+    }
+    SECTION("sum") {
+        check_prob_targets<reduction::sum, TestType>(tol);
+    }
+    SECTION("mean") {
+        check_prob_targets<reduction::mean, TestType>(tol);
+    }
+}
+
+TEST_CASE("int32 labels give what libtorch gives for the same labels as int64",
+          "[torch][cross_entropy]") {
+    problem<double> p;
+    xt::xtensor<std::int32_t, 1> y32 = xt::cast<std::int32_t>(p.y);
+    auto g = fg::compile(fg::cross_entropy(fg::param<"s">(p.S), fg::labels<"y">(y32),
+                                           fg::constant(p.w), {.label_smoothing = 0.1}));
+    auto S_t = to_torch(p.S, true);
+    auto L =
+        F::cross_entropy(S_t, to_torch(p.y),
+                         F::CrossEntropyFuncOptions().weight(to_torch(p.w)).label_smoothing(0.1));
+    compare(g, p, L, S_t, 1e-12);
+}
+
+TEST_CASE("degenerate means are NaN in both", "[torch][cross_entropy]") {
+    problem<double> p;
+    xt::xtensor<std::int64_t, 1> all_ignored = xt::full_like(p.y, 5);
+    auto S_t = to_torch(p.S);
+    auto L =
+        F::cross_entropy(S_t, to_torch(all_ignored), F::CrossEntropyFuncOptions().ignore_index(5));
+    auto g = fg::compile(
+        fg::cross_entropy(fg::input<"s">(p.S), fg::labels<"y">(all_ignored), {.ignore_index = 5}));
+    g.forward();
+    CHECK(std::isnan(L.item<double>()));
+    CHECK(std::isnan(g.value()));
+
+    xt::xtensor<double, 1> zero = xt::zeros<double>({problem<double>::C});
+    auto L0 =
+        F::cross_entropy(S_t, to_torch(p.y), F::CrossEntropyFuncOptions().weight(to_torch(zero)));
+    auto g0 = fg::compile(
+        fg::cross_entropy(fg::input<"s">(p.S), fg::labels<"y">(p.y), fg::constant(zero)));
+    g0.forward();
+    CHECK(std::isnan(L0.item<double>()));
+    CHECK(std::isnan(g0.value()));
+}
+
+TEST_CASE("options libtorch rejects are rejected too", "[torch][cross_entropy]") {
+    problem<double> p;
+    auto S_t = to_torch(p.S);
+    // An explicit ignore_index with probability targets.
+    CHECK_THROWS(
+        F::cross_entropy(S_t, to_torch(p.Y), F::CrossEntropyFuncOptions().ignore_index(1)));
+    CHECK_THROWS_AS(
+        fg::cross_entropy(fg::input<"s">(p.S), fg::labels<"Y">(p.Y), {.ignore_index = 1}),
+        std::invalid_argument);
+    // label_smoothing above 1.
+    CHECK_THROWS(
+        F::cross_entropy(S_t, to_torch(p.y), F::CrossEntropyFuncOptions().label_smoothing(1.5)));
+    CHECK_THROWS_AS(
+        fg::cross_entropy(fg::input<"s">(p.S), fg::labels<"y">(p.y), {.label_smoothing = 1.5}),
+        std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("nll_logp agrees with torch::nll_loss, reduction none", "[torch][nll_logp]",
+                   float, double) {
+    using T = TestType;
+    const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+    problem<T> p;
+    // Log-probabilities from log_softmax, as nll_loss expects (any values would do).
+    auto LS = torch::log_softmax(to_torch(p.S), 1).contiguous();
+    xt::xtensor<T, 2> LP = xt::xtensor<T, 2>::from_shape({problem<T>::N, problem<T>::C});
+    std::copy(LS.template data_ptr<T>(), LS.template data_ptr<T>() + LP.size(), LP.data());
+
+    auto g = fg::compile(fg::nll_logp(fg::param<"s">(LP), fg::labels<"y">(p.y)));
+    auto LP_t = to_torch(LP, true);
+    auto L = torch::nll_loss(LP_t, to_torch(p.y), {}, at::Reduction::None, -100);
+    compare(g, p, L, LP_t, tol);
+
+    // Probability targets: nll_loss has no such form; the definition -Σ_j y_ij logp_ij in torch.
+    auto g2 = fg::compile(fg::nll_logp(fg::param<"s">(LP), fg::param<"Y">(p.Y)));
+    auto LP2 = to_torch(LP, true);
+    auto Y_t = to_torch(p.Y, true);
+    auto L2 = -(Y_t * LP2).sum(1);
+    compare(g2, p, L2, LP2, tol);
+    compare_target_grad(g2, Y_t, tol);
+}
