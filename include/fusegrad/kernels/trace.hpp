@@ -2,25 +2,27 @@
 /// @file
 /// A record of which kernels ran, for tests that must prove a fused kernel ran (and the
 /// unfused ones did not). Off unless a `trace_scope` is alive on the calling thread; then each
-/// traced kernel call appends its name. Costs one thread-local load and branch per call.
+/// traced kernel call appends its name. Costs one out-of-line call, a thread-local load and a
+/// branch per kernel call.
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
 namespace fusegrad::kernels {
 
 namespace detail {
-extern thread_local std::vector<std::string_view>* active_trace;
-inline void trace_call(std::string_view kernel) {
-    if (active_trace) active_trace->push_back(kernel);
-}
+// Defined in src/kernels/trace.cpp, which owns the thread-local sink. (An `extern
+// thread_local` read from inline code trips UBSan's null-store check through the TLS wrapper.)
+void trace_call(std::string_view kernel) noexcept;
+void set_trace_sink(std::vector<std::string_view>* sink) noexcept;
 }  // namespace detail
 
 /// While alive, records the names of the kernels called on this thread (not nestable).
 class trace_scope {
 public:
-    trace_scope() { detail::active_trace = &calls_; }
-    ~trace_scope() { detail::active_trace = nullptr; }
+    trace_scope() { detail::set_trace_sink(&calls_); }
+    ~trace_scope() { detail::set_trace_sink(nullptr); }
     trace_scope(const trace_scope&) = delete;
     trace_scope& operator=(const trace_scope&) = delete;
 
