@@ -57,19 +57,22 @@ struct log_add_exp {
 };
 
 // ---- the rule: log(exp(x) + c) -> log_add_exp(x, c), for a scalar c only ----
-inline const auto fuse_log_add_exp =
-    fg::make_rule<fg::pattern<fg::op::log, fg::pattern<fg::op::add, fg::pattern<fg::op::exp, _1_t>, _2_t>>>(
-        "log(exp(x) + c) -> log_add_exp(x, c)", [](const auto& x, const auto& c) {
-            using X = std::remove_cvref_t<decltype(x)>;
-            using C = std::remove_cvref_t<decltype(c)>;
-            if constexpr (C::rank == 0) return fg::node<log_add_exp, X, C>{{}, {x, c}};
-            else return fg::decline;  // a vector or matrix c is another op
-        });
+inline const auto fuse_log_add_exp = fg::make_rule<
+    fg::pattern<fg::op::log, fg::pattern<fg::op::add, fg::pattern<fg::op::exp, _1_t>, _2_t>>>(
+    "log(exp(x) + c) -> log_add_exp(x, c)", [](const auto& x, const auto& c) {
+        using X = std::remove_cvref_t<decltype(x)>;
+        using C = std::remove_cvref_t<decltype(c)>;
+        if constexpr (C::rank == 0)
+            return fg::node<log_add_exp, X, C>{{}, {x, c}};
+        else
+            return fg::decline;  // a vector or matrix c is another op
+    });
 
 template <class T, class A>
 T max_abs_diff(const A& a, const A& b) {
     T worst = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
+    for (std::size_t i = 0; i < a.size(); ++i)
+        worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
     return worst;
 }
 
@@ -114,7 +117,8 @@ int main() {
         x(i) = old;
         worst = std::max(worst, std::abs((plus - minus) / (2 * h) - fused.grad<"x">()(i)));
     }
-    check(worst < 1e-8, "gradient matches central differences (max error " + std::to_string(worst) + ")");
+    check(worst < 1e-8,
+          "gradient matches central differences (max error " + std::to_string(worst) + ")");
 
     // 4. Where the written graph overflows (float: e^100 = inf), the fused op is finite:
     //    log(e^100 + 1) = 100 + log1p(e^-100) = 100 to float precision; d/dx = sigmoid(100) = 1.
@@ -129,7 +133,8 @@ int main() {
                 static_cast<double>(big_fused.value()));
     check(std::isinf(big_written.value()), "the graph as written overflows to inf");
     check(std::abs(big_fused.value() - 100.f) < 1e-4f, "the fused graph gives 100 + log1p(e^-100)");
-    check(std::abs(big_fused.grad<"x">()(0) - 1.f) < 1e-6f && std::abs(big_fused.grad<"x">()(1)) < 1e-6f,
+    check(std::abs(big_fused.grad<"x">()(0) - 1.f) < 1e-6f &&
+              std::abs(big_fused.grad<"x">()(1)) < 1e-6f,
           "its gradient is (sigmoid(100), sigmoid(-100)) = (1, 0)");
 
     return failures == 0 ? 0 : 1;

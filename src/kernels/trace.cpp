@@ -16,6 +16,8 @@ void trace_call(std::string_view kernel) noexcept {
     }
 }
 
-void set_trace_sink(std::vector<std::string_view>* sink) noexcept { active_trace = sink; }
+void set_trace_sink(std::vector<std::string_view>* sink) noexcept {
+    active_trace = sink;
+}
 
 }  // namespace fusegrad::kernels::detail

@@ -17,8 +17,10 @@ namespace fg = fusegrad;
 
 template <int N, class H, class W, class B>
 auto tower(const H& h, const W& w, const B& b) {
-    if constexpr (N == 0) return h;
-    else return fg::log(fg::softmax(fg::linear(tower<N - 1>(h, w, b), w, b)));
+    if constexpr (N == 0)
+        return h;
+    else
+        return fg::log(fg::softmax(fg::linear(tower<N - 1>(h, w, b), w, b)));
 }
 
 template <class E>
@@ -49,8 +51,10 @@ int main() {
     const double a = fused.value(), u = unfused.value();
     double worst = 0;
     for (std::size_t i = 0; i < W.size(); ++i)
-        worst = std::max(worst, std::abs(fused.grad<"W">().data()[i] - unfused.grad<"W">().data()[i]));
-    std::printf("tree nodes %zu, rewrites %zu, loss fused %.12f unfused %.12f, max |dW diff| %.3g\n",
-                tree_size<L>, fused.rules_fired().size(), a, u, worst);
+        worst =
+            std::max(worst, std::abs(fused.grad<"W">().data()[i] - unfused.grad<"W">().data()[i]));
+    std::printf(
+        "tree nodes %zu, rewrites %zu, loss fused %.12f unfused %.12f, max |dW diff| %.3g\n",
+        tree_size<L>, fused.rules_fired().size(), a, u, worst);
     return std::abs(a - u) <= 1e-12 * std::abs(u) && worst <= 1e-12 ? 0 : 1;
 }

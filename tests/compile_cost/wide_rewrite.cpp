@@ -3,8 +3,9 @@
 // (the heads share their lower levels, which the plan evaluates once). 406 tree nodes and 77
 // rewrites at the default 11 heads. (Were the heads to use W and b too, a head's softmax would
 // also be the inside of the next level's log(softmax(...)), and the rules rightly would not fuse
-// it: tests/core/test_rewrite.cpp covers that near miss.) Measured by scripts/measure-compile-cost.sh; also run as a test, which
-// checks the rewritten graph against the graph as written.
+// it: tests/core/test_rewrite.cpp covers that near miss.) Measured by
+// scripts/measure-compile-cost.sh; also run as a test, which checks the rewritten graph against the
+// graph as written.
 
 #include <cmath>
 #include <cstdio>
@@ -19,15 +20,19 @@ namespace fg = fusegrad;
 
 template <int N, class H, class W, class B>
 auto tower(const H& h, const W& w, const B& b) {
-    if constexpr (N == 0) return h;
-    else return fg::log(fg::softmax(fg::linear(tower<N - 1>(h, w, b), w, b)));
+    if constexpr (N == 0)
+        return h;
+    else
+        return fg::log(fg::softmax(fg::linear(tower<N - 1>(h, w, b), w, b)));
 }
 
 template <int K, class X, class W, class B, class V, class C, class Y>
 auto heads(const X& x, const W& w, const B& b, const V& v, const C& c, const Y& y) {
     auto head = fg::mean(fg::nll(fg::softmax(fg::linear(tower<K>(x, w, b), v, c)), y));
-    if constexpr (K == 1) return head;
-    else return heads<K - 1>(x, w, b, v, c, y) + head;
+    if constexpr (K == 1)
+        return head;
+    else
+        return heads<K - 1>(x, w, b, v, c, y) + head;
 }
 
 template <class E>
@@ -57,10 +62,13 @@ int main() {
     const double a = fused.value(), u = unfused.value();
     double worst = 0;
     for (std::size_t i = 0; i < W.size(); ++i)
-        worst = std::max(worst, std::abs(fused.grad<"W">().data()[i] - unfused.grad<"W">().data()[i]));
-    std::printf("tree nodes %zu, distinct values fused %zu / as written %zu, rewrites %zu, loss %.12f vs %.12f, "
-                "max |dW diff| %.3g\n",
-                tree_size<L>, decltype(fused)::num_values, decltype(unfused)::num_values,
-                fused.rules_fired().size(), a, u, worst);
+        worst =
+            std::max(worst, std::abs(fused.grad<"W">().data()[i] - unfused.grad<"W">().data()[i]));
+    std::printf(
+        "tree nodes %zu, distinct values fused %zu / as written %zu, rewrites %zu, loss %.12f vs "
+        "%.12f, "
+        "max |dW diff| %.3g\n",
+        tree_size<L>, decltype(fused)::num_values, decltype(unfused)::num_values,
+        fused.rules_fired().size(), a, u, worst);
     return std::abs(a - u) <= 1e-12 * std::abs(u) && worst <= 1e-12 ? 0 : 1;
 }

@@ -31,12 +31,14 @@ TEST_CASE("the textbook graph fuses into one softmax_xent with the mean folded i
     auto t = fg::labels<"y">(f.y);
     auto loss = fg::mean(fg::nll(fg::softmax(s), t));
     using fused = decltype(fg::rewrite(loss));
-    STATIC_REQUIRE(same<fused, fg::node<fg::op::softmax_xent<reduction::mean>, decltype(s), decltype(t)>>);
+    STATIC_REQUIRE(
+        same<fused, fg::node<fg::op::softmax_xent<reduction::mean>, decltype(s), decltype(t)>>);
     STATIC_REQUIRE(fg::contains_op<fused, fg::op::softmax_xent<reduction::mean>>);
     STATIC_REQUIRE_FALSE(fg::contains_op<fused, fg::op::softmax>);
     STATIC_REQUIRE_FALSE(fg::contains_op<fused, fg::op::nll>);
-    CHECK(fg::rules_fired(loss) == std::vector<std::string>{"nll(softmax(s), y) -> softmax_xent(s, y)",
-                                                           "mean(softmax_xent(s, y)) -> softmax_xent<mean>(s, y)"});
+    CHECK(fg::rules_fired(loss) ==
+          std::vector<std::string>{"nll(softmax(s), y) -> softmax_xent(s, y)",
+                                   "mean(softmax_xent(s, y)) -> softmax_xent<mean>(s, y)"});
     // fg::compile applies the default rules; fg::no_rewrite keeps the graph as written.
     auto g = fg::compile(loss);
     STATIC_REQUIRE(same<decltype(g)::expression_type, fused>);
@@ -55,16 +57,24 @@ TEST_CASE("each built-in rule fires on its pattern", "[rewrite]") {
     using Ti = decltype(t);
     using Tp = decltype(T);
     // nll(softmax(s), y) -> softmax_xent(s, y), class indices and probability targets
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::nll(fg::softmax(s), t))), fg::node<fg::op::softmax_xent<reduction::none>, S, Ti>>);
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::nll(fg::softmax(s), T))), fg::node<fg::op::softmax_xent<reduction::none>, S, Tp>>);
+    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::nll(fg::softmax(s), t))),
+                        fg::node<fg::op::softmax_xent<reduction::none>, S, Ti>>);
+    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::nll(fg::softmax(s), T))),
+                        fg::node<fg::op::softmax_xent<reduction::none>, S, Tp>>);
     // log(softmax(s)) -> log_softmax(s)
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::log(fg::softmax(s)))), fg::node<fg::op::log_softmax, S>>);
-    // nll_logp(log_softmax(s), y) -> softmax_xent(s, y), also reached from nll_logp(log(softmax(s)), y)
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::nll_logp(fg::log_softmax(s), t))), fg::node<fg::op::softmax_xent<reduction::none>, S, Ti>>);
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::nll_logp(fg::log(fg::softmax(s)), t))), fg::node<fg::op::softmax_xent<reduction::none>, S, Ti>>);
+    STATIC_REQUIRE(
+        same<decltype(fg::rewrite(fg::log(fg::softmax(s)))), fg::node<fg::op::log_softmax, S>>);
+    // nll_logp(log_softmax(s), y) -> softmax_xent(s, y), also reached from
+    // nll_logp(log(softmax(s)), y)
+    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::nll_logp(fg::log_softmax(s), t))),
+                        fg::node<fg::op::softmax_xent<reduction::none>, S, Ti>>);
+    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::nll_logp(fg::log(fg::softmax(s)), t))),
+                        fg::node<fg::op::softmax_xent<reduction::none>, S, Ti>>);
     // sum / mean fold into the reduction
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::sum(fg::nll(fg::softmax(s), t)))), fg::node<fg::op::softmax_xent<reduction::sum>, S, Ti>>);
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::mean(fg::nll(fg::softmax(s), T)))), fg::node<fg::op::softmax_xent<reduction::mean>, S, Tp>>);
+    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::sum(fg::nll(fg::softmax(s), t)))),
+                        fg::node<fg::op::softmax_xent<reduction::sum>, S, Ti>>);
+    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::mean(fg::nll(fg::softmax(s), T)))),
+                        fg::node<fg::op::softmax_xent<reduction::mean>, S, Tp>>);
 }
 
 TEST_CASE("near misses are left alone", "[rewrite]") {
@@ -78,7 +88,8 @@ TEST_CASE("near misses are left alone", "[rewrite]") {
     CHECK(fg::rules_fired(shared).empty());
     // ... also when the other use is deeper inside
     auto shared_deep = fg::mean(fg::nll(p, t)) + fg::sum(fg::exp(fg::log(p)));
-    STATIC_REQUIRE_FALSE(fg::contains_op<decltype(fg::rewrite(shared_deep)), fg::op::softmax_xent<reduction::mean>>);
+    STATIC_REQUIRE_FALSE(
+        fg::contains_op<decltype(fg::rewrite(shared_deep)), fg::op::softmax_xent<reduction::mean>>);
     // nll over something that is not a softmax
     auto not_softmax = fg::mean(fg::nll(fg::exp(s), t));
     STATIC_REQUIRE(same<decltype(fg::rewrite(not_softmax)), decltype(not_softmax)>);
@@ -106,29 +117,40 @@ TEST_CASE("user rules: builders, declining, composition with +, first match wins
     // exp(log(x)) -> x, but only for params (a builder that declines on types)
     auto exp_log = fg::make_rule<fg::pattern<fg::op::exp, fg::pattern<fg::op::log, _1_t>>>(
         "exp(log(x)) -> x", [](const auto& x) {
-            if constexpr (fg::is_param_v<std::remove_cvref_t<decltype(x)>>) return x;
-            else return fg::decline;
+            if constexpr (fg::is_param_v<std::remove_cvref_t<decltype(x)>>)
+                return x;
+            else
+                return fg::decline;
         });
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::sum(fg::exp(fg::log(w))), exp_log)), decltype(fg::sum(w))>);
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::sum(fg::exp(fg::log(v))), exp_log)), decltype(fg::sum(fg::exp(fg::log(v))))>);
+    STATIC_REQUIRE(
+        same<decltype(fg::rewrite(fg::sum(fg::exp(fg::log(w))), exp_log)), decltype(fg::sum(w))>);
+    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::sum(fg::exp(fg::log(v))), exp_log)),
+                        decltype(fg::sum(fg::exp(fg::log(v))))>);
 
     // x + x -> 2·x: a repeated placeholder matches only equal operands
-    auto twice = fg::make_rule<fg::pattern<fg::op::add, _1_t, _1_t>>("x + x -> 2x", [](const auto& x) { return 2.0 * x; });
+    auto twice = fg::make_rule<fg::pattern<fg::op::add, _1_t, _1_t>>(
+        "x + x -> 2x", [](const auto& x) { return 2.0 * x; });
     STATIC_REQUIRE(same<decltype(fg::rewrite(w + w, twice)), decltype(2.0 * w)>);
     STATIC_REQUIRE(same<decltype(fg::rewrite(w + v, twice)), decltype(w + v)>);
 
     // first match wins: the same pattern with two builders
-    auto to_neg = fg::make_rule<fg::pattern<fg::op::exp, _1_t>>("exp(x) -> -x", [](const auto& x) { return -x; });
-    auto to_relu = fg::make_rule<fg::pattern<fg::op::exp, _1_t>>("exp(x) -> relu(x)", [](const auto& x) { return fg::relu(x); });
+    auto to_neg = fg::make_rule<fg::pattern<fg::op::exp, _1_t>>("exp(x) -> -x",
+                                                                [](const auto& x) { return -x; });
+    auto to_relu = fg::make_rule<fg::pattern<fg::op::exp, _1_t>>(
+        "exp(x) -> relu(x)", [](const auto& x) { return fg::relu(x); });
     STATIC_REQUIRE(same<decltype(fg::rewrite(fg::exp(w), to_neg + to_relu)), decltype(-w)>);
-    STATIC_REQUIRE(same<decltype(fg::rewrite(fg::exp(w), to_relu + to_neg)), decltype(fg::relu(w))>);
+    STATIC_REQUIRE(
+        same<decltype(fg::rewrite(fg::exp(w), to_relu + to_neg)), decltype(fg::relu(w))>);
 
     // User rules composed with the defaults, rewriting to a fixpoint across passes:
-    // -(-x) -> x (user) exposes nll(softmax(s), y) (pass 2), whose result exposes the mean (pass 3).
+    // -(-x) -> x (user) exposes nll(softmax(s), y) (pass 2), whose result exposes the mean (pass
+    // 3).
     auto t = fg::labels<"y">(f.y);
-    auto neg_neg = fg::make_rule<fg::pattern<fg::op::neg, fg::pattern<fg::op::neg, _1_t>>>("-(-x) -> x", [](const auto& x) { return x; });
+    auto neg_neg = fg::make_rule<fg::pattern<fg::op::neg, fg::pattern<fg::op::neg, _1_t>>>(
+        "-(-x) -> x", [](const auto& x) { return x; });
     auto loss = fg::mean(fg::nll(fg::softmax(-(-w)), t));
     using R = decltype(fg::rewrite(loss, neg_neg + fg::default_rules()));
-    STATIC_REQUIRE(same<R, fg::node<fg::op::softmax_xent<reduction::mean>, decltype(w), decltype(t)>>);
+    STATIC_REQUIRE(
+        same<R, fg::node<fg::op::softmax_xent<reduction::mean>, decltype(w), decltype(t)>>);
     CHECK(fg::rules_fired(loss, neg_neg + fg::default_rules()).size() == 3);
 }

@@ -103,7 +103,8 @@ TEMPLATE_TEST_CASE("fused and unfused softmax regression agree, and the fused ke
         auto W2 = xt::xtensor<T, 2>::from_shape({C, C});
         fusegrad_test::fill_uniform(W2, -1, 1, 6);
         auto h = fg::relu(logits);
-        auto loss = fg::mean(fg::nll(fg::softmax(fg::matmul(h, fg::param<"W2">(W2))), fg::labels<"y">(y)));
+        auto loss =
+            fg::mean(fg::nll(fg::softmax(fg::matmul(h, fg::param<"W2">(W2))), fg::labels<"y">(y)));
         auto fused = fg::compile(loss);
         auto unfused = fg::compile(loss, fg::no_rewrite);
         fused.run();

@@ -26,8 +26,8 @@ auto compile(Expr&& expr, no_rewrite_t) {
 
 /// Rewrite with `rules` (a rule or rule set), then compile.
 template <expression Expr, class Rules>
-    requires(!std::is_same_v<std::remove_cvref_t<Rules>, no_rewrite_t>)
-auto compile(const Expr& expr, const Rules& rules) {
+requires(!std::is_same_v<std::remove_cvref_t<Rules>, no_rewrite_t>) auto compile(
+    const Expr& expr, const Rules& rules) {
     auto fired = rules_fired(expr, rules);
     auto rewritten = rewrite(expr, rules);
     return graph<decltype(rewritten)>(std::move(rewritten), std::move(fired));

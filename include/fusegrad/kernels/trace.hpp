@@ -20,7 +20,7 @@ void set_trace_sink(std::vector<std::string_view>* sink) noexcept;
 
 /// While alive, records the names of the kernels called on this thread (not nestable).
 class trace_scope {
-public:
+  public:
     trace_scope() { detail::set_trace_sink(&calls_); }
     ~trace_scope() { detail::set_trace_sink(nullptr); }
     trace_scope(const trace_scope&) = delete;
@@ -34,7 +34,7 @@ public:
         return n;
     }
 
-private:
+  private:
     std::vector<std::string_view> calls_;
 };
 

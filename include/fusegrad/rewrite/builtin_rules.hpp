@@ -26,7 +26,8 @@ inline constexpr bool is_per_row_xent_v<node<op::softmax_xent<reduction::none>, 
 template <class E>
 inline constexpr bool is_unweighted_per_row_xent_v = false;  // ... and without class weights
 template <class S, class Y>
-inline constexpr bool is_unweighted_per_row_xent_v<node<op::softmax_xent<reduction::none>, S, Y>> = true;
+inline constexpr bool is_unweighted_per_row_xent_v<node<op::softmax_xent<reduction::none>, S, Y>> =
+    true;
 
 template <reduction R, class Inner>
 auto reduce_xent(const Inner& inner) {  // the same operands and options, another reduction

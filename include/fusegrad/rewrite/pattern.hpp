@@ -68,8 +68,7 @@ struct capture_parts<hana::pair<hana::size_t<I>, E>> {
 template <class P, class... Q>
 inline constexpr bool consistent_with =
     ((capture_parts<P>::index != capture_parts<Q>::index ||
-      std::is_same_v<typename capture_parts<P>::type, typename capture_parts<Q>::type>) &&
-     ...);
+      std::is_same_v<typename capture_parts<P>::type, typename capture_parts<Q>::type>)&&...);
 template <class Tuple>
 inline constexpr bool consistent_captures = true;
 template <class... P>
@@ -92,8 +91,10 @@ constexpr auto match_operands(const Node& n, std::index_sequence<K...>) {
         return hana::nothing;
     } else {
         auto captures = hana::flatten(hana::make_tuple(*hana::at_c<K>(parts)...));
-        if constexpr (!consistent_captures<decltype(captures)>) return hana::nothing;
-        else return hana::just(captures);
+        if constexpr (!consistent_captures<decltype(captures)>)
+            return hana::nothing;
+        else
+            return hana::just(captures);
     }
 }
 
@@ -117,7 +118,8 @@ constexpr const auto& capture(const hana::tuple<P...>& captures) {
             if (idx[k] == I) return k;
         return sizeof...(P);
     }();
-    static_assert(pos < sizeof...(P), "a rule's pattern does not use every placeholder up to its highest");
+    static_assert(pos < sizeof...(P),
+                  "a rule's pattern does not use every placeholder up to its highest");
     return hana::second(hana::at_c<pos>(captures));
 }
 
@@ -180,8 +182,7 @@ struct subtree_along {
     using type = E;
 };
 template <class Op, class... C, std::size_t I, std::size_t... Rest>
-    requires(I < sizeof...(C))
-struct subtree_along<node<Op, C...>, tree_path<I, Rest...>> {
+requires(I < sizeof...(C)) struct subtree_along<node<Op, C...>, tree_path<I, Rest...>> {
     using type =
         typename subtree_along<std::tuple_element_t<I, std::tuple<C...>>, tree_path<Rest...>>::type;
 };

@@ -38,7 +38,8 @@ constexpr auto invoke_builder(const Rule& r, const Captures& caps) {
     constexpr std::size_t n = max_placeholder<typename Rule::pattern_type>;
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
         return r.build(capture<I + 1>(caps)...);
-    }(std::make_index_sequence<n>{});
+    }
+    (std::make_index_sequence<n>{});
 }
 
 // n: the node with its operands rewritten; Original: that node as it stands in Root.
@@ -85,8 +86,10 @@ auto rewrite_node(const E& e, const Rules& rules, rewrite_log* log, std::index_s
 
 template <class Root, class Rules, class E>
 auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
-    if constexpr (is_leaf_v<E>) return e;
-    else return rewrite_node<Root>(e, rules, log, std::make_index_sequence<E::arity>{});
+    if constexpr (is_leaf_v<E>)
+        return e;
+    else
+        return rewrite_node<Root>(e, rules, log, std::make_index_sequence<E::arity>{});
 }
 
 inline constexpr std::size_t max_rewrite_passes = 32;
@@ -98,8 +101,9 @@ auto rewrite_fixpoint(const E& e, const Rules& rules, rewrite_log* log) {
     if constexpr (std::is_same_v<R, E>) {
         return r;
     } else if constexpr (Pass + 1 >= max_rewrite_passes) {
-        static_assert(Pass + 1 < max_rewrite_passes,
-                      "rewriting did not reach a fixpoint in 32 passes: do two rules undo each other?");
+        static_assert(
+            Pass + 1 < max_rewrite_passes,
+            "rewriting did not reach a fixpoint in 32 passes: do two rules undo each other?");
         return r;
     } else {
         return rewrite_fixpoint<Pass + 1>(r, rules, log);

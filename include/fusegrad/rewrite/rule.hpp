@@ -28,8 +28,10 @@ struct rule {
     Builder build;
 };
 
-/// `fg::make_rule<pattern<op::log, pattern<op::softmax, _1_t>>>("log(softmax(s)) -> log_softmax(s)",
-///                                                             [](auto s) { return fg::log_softmax(s); })`
+/// `fg::make_rule<pattern<op::log, pattern<op::softmax, _1_t>>>("log(softmax(s)) ->
+/// log_softmax(s)",
+///                                                             [](auto s) { return
+///                                                             fg::log_softmax(s); })`
 template <class Pattern, class Builder>
 constexpr auto make_rule(std::string_view name, Builder build) {
     return rule<Pattern, Builder>{name, build};
@@ -58,16 +60,19 @@ inline constexpr bool is_rule_set_v<rule_set<R...>> = true;
 
 template <class T>
 constexpr auto as_rule_set(const T& t) {
-    if constexpr (is_rule_set_v<T>) return t;
-    else return make_rule_set(t);
+    if constexpr (is_rule_set_v<T>)
+        return t;
+    else
+        return make_rule_set(t);
 }
 }  // namespace detail
 
 /// Concatenate rules and rule sets; the left operand's rules are tried first.
 template <class A, class B>
-    requires((detail::is_rule_v<A> || detail::is_rule_set_v<A>) &&
-             (detail::is_rule_v<B> || detail::is_rule_set_v<B>))
-constexpr auto operator+(const A& a, const B& b) {
+requires((detail::is_rule_v<A> ||
+          detail::is_rule_set_v<A>)&&(detail::is_rule_v<B> ||
+                                      detail::is_rule_set_v<B>)) constexpr auto
+operator+(const A& a, const B& b) {
     auto ra = detail::as_rule_set(a);
     auto rb = detail::as_rule_set(b);
     auto all = hana::concat(ra.rules, rb.rules);
