@@ -11,34 +11,14 @@
 #include <fusegrad/fusegrad.hpp>
 
 #include "../support/finite_differences.hpp"
+#include "../support/torch.hpp"
 
 namespace fg = fusegrad;
 
 namespace {
 
-template <class A>
-torch::Tensor to_torch(const A& a, bool requires_grad = false) {
-    std::vector<std::int64_t> sizes(a.shape().begin(), a.shape().end());
-    using T = typename A::value_type;
-    const auto dtype = std::is_same_v<T, float>          ? torch::kFloat32
-                       : std::is_same_v<T, double>       ? torch::kFloat64
-                       : std::is_same_v<T, std::int32_t> ? torch::kInt32
-                                                         : torch::kInt64;
-    auto t = torch::from_blob(const_cast<T*>(a.data()), sizes, dtype).clone();
-    return requires_grad ? t.requires_grad_(true) : t;
-}
-
-template <class A>
-void check_close(const A& ours, const torch::Tensor& theirs, double tol) {
-    auto t = theirs.contiguous().to(torch::kFloat64);
-    REQUIRE(static_cast<std::size_t>(t.numel()) == ours.size());
-    const double* p = t.data_ptr<double>();
-    for (std::size_t i = 0; i < ours.size(); ++i) {
-        INFO("element " << i);
-        CHECK_THAT(double(ours.data()[i]),
-                   Catch::Matchers::WithinAbs(p[i], tol * (1 + std::abs(p[i]))));
-    }
-}
+using fusegrad_test::check_close;
+using fusegrad_test::to_torch;
 
 struct problem {
     static constexpr std::size_t N = 48, D = 12, H = 9, C = 6;

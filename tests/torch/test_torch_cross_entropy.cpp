@@ -16,6 +16,7 @@
 #include <fusegrad/fusegrad.hpp>
 
 #include "../support/finite_differences.hpp"
+#include "../support/torch.hpp"
 
 namespace fg = fusegrad;
 namespace F = torch::nn::functional;
@@ -23,34 +24,8 @@ using fg::reduction;
 
 namespace {
 
-template <class A>
-torch::Tensor to_torch(const A& a, bool requires_grad = false) {
-    std::vector<std::int64_t> sizes(a.shape().begin(), a.shape().end());
-    using T = typename A::value_type;
-    const auto dtype = std::is_same_v<T, float>          ? torch::kFloat32
-                       : std::is_same_v<T, double>       ? torch::kFloat64
-                       : std::is_same_v<T, std::int32_t> ? torch::kInt32
-                                                         : torch::kInt64;
-    auto t = torch::from_blob(const_cast<T*>(a.data()), sizes, dtype).clone();
-    return requires_grad ? t.requires_grad_(true) : t;
-}
-
-/// Compares n values of ours with a torch tensor, elementwise, to tol · (1 + |theirs|).
-template <class T>
-void check_close(const T* ours, std::size_t n, const torch::Tensor& theirs, double tol) {
-    auto t = theirs.contiguous().to(torch::kFloat64);
-    REQUIRE(static_cast<std::size_t>(t.numel()) == n);
-    const double* p = t.data_ptr<double>();
-    for (std::size_t i = 0; i < n; ++i) {
-        INFO("element " << i);
-        if (std::isnan(p[i])) {
-            CHECK(std::isnan(double(ours[i])));
-        } else {
-            CHECK_THAT(double(ours[i]),
-                       Catch::Matchers::WithinAbs(p[i], tol * (1 + std::abs(p[i]))));
-        }
-    }
-}
+using fusegrad_test::check_close;
+using fusegrad_test::to_torch;
 
 template <class T>
 struct problem {
