@@ -12,19 +12,15 @@
 
 #include <fusegrad/fusegrad.hpp>
 
+#include "graphs.hpp"
+
 #ifndef FUSEGRAD_HEADS
 #define FUSEGRAD_HEADS 11
 #endif
 
 namespace fg = fusegrad;
-
-template <int N, class H, class W, class B>
-auto tower(const H& h, const W& w, const B& b) {
-    if constexpr (N == 0)
-        return h;
-    else
-        return fg::log(fg::softmax(fg::linear(tower<N - 1>(h, w, b), w, b)));
-}
+using fusegrad_cost::tower;
+using fusegrad_cost::tree_size;
 
 template <int K, class X, class W, class B, class V, class C, class Y>
 auto heads(const X& x, const W& w, const B& b, const V& v, const C& c, const Y& y) {
@@ -34,11 +30,6 @@ auto heads(const X& x, const W& w, const B& b, const V& v, const C& c, const Y& 
     else
         return heads<K - 1>(x, w, b, v, c, y) + head;
 }
-
-template <class E>
-constexpr std::size_t tree_size = 1;
-template <class Op, class... C>
-constexpr std::size_t tree_size<fg::node<Op, C...>> = 1 + (tree_size<C> + ...);
 
 int main() {
     xt::xtensor<double, 2> X = {{0.5, -1.0, 2.0}, {1.5, 0.25, -0.5}};

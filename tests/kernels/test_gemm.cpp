@@ -8,9 +8,12 @@
 #include <random>
 #include <vector>
 
+#include "../support/special_values.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fk = fusegrad::kernels;
+using fusegrad_test::kInf;
+using fusegrad_test::kNaN;
 
 namespace {
 
@@ -71,9 +74,6 @@ std::vector<long double> oracle(std::size_t m, std::size_t n, std::size_t k, T a
     }
     return out;
 }
-
-template <class T>
-constexpr T kNaN = std::numeric_limits<T>::quiet_NaN();
 
 }  // namespace
 

@@ -8,18 +8,16 @@
 #include <limits>
 #include <vector>
 
+#include "../support/special_values.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fk = fusegrad::kernels;
 using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;
+using fusegrad_test::kInf;
+using fusegrad_test::kNaN;
 
 namespace {
-
-template <class T>
-constexpr T kNaN = std::numeric_limits<T>::quiet_NaN();
-template <class T>
-constexpr T kInf = std::numeric_limits<T>::infinity();
 
 template <class T>
 double eps() {
