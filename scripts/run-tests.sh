@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 JOBS="${JOBS:-2}"
+# Worker threads sleep instead of spinning while they wait (see docs/kernels.md, threads).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 timings=()
 
 # phase <label> <command...>: runs the command and records its wall time.

@@ -1,5 +1,7 @@
 /// @file
-/// Scalar reference elementwise kernels over n contiguous elements (and m×n row broadcasts).
+/// Elementwise kernels over n contiguous elements (and m×n row broadcasts): the scalar
+/// reference loops and the front doors that run the SIMD body of the active instruction set
+/// (src/kernels/simd/elementwise.hpp) over fixed chunks, on several threads for large n.
 ///
 /// Every kernel with a `beta` writes `result + beta * old`, and reads `old` only when
 /// beta != 0. Where aliasing is allowed it is exact (same pointer): each y[i] is written only
@@ -9,15 +11,19 @@
 #include <cmath>
 #include <cstddef>
 
+#include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
+#include "parallel.hpp"
+#include "simd/elementwise_decl.hpp"
 
 namespace fusegrad::kernels {
 
+namespace {
+namespace reference {
+
 template <class T>
 void fill(std::size_t n, T value, T* y) {
-    for (std::size_t i = 0; i < n; ++i) {
-        y[i] = value;
-    }
+    for (std::size_t i = 0; i < n; ++i) y[i] = value;
 }
 
 template <class T>
@@ -30,55 +36,39 @@ void axpby(std::size_t n, T alpha, const T* x, T beta, T* y) {
 
 template <class T>
 void add(std::size_t n, const T* a, const T* b, T* y) {
-    for (std::size_t i = 0; i < n; ++i) {
-        y[i] = a[i] + b[i];
-    }
+    for (std::size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
 template <class T>
 void add_scalar(std::size_t n, const T* a, T s, T* y) {
-    for (std::size_t i = 0; i < n; ++i) {
-        y[i] = a[i] + s;
-    }
+    for (std::size_t i = 0; i < n; ++i) y[i] = a[i] + s;
 }
 
 template <class T>
 void add_row(std::size_t m, std::size_t n, const T* x, const T* row, T* y) {
-    for (std::size_t i = 0; i < m; ++i) {
-        for (std::size_t j = 0; j < n; ++j) {
-            y[i * n + j] = x[i * n + j] + row[j];
-        }
-    }
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) y[i * n + j] = x[i * n + j] + row[j];
 }
 
 template <class T>
 void broadcast_row(std::size_t m, std::size_t n, const T* row, T* y) {
-    for (std::size_t i = 0; i < m; ++i) {
-        for (std::size_t j = 0; j < n; ++j) {
-            y[i * n + j] = row[j];
-        }
-    }
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) y[i * n + j] = row[j];
 }
 
 template <class T>
 void exp(std::size_t n, const T* x, T* y) {
-    for (std::size_t i = 0; i < n; ++i) {
-        y[i] = std::exp(x[i]);
-    }
+    for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
 template <class T>
 void log(std::size_t n, const T* x, T* y) {
-    for (std::size_t i = 0; i < n; ++i) {
-        y[i] = std::log(x[i]);
-    }
+    for (std::size_t i = 0; i < n; ++i) y[i] = std::log(x[i]);
 }
 
 template <class T>
 void relu(std::size_t n, const T* x, T* y) {
-    for (std::size_t i = 0; i < n; ++i) {
-        y[i] = std::max(x[i], T(0));
-    }
+    for (std::size_t i = 0; i < n; ++i) y[i] = std::max(x[i], T(0));
 }
 
 template <class T>
@@ -104,6 +94,117 @@ void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
         y[i] = beta == T(0) ? r : r + beta * y[i];
     }
 }
+
+}  // namespace reference
+}  // namespace
+
+namespace {
+
+/// Elements per chunk: a multiple of every lane count, and ~128 KiB of float per operand, so a
+/// chunk's operands stay in L2 while a thread works on it.
+constexpr std::size_t kChunk = std::size_t(1) << 15;
+
+/// Rows per chunk of an m×n row kernel: about kChunk elements, at least one row.
+constexpr std::size_t rows_per_chunk(std::size_t n) {
+    return std::max<std::size_t>(1, kChunk / std::max<std::size_t>(n, 1));
+}
+
+}  // namespace
+
+// Runs `name(len, args...)` over the chunks [b, e) of [0, n) on the active arch; ARGS must use
+// b and len to offset the pointers.
+#define FUSEGRAD_ELEMENTWISE_RUN(n, work, name, ...)                            \
+    detail::dispatch([&](auto arch_tag) {                                       \
+        using A = decltype(arch_tag);                                           \
+        detail::for_each_chunk((n), kChunk, (work),                             \
+                               [&](std::size_t, std::size_t b, std::size_t e) { \
+                                   const std::size_t len = e - b;               \
+                                   if constexpr (detail::is_scalar_v<A>)        \
+                                       reference::name<T>(__VA_ARGS__);         \
+                                   else                                         \
+                                       simd::name<A, T>(__VA_ARGS__);           \
+                               });                                              \
+    })
+
+template <class T>
+void fill(std::size_t n, T value, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 1, fill, len, value, y + b);
+}
+
+template <class T>
+void axpby(std::size_t n, T alpha, const T* x, T beta, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 1, axpby, len, alpha, x + b, beta, y + b);
+}
+
+template <class T>
+void add(std::size_t n, const T* a, const T* b_, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 1, add, len, a + b, b_ + b, y + b);
+}
+
+template <class T>
+void add_scalar(std::size_t n, const T* a, T s, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 1, add_scalar, len, a + b, s, y + b);
+}
+
+template <class T>
+void exp(std::size_t n, const T* x, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 8, exp, len, x + b, y + b);
+}
+
+template <class T>
+void log(std::size_t n, const T* x, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 8, log, len, x + b, y + b);
+}
+
+template <class T>
+void relu(std::size_t n, const T* x, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 1, relu, len, x + b, y + b);
+}
+
+template <class T>
+void mul(std::size_t n, const T* a, const T* b_, T beta, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 1, mul, len, a + b, b_ + b, beta, y + b);
+}
+
+template <class T>
+void div(std::size_t n, const T* a, const T* b_, T beta, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 2, div, len, a + b, b_ + b, beta, y + b);
+}
+
+template <class T>
+void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 1, relu_backward, len, x + b, g + b, beta, y + b);
+}
+
+#undef FUSEGRAD_ELEMENTWISE_RUN
+
+// Row broadcasts: chunks of whole rows.
+#define FUSEGRAD_ROWS_RUN(m, n, name, ...)                                      \
+    detail::dispatch([&](auto arch_tag) {                                       \
+        using A = decltype(arch_tag);                                           \
+        detail::for_each_chunk((m), rows_per_chunk(n), (n),                     \
+                               [&](std::size_t, std::size_t b, std::size_t e) { \
+                                   const std::size_t rows = e - b;              \
+                                   if constexpr (detail::is_scalar_v<A>)        \
+                                       reference::name<T>(__VA_ARGS__);         \
+                                   else                                         \
+                                       simd::name<A, T>(__VA_ARGS__);           \
+                               });                                              \
+    })
+
+template <class T>
+void add_row(std::size_t m, std::size_t n, const T* x, const T* row, T* y) {
+    if (n == 0) return;
+    FUSEGRAD_ROWS_RUN(m, n, add_row, rows, n, x + b * n, row, y + b * n);
+}
+
+template <class T>
+void broadcast_row(std::size_t m, std::size_t n, const T* row, T* y) {
+    if (n == 0) return;
+    FUSEGRAD_ROWS_RUN(m, n, broadcast_row, rows, n, row, y + b * n);
+}
+
+#undef FUSEGRAD_ROWS_RUN
 
 #define FUSEGRAD_INSTANTIATE_ELEMENTWISE(T)                                     \
     template void fill<T>(std::size_t, T, T*);                                  \

@@ -1,10 +1,21 @@
 /// @file
-/// Scalar reference reductions: sum and col_sums, both pairwise so that the rounding error
-/// grows like log n rather than n.
+/// Reductions: sum and col_sums. Scalar reference (pairwise) and front doors that run the SIMD
+/// body of the active instruction set over fixed chunks.
+///
+/// sum: the input is cut into chunks of kSumChunk elements (boundaries fixed by n alone); each
+/// chunk is summed by one thread into its own slot, and the slots are then added pairwise in
+/// chunk order, so the result is the same for every thread count and the error grows like
+/// log n beyond one chunk.
+/// col_sums: columns are split into fixed groups, each summed by one thread: nothing is shared.
 
+#include <algorithm>
 #include <cstddef>
+#include <vector>
 
+#include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
+#include "parallel.hpp"
+#include "simd/reduce_decl.hpp"
 
 namespace fusegrad::kernels {
 
@@ -15,15 +26,19 @@ namespace {
 /// times Σ|x|, and the recursion depth is log2(n / kBlock): no allocation.
 constexpr std::size_t kBlock = 128;
 
+/// Elements per chunk of sum (a multiple of every lane count).
+constexpr std::size_t kSumChunk = 4096;
+
+/// Columns per chunk of col_sums (a multiple of every lane count).
+constexpr std::size_t kColChunk = 256;
+
 /// Σ x[first + i * stride] for i in [0, n). x is only indexed, never offset, so an empty
 /// range never forms a pointer past a (possibly null) empty buffer.
 template <class T>
 T pairwise_sum(std::size_t n, const T* x, std::size_t first, std::size_t stride) {
     if (n <= kBlock) {
         T acc = T(0);
-        for (std::size_t i = 0; i < n; ++i) {
-            acc += x[first + i * stride];
-        }
+        for (std::size_t i = 0; i < n; ++i) acc += x[first + i * stride];
         return acc;
     }
     const std::size_t half = n / 2;
@@ -31,22 +46,50 @@ T pairwise_sum(std::size_t n, const T* x, std::size_t first, std::size_t stride)
            pairwise_sum(n - half, x, first + half * stride, stride);
 }
 
+template <class T>
+void reference_col_sums(std::size_t m, std::size_t n, const T* x, std::size_t ld, T beta, T* y) {
+    // Column j is the strided sequence x[j], x[ld + j], ...; each is summed pairwise, so a
+    // column gets the same accuracy (and the same result) as sum() over a copy of it. With
+    // m == 0 the sum is 0 and y[j] becomes beta * y[j].
+    for (std::size_t j = 0; j < n; ++j) {
+        const T s = pairwise_sum(m, x, j, ld);
+        y[j] = beta == T(0) ? s : s + beta * y[j];
+    }
+}
+
 }  // namespace
 
 template <class T>
 T sum(std::size_t n, const T* x) {
-    return pairwise_sum(n, x, 0, 1);
+    return detail::dispatch([&](auto arch_tag) -> T {
+        using A = decltype(arch_tag);
+        if constexpr (detail::is_scalar_v<A>) {
+            return pairwise_sum(n, x, 0, 1);
+        } else {
+            if (n <= kSumChunk) return simd::sum<A, T>(n, x);
+            std::vector<T> partial((n + kSumChunk - 1) / kSumChunk);
+            detail::for_each_chunk(n, kSumChunk, 1,
+                                   [&](std::size_t c, std::size_t b, std::size_t e) {
+                                       partial[c] = simd::sum<A, T>(e - b, x + b);
+                                   });
+            return pairwise_sum(partial.size(), partial.data(), 0, 1);
+        }
+    });
 }
 
 template <class T>
 void col_sums(std::size_t m, std::size_t n, const T* x, T beta, T* y) {
-    // Column j is the strided sequence x[j], x[n + j], ...; each is summed pairwise, so a
-    // column gets the same accuracy (and the same result) as sum() over a copy of it. With
-    // m == 0 the sum is 0 and y[j] becomes beta * y[j].
-    for (std::size_t j = 0; j < n; ++j) {
-        const T s = pairwise_sum(m, x, j, n);
-        y[j] = beta == T(0) ? s : s + beta * y[j];
-    }
+    detail::dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        detail::for_each_chunk(n, kColChunk, m, [&](std::size_t, std::size_t b, std::size_t e) {
+            // x + b is formed only for a non-empty chunk; with m == 0 x is never read.
+            const T* xb = m > 0 ? x + b : x;
+            if constexpr (detail::is_scalar_v<A>)
+                reference_col_sums(m, e - b, xb, n, beta, y + b);
+            else
+                simd::col_sums<A, T>(m, e - b, xb, n, beta, y + b);
+        });
+    });
 }
 
 #define FUSEGRAD_INSTANTIATE_REDUCE(T)        \

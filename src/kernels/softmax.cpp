@@ -1,5 +1,6 @@
 /// @file
-/// Scalar reference softmax family, row-wise over an m×n contiguous matrix.
+/// The softmax family, row-wise over an m×n contiguous matrix: the scalar reference loops and
+/// the front doors running the SIMD bodies (simd/softmax.hpp) over fixed chunks of rows.
 ///
 /// The forward kernels subtract the row maximum before exponentiating, so every exponent is
 /// <= 0 and nothing overflows (rows of ±1e4 are fine). A -inf entry then gives exp(-inf) = 0,
@@ -7,11 +8,15 @@
 /// itself is -inf (an all -inf row), x - max is NaN and so is the whole row, as documented.
 /// A NaN anywhere in a row makes the whole row NaN. Sums are accumulated in T.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 
+#include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
+#include "parallel.hpp"
+#include "simd/softmax_decl.hpp"
 
 namespace fusegrad::kernels {
 
@@ -30,11 +35,8 @@ T row_max(std::size_t n, const T* x) {
     return mx;
 }
 
-}  // namespace
-
 template <class T>
-void softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
-    detail::trace_call("softmax_rows");
+void reference_softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
     if (n == 0) {
         return;
     }
@@ -55,8 +57,7 @@ void softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
 }
 
 template <class T>
-void log_softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
-    detail::trace_call("log_softmax_rows");
+void reference_log_softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
     if (n == 0) {
         return;
     }
@@ -76,8 +77,8 @@ void log_softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
 }
 
 template <class T>
-void softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g, T beta, T* dx) {
-    detail::trace_call("softmax_rows_backward");
+void reference_softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g, T beta,
+                                     T* dx) {
     for (std::size_t i = 0; i < m; ++i) {
         const T* sr = s + i * n;
         const T* gr = g + i * n;
@@ -94,9 +95,8 @@ void softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g,
 }
 
 template <class T>
-void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const T* g, T beta,
-                               T* dx) {
-    detail::trace_call("log_softmax_rows_backward");
+void reference_log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const T* g,
+                                         T beta, T* dx) {
     for (std::size_t i = 0; i < m; ++i) {
         const T* lr = ls + i * n;
         const T* gr = g + i * n;
@@ -111,6 +111,64 @@ void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const 
         }
     }
 }
+
+}  // namespace
+
+namespace {
+
+/// Rows per chunk: about 32 Ki elements, at least one row.
+std::size_t rows_per_chunk(std::size_t n) {
+    return std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(n, 1));
+}
+
+}  // namespace
+
+// Runs the row kernel `name` on the active arch over fixed chunks of whole rows; ARGS use
+// `rows` and `b` (the first row of the chunk).
+#define FUSEGRAD_SOFTMAX_RUN(name, ...)                                         \
+    detail::dispatch([&](auto arch_tag) {                                       \
+        using A = decltype(arch_tag);                                           \
+        detail::for_each_chunk(m, rows_per_chunk(n), 8 * n,                     \
+                               [&](std::size_t, std::size_t b, std::size_t e) { \
+                                   const std::size_t rows = e - b;              \
+                                   if constexpr (detail::is_scalar_v<A>)        \
+                                       reference_##name<T>(__VA_ARGS__);        \
+                                   else                                         \
+                                       simd::name<A, T>(__VA_ARGS__);           \
+                               });                                              \
+    })
+
+template <class T>
+void softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
+    detail::trace_call("softmax_rows");
+    if (n == 0) return;
+    FUSEGRAD_SOFTMAX_RUN(softmax_rows, rows, n, x + b * n, y + b * n);
+}
+
+template <class T>
+void log_softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
+    detail::trace_call("log_softmax_rows");
+    if (n == 0) return;
+    FUSEGRAD_SOFTMAX_RUN(log_softmax_rows, rows, n, x + b * n, y + b * n);
+}
+
+template <class T>
+void softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g, T beta, T* dx) {
+    detail::trace_call("softmax_rows_backward");
+    if (n == 0) return;
+    FUSEGRAD_SOFTMAX_RUN(softmax_rows_backward, rows, n, s + b * n, g + b * n, beta, dx + b * n);
+}
+
+template <class T>
+void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const T* g, T beta,
+                               T* dx) {
+    detail::trace_call("log_softmax_rows_backward");
+    if (n == 0) return;
+    FUSEGRAD_SOFTMAX_RUN(log_softmax_rows_backward, rows, n, ls + b * n, g + b * n, beta,
+                         dx + b * n);
+}
+
+#undef FUSEGRAD_SOFTMAX_RUN
 
 #define FUSEGRAD_INSTANTIATE_SOFTMAX(T)                                                          \
     template void softmax_rows<T>(std::size_t, std::size_t, const T*, T*);                       \

@@ -1,5 +1,6 @@
 /// @file
-/// Scalar reference fused softmax cross-entropy, row-wise over an m×n contiguous logits matrix.
+/// Fused softmax cross-entropy (scalar reference, and front doors running the SIMD bodies of
+/// simd/softmax_xent.hpp over fixed chunks of rows), row-wise over an m×n contiguous logits matrix.
 /// The maths and the conventions are in kernels.hpp; the notes here are about how.
 ///
 /// The forward reads each row once. Besides the running max M and the running Σ e^{s − M}
@@ -11,14 +12,19 @@
 /// The backward writes ds = r (T softmax − t) in a second read of the row, after either the
 /// row statistics the forward stored or a fresh first read.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
+#include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
+#include "parallel.hpp"
+#include "simd/softmax_xent_decl.hpp"
 
 namespace fusegrad::kernels {
 
@@ -139,11 +145,12 @@ T xent_index_weight_total(std::size_t m, const I* y, const xent_targets<T>& targ
     return total.value();
 }
 
+namespace {
+
 template <class T, class I>
-T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
-                          const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
-                          T* stats) {
-    detail::trace_call("softmax_xent_index_rows");
+T reference_softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
+                                    const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                    T* loss, T* stats) {
     const T eps = targets.smoothing;
     const T spread = n > 0 ? eps / T(n) : T(0);  // the uniform share of each class, ε / n
     block_sum<T> total;
@@ -175,10 +182,9 @@ T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
 }
 
 template <class T, class I>
-void softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s, const I* y,
-                                      const xent_targets<T>& targets, T alpha, const T* row_scale,
-                                      const T* stats, T beta, T* ds) {
-    detail::trace_call("softmax_xent_index_rows_backward");
+void reference_softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s,
+                                                const I* y, const xent_targets<T>& targets, T alpha,
+                                                const T* row_scale, const T* stats, T beta, T* ds) {
     const T eps = targets.smoothing;
     const T spread = n > 0 ? eps / T(n) : T(0);
     T weight_sum = T(0);  // Σ_j c_j, the same for every row
@@ -206,10 +212,9 @@ void softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s, 
 }
 
 template <class T>
-T softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
-                         const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
-                         T* stats) {
-    detail::trace_call("softmax_xent_prob_rows");
+T reference_softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
+                                   const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                   T* loss, T* stats) {
     const T keep = T(1) - targets.smoothing;
     const T spread = n > 0 ? targets.smoothing / T(n) : T(0);
     block_sum<T> total;
@@ -234,10 +239,10 @@ T softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
 }
 
 template <class T>
-void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, const T* y,
-                                     const xent_targets<T>& targets, T alpha, const T* row_scale,
-                                     const T* stats, T beta_s, T* ds, T beta_y, T* dy) {
-    detail::trace_call("softmax_xent_prob_rows_backward");
+void reference_softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, const T* y,
+                                               const xent_targets<T>& targets, T alpha,
+                                               const T* row_scale, const T* stats, T beta_s, T* ds,
+                                               T beta_y, T* dy) {
     if (ds == nullptr && dy == nullptr) return;
     const T keep = T(1) - targets.smoothing;
     const T spread = n > 0 ? targets.smoothing / T(n) : T(0);
@@ -267,6 +272,132 @@ void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, c
             }
         }
     }
+}
+
+}  // namespace
+
+namespace {
+
+/// Rows per chunk of a forward: the reference's loss blocks (256 rows), so that adding the
+/// chunk sums in order gives the same total as one serial pass, for every thread count.
+constexpr std::size_t kForwardRows = 256;
+
+/// Rows per chunk of a backward: about 32 Ki elements, at least one row.
+std::size_t backward_rows(std::size_t n) {
+    return std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(n, 1));
+}
+
+template <class T>
+const T* offset(const T* p, std::size_t k) {
+    return p != nullptr ? p + k : nullptr;
+}
+template <class T>
+T* offset(T* p, std::size_t k) {
+    return p != nullptr ? p + k : nullptr;
+}
+
+/// Runs a forward kernel `f(A, first_row, rows)` over fixed chunks of kForwardRows rows and
+/// adds the chunks' sums in chunk order.
+template <class T, class F>
+T forward_chunks(std::size_t m, std::size_t n, F f) {
+    return detail::dispatch([&](auto arch_tag) -> T {
+        using A = decltype(arch_tag);
+        const std::size_t chunks = (m + kForwardRows - 1) / kForwardRows;
+        if (chunks <= 1) return m == 0 ? T(0) : f(A{}, std::size_t(0), m);
+        std::vector<T> partial(chunks);
+        detail::for_each_chunk(
+            m, kForwardRows, 8 * n + 8,
+            [&](std::size_t c, std::size_t b, std::size_t e) { partial[c] = f(A{}, b, e - b); });
+        T total = T(0);
+        for (T v : partial) total += v;
+        return total;
+    });
+}
+
+/// Runs a backward kernel `f(A, first_row, rows)` over fixed chunks of rows.
+template <class F>
+void backward_chunks(std::size_t m, std::size_t n, F f) {
+    detail::dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        detail::for_each_chunk(
+            m, backward_rows(n), 8 * n + 8,
+            [&](std::size_t, std::size_t b, std::size_t e) { f(A{}, b, e - b); });
+    });
+}
+
+}  // namespace
+
+template <class T, class I>
+T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
+                          const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
+                          T* stats) {
+    detail::trace_call("softmax_xent_index_rows");
+    return forward_chunks<T>(m, n, [&](auto arch_tag, std::size_t b, std::size_t rows) -> T {
+        using A = decltype(arch_tag);
+        if constexpr (detail::is_scalar_v<A>)
+            return reference_softmax_xent_index_rows(rows, n, s + b * n, y + b, targets, alpha,
+                                                     offset(row_scale, b), offset(loss, b),
+                                                     offset(stats, 2 * b));
+        else
+            return simd::softmax_xent_index_rows<A, T, I>(rows, n, s + b * n, y + b, targets, alpha,
+                                                          offset(row_scale, b), offset(loss, b),
+                                                          offset(stats, 2 * b));
+    });
+}
+
+template <class T, class I>
+void softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s, const I* y,
+                                      const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                      const T* stats, T beta, T* ds) {
+    detail::trace_call("softmax_xent_index_rows_backward");
+    backward_chunks(m, n, [&](auto arch_tag, std::size_t b, std::size_t rows) {
+        using A = decltype(arch_tag);
+        if constexpr (detail::is_scalar_v<A>)
+            reference_softmax_xent_index_rows_backward(rows, n, s + b * n, y + b, targets, alpha,
+                                                       offset(row_scale, b), offset(stats, 2 * b),
+                                                       beta, ds + b * n);
+        else
+            simd::softmax_xent_index_rows_backward<A, T, I>(rows, n, s + b * n, y + b, targets,
+                                                            alpha, offset(row_scale, b),
+                                                            offset(stats, 2 * b), beta, ds + b * n);
+    });
+}
+
+template <class T>
+T softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
+                         const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
+                         T* stats) {
+    detail::trace_call("softmax_xent_prob_rows");
+    return forward_chunks<T>(m, n, [&](auto arch_tag, std::size_t b, std::size_t rows) -> T {
+        using A = decltype(arch_tag);
+        if constexpr (detail::is_scalar_v<A>)
+            return reference_softmax_xent_prob_rows(rows, n, s + b * n, y + b * n, targets, alpha,
+                                                    offset(row_scale, b), offset(loss, b),
+                                                    offset(stats, 2 * b));
+        else
+            return simd::softmax_xent_prob_rows<A, T>(rows, n, s + b * n, y + b * n, targets, alpha,
+                                                      offset(row_scale, b), offset(loss, b),
+                                                      offset(stats, 2 * b));
+    });
+}
+
+template <class T>
+void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, const T* y,
+                                     const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                     const T* stats, T beta_s, T* ds, T beta_y, T* dy) {
+    detail::trace_call("softmax_xent_prob_rows_backward");
+    if (ds == nullptr && dy == nullptr) return;
+    backward_chunks(m, n, [&](auto arch_tag, std::size_t b, std::size_t rows) {
+        using A = decltype(arch_tag);
+        if constexpr (detail::is_scalar_v<A>)
+            reference_softmax_xent_prob_rows_backward(
+                rows, n, s + b * n, y + b * n, targets, alpha, offset(row_scale, b),
+                offset(stats, 2 * b), beta_s, offset(ds, b * n), beta_y, offset(dy, b * n));
+        else
+            simd::softmax_xent_prob_rows_backward<A, T>(
+                rows, n, s + b * n, y + b * n, targets, alpha, offset(row_scale, b),
+                offset(stats, 2 * b), beta_s, offset(ds, b * n), beta_y, offset(dy, b * n));
+    });
 }
 
 #define FUSEGRAD_INSTANTIATE_XENT_INDEX(T, I)                                                 \

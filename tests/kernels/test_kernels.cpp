@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../support/special_values.hpp"
+#include "each_arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fk = fusegrad::kernels;
@@ -46,6 +47,7 @@ std::vector<T> expected(std::size_t n, F f) {
 // ---- elementwise -------------------------------------------------------------------------------
 
 TEMPLATE_TEST_CASE("fill", "[elementwise]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     std::vector<T> y(kLong, kNaN<T>);
     fk::fill<T>(kLong, T(2.5), y.data());
@@ -57,6 +59,7 @@ TEMPLATE_TEST_CASE("fill", "[elementwise]", float, double) {
 }
 
 TEMPLATE_TEST_CASE("axpby", "[elementwise]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     SECTION("by hand") {
         const std::vector<T> x = {1, 2, 3};
@@ -88,6 +91,7 @@ TEMPLATE_TEST_CASE("axpby", "[elementwise]", float, double) {
 }
 
 TEMPLATE_TEST_CASE("add", "[elementwise]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::vector<T> a = {1, 2, 3};
     const std::vector<T> b = {0.5, -2, 4};
@@ -118,6 +122,7 @@ TEMPLATE_TEST_CASE("add", "[elementwise]", float, double) {
 }
 
 TEMPLATE_TEST_CASE("add_scalar", "[elementwise]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     std::vector<T> a = {1, -2, 3};
     std::vector<T> y(3, kNaN<T>);
@@ -134,6 +139,7 @@ TEMPLATE_TEST_CASE("add_scalar", "[elementwise]", float, double) {
 }
 
 TEMPLATE_TEST_CASE("add_row and broadcast_row", "[elementwise]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::vector<T> x = {1, 2, 3, 4, 5, 6};  // 2×3
     const std::vector<T> row = {10, 20, 30};
@@ -174,6 +180,7 @@ TEMPLATE_TEST_CASE("add_row and broadcast_row", "[elementwise]", float, double) 
 }
 
 TEMPLATE_TEST_CASE("exp and log", "[elementwise]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const double eps = std::numeric_limits<T>::epsilon();
     SECTION("closed forms and IEEE special values") {
@@ -218,6 +225,7 @@ TEMPLATE_TEST_CASE("exp and log", "[elementwise]", float, double) {
 }
 
 TEMPLATE_TEST_CASE("relu and relu_backward", "[elementwise]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::vector<T> x = {-2, -0.5, 0, 0.5, 3, -kInf<T>, kInf<T>};
     SECTION("relu by hand, and in place") {
@@ -262,6 +270,7 @@ TEMPLATE_TEST_CASE("relu and relu_backward", "[elementwise]", float, double) {
 }
 
 TEMPLATE_TEST_CASE("mul and div", "[elementwise]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     SECTION("mul by hand") {
         const std::vector<T> a = {1, 2, 3};
@@ -310,6 +319,7 @@ TEMPLATE_TEST_CASE("mul and div", "[elementwise]", float, double) {
 // ---- reductions --------------------------------------------------------------------------------
 
 TEMPLATE_TEST_CASE("sum: hand values, odd sizes and special values", "[reduce]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::vector<T> x = {1, 2, 3, 4.5};
     CHECK(fk::sum<T>(4, x.data()) == T(10.5));
@@ -331,6 +341,7 @@ TEMPLATE_TEST_CASE("sum: hand values, odd sizes and special values", "[reduce]",
 }
 
 TEST_CASE("sum: 1e6 copies of 0.1f is accurate where naive float summation is not", "[reduce]") {
+    FUSEGRAD_EACH_ARCH();
     const std::size_t n = 1000000;
     const std::vector<float> x(n, 0.1f);
     // The exact sum: 0.1f has a 24-bit significand and 1e6 < 2^20, so the product is exact in
@@ -355,6 +366,7 @@ TEST_CASE("sum: 1e6 copies of 0.1f is accurate where naive float summation is no
 }
 
 TEST_CASE("sum: 1e6 copies of 0.1 in double", "[reduce]") {
+    FUSEGRAD_EACH_ARCH();
     const std::size_t n = 1000000;
     const std::vector<double> x(n, 0.1);
     const long double exact = static_cast<long double>(n) * static_cast<long double>(0.1);
@@ -370,6 +382,7 @@ TEST_CASE("sum: 1e6 copies of 0.1 in double", "[reduce]") {
 }
 
 TEMPLATE_TEST_CASE("col_sums", "[reduce]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::vector<T> x = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // 3×4
     SECTION("beta == 0 over NaN") {
@@ -416,6 +429,7 @@ TEMPLATE_TEST_CASE("col_sums", "[reduce]", float, double) {
 }
 
 TEST_CASE("col_sums: a tall column of 0.1f is summed pairwise", "[reduce]") {
+    FUSEGRAD_EACH_ARCH();
     const std::size_t m = 200000;
     std::vector<float> x(2 * m);
     for (std::size_t i = 0; i < m; ++i) {

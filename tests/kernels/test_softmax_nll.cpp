@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../support/special_values.hpp"
+#include "each_arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fk = fusegrad::kernels;
@@ -78,6 +79,7 @@ using F64I64 = Types<double, std::int64_t>;
 
 TEMPLATE_TEST_CASE("softmax_rows and log_softmax_rows: {1,2,3} by hand", "[softmax]", float,
                    double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     // softmax(1, 2, 3) = (e^-2, e^-1, 1) / (1 + e^-1 + e^-2); log Σ = 0.40760596444438...
     const double s_ref[] = {0.09003057317038046, 0.24472847105479764, 0.6652409557748219};
@@ -108,6 +110,7 @@ TEMPLATE_TEST_CASE("softmax_rows and log_softmax_rows: {1,2,3} by hand", "[softm
 
 TEMPLATE_TEST_CASE("softmax_rows and log_softmax_rows: odd sizes against long double", "[softmax]",
                    float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     for (const std::size_t n : {1u, 7u, 9u, 33u}) {
         const std::size_t m = 7;
@@ -140,6 +143,7 @@ TEMPLATE_TEST_CASE("softmax_rows and log_softmax_rows: odd sizes against long do
 
 TEMPLATE_TEST_CASE("softmax_rows and log_softmax_rows: extreme logits", "[softmax]", float,
                    double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const T inf = kInf<T>;
     SECTION("rows of ±1e4 give finite, exact results") {
@@ -234,6 +238,7 @@ TEMPLATE_TEST_CASE("softmax_rows and log_softmax_rows: extreme logits", "[softma
 
 TEMPLATE_TEST_CASE("softmax_rows_backward against the explicit Jacobian diag(s) - s sᵀ",
                    "[softmax]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     for (const std::size_t n : {1u, 3u, 7u, 33u}) {
         const std::size_t m = 3;
@@ -277,6 +282,7 @@ TEMPLATE_TEST_CASE("softmax_rows_backward against the explicit Jacobian diag(s) 
 
 TEMPLATE_TEST_CASE("log_softmax_rows_backward against finite differences of log_softmax",
                    "[softmax]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     for (const std::size_t n : {1u, 3u, 9u, 33u}) {
         const std::size_t m = 2;
@@ -324,6 +330,7 @@ TEMPLATE_TEST_CASE("log_softmax_rows_backward against finite differences of log_
 
 TEMPLATE_TEST_CASE("log_softmax_rows_backward: -inf log-probabilities contribute g", "[softmax]",
                    float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     // ls = (-inf, 0, -inf): exp(ls) = (0, 1, 0), rowsum(g) = 6, so dx = g - (0, 6, 0).
     const std::vector<T> ls = {-kInf<T>, 0, -kInf<T>};
@@ -340,6 +347,7 @@ TEMPLATE_TEST_CASE("log_softmax_rows_backward: -inf log-probabilities contribute
 // ---- labels and nll over indices ---------------------------------------------------------------
 
 TEMPLATE_TEST_CASE("first_label_out_of_range", "[nll]", std::int32_t, std::int64_t) {
+    FUSEGRAD_EACH_ARCH();
     using I = TestType;
     const std::vector<I> ok = {0, 1, 2, 2, 0};
     CHECK(fk::first_label_out_of_range<I>(ok.size(), ok.data(), 3) == ok.size());
@@ -365,6 +373,7 @@ TEMPLATE_TEST_CASE("first_label_out_of_range", "[nll]", std::int32_t, std::int64
 }
 
 TEMPLATE_TEST_CASE("nll_index_rows and its backward", "[nll]", F32I32, F32I64, F64I32, F64I64) {
+    FUSEGRAD_EACH_ARCH();
     using T = typename TestType::value;
     using I = typename TestType::index;
     // 3×3 probabilities; labels 2, 0, 1.
@@ -442,6 +451,7 @@ TEMPLATE_TEST_CASE("nll_index_rows and its backward", "[nll]", F32I32, F32I64, F
 // ---- nll over probability targets --------------------------------------------------------------
 
 TEMPLATE_TEST_CASE("nll_prob_rows: 0 · log 0 = 0", "[nll]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::vector<T> p = {0,    0.5,  0.5,   // row 0: p == 0 where the target is 0
                               0.25, 0.25, 0.5,   // row 1
@@ -488,6 +498,7 @@ TEMPLATE_TEST_CASE("nll_prob_rows: 0 · log 0 = 0", "[nll]", float, double) {
 }
 
 TEMPLATE_TEST_CASE("nll_prob_rows_backward", "[nll]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     // Row 0: p = (0, 0.5, 0.25), y = (0, 0.5, 0.5), g = 2.
     // Row 1: p = (0.5, 0.25, 0), y = (1, 0, 1),     g = 1 (target mass where p == 0).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../support/special_values.hpp"
+#include "each_arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fk = fusegrad::kernels;
@@ -129,6 +130,7 @@ TEMPLATE_TEST_CASE(
     "softmax_xent_index_rows: loss, total, stats and gradient match the oracle "
     "for every option, odd sizes and both label types",
     "[kernels][softmax_xent]", F32I32, F32I64, F64I32, F64I64) {
+    FUSEGRAD_EACH_ARCH();
     using T = typename TestType::value;
     using I = typename TestType::index;
     const double rel = tol<T>();
@@ -200,6 +202,7 @@ TEMPLATE_TEST_CASE(
     "softmax_xent_index_rows: ignored rows give exactly 0 loss and 0 gradient, "
     "whatever the scale, and their out-of-range label is never read",
     "[kernels][softmax_xent]", F32I32, F64I64) {
+    FUSEGRAD_EACH_ARCH();
     using T = typename TestType::value;
     using I = typename TestType::index;
     const std::size_t m = 3, n = 4;
@@ -223,6 +226,7 @@ TEMPLATE_TEST_CASE(
 
 TEMPLATE_TEST_CASE("xent_first_bad_label skips the ignore index, in range or not",
                    "[kernels][softmax_xent]", F32I32, F64I64) {
+    FUSEGRAD_EACH_ARCH();
     using T = typename TestType::value;
     using I = typename TestType::index;
     fk::xent_targets<T> none;
@@ -244,6 +248,7 @@ TEMPLATE_TEST_CASE("xent_first_bad_label skips the ignore index, in range or not
 
 TEMPLATE_TEST_CASE("xent_index_weight_total: the weights of the rows not ignored",
                    "[kernels][softmax_xent]", F32I32, F64I64) {
+    FUSEGRAD_EACH_ARCH();
     using T = typename TestType::value;
     using I = typename TestType::index;
     const std::vector<T> c = {0.5, 2, 4};
@@ -262,6 +267,7 @@ TEMPLATE_TEST_CASE("xent_index_weight_total: the weights of the rows not ignored
 
 TEMPLATE_TEST_CASE("softmax_xent_prob_rows: loss, stats, ds and dy match the oracle",
                    "[kernels][softmax_xent]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const double rel = tol<T>();
     const std::size_t sizes[][2] = {{1, 1}, {2, 9}, {7, 13}, {13, 4}};
@@ -330,6 +336,7 @@ TEMPLATE_TEST_CASE("softmax_xent_prob_rows: loss, stats, ds and dy match the ora
 
 TEMPLATE_TEST_CASE("logits of ±1e4 stay finite and equal the closed form logsumexp - s_y",
                    "[kernels][softmax_xent]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::size_t m = 4, n = 4;
     const std::vector<T> s = {T(1e4),  T(-1e4), T(0),     T(1e4 - 3),   //
@@ -369,6 +376,7 @@ TEMPLATE_TEST_CASE("logits of ±1e4 stay finite and equal the closed form logsum
 
 TEMPLATE_TEST_CASE("an increasing row rescales the running sum at every entry and still matches",
                    "[kernels][softmax_xent]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::size_t n = 1000;
     std::vector<T> s(n);
@@ -391,6 +399,7 @@ TEMPLATE_TEST_CASE("an increasing row rescales the running sum at every entry an
 
 TEMPLATE_TEST_CASE("masked classes (-inf logits): softmax exactly 0, gradient exactly -r t",
                    "[kernels][softmax_xent]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const T ninf = -kInf<T>;
     const std::size_t m = 3, n = 5;
@@ -474,6 +483,7 @@ TEMPLATE_TEST_CASE("masked classes (-inf logits): softmax exactly 0, gradient ex
 
 TEMPLATE_TEST_CASE("an all -inf row gives NaN and leaves the other rows alone",
                    "[kernels][softmax_xent]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const T ninf = -kInf<T>;
     const std::vector<T> s = {ninf, ninf, ninf, T(1), T(2), T(3)};
@@ -493,6 +503,7 @@ TEMPLATE_TEST_CASE("an all -inf row gives NaN and leaves the other rows alone",
 
 TEMPLATE_TEST_CASE("beta = 0 never reads the outputs; beta = 1 adds to them",
                    "[kernels][softmax_xent]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::size_t m = 3, n = 5;
     const auto s = logits<T>(m * n, 9);
@@ -538,6 +549,7 @@ TEMPLATE_TEST_CASE("beta = 0 never reads the outputs; beta = 1 adds to them",
 
 TEMPLATE_TEST_CASE("empty sizes touch nothing and sum to 0", "[kernels][softmax_xent]", float,
                    double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     fk::xent_targets<T> tg;
     const std::int64_t* no_labels = nullptr;
@@ -561,6 +573,7 @@ TEMPLATE_TEST_CASE("empty sizes touch nothing and sum to 0", "[kernels][softmax_
 
 TEMPLATE_TEST_CASE("nll_logp kernels: class indices, by hand", "[kernels][nll_logp]", F32I32,
                    F64I64) {
+    FUSEGRAD_EACH_ARCH();
     using T = typename TestType::value;
     using I = typename TestType::index;
     const std::vector<T> lp = {T(-0.5), T(-1.25), T(-3),  //
@@ -581,6 +594,7 @@ TEMPLATE_TEST_CASE("nll_logp kernels: class indices, by hand", "[kernels][nll_lo
 
 TEMPLATE_TEST_CASE("nll_logp kernels: probability targets, by hand, with 0 · (-inf) = 0",
                    "[kernels][nll_logp]", float, double) {
+    FUSEGRAD_EACH_ARCH();
     using T = TestType;
     const std::vector<T> lp = {T(-0.5), T(-1.25), T(-3),  //
                                T(-2),   T(-0.1),  -kInf<T>};

@@ -16,10 +16,15 @@
 ///   BLAS;
 /// - inputs and outputs may alias only where a kernel says so.
 ///
-/// The bodies here are plain loops: the scalar reference that SIMD versions are tested against.
+/// Each kernel has a plain-loop scalar reference and, except the nll / nll_logp kernels and the
+/// label checks (still scalar only), a SIMD body per instruction set chosen at run time (see
+/// arch.hpp and docs/kernels.md for the accuracy of each against the reference); large problems are
+/// split over OpenMP threads in fixed chunks, so results do not depend on the thread count.
 
 #include <cstddef>
 #include <cstdint>
+
+#include "fusegrad/kernels/arch.hpp"
 
 namespace fusegrad::kernels {
 

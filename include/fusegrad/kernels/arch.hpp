@@ -1,0 +1,59 @@
+#pragma once
+/// @file
+/// Which instruction set the kernels run on, and how to choose it.
+///
+/// Every kernel of `kernels.hpp` has a body written once against `xsimd::batch<T, Arch>`,
+/// compiled once per instruction set in a source file built with that set's flags
+/// (src/kernels/arch/<family>.<arch>.cpp), plus a plain scalar loop: the reference that the
+/// SIMD versions are tested against. The library itself is built without `-m` flags, so it runs
+/// on any x86-64 CPU. At first use the best set that the CPU has and the library was built with
+/// is chosen; the environment variable `FUSEGRAD_ARCH=scalar|sse4_2|avx2|avx512f` forces one,
+/// and `set_arch` / `arch_scope` change it from code (tests run every kernel on every set).
+///
+/// The choice is process-wide (an atomic), not per thread, so kernels called from worker
+/// threads run on the same set as their caller.
+
+#include <string_view>
+#include <vector>
+
+namespace fusegrad::kernels {
+
+/// An instruction set the kernels are compiled for, in increasing order of preference.
+enum class arch {
+    scalar,   ///< plain C++ loops: the reference
+    sse4_2,   ///< 128-bit SSE up to 4.2
+    avx2,     ///< 256-bit AVX2 with FMA3
+    avx512f,  ///< 512-bit AVX-512 F (+ DQ)
+};
+
+/// "scalar", "sse4_2", "avx2" or "avx512f".
+std::string_view arch_name(arch a) noexcept;
+
+/// The sets this CPU supports and this build contains, scalar first and best last.
+const std::vector<arch>& available_archs();
+
+/// Whether `a` is in available_archs().
+bool arch_available(arch a);
+
+/// The set the kernels run on now. The first call picks it: FUSEGRAD_ARCH when set (an unknown
+/// name, or a set this CPU or build lacks, throws std::runtime_error naming the variable, the
+/// value and the sets available), otherwise the best available set.
+arch active_arch();
+
+/// Makes the kernels run on `a` from now on; returns the previous choice. Throws
+/// std::invalid_argument when `a` is not available.
+arch set_arch(arch a);
+
+/// Runs the kernels on one set for the lifetime of the scope, then restores the previous one.
+class arch_scope {
+  public:
+    explicit arch_scope(arch a) : previous_(set_arch(a)) {}
+    ~arch_scope() { set_arch(previous_); }
+    arch_scope(const arch_scope&) = delete;
+    arch_scope& operator=(const arch_scope&) = delete;
+
+  private:
+    arch previous_;
+};
+
+}  // namespace fusegrad::kernels

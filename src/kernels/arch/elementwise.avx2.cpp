@@ -1,0 +1,5 @@
+// The elementwise kernel bodies compiled for avx2 (CMake adds that set's flags to this file).
+#include "../simd/elementwise.hpp"
+#include "../dispatch.hpp"
+
+FUSEGRAD_INSTANTIATE_ELEMENTWISE(fusegrad::kernels::detail::avx2_arch)

@@ -1,0 +1,5 @@
+// The elementwise kernel bodies compiled for sse4_2 (CMake adds that set's flags to this file).
+#include "../simd/elementwise.hpp"
+#include "../dispatch.hpp"
+
+FUSEGRAD_INSTANTIATE_ELEMENTWISE(fusegrad::kernels::detail::sse4_2_arch)

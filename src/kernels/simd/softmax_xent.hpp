@@ -1,0 +1,334 @@
+#pragma once
+/// @file
+/// Internal: the fused softmax cross-entropy written once against xsimd::batch<T, A>. Included
+/// only by src/kernels/arch/softmax_xent.*.cpp. The maths is in kernels.hpp.
+///
+/// Row statistics come from one streaming read. Each lane keeps a running max M and a running
+/// Σ e^{s − M}; the row is read four batches at a time, and when a block raises a lane's max
+/// the lane's sum is rescaled once by e^{M_old − M_new} (the online-softmax recurrence, applied
+/// per block rather than per element, so it costs one extra exp per lane per block that raises
+/// the max, and none otherwise). The lanes are merged at the end of the row the same way.
+///
+/// The hot case, class-index targets without label smoothing, needs nothing else from the
+/// forward: loss = c_y ((max − s_y) + log Σ). With label smoothing or probability targets the
+/// target part Σ_j t_j (max − s_j) is taken in a second read of the row once the max is known
+/// (the reference folds it into the first read; the sum is the same up to rounding, every term
+/// is still non-negative, so there is no cancellation).
+///
+/// The backward writes ds = r (T softmax − t) in one more read, e^{(s − max) − log Σ} being
+/// computed on arguments <= 0 (exp_nonpositive: exactly 0 at a masked −inf class).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "batch_io.hpp"
+#include "softmax_xent_decl.hpp"
+
+namespace fusegrad::kernels::simd {
+
+namespace xent_detail {
+
+template <class T>
+constexpr T kInf = std::numeric_limits<T>::infinity();
+
+/// The running (max, sum) of one row, lane by lane.
+template <class A, class T>
+struct online {
+    using B = xsimd::batch<T, A>;
+    B max = B(-kInf<T>);
+    B sum = B(T(0));
+
+    /// Folds in a block whose lane-wise max is bm and whose values are v[0..k).
+    template <std::size_t K>
+    void add(const B (&v)[K], const B& bm) {
+        const B mn = xsimd::max(max, bm);
+        const auto grew = mn > max;
+        if (xsimd::any(grew)) {
+            // max − mn < 0 where the max grew; −inf (a lane with nothing finite yet) gives 0.
+            sum = xsimd::select(grew, sum * exp_nonpositive<A, T>(max - mn), sum);
+        }
+        max = mn;
+        // A lane still at −inf only holds −inf values: subtract 0 there so −inf − (−inf) never
+        // makes a NaN; e^{−inf} = 0 adds nothing. A NaN value still gives a NaN sum.
+        const B shift = xsimd::select(max == B(-kInf<T>), B(T(0)), max);
+        B acc = exp_nonpositive<A, T>(v[0] - shift);
+        for (std::size_t k = 1; k < K; ++k) acc += exp_nonpositive<A, T>(v[k] - shift);
+        sum += acc;
+    }
+};
+
+/// The row max and log Σ e^{s − max} of s[0..n), n >= 1, from one read.
+template <class A, class T>
+void row_stats(std::size_t n, const T* s, T& out_max, T& out_log_sum) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    constexpr std::size_t W = L::size;
+    online<A, T> o;
+    std::size_t j = 0;
+    for (; j + 4 * W <= n; j += 4 * W) {
+        const B v[4] = {B::load_unaligned(s + j), B::load_unaligned(s + j + W),
+                        B::load_unaligned(s + j + 2 * W), B::load_unaligned(s + j + 3 * W)};
+        o.add(v, xsimd::max(xsimd::max(v[0], v[1]), xsimd::max(v[2], v[3])));
+    }
+    for (; j < n; j += W) {  // the last batch is padded with −inf, which adds nothing
+        const B v[1] = {L::load(s + j, n - j < W ? n - j : W, -kInf<T>)};
+        o.add(v, v[0]);
+    }
+    // Merge the lanes: Σ_l S_l e^{M_l − max}, one batch exp (a lane-by-lane std::exp here
+    // would cost more than the whole row when rows are short). A lane with S_l == 0 (only −inf
+    // seen) is left out, so an all −inf row gives max = −inf and log Σ = −inf, as the
+    // reference; a NaN lane (max or sum) makes the total NaN.
+    const T m = L::max_lane(o.max);
+    const B scaled = o.sum * exp_nonpositive<A, T>(o.max - B(m));
+    const T total = xsimd::hadd(xsimd::select(o.sum == B(T(0)), B(T(0)), scaled));
+    out_max = m;
+    out_log_sum = std::log(total);
+}
+
+/// The batch of targets t_j = c_j ((keep) y_j + spread) (probability targets, y non-null) or
+/// c_j · spread (index targets' uniform part, y null) at j with c real lanes (others 0).
+template <class A, class T>
+xsimd::batch<T, A> target_at(std::size_t j, std::size_t c, const T* y, const T* w, T keep,
+                             T spread) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    const B cw = w != nullptr ? L::load(w + j, c, T(0)) : B(T(1));
+    const B t = y != nullptr ? B(keep) * L::load(y + j, c, T(0)) + B(spread) : B(spread);
+    B r = cw * t;
+    if (c < L::size) {  // zero the padding lanes
+        alignas(64) T buf[L::size];
+        r.store_aligned(buf);
+        for (std::size_t l = c; l < L::size; ++l) buf[l] = T(0);
+        r = B::load_aligned(buf);
+    }
+    return r;
+}
+
+/// Σ_j t_j (max − s_j) (terms with t_j == 0 left out, so 0 · ∞ never happens) and Σ_j t_j.
+template <class A, class T>
+void target_terms(std::size_t n, const T* s, T mx, const T* y, const T* w, T keep, T spread,
+                  T& shifted, T& total) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    const B vm(mx);
+    B sh(T(0)), tt(T(0));
+    for (std::size_t j = 0; j < n; j += L::size) {
+        const std::size_t c = n - j < L::size ? n - j : L::size;
+        const B t = target_at<A, T>(j, c, y, w, keep, spread);
+        const B sv = L::load(s + j, c, T(0));
+        sh += xsimd::select(t != B(T(0)), t * (vm - sv), B(T(0)));
+        tt += t;
+    }
+    shifted = xsimd::hadd(sh);
+    total = xsimd::hadd(tt);
+}
+
+template <class T>
+T scale_at(T alpha, const T* row_scale, std::size_t i) {
+    return row_scale != nullptr ? alpha * row_scale[i] : alpha;
+}
+
+template <class T, class I>
+bool ignored(const xent_targets<T>& targets, I label) {
+    return targets.has_ignore_index && static_cast<std::int64_t>(label) == targets.ignore_index;
+}
+
+/// ds_j = r (T_i e^{(s_j − max) − log Σ} − t_j) + beta · ds_j over a row, t_j from target_at
+/// plus `a` at class k (k >= n: no one-hot part). ds is read only when beta != 0.
+template <class A, class T>
+void write_grad_row(std::size_t n, const T* s, T mx, T log_sum, T t_total, const T* y, const T* w,
+                    T keep, T spread, bool has_spread, std::size_t k, T a, T r, T beta, T* ds) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    const B vm(mx), vl(log_sum), vt(t_total), vr(r), vb(beta);
+    for (std::size_t j = 0; j < n; j += L::size) {
+        const std::size_t c = n - j < L::size ? n - j : L::size;
+        const B prob = exp_nonpositive<A, T>((L::load(s + j, c, -xent_detail::kInf<T>) - vm) - vl);
+        B d = vt * prob;
+        if (has_spread) d -= target_at<A, T>(j, c, y, w, keep, spread);
+        if (k >= j && k < j + c) {  // the batch holding the label: subtract the one-hot part
+            // A lane-index compare rather than a store / patch / reload through memory (which
+            // would stall store forwarding once per row, a real cost on short rows).
+            alignas(64) T iota[L::size];
+            for (std::size_t l = 0; l < L::size; ++l) iota[l] = T(l);
+            d -= xsimd::select(B::load_aligned(iota) == B(T(k - j)), B(a), B(T(0)));
+        }
+        d *= vr;
+        if (beta != T(0)) d += vb * L::load(ds + j, c, T(0));
+        L::store(ds + j, c, d);
+    }
+}
+
+}  // namespace xent_detail
+
+template <class A, class T, class I>
+T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
+                          const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
+                          T* stats) {
+    using namespace xent_detail;
+    const T eps = targets.smoothing;
+    const T spread = n > 0 ? eps / T(n) : T(0);
+    const T* w = targets.class_weights;
+    T total = T(0);
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* sr = s + i * n;
+        T l = T(0);
+        if (n > 0) {
+            T mx, log_sum;
+            row_stats<A, T>(n, sr, mx, log_sum);
+            if (stats != nullptr) {
+                stats[2 * i] = mx;
+                stats[2 * i + 1] = log_sum;
+            }
+            if (!ignored(targets, y[i])) {
+                const auto k = static_cast<std::size_t>(y[i]);
+                const T a = (T(1) - eps) * (w != nullptr ? w[k] : T(1));
+                if (a != T(0)) l += a * ((mx - sr[k]) + log_sum);
+                if (eps != T(0)) {
+                    T shifted, t_total;
+                    target_terms<A, T>(n, sr, mx, nullptr, w, T(0), spread, shifted, t_total);
+                    l += shifted + t_total * log_sum;
+                }
+                l *= scale_at(alpha, row_scale, i);
+            }
+        }
+        if (loss != nullptr) loss[i] = l;
+        total += l;
+    }
+    return total;
+}
+
+template <class A, class T, class I>
+void softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s, const I* y,
+                                      const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                      const T* stats, T beta, T* ds) {
+    using namespace xent_detail;
+    using L = lanes<A, T>;
+    const T eps = targets.smoothing;
+    const T spread = n > 0 ? eps / T(n) : T(0);
+    const T* w = targets.class_weights;
+    T weight_sum = T(0);  // Σ_j c_j, the same for every row (as the reference: left to right)
+    for (std::size_t j = 0; j < n; ++j) weight_sum += w != nullptr ? w[j] : T(1);
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* sr = s + i * n;
+        T* dr = ds + i * n;
+        if (ignored(targets, y[i])) {  // t = 0: no gradient, whatever the scale
+            for (std::size_t j = 0; j < n; j += L::size) {
+                const std::size_t c = n - j < L::size ? n - j : L::size;
+                typename L::batch d(T(0));
+                if (beta != T(0)) d = typename L::batch(beta) * L::load(dr + j, c, T(0));
+                L::store(dr + j, c, d);
+            }
+            continue;
+        }
+        const auto k = static_cast<std::size_t>(y[i]);
+        T mx, log_sum;
+        if (stats != nullptr) {
+            mx = stats[2 * i];
+            log_sum = stats[2 * i + 1];
+        } else {
+            row_stats<A, T>(n, sr, mx, log_sum);
+        }
+        const T a = (T(1) - eps) * (w != nullptr ? w[k] : T(1));
+        const T t_total = a + spread * weight_sum;
+        write_grad_row<A, T>(n, sr, mx, log_sum, t_total, nullptr, w, T(0), spread, spread != T(0),
+                             k, a, scale_at(alpha, row_scale, i), beta, dr);
+    }
+}
+
+template <class A, class T>
+T softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
+                         const xent_targets<T>& targets, T alpha, const T* row_scale, T* loss,
+                         T* stats) {
+    using namespace xent_detail;
+    const T keep = T(1) - targets.smoothing;
+    const T spread = n > 0 ? targets.smoothing / T(n) : T(0);
+    T total = T(0);
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* sr = s + i * n;
+        T l = T(0);
+        if (n > 0) {
+            T mx, log_sum, shifted, t_total;
+            row_stats<A, T>(n, sr, mx, log_sum);
+            if (stats != nullptr) {
+                stats[2 * i] = mx;
+                stats[2 * i + 1] = log_sum;
+            }
+            target_terms<A, T>(n, sr, mx, y + i * n, targets.class_weights, keep, spread, shifted,
+                               t_total);
+            l = (shifted + t_total * log_sum) * scale_at(alpha, row_scale, i);
+        }
+        if (loss != nullptr) loss[i] = l;
+        total += l;
+    }
+    return total;
+}
+
+template <class A, class T>
+void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, const T* y,
+                                     const xent_targets<T>& targets, T alpha, const T* row_scale,
+                                     const T* stats, T beta_s, T* ds, T beta_y, T* dy) {
+    using namespace xent_detail;
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    if (ds == nullptr && dy == nullptr) return;
+    const T keep = T(1) - targets.smoothing;
+    const T spread = n > 0 ? targets.smoothing / T(n) : T(0);
+    const T* w = targets.class_weights;
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* sr = s + i * n;
+        const T* yr = y + i * n;
+        T mx = -kInf<T>, log_sum = -kInf<T>;
+        if (stats != nullptr) {
+            mx = stats[2 * i];
+            log_sum = stats[2 * i + 1];
+        } else if (n > 0) {
+            row_stats<A, T>(n, sr, mx, log_sum);
+        }
+        const T r = scale_at(alpha, row_scale, i);
+        if (ds != nullptr) {
+            B tt(T(0));
+            for (std::size_t j = 0; j < n; j += L::size)
+                tt += target_at<A, T>(j, n - j < L::size ? n - j : L::size, yr, w, keep, spread);
+            write_grad_row<A, T>(n, sr, mx, log_sum, xsimd::hadd(tt), yr, w, keep, spread, true, n,
+                                 T(0), r, beta_s, ds + i * n);
+        }
+        if (dy != nullptr) {
+            T* dr = dy + i * n;
+            const B vm(mx), vl(log_sum), vb(beta_y), rk(r * keep);
+            for (std::size_t j = 0; j < n; j += L::size) {
+                const std::size_t c = n - j < L::size ? n - j : L::size;
+                const B coef = rk * (w != nullptr ? L::load(w + j, c, T(0)) : B(T(1)));
+                // lse − s_j = (max − s_j) + log Σ; the loss does not depend on y_ij if coef = 0
+                B d = xsimd::select(coef == B(T(0)), B(T(0)),
+                                    coef * ((vm - L::load(sr + j, c, T(0))) + vl));
+                if (beta_y != T(0)) d += vb * L::load(dr + j, c, T(0));
+                L::store(dr + j, c, d);
+            }
+        }
+    }
+}
+
+}  // namespace fusegrad::kernels::simd
+
+#define FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_TI(A, T, I)                                            \
+    template T fusegrad::kernels::simd::softmax_xent_index_rows<A, T, I>(                        \
+        std::size_t, std::size_t, const T*, const I*, const fusegrad::kernels::xent_targets<T>&, \
+        T, const T*, T*, T*);                                                                    \
+    template void fusegrad::kernels::simd::softmax_xent_index_rows_backward<A, T, I>(            \
+        std::size_t, std::size_t, const T*, const I*, const fusegrad::kernels::xent_targets<T>&, \
+        T, const T*, const T*, T, T*);
+#define FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_T(A, T)                                                \
+    FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_TI(A, T, std::int32_t)                                     \
+    FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_TI(A, T, std::int64_t)                                     \
+    template T fusegrad::kernels::simd::softmax_xent_prob_rows<A, T>(                            \
+        std::size_t, std::size_t, const T*, const T*, const fusegrad::kernels::xent_targets<T>&, \
+        T, const T*, T*, T*);                                                                    \
+    template void fusegrad::kernels::simd::softmax_xent_prob_rows_backward<A, T>(                \
+        std::size_t, std::size_t, const T*, const T*, const fusegrad::kernels::xent_targets<T>&, \
+        T, const T*, const T*, T, T*, T, T*);
+#define FUSEGRAD_INSTANTIATE_SOFTMAX_XENT(A)      \
+    FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_T(A, float) \
+    FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_T(A, double)

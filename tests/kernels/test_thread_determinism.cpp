@@ -1,0 +1,121 @@
+// The kernels' results do not depend on the number of OpenMP threads: every kernel that
+// splits its work does so in fixed-size chunks, and combines per-chunk partial results in
+// chunk order. Each kernel runs on problems large enough to be split (and to cross the
+// parallel threshold) with 1 thread and with 2, on every instruction set, and the outputs
+// must be bitwise identical.
+
+#include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "each_arch.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/kernels/optim.hpp"
+
+#if __has_include(<omp.h>)
+#include <omp.h>
+#define FUSEGRAD_TEST_HAVE_OMP 1
+#endif
+
+#ifdef FUSEGRAD_TEST_HAVE_OMP
+
+namespace fk = fusegrad::kernels;
+
+namespace {
+
+std::vector<float> random_floats(std::size_t n, float lo, float hi, unsigned seed) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(gen);
+    return v;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+/// Runs f() with `threads` OpenMP threads, restoring the previous setting.
+template <class F>
+auto with_threads(int threads, F f) {
+    const int previous = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    REQUIRE(omp_get_max_threads() == threads);
+    auto r = f();
+    omp_set_num_threads(previous);
+    return r;
+}
+
+/// f() -> result, run with 1 thread and with 2: the two results.
+template <class F>
+void require_same_with_1_and_2_threads(F f) {
+    const auto one = with_threads(1, f);
+    const auto two = with_threads(2, f);
+    REQUIRE(same_bits(one, two));
+}
+
+}  // namespace
+
+TEST_CASE("kernels give bitwise identical results with 1 and 2 threads", "[threads]") {
+    FUSEGRAD_EACH_ARCH();
+    const std::size_t m = 4096, n = 1000, big = 1000003;
+    const auto x = random_floats(big, -3.0f, 3.0f, 1);
+    const auto s = random_floats(m * n, -10.0f, 10.0f, 2);
+    const auto g = random_floats(m * n, -1.0f, 1.0f, 3);
+    std::vector<std::int32_t> y(m);
+    for (std::size_t i = 0; i < m; ++i) y[i] = static_cast<std::int32_t>((i * 37) % n);
+
+    SECTION("sum (chunk partials added in chunk order)") {
+        require_same_with_1_and_2_threads(
+            [&] { return std::vector<float>{fk::sum<float>(big, x.data())}; });
+    }
+    SECTION("col_sums") {
+        require_same_with_1_and_2_threads([&] {
+            std::vector<float> out(n);
+            fk::col_sums<float>(m, n, s.data(), 0.0f, out.data());
+            return out;
+        });
+    }
+    SECTION("exp and axpby") {
+        require_same_with_1_and_2_threads([&] {
+            std::vector<float> out(big), acc(x);
+            fk::exp<float>(big, x.data(), out.data());
+            fk::axpby<float>(big, 0.5f, out.data(), 0.25f, acc.data());
+            return acc;
+        });
+    }
+    SECTION("softmax_rows and log_softmax_rows_backward") {
+        require_same_with_1_and_2_threads([&] {
+            std::vector<float> out(m * n), d(m * n);
+            fk::softmax_rows<float>(m, n, s.data(), out.data());
+            fk::log_softmax_rows_backward<float>(m, n, out.data(), g.data(), 0.0f, d.data());
+            return d;
+        });
+    }
+    SECTION("fused softmax-xent forward (loss total) and backward") {
+        require_same_with_1_and_2_threads([&] {
+            std::vector<float> loss(m), ds(m * n);
+            const fk::xent_targets<float> t{};
+            const float total = fk::softmax_xent_index_rows<float, std::int32_t>(
+                m, n, s.data(), y.data(), t, 1.0f / m, nullptr, loss.data(), nullptr);
+            fk::softmax_xent_index_rows_backward<float, std::int32_t>(
+                m, n, s.data(), y.data(), t, 1.0f / m, nullptr, nullptr, 0.0f, ds.data());
+            ds.push_back(total);
+            loss.insert(loss.end(), ds.begin(), ds.end());
+            return loss;
+        });
+    }
+    SECTION("adam_update") {
+        require_same_with_1_and_2_threads([&] {
+            std::vector<float> p(x), mm(big, 0.0f), vv(big, 0.0f);
+            fk::adam_update<float>(big, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 1, x.data(), mm.data(),
+                                   vv.data(), p.data());
+            return p;
+        });
+    }
+}
+
+#endif  // FUSEGRAD_TEST_HAVE_OMP
