@@ -1,20 +1,22 @@
 /// @file
-/// Scalar reference GEMM: C = alpha * op(A) * op(B) + beta * C.
+/// GEMM front door, C = alpha * op(A) * op(B) + beta * C: the scalar reference loop, and the
+/// dispatch to the SIMD body of the active instruction set (simd/gemm.hpp).
 
 #include <cstddef>
 
+#include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
+#include "simd/gemm_decl.hpp"
 
 namespace fusegrad::kernels {
+namespace {
 
+/// The scalar reference: plain loops in a fixed order, what the SIMD paths are tested against.
 template <class T>
-void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
-          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
-    detail::trace_call("gemm");
-    if (m == 0 || n == 0) {
-        return;
-    }
+void reference_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                    T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
+                    std::size_t ldc) {
     // A and B are only indexed inside the loops over p, so with k == 0 they are never touched
     // (they may then be null) and C becomes beta * C.
     // op(A)[i, p] == a[i * a_row + p * a_col], whether or not A is stored transposed.
@@ -52,6 +54,33 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
             }
         }
     }
+}
+
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    detail::trace_call("gemm");
+    if (m == 0 || n == 0) {
+        return;
+    }
+    detail::dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        if constexpr (detail::is_scalar_v<A>) {
+            reference_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        } else if (k == 0) {
+            // Nothing to multiply (A and B may be null): C = beta * C, not read when beta == 0.
+            for (std::size_t i = 0; i < m; ++i) {
+                for (std::size_t j = 0; j < n; ++j) {
+                    T& cij = c[i * ldc + j];
+                    cij = beta == T(0) ? T(0) : beta * cij;
+                }
+            }
+        } else {
+            simd::gemm<A, T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+    });
 }
 
 #define FUSEGRAD_INSTANTIATE_GEMM(T)                                                      \

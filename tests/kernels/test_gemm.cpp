@@ -1,4 +1,6 @@
-// Tests of the scalar reference GEMM against hand computations and a long double oracle.
+// GEMM against hand computations and a long double oracle. The cases run on the default
+// (best available) instruction set; the exact dyadic sweep runs on every available set.
+// test_gemm_archs.cpp covers the SIMD paths in depth.
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -140,58 +142,61 @@ TEMPLATE_TEST_CASE("gemm: odd sizes, all transposes, padded leading dimensions, 
     const AlphaBeta coeffs[] = {{T(1), T(0)}, {T(0.5), T(1)}, {T(-1.5), T(0.25)}, {T(2), T(0)}};
     const T sentinel = T(12345);
     int checked = 0;
-    for (const bool ta : {false, true}) {
-        for (const bool tb : {false, true}) {
-            for (const std::size_t m : sizes) {
-                for (const std::size_t n : sizes) {
-                    for (const std::size_t k : sizes) {
-                        for (const auto& ab : coeffs) {
-                            const auto a = dyadic<T>(m * k, 1 + static_cast<unsigned>(m + k));
-                            const auto b = dyadic<T>(k * n, 2 + static_cast<unsigned>(k * n));
-                            const auto c0 = dyadic<T>(m * n, 3 + static_cast<unsigned>(m));
-                            const auto ref = oracle(m, n, k, ab.alpha, a, b, ab.beta, c0);
+    for (const fk::arch arch : fk::available_archs()) {
+        const fk::arch_scope scope(arch);
+        for (const bool ta : {false, true}) {
+            for (const bool tb : {false, true}) {
+                for (const std::size_t m : sizes) {
+                    for (const std::size_t n : sizes) {
+                        for (const std::size_t k : sizes) {
+                            for (const auto& ab : coeffs) {
+                                const auto a = dyadic<T>(m * k, 1 + static_cast<unsigned>(m + k));
+                                const auto b = dyadic<T>(k * n, 2 + static_cast<unsigned>(k * n));
+                                const auto c0 = dyadic<T>(m * n, 3 + static_cast<unsigned>(m));
+                                const auto ref = oracle(m, n, k, ab.alpha, a, b, ab.beta, c0);
 
-                            const auto sa = store(a, m, k, ta, 3, kNaN<T>);
-                            const auto sb = store(b, k, n, tb, 1, kNaN<T>);
-                            // beta == 0: C (and its padding) starts NaN, which must not leak.
-                            const T c_fill = ab.beta == T(0) ? kNaN<T> : sentinel;
-                            auto sc = store(c0, m, n, false, 2, c_fill);
-                            if (ab.beta == T(0)) {
-                                std::fill(sc.data.begin(), sc.data.end(), kNaN<T>);
-                            }
-                            fk::gemm<T>(ta, tb, m, n, k, ab.alpha, sa.data.data(), sa.ld,
-                                        sb.data.data(), sb.ld, ab.beta, sc.data.data(), sc.ld);
+                                const auto sa = store(a, m, k, ta, 3, kNaN<T>);
+                                const auto sb = store(b, k, n, tb, 1, kNaN<T>);
+                                // beta == 0: C (and its padding) starts NaN, which must not leak.
+                                const T c_fill = ab.beta == T(0) ? kNaN<T> : sentinel;
+                                auto sc = store(c0, m, n, false, 2, c_fill);
+                                if (ab.beta == T(0)) {
+                                    std::fill(sc.data.begin(), sc.data.end(), kNaN<T>);
+                                }
+                                fk::gemm<T>(ta, tb, m, n, k, ab.alpha, sa.data.data(), sa.ld,
+                                            sb.data.data(), sb.ld, ab.beta, sc.data.data(), sc.ld);
 
-                            bool exact = true;
-                            bool padding_kept = true;
-                            for (std::size_t i = 0; i < m; ++i) {
-                                for (std::size_t j = 0; j < sc.ld; ++j) {
-                                    const T got = sc.data[i * sc.ld + j];
-                                    if (j < n) {
-                                        exact = exact &&
-                                                static_cast<long double>(got) == ref[i * n + j];
-                                    } else {
-                                        padding_kept =
-                                            padding_kept &&
-                                            (ab.beta == T(0) ? std::isnan(got) : got == sentinel);
+                                bool exact = true;
+                                bool padding_kept = true;
+                                for (std::size_t i = 0; i < m; ++i) {
+                                    for (std::size_t j = 0; j < sc.ld; ++j) {
+                                        const T got = sc.data[i * sc.ld + j];
+                                        if (j < n) {
+                                            exact = exact &&
+                                                    static_cast<long double>(got) == ref[i * n + j];
+                                        } else {
+                                            padding_kept =
+                                                padding_kept && (ab.beta == T(0) ? std::isnan(got)
+                                                                                 : got == sentinel);
+                                        }
                                     }
                                 }
+                                if (!exact || !padding_kept) {
+                                    INFO("arch=" << fk::arch_name(arch) << " ta=" << ta << " tb="
+                                                 << tb << " m=" << m << " n=" << n << " k=" << k
+                                                 << " alpha=" << ab.alpha << " beta=" << ab.beta);
+                                    CHECK(exact);
+                                    CHECK(padding_kept);
+                                }
+                                ++checked;
                             }
-                            if (!exact || !padding_kept) {
-                                INFO("ta=" << ta << " tb=" << tb << " m=" << m << " n=" << n
-                                           << " k=" << k << " alpha=" << ab.alpha
-                                           << " beta=" << ab.beta);
-                                CHECK(exact);
-                                CHECK(padding_kept);
-                            }
-                            ++checked;
                         }
                     }
                 }
             }
         }
     }
-    REQUIRE(checked == 4 * 64 * 4);
+    REQUIRE(checked == static_cast<int>(fk::available_archs().size()) * 4 * 64 * 4);
 }
 
 TEMPLATE_TEST_CASE("gemm: non-dyadic values within the dot-product error bound", "[gemm]", float,
