@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <string>
 
+#include <fusegrad/check.hpp>
 #include <fusegrad/fusegrad.hpp>
 
 namespace fg = fusegrad;
@@ -136,6 +138,16 @@ int main() {
     check(std::abs(big_fused.grad<"x">()(0) - 1.f) < 1e-6f &&
               std::abs(big_fused.grad<"x">()(1)) < 1e-6f,
           "its gradient is (sigmoid(100), sigmoid(-100)) = (1, 0)");
+
+    // 5. The rule verified on random inputs by fg::check::verify_rule: pattern and replacement
+    //    agree in value and gradient, and both agree with central differences. x is a vector
+    //    in [-3, 3), c a scalar in [0.5, 2) (the rule declines a vector c: no match to verify).
+    fg::check::verify_options vopts;
+    vopts.trials = 4;
+    const auto verified = fg::check::verify_rule(
+        fuse_log_add_exp, vopts, fg::check::vector(6, -3, 3), fg::check::scalar(0.5, 2));
+    std::cout << verified;
+    check(verified.passed(), "verify_rule: values and gradients agree three ways");
 
     return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,174 @@
+#pragma once
+/// @file
+/// `fg::check::jacobian(expr, leaf)`: the full Jacobian of a value of any shape with respect
+/// to one param leaf, numerically (one central difference per entry of the leaf) and
+/// analytically (one vector-Jacobian product per entry of the value), and their comparison.
+
+#include <chrono>
+#include <cstddef>
+#include <ostream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "fusegrad/check/comparison.hpp"
+#include "fusegrad/check/gradcheck.hpp"
+#include "fusegrad/check/options.hpp"
+#include "fusegrad/check/report.hpp"
+#include "fusegrad/check/text_table.hpp"
+#include "fusegrad/check/to_double.hpp"
+#include "fusegrad/core/leaf.hpp"
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/grad/compile.hpp"
+#include "fusegrad/io/print.hpp"
+
+namespace fusegrad::check {
+
+/// Both Jacobians of a value with respect to one leaf, J[i, j] = ∂value_i / ∂leaf_j, with the
+/// value and the leaf flattened row-major.
+struct jacobian_report {
+    std::string expression;           ///< the expression as written
+    shape value_shape{};              ///< the value's shape (rows of J)
+    leaf_report leaf;                 ///< the leaf, and the entrywise comparison
+    xt::xtensor<double, 2> numeric;   ///< central differences, in double
+    xt::xtensor<double, 2> analytic;  ///< row i: backward with seed e_i
+    double seconds = 0;               ///< wall time
+
+    /// True when every entry of J was within atol + rtol·|numeric|.
+    bool passed() const noexcept { return leaf.passed(); }
+};
+
+/// Prints a matrix with aligned columns (for small Jacobians).
+inline void print_matrix(std::ostream& os, const xt::xtensor<double, 2>& m,
+                         const std::string& indent = "  ", int digits = 5) {
+    text_table t;
+    for (std::size_t i = 0; i < m.shape()[0]; ++i) {
+        std::vector<std::string> row;
+        for (std::size_t j = 0; j < m.shape()[1]; ++j) row.push_back(format_value(m(i, j), digits));
+        t.add_row(std::move(row));
+    }
+    t.print(os, indent);
+}
+
+/// The comparison as one table row, then (if J has at most 16 columns and 16 rows) both
+/// matrices.
+inline std::ostream& operator<<(std::ostream& os, const jacobian_report& r) {
+    const auto& c = r.leaf.result;
+    os << "jacobian of " << r.expression << " with respect to " << r.leaf.name << ": "
+       << r.value_shape.str() << " by " << r.leaf.dims.str() << '\n';
+    text_table t;
+    t.add_row({"entries", "max abs err", "max rel err", "worst at (value, leaf)", "analytic",
+               "numeric", "result"});
+    const std::size_t cols = r.leaf.dims.size();
+    t.add_row({std::to_string(c.count), format_value(c.max_abs_error),
+               format_value(c.max_rel_error),
+               "(" + std::to_string(cols ? c.worst_index / cols : 0) + ", " +
+                   std::to_string(cols ? c.worst_index % cols : 0) + ")",
+               format_value(c.worst_analytic, 8), format_value(c.worst_numeric, 8),
+               r.passed() ? "pass" : "FAIL (" + std::to_string(c.failures) + ")"});
+    t.print(os, "  ");
+    if (r.numeric.shape()[0] <= 16 && r.numeric.shape()[1] <= 16) {
+        os << "  numeric J:\n";
+        print_matrix(os, r.numeric, "    ");
+        os << "  analytic J:\n";
+        print_matrix(os, r.analytic, "    ");
+    }
+    return os;
+}
+
+namespace detail {
+template <fixed_string Name, class List>
+struct param_named {
+    static_assert(!std::is_same_v<List, List>,
+                  "fg::check::jacobian: the expression has no param leaf with this name");
+};
+template <fixed_string Name, class L0, class... Ls>
+struct param_named<Name, fusegrad::detail::type_list<L0, Ls...>> {
+    using type =
+        typename std::conditional_t<L0::name == Name, std::type_identity<L0>,
+                                    param_named<Name, fusegrad::detail::type_list<Ls...>>>::type;
+};
+}  // namespace detail
+
+/// The Jacobian of `expr` (any shape) with respect to its param leaf called `Name`, as
+/// `jacobian(expr, leaf, rules, opts)`.
+template <fixed_string Name, expression E, class Rules>
+jacobian_report jacobian_of(const E& expr, const Rules& rules, const gradcheck_options& opts = {}) {
+    const auto start = std::chrono::steady_clock::now();
+    double_copy<E> copy(expr);
+    using L = typename detail::param_named<Name, param_leaves_t<to_double_t<E>>>::type;
+    constexpr std::size_t R = L::rank;
+    auto& arr = copy.template array_of<L>();
+    auto analytic_graph = detail::compile_with(copy.expr(), rules);
+    auto numeric_graph = fusegrad::compile(copy.expr(), no_rewrite);
+
+    jacobian_report r;
+    r.expression = fusegrad::to_string(expr);
+    analytic_graph.forward();
+    r.value_shape = analytic_graph.value_shape();
+    const std::size_t m = r.value_shape.size(), n = arr.size();
+    r.leaf.name = std::string(Name.view());
+    r.leaf.dims = R == 0   ? shape::scalar()
+                  : R == 1 ? shape::vector(n)
+                           : shape::matrix(arr.shape()[0], arr.shape()[R - 1]);
+    r.leaf.result.atol = opts.atol;
+    r.leaf.result.rtol = opts.rtol;
+    r.analytic = xt::zeros<double>({m, n});
+    r.numeric = xt::zeros<double>({m, n});
+
+    std::vector<double> seed(m, 0.0);  // e_i: one vector-Jacobian product per row
+    for (std::size_t i = 0; i < m; ++i) {
+        seed[i] = 1.0;
+        analytic_graph.backward(cview<double>{seed.data(), r.value_shape});
+        seed[i] = 0.0;
+        const auto& g = analytic_graph.template grad<Name>();
+        for (std::size_t j = 0; j < n; ++j) r.analytic(i, j) = g.data()[j];
+    }
+    double* p = arr.data();
+    for (std::size_t j = 0; j < n; ++j) {  // one central difference per column
+        const double old = p[j], up = old + opts.eps, down = old - opts.eps;
+        p[j] = up;
+        numeric_graph.forward();
+        std::vector<double> fu(numeric_graph.value_view().data,
+                               numeric_graph.value_view().data + m);
+        p[j] = down;
+        numeric_graph.forward();
+        const double* fd = numeric_graph.value_view().data;
+        p[j] = old;
+        for (std::size_t i = 0; i < m; ++i) r.numeric(i, j) = (fu[i] - fd[i]) / (up - down);
+    }
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+            r.leaf.result.add(i * n + j, r.analytic(i, j), r.numeric(i, j));
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (opts.throw_on_failure && !r.passed()) {
+        gradcheck_report g;
+        g.expression = r.expression;
+        g.eps = opts.eps;
+        g.atol = opts.atol;
+        g.rtol = opts.rtol;
+        g.leaves.push_back(r.leaf);
+        throw gradcheck_error(std::move(g));
+    }
+    return r;
+}
+
+/// The Jacobian of `expr` (any shape) with respect to param leaf `wrt` (a leaf of `expr`),
+/// rewritten by `rules` (or `fg::no_rewrite`) for the analytic side, as written for the numeric
+/// side. Uses eps, atol, rtol and throw_on_failure from `opts`.
+template <expression E, fixed_string Name, class T, std::size_t R, class Rules>
+jacobian_report jacobian(const E& expr, const leaf<Name, param_kind, T, R>&, const Rules& rules,
+                         const gradcheck_options& opts = {}) {
+    return jacobian_of<Name>(expr, rules, opts);
+}
+
+/// As above, compiled with the default rules.
+template <expression E, fixed_string Name, class T, std::size_t R>
+jacobian_report jacobian(const E& expr, const leaf<Name, param_kind, T, R>& wrt,
+                         const gradcheck_options& opts = {}) {
+    return jacobian(expr, wrt, default_rules(), opts);
+}
+
+}  // namespace fusegrad::check

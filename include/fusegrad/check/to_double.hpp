@@ -1,0 +1,186 @@
+#pragma once
+/// @file
+/// Re-instantiating an expression at double: `to_double_t<E>` maps the type (every real-valued
+/// leaf becomes a double leaf; class-index labels keep their integer type), and
+/// `double_copy<E>` builds that expression over double copies of the leaves' current values,
+/// which it owns. The checker perturbs these copies, never the caller's arrays.
+
+#include <concepts>
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/leaf.hpp"
+#include "fusegrad/core/node.hpp"
+#include "fusegrad/core/tensor_ref.hpp"
+#include "fusegrad/core/traits.hpp"
+#include "fusegrad/grad/plan.hpp"
+
+namespace fusegrad::check {
+
+namespace detail {
+template <class E>
+struct to_double;
+template <fixed_string Name, class Kind, class T, std::size_t R>
+struct to_double<leaf<Name, Kind, T, R>> {
+    using type = std::conditional_t<std::floating_point<T>, leaf<Name, Kind, double, R>,
+                                    leaf<Name, Kind, T, R>>;
+};
+template <class T, std::size_t R>
+struct to_double<constant_leaf<T, R>> {
+    using type = constant_leaf<double, R>;
+};
+template <class Op, class... C>
+struct to_double<node<Op, C...>> {
+    using type = node<Op, typename to_double<C>::type...>;
+};
+
+// The param leaves of an expression, each name once, in order of first appearance.
+template <class List, class E>
+struct collect_params {
+    using type = List;
+};
+template <class... Ls, fixed_string Name, class T, std::size_t R>
+struct collect_params<fusegrad::detail::type_list<Ls...>, leaf<Name, param_kind, T, R>> {
+    using L = leaf<Name, param_kind, T, R>;
+    using type =
+        std::conditional_t<(std::is_same_v<Ls, L> || ...), fusegrad::detail::type_list<Ls...>,
+                           fusegrad::detail::type_list<Ls..., L>>;
+};
+template <class List, class... C>
+struct collect_params_all {
+    using type = List;
+};
+template <class List, class C0, class... C>
+struct collect_params_all<List, C0, C...> {
+    using type = typename collect_params_all<typename collect_params<List, C0>::type, C...>::type;
+};
+template <class List, class Op, class... C>
+struct collect_params<List, node<Op, C...>> {
+    using type = typename collect_params_all<List, C...>::type;
+};
+
+template <class List>
+struct for_each_type_impl;
+template <class... Ls>
+struct for_each_type_impl<fusegrad::detail::type_list<Ls...>> {
+    template <class F>
+    static void run(F&& f) {
+        (f(std::type_identity<Ls>{}), ...);
+    }
+};
+}  // namespace detail
+
+/// The type of expression E re-instantiated at double (labels keep their integer type).
+template <class E>
+using to_double_t = typename detail::to_double<std::remove_cvref_t<E>>::type;
+
+/// The distinct param leaves of expression E (a `type_list`), in order of first appearance.
+template <class E>
+using param_leaves_t =
+    typename detail::collect_params<fusegrad::detail::type_list<>, std::remove_cvref_t<E>>::type;
+
+/// Calls `f(std::type_identity<L>{})` for every type L of a `type_list`, in order.
+template <class List, class F>
+void for_each_type(F&& f) {
+    detail::for_each_type_impl<List>::run(std::forward<F>(f));
+}
+
+/// Expression E rebuilt at double over copies of its leaves' current values. The copies are
+/// owned here, so the object neither moves nor copies (the expression refers into it).
+template <class E>
+class double_copy {
+  public:
+    /// The expression at double, bound to this object's arrays.
+    using expr_type = to_double_t<E>;
+
+    /// Copies every real-valued leaf of `e` (as its container holds it now). Throws
+    /// `binding_error` if one name is bound to two different arrays.
+    explicit double_copy(const E& e) : expr_(convert(e)) {}
+    double_copy(const double_copy&) = delete;
+    double_copy& operator=(const double_copy&) = delete;
+
+    /// The expression at double.
+    const expr_type& expr() const noexcept { return expr_; }
+
+    /// The double array behind named leaf type L (a leaf of `expr_type`).
+    template <class L>
+    xt::xtensor<double, L::rank>& array_of() {
+        for (auto& s : named_)
+            if (s.name == L::name.view())
+                return *static_cast<xt::xtensor<double, L::rank>*>(s.array);
+        throw binding_error("double_copy: no leaf named \"" + std::string(L::name.view()) + "\"");
+    }
+
+  private:
+    struct named_slot {
+        std::string_view name;
+        const void* source;  // the caller's container
+        void* array;         // our double copy
+    };
+    std::deque<xt::xtensor<double, 0>> s0_;  // deques: elements never move
+    std::deque<xt::xtensor<double, 1>> s1_;
+    std::deque<xt::xtensor<double, 2>> s2_;
+    std::vector<named_slot> named_;
+    expr_type expr_;  // after the storage it refers to
+
+    template <std::size_t R>
+    auto& storage() {
+        if constexpr (R == 0)
+            return s0_;
+        else if constexpr (R == 1)
+            return s1_;
+        else
+            return s2_;
+    }
+
+    template <class T, std::size_t R>
+    xt::xtensor<double, R>& fresh_copy(tensor_ref<T, R> ref) {
+        ref.refresh();
+        auto& st = storage<R>();
+        st.emplace_back();
+        auto& a = st.back();
+        if constexpr (R == 1) a.resize({ref.dims.cols});
+        if constexpr (R == 2) a.resize({ref.dims.rows, ref.dims.cols});
+        const T* src = ref.typed_data();
+        for (std::size_t i = 0; i < ref.dims.size(); ++i) a.data()[i] = static_cast<double>(src[i]);
+        return a;
+    }
+
+    template <class X>
+    auto convert(const X& e) {
+        if constexpr (!is_leaf_v<X>) {
+            return std::apply(
+                [&](const auto&... c) {
+                    return to_double_t<X>{e.op, {convert(c)...}};
+                },
+                e.children);
+        } else if constexpr (!std::floating_point<typename X::value_type>) {
+            return e;  // class indices: read from the caller's array as they are
+        } else if constexpr (!fusegrad::detail::expr_traits<X>::is_named) {
+            return to_double_t<X>{tensor_ref<double, X::rank>::of(fresh_copy(e.ref))};
+        } else {
+            for (auto& s : named_) {
+                if (s.name != X::name.view()) continue;
+                if (s.source != e.ref.source)
+                    throw binding_error("leaf \"" + std::string(X::name.view()) +
+                                        "\" is used with two different arrays; one name is one "
+                                        "variable");
+                return to_double_t<X>{tensor_ref<double, X::rank>::of(
+                    *static_cast<xt::xtensor<double, X::rank>*>(s.array))};
+            }
+            auto& a = fresh_copy(e.ref);
+            named_.push_back({X::name.view(), e.ref.source, &a});
+            return to_double_t<X>{tensor_ref<double, X::rank>::of(a)};
+        }
+    }
+};
+
+}  // namespace fusegrad::check

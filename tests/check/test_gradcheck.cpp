@@ -1,0 +1,225 @@
+// fg::check::gradcheck: passes on correct gradients, fails (and says where) on wrong ones, in
+// full and fast mode, for float and double models; options and errors.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include <fusegrad/check/gradcheck.hpp>
+#include <fusegrad/fusegrad.hpp>
+
+namespace fg = fusegrad;
+
+namespace check_test_ops {  // named: clang warns on unused members of ops in an unnamed namespace
+
+// A deliberately wrong op: forward is 2x, vjp claims 3g. gradcheck must catch it.
+struct wrong_double {
+    static constexpr std::string_view name = "wrong_double";
+    template <std::size_t R>
+    static constexpr std::size_t result_rank = R;
+    fg::shape infer(const fg::shape& x) const { return x; }
+    template <class T>
+    void forward(fg::mview<T> out, fg::cview<T> x) const {
+        for (std::size_t i = 0; i < x.size(); ++i) out.data[i] = 2 * x.data[i];
+    }
+    template <class T>
+    void vjp(fg::grad_sink<T> dx, fg::cview<T> g, fg::cview<T>, fg::cview<T>) const {
+        if (!dx) return;
+        for (std::size_t i = 0; i < g.size(); ++i)
+            dx.data[i] = 3 * g.data[i] + (dx.accumulate ? dx.data[i] : T(0));
+    }
+};
+
+// An op whose vjp always accumulates, even when told to overwrite: not reentrant.
+struct always_accumulates {
+    static constexpr std::string_view name = "always_accumulates";
+    template <std::size_t R>
+    static constexpr std::size_t result_rank = R;
+    fg::shape infer(const fg::shape& x) const { return x; }
+    template <class T>
+    void forward(fg::mview<T> out, fg::cview<T> x) const {
+        for (std::size_t i = 0; i < x.size(); ++i) out.data[i] = x.data[i];
+    }
+    template <class T>
+    void vjp(fg::grad_sink<T> dx, fg::cview<T> g, fg::cview<T>, fg::cview<T>) const {
+        if (!dx) return;
+        for (std::size_t i = 0; i < g.size(); ++i) dx.data[i] += g.data[i];
+    }
+};
+
+}  // namespace check_test_ops
+
+namespace {
+
+using namespace check_test_ops;
+
+template <class Op, class X>
+auto apply(X x) {
+    return fg::node<Op, X>{{}, {x}};
+}
+
+template <class A>
+void fill(A& a, double lo, double hi, std::uint64_t seed) {
+    fg::check::random_stream rng(seed);
+    for (auto& x : a) x = static_cast<typename A::value_type>(rng.uniform(lo, hi));
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck passes the softmax-regression loss, float model checked in double",
+          "[check][gradcheck]") {
+    xt::xtensor<float, 2> X({6, 5}), W({5, 4});
+    auto b = xt::xtensor<float, 1>::from_shape({4});
+    xt::xtensor<std::int32_t, 1> y = {0, 3, 1, 2, 3, 0};
+    fill(X, -1, 1, 1);
+    fill(W, -1, 1, 2);
+    fill(b, -1, 1, 3);
+    const xt::xtensor<float, 2> W_before = W;
+    auto loss = fg::mean(
+        fg::nll(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
+                fg::labels<"y">(y)));
+    const auto report = fg::check::gradcheck(loss);
+    INFO(report);
+    REQUIRE(report.passed());
+    REQUIRE(report.leaves.size() == 2);
+    CHECK(report.leaf("W").result.count == 20);
+    CHECK(report.leaf("b").result.count == 4);
+    CHECK(report.leaf("W").dims == fg::shape::matrix(5, 4));
+    CHECK(report.leaf("W").result.max_abs_error < 1e-8);  // in double, far inside the tolerance
+    CHECK(report.reentrancy_checked);
+    CHECK(report.reentrant);
+    CHECK_FALSE(report.rules_fired.empty());  // the checked graph is the fused one
+    CHECK(report.value == Approx(fg::value_and_grad(loss).value).epsilon(1e-5));
+    CHECK(bool(W == W_before));  // the caller's arrays are untouched
+}
+
+TEST_CASE("gradcheck finds a wrong vjp and reports the worst entry", "[check][gradcheck]") {
+    xt::xtensor<double, 1> v = {0.5, -1.0, 2.0};
+    auto loss = fg::sum(apply<wrong_double>(fg::param<"v">(v)));
+    const auto report = fg::check::gradcheck(loss);
+    REQUIRE_FALSE(report.passed());
+    const auto& l = report.leaf("v");
+    CHECK(l.result.failures == 3);
+    CHECK(l.result.worst_analytic == Approx(3.0));               // the vjp's claim
+    CHECK(l.result.worst_numeric == Approx(2.0).epsilon(1e-8));  // the truth
+    CHECK(l.result.max_abs_error == Approx(1.0).epsilon(1e-8));
+    CHECK(l.result.max_rel_error == Approx(0.5).epsilon(1e-8));
+    std::ostringstream os;
+    os << report;
+    CHECK_THAT(os.str(), Catch::Contains("FAIL (3 of 3)"));
+    CHECK_THAT(os.str(), Catch::Contains("wrong_double(v (3))"));
+
+    fg::check::gradcheck_options fast;
+    fast.fast = true;
+    CHECK_FALSE(fg::check::gradcheck(loss, fast).passed());
+
+    fg::check::gradcheck_options throwing;
+    throwing.throw_on_failure = true;
+    CHECK_THROWS_AS(fg::check::gradcheck(loss, throwing), fg::check::gradcheck_error);
+    try {
+        (void)fg::check::gradcheck(loss, throwing);
+    } catch (const fg::check::gradcheck_error& e) {
+        CHECK_FALSE(e.report().passed());
+        CHECK_THAT(std::string(e.what()), Catch::Contains("FAILED"));
+    }
+}
+
+TEST_CASE("gradcheck's reentrancy check catches an op that accumulates where it must overwrite",
+          "[check][gradcheck]") {
+    xt::xtensor<double, 1> v = {0.5, -1.0};
+    auto loss = fg::sum(apply<always_accumulates>(fg::param<"v">(v)));
+    // The first backward writes into a fresh (zeroed) gradient and is right; the second adds.
+    const auto report = fg::check::gradcheck(loss);
+    CHECK(report.reentrancy_checked);
+    CHECK_FALSE(report.reentrant);
+    CHECK_FALSE(report.passed());
+    fg::check::gradcheck_options no_reentrancy;
+    no_reentrancy.check_reentrancy = false;
+    CHECK_FALSE(fg::check::gradcheck(loss, no_reentrancy).reentrancy_checked);
+}
+
+TEST_CASE("gradcheck fast mode compares projections and agrees with full mode",
+          "[check][gradcheck]") {
+    xt::xtensor<double, 2> X({8, 30}), W({30, 10});
+    auto b = xt::xtensor<double, 1>::from_shape({10});
+    xt::xtensor<std::int64_t, 1> y = {0, 1, 2, 3, 4, 5, 6, 7};
+    fill(X, -1, 1, 4);
+    fill(W, -0.3, 0.3, 5);
+    fill(b, -1, 1, 6);
+    auto loss = fg::cross_entropy(
+        fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)), fg::labels<"y">(y));
+    fg::check::gradcheck_options opts;
+    opts.fast = true;
+    opts.projections = 3;
+    const auto fast = fg::check::gradcheck(loss, opts);
+    INFO(fast);
+    REQUIRE(fast.passed());
+    CHECK(fast.leaf("W").fast);
+    CHECK(fast.leaf("W").result.count == 3);
+    CHECK(fast.leaf("W").worst_position().rfind("u·Jv #", 0) == 0);
+
+    opts.leaves = {"b"};  // choose leaves
+    const auto only_b = fg::check::gradcheck(loss, opts);
+    REQUIRE(only_b.leaves.size() == 1);
+    CHECK(only_b.leaves[0].name == "b");
+
+    opts.leaves = {"x"};  // an input, not a param
+    CHECK_THROWS_WITH(fg::check::gradcheck(loss, opts),
+                      Catch::Contains("\"x\" is not a param leaf") && Catch::Contains("W, b"));
+}
+
+TEST_CASE("gradcheck checks a rewrite against the graph it replaced", "[check][gradcheck]") {
+    // A rule that is wrong: log(softmax(s)) -> softmax(s). The analytic gradient comes from the
+    // rewritten graph, the numeric one from the graph as written, so the check fails.
+    using namespace fg::placeholders;
+    const auto bad_rule =
+        fg::make_rule<fg::pattern<fg::op::log, fg::pattern<fg::op::softmax, _1_t>>>(
+            "log(softmax(s)) -> softmax(s) (wrong)", [](const auto& s) { return fg::softmax(s); });
+    xt::xtensor<double, 2> S({3, 4});
+    fill(S, -2, 2, 7);
+    auto loss = fg::sum(fg::log(fg::softmax(fg::param<"s">(S))));
+    CHECK_FALSE(fg::check::gradcheck(loss, bad_rule).passed());
+    CHECK(fg::check::gradcheck(loss, fg::no_rewrite).passed());
+    CHECK(fg::check::gradcheck(loss, fg::default_rules()).passed());
+}
+
+TEST_CASE("gradcheck_vjp checks a vector-valued graph through a random projection",
+          "[check][gradcheck]") {
+    xt::xtensor<double, 2> A({3, 4}), B({4, 2});
+    fill(A, -1, 1, 8);
+    fill(B, -1, 1, 9);
+    auto e = fg::relu(fg::matmul(fg::param<"A">(A), fg::param<"B">(B)));
+    const auto r = fg::check::gradcheck_vjp(e);
+    INFO(r);
+    CHECK(r.passed());
+    CHECK(r.leaves.size() == 2);
+}
+
+TEST_CASE("gradcheck_model_precision checks the float kernels at float tolerances",
+          "[check][gradcheck]") {
+    xt::xtensor<float, 2> X({4, 6}), W({6, 3});
+    auto b = xt::xtensor<float, 1>::from_shape({3});
+    xt::xtensor<std::int32_t, 1> y = {2, 0, 1, 1};
+    fill(X, -1, 1, 10);
+    fill(W, -1, 1, 11);
+    fill(b, -1, 1, 12);
+    auto loss = fg::cross_entropy(
+        fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)), fg::labels<"y">(y));
+    fg::check::gradcheck_options opts;
+    opts.atol = 1e-4;
+    opts.rtol = 1e-3;
+    const auto r = fg::check::gradcheck_model_precision(loss, opts);
+    INFO(r);
+    CHECK(r.passed());
+    // Float's rounding shows: the errors are far above double's, far below the tolerance.
+    CHECK(r.leaf("W").result.max_abs_error > 1e-12);
+    CHECK(r.leaf("W").result.max_abs_error < 1e-5);
+}
+
+TEST_CASE("gradcheck: one name bound to two arrays is a binding_error", "[check][gradcheck]") {
+    xt::xtensor<double, 1> a = {1.0}, b = {2.0};
+    auto loss = fg::sum(fg::param<"v">(a)) + fg::sum(fg::param<"v">(b));
+    CHECK_THROWS_AS(fg::check::gradcheck(loss), fg::binding_error);
+}

@@ -1,0 +1,151 @@
+// Gradient laws, written once and run over every op in the registry (as Hana runs its laws over
+// every model of a concept):
+//   1. the vjp equals the numeric Jacobian (central differences in double), for every operand;
+//   2. the vjp is linear in the upstream gradient: vjp(αu + βv) = α·vjp(u) + β·vjp(v);
+//   3. shapes: the value has the shape the fixture states, each gradient its operand's shape;
+//   4. accumulation: with `accumulate` set, the vjp adds to what another use wrote.
+// An op in the registry without a law fixture fails here.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <fusegrad/check/jacobian.hpp>
+#include <fusegrad/fusegrad.hpp>
+#include <fusegrad/ops/registry.hpp>
+
+#include "op_law_fixtures.hpp"
+
+namespace fg = fusegrad;
+
+namespace {
+
+// The leaf of type L inside expression e (the first occurrence).
+template <class L, class E>
+const L* find_leaf(const E& e) {
+    if constexpr (std::is_same_v<E, L>) {
+        return &e;
+    } else if constexpr (fg::is_leaf_v<E>) {
+        return nullptr;
+    } else {
+        return std::apply(
+            [](const auto&... c) {
+                const L* found = nullptr;
+                ((found = found ? found : find_leaf<L>(c)), ...);
+                return found;
+            },
+            e.children);
+    }
+}
+
+struct law_runner {
+    std::string op;
+    std::size_t instances = 0;
+
+    template <class E>
+    void operator()(const char* what, const E& expr, fg::shape expected) {
+        ++instances;
+        INFO(op << ": " << what << ": " << fg::to_string(expr));
+        using params = fg::check::param_leaves_t<E>;
+        auto g = fg::compile(expr, fg::no_rewrite);
+        g.forward();
+
+        // Law 3: the value's shape.
+        CHECK(g.value_shape() == expected);
+
+        // Law 1: the vjp against central differences, the full Jacobian of every param operand.
+        fg::check::gradcheck_options opts;
+        opts.atol = 1e-7;
+        opts.rtol = 1e-6;
+        fg::check::for_each_type<params>([&]<class L>(std::type_identity<L>) {
+            const auto r = fg::check::jacobian_of<L::name>(expr, fg::no_rewrite, opts);
+            INFO(r);
+            CHECK(r.passed());
+            CHECK(r.analytic.shape()[0] == expected.size());
+        });
+
+        // Law 2: linear in the upstream gradient.
+        const std::size_t m = g.value_shape().size();
+        fg::check::random_stream rng(fg::check::hash_name(op) ^ instances);
+        std::vector<double> u(m), v(m), w(m);
+        const double alpha = 0.7, beta = -1.3;
+        for (std::size_t i = 0; i < m; ++i) {
+            u[i] = rng.normal();
+            v[i] = rng.normal();
+            w[i] = alpha * u[i] + beta * v[i];
+        }
+        auto grads_for = [&](const std::vector<double>& seed) {
+            g.backward(fg::cview<double>{seed.data(), g.value_shape()});
+            std::vector<std::vector<double>> out;
+            fg::check::for_each_type<params>([&]<class L>(std::type_identity<L>) {
+                const auto& gr = g.template grad<L::name>();
+                out.emplace_back(gr.begin(), gr.end());
+                // Law 3: each gradient has its operand's shape.
+                const auto* leaf = find_leaf<L>(expr);
+                CHECK(gr.size() == leaf->ref.dims.size());
+                if constexpr (L::rank == 2)
+                    CHECK((gr.shape()[0] == leaf->ref.dims.rows &&
+                           gr.shape()[1] == leaf->ref.dims.cols));
+            });
+            return out;
+        };
+        const auto gu = grads_for(u), gv = grads_for(v), gw = grads_for(w);
+        double worst = 0;
+        for (std::size_t k = 0; k < gu.size(); ++k)
+            for (std::size_t i = 0; i < gu[k].size(); ++i) {
+                const double lin = alpha * gu[k][i] + beta * gv[k][i];
+                worst = std::max(worst, std::abs(gw[k][i] - lin) / (1 + std::abs(lin)));
+            }
+        INFO("linearity: worst relative deviation " << worst);
+        CHECK(worst <= 1e-12);
+
+        // Law 4: accumulation. In sum(expr) + sum(p) the backward pass meets sum(p) first, which
+        // writes p's gradient; the op under test then accumulates into it: the result must be
+        // the op's own gradient (for an upstream of ones) plus one.
+        const std::vector<double> ones(m, 1.0);
+        const auto g1 = grads_for(ones);
+        std::size_t k = 0;
+        fg::check::for_each_type<params>([&]<class L>(std::type_identity<L>) {
+            const auto* leaf = find_leaf<L>(expr);
+            auto both = fg::compile(fg::sum(expr) + fg::sum(*leaf), fg::no_rewrite);
+            both.run();
+            const auto& gb = both.template grad<L::name>();
+            double dev = 0;
+            for (std::size_t i = 0; i < gb.size(); ++i)
+                dev = std::max(dev, std::abs(gb.data()[i] - (g1[k][i] + 1.0)));
+            INFO("accumulation into " << L::name.view() << ": worst deviation " << dev);
+            CHECK(dev <= 1e-12 * (1 + m));
+            ++k;
+        });
+    }
+};
+
+template <class Op>
+std::string op_label() {
+    std::string s(Op::name);
+    if constexpr (std::is_same_v<Op, fg::op::softmax_xent<fg::reduction::none>>) s += "<none>";
+    if constexpr (std::is_same_v<Op, fg::op::softmax_xent<fg::reduction::mean>>) s += "<mean>";
+    if constexpr (std::is_same_v<Op, fg::op::softmax_xent<fg::reduction::sum>>) s += "<sum>";
+    return s;
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("every registered op obeys the gradient laws", "[check][laws]",
+                        fg::op::all_ops) {
+    using fixture = fusegrad_test::law_fixture<TestType>;
+    const std::string name = op_label<TestType>();
+    INFO("op " << name);
+    if constexpr (!fixture::defined) {
+        FAIL("op " << name
+                   << " is in the registry but has no law fixture in "
+                      "tests/check/op_law_fixtures.hpp");
+    } else {
+        law_runner run{name};
+        fixture::instances(run);
+        CHECK(run.instances > 0);
+    }
+}
