@@ -7,7 +7,7 @@ PACKAGES=(
     build-essential cmake ninja-build ccache git
     libxtensor-dev libxsimd-dev xtl-dev libboost-dev
     catch2 libbenchmark-dev zlib1g-dev libtorch-dev libopenblas-dev
-    graphviz dataset-fashion-mnist
+    graphviz dataset-fashion-mnist libstb-dev libcli11-dev
 )
 
 missing=()

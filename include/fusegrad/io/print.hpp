@@ -25,6 +25,7 @@
 #include "fusegrad/core/node.hpp"
 #include "fusegrad/core/traits.hpp"
 #include "fusegrad/grad/plan.hpp"
+#include "fusegrad/io/atomic_file.hpp"
 #include "fusegrad/ops/scale.hpp"
 
 namespace fusegrad {
@@ -167,26 +168,6 @@ void append_dot_edges(std::string& out) {
     }
 }
 
-/// Writes `text` to `path + ".tmp"`, then renames it to `path`: a reader never sees a partial
-/// file. Returns false (and leaves no temporary behind) on any failure.
-inline bool write_file_atomically(const std::string& path, std::string_view text) noexcept {
-    try {
-        if (path.empty()) return false;
-        const std::string tmp = path + ".tmp";
-        std::FILE* f = std::fopen(tmp.c_str(), "wb");
-        if (!f) return false;
-        const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-        const bool closed = std::fclose(f) == 0;
-        if (!written || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
-            std::remove(tmp.c_str());
-            return false;
-        }
-        return true;
-    } catch (...) {  // std::bad_alloc building the temporary name
-        return false;
-    }
-}
-
 /// `path` as one single-quoted shell word, or empty when it cannot be quoted safely (it holds
 /// a single quote or a NUL). A path that starts with '-' gets "./" so that it is not an option.
 inline std::string shell_quote_path(const std::string& path) {
@@ -237,7 +218,7 @@ std::string to_dot(const E& expr, std::string_view graph_name = "fusegrad") {
 /// rename). Returns false when the file could not be written.
 template <expression E>
 bool write_dot(const std::string& path, const E& expr, std::string_view graph_name = "fusegrad") {
-    return detail::write_file_atomically(path, to_dot(expr, graph_name));
+    return io::write_file_atomically(path, to_dot(expr, graph_name));
 }
 
 /// True when Graphviz's `dot` is on the PATH.

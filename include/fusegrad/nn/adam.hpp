@@ -1,0 +1,85 @@
+#pragma once
+/// @file
+/// Adam with bias correction and L2 weight decay (torch.optim.Adam's arithmetic, amsgrad off).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "fusegrad/kernels/optim.hpp"
+#include "fusegrad/nn/params.hpp"
+
+namespace fusegrad::nn {
+
+/// Adam settings: m = β1m + (1−β1)g, v = β2v + (1−β2)g², p -= lr · m̂ / (√v̂ + ε) with the
+/// bias-corrected m̂ = m / (1 − β1ᵗ), v̂ = v / (1 − β2ᵗ); g includes λp.
+struct adam_options {
+    double lr = 1e-3;           ///< learning rate
+    double beta1 = 0.9;         ///< decay of the first-moment average
+    double beta2 = 0.999;       ///< decay of the second-moment average
+    double eps = 1e-8;          ///< added to √v̂
+    double weight_decay = 0.0;  ///< λ, added to the gradient as λp (not AdamW's decoupled form)
+};
+
+template <class Params>
+class adam;
+
+/// Adam over the arrays of `fg::nn::params<...>(...)`; `step(graph)` reads each param's
+/// gradient from the graph by name and updates the array and its moments in place.
+template <class Names, class... A>
+class adam<param_list<Names, A...>> {
+    using list = param_list<Names, A...>;
+    using T = typename list::value_type;
+
+  public:
+    adam(list params, adam_options options) : params_(params), options_(options) {}
+
+    /// One update (step number t + 1) from the gradients of the graph's last backward pass.
+    /// Throws shape_error if an array and its gradient differ in size.
+    template <class Graph>
+    void step(const Graph& graph) {
+        ++t_;
+        step_all(graph, Names{}, std::index_sequence_for<A...>{});
+    }
+
+    /// How many steps have been taken.
+    std::int64_t steps() const noexcept { return t_; }
+    /// The settings; the learning rate may be changed between steps (a schedule).
+    adam_options& options() noexcept { return options_; }
+    const adam_options& options() const noexcept { return options_; }
+
+  private:
+    list params_;
+    adam_options options_;
+    std::int64_t t_ = 0;
+    std::array<std::vector<T>, sizeof...(A)> m_{};
+    std::array<std::vector<T>, sizeof...(A)> v_{};
+
+    template <class Graph, fixed_string... N, std::size_t... I>
+    void step_all(const Graph& graph, name_list<N...>, std::index_sequence<I...>) {
+        (step_one<N, I>(graph), ...);
+    }
+
+    template <fixed_string Name, std::size_t I, class Graph>
+    void step_one(const Graph& graph) {
+        auto& p = *std::get<I>(params_.arrays);
+        const auto& g = graph.template grad<Name>();
+        detail::check_param_grad<Name>("adam", p.size(), g.size());
+        if (m_[I].size() != p.size()) {
+            m_[I].assign(p.size(), T(0));
+            v_[I].assign(p.size(), T(0));
+        }
+        kernels::adam_update<T>(p.size(), static_cast<T>(options_.lr),
+                                static_cast<T>(options_.beta1), static_cast<T>(options_.beta2),
+                                static_cast<T>(options_.eps), static_cast<T>(options_.weight_decay),
+                                t_, g.data(), m_[I].data(), v_[I].data(), p.data());
+    }
+};
+
+template <class Names, class... A>
+adam(param_list<Names, A...>, adam_options) -> adam<param_list<Names, A...>>;
+
+}  // namespace fusegrad::nn

@@ -1,0 +1,110 @@
+#pragma once
+/// @file
+/// Mini-batches over a labelled dataset, with a reproducible per-epoch shuffle.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+namespace fusegrad::nn {
+
+/// Yields (x, y) mini-batches of a dataset: rows of `x` (samples × features) and the matching
+/// entries of `y`. The batch arrays are owned here and keep their buffers between batches, so a
+/// graph can be built on them once (`fg::input<"x">(data.x())`) and sees every new batch.
+///
+/// With shuffling, epoch e visits the samples in the order of a Fisher–Yates shuffle seeded by
+/// (seed, e): reproducible, different every epoch, and the same for any number of threads.
+template <class T = float, class Label = std::int32_t>
+class dataset {
+  public:
+    /// `x` and `y` must outlive the dataset. Throws std::invalid_argument when their counts
+    /// differ or batch_size is 0.
+    dataset(const xt::xtensor<T, 2>& x, const xt::xtensor<Label, 1>& y, std::size_t batch_size,
+            bool shuffle = true, std::uint64_t seed = 0, bool drop_last = false)
+        : x_(&x),
+          y_(&y),
+          batch_(batch_size),
+          shuffle_(shuffle),
+          seed_(seed),
+          drop_last_(drop_last) {
+        if (x.shape()[0] != y.shape()[0])
+            throw std::invalid_argument("dataset: x has " + std::to_string(x.shape()[0]) +
+                                        " rows but y has " + std::to_string(y.shape()[0]) +
+                                        " labels");
+        if (batch_size == 0) throw std::invalid_argument("dataset: batch size must be positive");
+        order_.resize(x.shape()[0]);
+        std::iota(order_.begin(), order_.end(), std::size_t(0));
+    }
+
+    /// The number of samples.
+    std::size_t size() const noexcept { return order_.size(); }
+    /// The batch size (the last batch of an epoch may be smaller unless drop_last).
+    std::size_t batch_size() const noexcept { return batch_; }
+    /// Batches per epoch.
+    std::size_t num_batches() const noexcept {
+        return drop_last_ ? size() / batch_ : (size() + batch_ - 1) / batch_;
+    }
+
+    /// Starts epoch `epoch`: rewinds and, when shuffling, draws that epoch's order.
+    void start_epoch(std::size_t epoch) {
+        next_ = 0;
+        std::iota(order_.begin(), order_.end(), std::size_t(0));
+        if (!shuffle_) return;
+        std::mt19937_64 rng(seed_ ^ (0x9E3779B97F4A7C15ull * (epoch + 1)));
+        for (std::size_t i = order_.size(); i > 1; --i) {
+            // Unbiased index in [0, i): rejection on the top of the 64-bit range.
+            const std::uint64_t bound = i, limit = ~std::uint64_t(0) - (~std::uint64_t(0) % bound);
+            std::uint64_t r;
+            do r = rng();
+            while (r >= limit);
+            std::swap(order_[i - 1], order_[static_cast<std::size_t>(r % bound)]);
+        }
+    }
+
+    /// Copies the next batch into x() and y(); false when the epoch is over.
+    bool next() {
+        const std::size_t n = size(), features = x_->shape()[1];
+        if (next_ >= n || (drop_last_ && next_ + batch_ > n)) return false;
+        const std::size_t rows = std::min(batch_, n - next_);
+        if (xb_.shape()[0] != rows || xb_.shape()[1] != features) {
+            xb_.resize({rows, features});
+            yb_.resize({rows});
+        }
+        const T* src = x_->data();
+        for (std::size_t r = 0; r < rows; ++r) {
+            const std::size_t i = order_[next_ + r];
+            std::copy_n(src + i * features, features, xb_.data() + r * features);
+            yb_(r) = (*y_)(i);
+        }
+        next_ += rows;
+        return true;
+    }
+
+    /// The current batch's samples (rows × features).
+    xt::xtensor<T, 2>& x() noexcept { return xb_; }
+    /// The current batch's labels.
+    xt::xtensor<Label, 1>& y() noexcept { return yb_; }
+    /// The sample order of the current epoch (indices into the full dataset).
+    const std::vector<std::size_t>& order() const noexcept { return order_; }
+
+  private:
+    const xt::xtensor<T, 2>* x_;
+    const xt::xtensor<Label, 1>* y_;
+    std::size_t batch_;
+    bool shuffle_;
+    std::uint64_t seed_;
+    bool drop_last_;
+    std::vector<std::size_t> order_;
+    std::size_t next_ = 0;
+    xt::xtensor<T, 2> xb_ = xt::xtensor<T, 2>::from_shape({0, 0});
+    xt::xtensor<Label, 1> yb_ = xt::xtensor<Label, 1>::from_shape({0});
+};
+
+}  // namespace fusegrad::nn

@@ -1,0 +1,131 @@
+// Optimizer kernels and the sgd / adam classes against hand-computed updates.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include <fusegrad/fusegrad.hpp>
+#include <fusegrad/kernels/optim.hpp>
+#include <fusegrad/kernels/trace.hpp>
+#include <fusegrad/nn/adam.hpp>
+#include <fusegrad/nn/sgd.hpp>
+
+namespace fg = fusegrad;
+namespace k = fusegrad::kernels;
+
+TEST_CASE("sgd_update without momentum is p -= lr (g + wd p)", "[nn][optim]") {
+    std::vector<double> p = {1.0, -2.0, 0.5}, g = {0.5, 0.25, -1.0};
+    k::sgd_update<double>(3, 0.1, 0.0, 0.01, false, g.data(), nullptr, p.data());
+    // p0 = 1:   1 - 0.1 (0.5 + 0.01)     = 0.949
+    // p1 = -2: -2 - 0.1 (0.25 - 0.02)    = -2.023
+    // p2 = .5: .5 - 0.1 (-1 + 0.005)     = 0.5995
+    REQUIRE(p[0] == Approx(0.949).epsilon(1e-14));
+    REQUIRE(p[1] == Approx(-2.023).epsilon(1e-14));
+    REQUIRE(p[2] == Approx(0.5995).epsilon(1e-14));
+}
+
+TEST_CASE("sgd_update with momentum and weight decay over three steps", "[nn][optim]") {
+    // One parameter, p = 1, lr 0.1, μ 0.9, λ 0.1, gradients 1, 2, -1 (by hand):
+    //   step 1: g' = 1 + 0.1·1 = 1.1;        v = 1.1;                p = 1 - 0.11 = 0.89
+    //   step 2: g' = 2 + 0.089 = 2.089;      v = 0.99 + 2.089 = 3.079; p = 0.89 - 0.3079 = 0.5821
+    //   step 3: g' = -1 + 0.05821 = -0.94179; v = 2.7711 - 0.94179 = 1.82931; p = 0.5821 - 0.182931
+    double p = 1.0, v = 0.0;
+    const double grads[] = {1.0, 2.0, -1.0};
+    const double expected_p[] = {0.89, 0.5821, 0.399169};
+    const double expected_v[] = {1.1, 3.079, 1.82931};
+    for (int s = 0; s < 3; ++s) {
+        k::sgd_update<double>(1, 0.1, 0.9, 0.1, false, &grads[s], &v, &p);
+        REQUIRE(v == Approx(expected_v[s]).epsilon(1e-12));
+        REQUIRE(p == Approx(expected_p[s]).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("sgd_update with Nesterov momentum", "[nn][optim]") {
+    // p = 1, lr 0.1, μ 0.5, g = 1 twice: v1 = 1, p1 = 1 - 0.1 (1 + 0.5) = 0.85;
+    // v2 = 0.5 + 1 = 1.5, p2 = 0.85 - 0.1 (1 + 0.75) = 0.675.
+    float p = 1.f, v = 0.f;
+    const float g = 1.f;
+    k::sgd_update<float>(1, 0.1f, 0.5f, 0.f, true, &g, &v, &p);
+    REQUIRE(p == Approx(0.85f));
+    k::sgd_update<float>(1, 0.1f, 0.5f, 0.f, true, &g, &v, &p);
+    REQUIRE(p == Approx(0.675f));
+}
+
+TEST_CASE("adam_update with bias correction over several steps", "[nn][optim]") {
+    const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.05;
+    const double grads[] = {0.5, -0.3, 0.8, 0.1};
+    double p = 2.0, m = 0.0, v = 0.0;
+    // The textbook form, written independently: m̂ = m / (1 − β1ᵗ), v̂ = v / (1 − β2ᵗ),
+    // p -= lr m̂ / (√v̂ + ε).
+    double rp = 2.0, rm = 0.0, rv = 0.0;
+    for (int t = 1; t <= 4; ++t) {
+        const double g = grads[t - 1] + wd * rp;
+        rm = b1 * rm + (1 - b1) * g;
+        rv = b2 * rv + (1 - b2) * g * g;
+        const double mh = rm / (1 - std::pow(b1, t)), vh = rv / (1 - std::pow(b2, t));
+        rp -= lr * mh / (std::sqrt(vh) + eps);
+        k::adam_update<double>(1, lr, b1, b2, eps, wd, t, &grads[t - 1], &m, &v, &p);
+        REQUIRE(m == Approx(rm).epsilon(1e-13));
+        REQUIRE(v == Approx(rv).epsilon(1e-13));
+        REQUIRE(p == Approx(rp).epsilon(1e-12));
+    }
+    // The first step of Adam moves every parameter by lr (m̂ = g, v̂ = g²): a closed form.
+    double q = 3.0, qm = 0.0, qv = 0.0;
+    const double gq = -4.0;
+    k::adam_update<double>(1, 0.01, 0.9, 0.999, 0.0, 0.0, 1, &gq, &qm, &qv, &q);
+    REQUIRE(q == Approx(3.01).epsilon(1e-14));
+}
+
+TEST_CASE("fg::nn::sgd updates the user's arrays from the graph's gradients", "[nn][optim]") {
+    // loss = Σ (2 · W) + Σ b: dW = 2 everywhere, db = 1.
+    xt::xtensor<float, 2> W = {{1.f, 2.f}, {3.f, 4.f}};
+    xt::xtensor<float, 1> b = {0.5f, -0.5f};
+    auto graph =
+        fg::compile(fg::sum(fg::scale(fg::param<"W">(W), 2.0)) + fg::sum(fg::param<"b">(b)));
+    fg::nn::sgd opt(fg::nn::params<"W", "b">(W, b), {.lr = 0.1, .momentum = 0.5});
+    fg::kernels::trace_scope trace;
+    graph.run();
+    opt.step(graph);
+    REQUIRE(trace.count("sgd_update") == 2);  // through the kernels, once per param
+    REQUIRE(W(0, 0) == Approx(0.8f));         // 1 - 0.1·2
+    REQUIRE(b(1) == Approx(-0.6f));           // -0.5 - 0.1·1
+    graph.run();
+    opt.step(graph);
+    REQUIRE(W(1, 1) == Approx(4.f - 0.2f - 0.1f * 3.f));  // v = 0.5·2 + 2 = 3
+    REQUIRE(b(0) == Approx(0.5f - 0.1f - 0.1f * 1.5f));   // v = 0.5·1 + 1 = 1.5
+}
+
+TEST_CASE("fg::nn::adam counts steps and fits a separable problem", "[nn][optim]") {
+    xt::xtensor<float, 2> X = {{1.f, 0.f}, {0.f, 1.f}, {1.f, 0.1f}, {0.1f, 1.f}};
+    xt::xtensor<std::int32_t, 1> y = {0, 1, 0, 1};
+    xt::xtensor<float, 2> W = xt::zeros<float>({2, 2});
+    xt::xtensor<float, 1> b = xt::zeros<float>({2});
+    auto graph = fg::compile(fg::cross_entropy(
+        fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)), fg::labels<"y">(y)));
+    fg::nn::adam opt(fg::nn::params<"W", "b">(W, b), {.lr = 0.05});
+    graph.run();
+    const float first = graph.value();
+    REQUIRE(first == Approx(std::log(2.f)));
+    opt.step(graph);
+    // First step: every weight with a non-zero gradient moves by exactly lr against its sign.
+    REQUIRE(std::abs(W(0, 0) - 0.05f) < 1e-6f);
+    REQUIRE(std::abs(W(0, 1) + 0.05f) < 1e-6f);
+    for (int s = 0; s < 200; ++s) {
+        graph.run();
+        opt.step(graph);
+    }
+    REQUIRE(opt.steps() == 201);
+    graph.run();
+    REQUIRE(graph.value() < 0.05f * first);
+}
+
+TEST_CASE("an optimizer refuses a param whose array was resized", "[nn][optim][errors]") {
+    xt::xtensor<float, 1> p = {1.f, 2.f};
+    auto graph = fg::compile(fg::sum(fg::param<"p">(p)));
+    graph.run();
+    xt::xtensor<float, 1> other = {1.f, 2.f, 3.f};
+    fg::nn::sgd opt(fg::nn::params<"p">(other), {.lr = 0.1});
+    REQUIRE_THROWS_AS(opt.step(graph), fg::shape_error);
+    REQUIRE_THROWS_WITH(opt.step(graph), Catch::Matchers::Contains("\"p\" has 3 elements"));
+}
