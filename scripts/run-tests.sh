@@ -44,7 +44,8 @@ phase "install deps" bash scripts/install-deps.sh
 
 # ---- Release ----
 phase "release: configure" configure build -DCMAKE_BUILD_TYPE=Release \
-    -DFUSEGRAD_BUILD_TESTS=ON -DFUSEGRAD_BUILD_EXAMPLES=ON -DFUSEGRAD_SANITIZE=OFF
+    -DFUSEGRAD_BUILD_TESTS=ON -DFUSEGRAD_BUILD_EXAMPLES=ON -DFUSEGRAD_SANITIZE=OFF \
+    -DFUSEGRAD_BUILD_BENCHMARKS=ON  # built (not run) so that they keep compiling
 phase "release: build" cmake --build build -j"${JOBS}"
 phase "release: ctest" ctest --test-dir build --output-on-failure -j"${JOBS}"
 
