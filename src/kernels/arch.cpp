@@ -5,11 +5,16 @@
 #include "fusegrad/kernels/arch.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include <xsimd/config/xsimd_cpuid.hpp>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "dispatch.hpp"
 
@@ -19,17 +24,38 @@ namespace {
 
 constexpr arch all_archs[] = {arch::scalar, arch::sse4_2, arch::avx2, arch::avx512f};
 
+// The register state the OS saves on a context switch (XCR0), or 0 when the OS does not use
+// XSAVE. xsimd 8.1 reads the CPUID feature bits only; a CPU can have AVX-512 while the OS (a
+// kernel booted with noxsave, or a hypervisor) leaves its registers disabled, and running
+// such code then dies with SIGILL.
+std::uint64_t os_saved_state() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & (1u << 27)) == 0) {
+        return 0;  // no OSXSAVE
+    }
+    unsigned lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (static_cast<std::uint64_t>(hi) << 32) | lo;
+#else
+    return 0;
+#endif
+}
+
 bool cpu_has(arch a) noexcept {
     const auto& cpu = xsimd::available_architectures();
+    const std::uint64_t xcr0 = os_saved_state();
+    const bool os_ymm = (xcr0 & 0x6) == 0x6;    // SSE and AVX state
+    const bool os_zmm = (xcr0 & 0xe6) == 0xe6;  // and opmask, ZMM0-15 upper halves, ZMM16-31
     switch (a) {
         case arch::scalar:
             return true;
         case arch::sse4_2:
             return cpu.sse4_2 != 0;
         case arch::avx2:
-            return cpu.avx2 != 0 && cpu.fma3_avx2 != 0;
+            return cpu.avx2 != 0 && cpu.fma3_avx2 != 0 && os_ymm;
         case arch::avx512f:
-            return cpu.avx512f != 0 && cpu.avx512dq != 0;
+            return cpu.avx512f != 0 && cpu.avx512dq != 0 && os_zmm;
     }
     return false;
 }
