@@ -7,6 +7,7 @@
 #include "fusegrad/io/atomic_file.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -30,6 +31,9 @@ bool write_png(const std::string& path, std::size_t width, std::size_t height, s
     if (path.empty() || width == 0 || height == 0 || channels == 0 || channels > 4 ||
         width > 1u << 20 || height > 1u << 20)
         return false;
+    // stb computes the filtered image size (width·channels + 1)·height in int: keep it far from
+    // overflowing (a wrapped size would be a heap overflow inside stb).
+    if ((width * channels + 1) * height > static_cast<std::size_t>(INT_MAX / 2)) return false;
     std::string bytes;
     const int stride = static_cast<int>(width * channels);
     if (!stbi_write_png_to_func(&append_bytes, &bytes, static_cast<int>(width),

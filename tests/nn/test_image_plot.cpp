@@ -71,3 +71,28 @@ TEST_CASE("to_svg draws one polyline per series with one point per finite value"
     REQUIRE_FALSE(io::write_svg(dir / "no/c.svg", {loss}));
     REQUIRE(read_bytes(dir / "c.svg").size() > 100);
 }
+
+TEST_CASE("to_svg terminates on values too large for their tick step", "[nn][io][errors]") {
+    // At 1e17 the spacing of doubles is 16: a tick step of 1 added to a tick leaves it unchanged,
+    // which once made the tick loop run until memory ran out. x at 2^53 likewise.
+    io::chart c{"diverged", "epoch", "loss", {}};
+    c.lines.push_back({"train", {1e17, 1e17, 1e17 + 16}, "#112233"});
+    c.lines.back().x = {9007199254740992.0, 9007199254740993.0, 9007199254740994.0};
+    const std::string svg = io::to_svg({c});
+    std::size_t grid_lines = 0;
+    for (auto p = svg.find("stroke=\"#e5e5e5\""); p != std::string::npos;
+         p = svg.find("stroke=\"#e5e5e5\"", p + 1))
+        ++grid_lines;
+    REQUIRE(grid_lines >= 1);
+    REQUIRE(grid_lines <= 51);
+    REQUIRE(svg.find("</svg>") != std::string::npos);
+}
+
+TEST_CASE("write_png refuses an image whose size would overflow the encoder", "[nn][io][errors]") {
+    // 40000 × 40000 RGB: (width·3 + 1)·height overflows stb's int arithmetic. Refused before
+    // the pixels are read, so a 3-byte buffer is enough to prove nothing is touched.
+    temp_dir dir("png_huge");
+    const std::uint8_t px[3] = {0, 0, 0};
+    REQUIRE_FALSE(io::write_png(dir / "huge.png", 40000, 40000, 3, px));
+    REQUIRE(std::filesystem::is_empty(dir.path));
+}

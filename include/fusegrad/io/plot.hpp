@@ -91,7 +91,13 @@ inline std::string to_svg(const std::vector<chart>& charts, int width = 440, int
              "</text>\n";
         // Grid and ticks.
         const double ys = detail::tick_step(y1 - y0, 5);
-        for (double y = std::ceil(y0 / ys) * ys; y <= y1 + 1e-12; y += ys) {
+        // Ticks by index, at most kMaxTicks: at huge values a step below the spacing of doubles
+        // would make `y += ys` stand still.
+        constexpr int kMaxTicks = 50;
+        const double y_first = std::ceil(y0 / ys) * ys;
+        for (int k = 0; k <= kMaxTicks; ++k) {
+            const double y = y_first + k * ys;
+            if (y > y1 + 1e-12) break;
             s += "<line x1=\"" + fmt("%.1f", left) + "\" x2=\"" + fmt("%.1f", right) + "\" y1=\"" +
                  fmt("%.1f", py(y)) + "\" y2=\"" + fmt("%.1f", py(y)) +
                  "\" stroke=\"#e5e5e5\"/>\n<text x=\"" + fmt("%.1f", left - 4) + "\" y=\"" +
@@ -104,9 +110,13 @@ inline std::string to_svg(const std::vector<chart>& charts, int width = 440, int
                  "</text>\n";
         }
         const double xs = std::max(1.0, detail::tick_step(x1 - x0, 6));
-        for (double x = std::ceil(x0 / xs) * xs; x <= x1 + 1e-12; x += xs)
+        const double x_first = std::ceil(x0 / xs) * xs;
+        for (int k = 0; k <= kMaxTicks; ++k) {
+            const double x = x_first + k * xs;
+            if (x > x1 + 1e-12) break;
             s += "<text x=\"" + fmt("%.1f", px(x)) + "\" y=\"" + fmt("%.1f", bottom + 14) +
                  "\" text-anchor=\"middle\">" + fmt("%g", x) + "</text>\n";
+        }
         s += "<rect x=\"" + fmt("%.1f", left) + "\" y=\"" + fmt("%.1f", top) + "\" width=\"" +
              fmt("%.1f", right - left) + "\" height=\"" + fmt("%.1f", bottom - top) +
              "\" fill=\"none\" stroke=\"#444\"/>\n";
