@@ -1,13 +1,20 @@
 /// @file
-/// Scalar reference negative log-likelihood kernels, row-wise over an m×n contiguous p.
+/// Negative log-likelihood over probabilities, row-wise over an m×n contiguous p: the scalar
+/// reference loops and the front doors running the SIMD bodies (simd/nll.hpp) over fixed
+/// chunks of rows. The label check stays scalar (one compare per row, exits at the first bad).
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
+#include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
+#include "nll_rows.hpp"
+#include "parallel.hpp"
+#include "simd/nll_decl.hpp"
 
 namespace fusegrad::kernels {
 
@@ -28,9 +35,10 @@ std::size_t first_label_out_of_range(std::size_t m, const I* y, std::size_t clas
     return m;
 }
 
+namespace {
+
 template <class T, class I>
-void nll_index_rows(std::size_t m, std::size_t n, const T* p, const I* y, T* out) {
-    detail::trace_call("nll_index_rows");
+void reference_nll_index_rows(std::size_t m, std::size_t n, const T* p, const I* y, T* out) {
     for (std::size_t i = 0; i < m; ++i) {
         const auto label = static_cast<std::size_t>(y[i]);
         out[i] = -std::log(p[i * n + label]);
@@ -38,9 +46,8 @@ void nll_index_rows(std::size_t m, std::size_t n, const T* p, const I* y, T* out
 }
 
 template <class T, class I>
-void nll_index_rows_backward(std::size_t m, std::size_t n, const T* p, const I* y, const T* g,
-                             T beta, T* dp) {
-    detail::trace_call("nll_index_rows_backward");
+void reference_nll_index_rows_backward(std::size_t m, std::size_t n, const T* p, const I* y,
+                                       const T* g, T beta, T* dp) {
     for (std::size_t i = 0; i < m; ++i) {
         const auto label = static_cast<std::size_t>(y[i]);
         const T* pr = p + i * n;
@@ -54,8 +61,7 @@ void nll_index_rows_backward(std::size_t m, std::size_t n, const T* p, const I* 
 }
 
 template <class T>
-void nll_prob_rows(std::size_t m, std::size_t n, const T* p, const T* y, T* out) {
-    detail::trace_call("nll_prob_rows");
+void reference_nll_prob_rows(std::size_t m, std::size_t n, const T* p, const T* y, T* out) {
     for (std::size_t i = 0; i < m; ++i) {
         const T* pr = p + i * n;
         const T* yr = y + i * n;
@@ -70,9 +76,8 @@ void nll_prob_rows(std::size_t m, std::size_t n, const T* p, const T* y, T* out)
 }
 
 template <class T>
-void nll_prob_rows_backward(std::size_t m, std::size_t n, const T* p, const T* y, const T* g,
-                            T beta_p, T* dp, T beta_y, T* dy) {
-    detail::trace_call("nll_prob_rows_backward");
+void reference_nll_prob_rows_backward(std::size_t m, std::size_t n, const T* p, const T* y,
+                                      const T* g, T beta_p, T* dp, T beta_y, T* dy) {
     for (std::size_t i = 0; i < m; ++i) {
         const T* pr = p + i * n;
         const T* yr = y + i * n;
@@ -92,6 +97,71 @@ void nll_prob_rows_backward(std::size_t m, std::size_t n, const T* p, const T* y
             }
         }
     }
+}
+
+}  // namespace
+
+template <class T, class I>
+void nll_index_rows(std::size_t m, std::size_t n, const T* p, const I* y, T* out) {
+    detail::trace_call("nll_index_rows");
+    // One gathered element and one log per row: chunks of rows, not of row elements.
+    detail::run_row_chunks(
+        m, detail::kGatherRowsPerChunk, 8, [&](auto a, std::size_t b, std::size_t rows) {
+            using A = decltype(a);
+            if constexpr (detail::is_scalar_v<A>)
+                reference_nll_index_rows<T, I>(rows, n, p + b * n, y + b, out + b);
+            else
+                simd::nll_index_rows<A, T, I>(rows, n, p + b * n, y + b, out + b);
+        });
+}
+
+template <class T, class I>
+void nll_index_rows_backward(std::size_t m, std::size_t n, const T* p, const I* y, const T* g,
+                             T beta, T* dp) {
+    detail::trace_call("nll_index_rows_backward");
+    if (n == 0) return;
+    detail::run_row_chunks(m, detail::rows_per_chunk(n), n,
+                           [&](auto a, std::size_t b, std::size_t rows) {
+                               using A = decltype(a);
+                               if constexpr (detail::is_scalar_v<A>)
+                                   reference_nll_index_rows_backward<T, I>(
+                                       rows, n, p + b * n, y + b, g + b, beta, dp + b * n);
+                               else
+                                   simd::nll_index_rows_backward<A, T, I>(rows, n, p + b * n, y + b,
+                                                                          g + b, beta, dp + b * n);
+                           });
+}
+
+template <class T>
+void nll_prob_rows(std::size_t m, std::size_t n, const T* p, const T* y, T* out) {
+    detail::trace_call("nll_prob_rows");
+    detail::run_row_chunks(
+        m, detail::rows_per_chunk(n), 8 * n, [&](auto a, std::size_t b, std::size_t rows) {
+            using A = decltype(a);
+            if constexpr (detail::is_scalar_v<A>)
+                reference_nll_prob_rows<T>(rows, n, p + b * n, y + b * n, out + b);
+            else
+                simd::nll_prob_rows<A, T>(rows, n, p + b * n, y + b * n, out + b);
+        });
+}
+
+template <class T>
+void nll_prob_rows_backward(std::size_t m, std::size_t n, const T* p, const T* y, const T* g,
+                            T beta_p, T* dp, T beta_y, T* dy) {
+    detail::trace_call("nll_prob_rows_backward");
+    if (n == 0 || (dp == nullptr && dy == nullptr)) return;
+    detail::run_row_chunks(
+        m, detail::rows_per_chunk(n), 10 * n, [&](auto a, std::size_t b, std::size_t rows) {
+            using A = decltype(a);
+            T* dpb = dp == nullptr ? nullptr : dp + b * n;
+            T* dyb = dy == nullptr ? nullptr : dy + b * n;
+            if constexpr (detail::is_scalar_v<A>)
+                reference_nll_prob_rows_backward<T>(rows, n, p + b * n, y + b * n, g + b, beta_p,
+                                                    dpb, beta_y, dyb);
+            else
+                simd::nll_prob_rows_backward<A, T>(rows, n, p + b * n, y + b * n, g + b, beta_p,
+                                                   dpb, beta_y, dyb);
+        });
 }
 
 #define FUSEGRAD_INSTANTIATE_LABELS(I) \

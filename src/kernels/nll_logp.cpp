@@ -1,12 +1,20 @@
 /// @file
-/// Scalar reference negative log-likelihood over log-probabilities, row-wise over an m×n
-/// contiguous logp (PyTorch's nll_loss with reduction none, and its probability-target form).
+/// Negative log-likelihood over log-probabilities, row-wise over an m×n contiguous logp
+/// (PyTorch's nll_loss with reduction none, and its probability-target form): the scalar
+/// reference loops and the front doors running the SIMD bodies (simd/nll.hpp).
+///
+/// nll_logp_index_rows is one load and one negation per row, with nothing to vectorise: it runs
+/// the scalar loop on every set (exact everywhere).
 
 #include <cstddef>
 #include <cstdint>
 
+#include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
+#include "nll_rows.hpp"
+#include "parallel.hpp"
+#include "simd/nll_decl.hpp"
 
 namespace fusegrad::kernels {
 
@@ -18,10 +26,11 @@ void nll_logp_index_rows(std::size_t m, std::size_t n, const T* logp, const I* y
     }
 }
 
+namespace {
+
 template <class T, class I>
-void nll_logp_index_rows_backward(std::size_t m, std::size_t n, const I* y, const T* g, T beta,
-                                  T* dlogp) {
-    detail::trace_call("nll_logp_index_rows_backward");
+void reference_nll_logp_index_rows_backward(std::size_t m, std::size_t n, const I* y, const T* g,
+                                            T beta, T* dlogp) {
     for (std::size_t i = 0; i < m; ++i) {
         const auto label = static_cast<std::size_t>(y[i]);
         T* dr = dlogp + i * n;
@@ -33,8 +42,7 @@ void nll_logp_index_rows_backward(std::size_t m, std::size_t n, const I* y, cons
 }
 
 template <class T>
-void nll_logp_prob_rows(std::size_t m, std::size_t n, const T* logp, const T* y, T* out) {
-    detail::trace_call("nll_logp_prob_rows");
+void reference_nll_logp_prob_rows(std::size_t m, std::size_t n, const T* logp, const T* y, T* out) {
     for (std::size_t i = 0; i < m; ++i) {
         const T* lr = logp + i * n;
         const T* yr = y + i * n;
@@ -49,9 +57,8 @@ void nll_logp_prob_rows(std::size_t m, std::size_t n, const T* logp, const T* y,
 }
 
 template <class T>
-void nll_logp_prob_rows_backward(std::size_t m, std::size_t n, const T* logp, const T* y,
-                                 const T* g, T beta_p, T* dlogp, T beta_y, T* dy) {
-    detail::trace_call("nll_logp_prob_rows_backward");
+void reference_nll_logp_prob_rows_backward(std::size_t m, std::size_t n, const T* logp, const T* y,
+                                           const T* g, T beta_p, T* dlogp, T beta_y, T* dy) {
     for (std::size_t i = 0; i < m; ++i) {
         const T gi = g[i];
         if (dlogp != nullptr) {
@@ -71,6 +78,57 @@ void nll_logp_prob_rows_backward(std::size_t m, std::size_t n, const T* logp, co
             }
         }
     }
+}
+
+}  // namespace
+
+template <class T, class I>
+void nll_logp_index_rows_backward(std::size_t m, std::size_t n, const I* y, const T* g, T beta,
+                                  T* dlogp) {
+    detail::trace_call("nll_logp_index_rows_backward");
+    if (n == 0) return;
+    detail::run_row_chunks(m, detail::rows_per_chunk(n), n,
+                           [&](auto a, std::size_t b, std::size_t rows) {
+                               using A = decltype(a);
+                               if constexpr (detail::is_scalar_v<A>)
+                                   reference_nll_logp_index_rows_backward<T, I>(
+                                       rows, n, y + b, g + b, beta, dlogp + b * n);
+                               else
+                                   simd::nll_logp_index_rows_backward<A, T, I>(
+                                       rows, n, y + b, g + b, beta, dlogp + b * n);
+                           });
+}
+
+template <class T>
+void nll_logp_prob_rows(std::size_t m, std::size_t n, const T* logp, const T* y, T* out) {
+    detail::trace_call("nll_logp_prob_rows");
+    detail::run_row_chunks(
+        m, detail::rows_per_chunk(n), 2 * n, [&](auto a, std::size_t b, std::size_t rows) {
+            using A = decltype(a);
+            if constexpr (detail::is_scalar_v<A>)
+                reference_nll_logp_prob_rows<T>(rows, n, logp + b * n, y + b * n, out + b);
+            else
+                simd::nll_logp_prob_rows<A, T>(rows, n, logp + b * n, y + b * n, out + b);
+        });
+}
+
+template <class T>
+void nll_logp_prob_rows_backward(std::size_t m, std::size_t n, const T* logp, const T* y,
+                                 const T* g, T beta_p, T* dlogp, T beta_y, T* dy) {
+    detail::trace_call("nll_logp_prob_rows_backward");
+    if (n == 0 || (dlogp == nullptr && dy == nullptr)) return;
+    detail::run_row_chunks(
+        m, detail::rows_per_chunk(n), 2 * n, [&](auto a, std::size_t b, std::size_t rows) {
+            using A = decltype(a);
+            T* dlb = dlogp == nullptr ? nullptr : dlogp + b * n;
+            T* dyb = dy == nullptr ? nullptr : dy + b * n;
+            if constexpr (detail::is_scalar_v<A>)
+                reference_nll_logp_prob_rows_backward<T>(rows, n, logp + b * n, y + b * n, g + b,
+                                                         beta_p, dlb, beta_y, dyb);
+            else
+                simd::nll_logp_prob_rows_backward<A, T>(rows, n, logp + b * n, y + b * n, g + b,
+                                                        beta_p, dlb, beta_y, dyb);
+        });
 }
 
 #define FUSEGRAD_INSTANTIATE_INDEX_NLL_LOGP(T, I)                                                  \
