@@ -1,20 +1,27 @@
 // Fused softmax cross-entropy, forward + backward, on N×C float logits with class-index labels
 // (mean reduction), against libtorch's F::cross_entropy + backward() and against a memcpy of
 // the same N×C floats (the memory roofline: the fused kernel must at least read the logits and
-// write their gradient). fusegrad runs on every available instruction set.
+// write their gradient). fusegrad runs on every available instruction set, as the fused kernel
+// (softmax_xent_index_rows_fused, the main row) and as the forward + backward kernel pair.
 //
 // Run: OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive ./bench_softmax_xent
-// After the usual table it prints, per shape, the best time of each and the ratios.
+// After the usual table it prints, per shape, the best time of each and the ratios. The
+// libtorch rows are timed after an untimed warm-up and with freed memory kept in the heap (see
+// run_torch and main); FUSEGRAD_BENCH_DEFAULT_MALLOC=1 shows what glibc's defaults cost it.
 
 #include <benchmark/benchmark.h>
 
 #include "ratio_reporter.hpp"
 
+#include <malloc.h>
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -68,7 +75,27 @@ void set_bytes(benchmark::State& st, const shape& s) {
         static_cast<std::int64_t>(st.iterations() * 2 * s.n * s.c * sizeof(float)));
 }
 
-void run_fusegrad(benchmark::State& st, shape s, fk::arch a) {
+/// The fused kernel: forward and backward in one call (one exp per element).
+void run_fused(benchmark::State& st, shape s, fk::arch a) {
+    const fk::arch_scope scope(a);
+    const auto logits = random_logits(s);
+    const auto labels = random_labels(s);
+    std::vector<float> ds(s.n * s.c, 0.0f);
+    const fk::xent_targets<float> targets{};
+    const float alpha = 1.0f / static_cast<float>(s.n);  // the mean over the batch
+    for (auto _ : st) {
+        float loss =
+            alpha * fk::softmax_xent_index_rows_fused<float, std::int64_t>(
+                        s.n, s.c, logits.data(), labels.data(), targets, alpha, nullptr, ds.data());
+        benchmark::DoNotOptimize(loss);
+        benchmark::DoNotOptimize(ds.data());
+        benchmark::ClobberMemory();
+    }
+    set_bytes(st, s);
+}
+
+/// The forward kernel then the backward kernel (row statistics kept in between).
+void run_pair(benchmark::State& st, shape s, fk::arch a) {
     const fk::arch_scope scope(a);
     const auto logits = random_logits(s);
     const auto labels = random_labels(s);
@@ -100,7 +127,17 @@ void run_copy(benchmark::State& st, shape s) {
 }
 
 #ifdef FUSEGRAD_HAVE_TORCH
-void run_torch(benchmark::State& st, shape s) {
+/// libtorch's F::cross_entropy (mean) + backward(), 1 thread. `keep_grad`: the gradient buffer
+/// is kept and zeroed each iteration (optimizer.zero_grad(set_to_none=False)), backward then
+/// accumulates into it; otherwise it is reset to none (set_to_none=True, PyTorch 2's default)
+/// and every backward allocates a fresh one. The ratio table uses the faster of the two.
+///
+/// Why the untimed warm-up: the first calls in a process pay libtorch's one-time costs (lazy
+/// symbol binding and relocation in ld.so, operator registration, first-touch page faults of
+/// every buffer); perf showed them at > 50% of the samples. At a few hundred ms per iteration,
+/// Google Benchmark's 0.2-0.3 s minimum ran one or two iterations, so that was what it timed:
+/// 116 ms instead of ~11 ms at 4096×1000. See also main() for the allocator setting.
+void run_torch(benchmark::State& st, shape s, bool keep_grad) {
     torch::set_num_threads(1);
     const auto logits_data = random_logits(s);
     auto labels_data = random_labels(s);
@@ -111,62 +148,87 @@ void run_torch(benchmark::State& st, shape s) {
     auto labels =
         torch::from_blob(labels_data.data(), {static_cast<std::int64_t>(s.n)}, torch::kLong)
             .clone();
-    for (auto _ : st) {
+    auto step = [&] {
         auto loss = torch::nn::functional::cross_entropy(logits, labels);
         loss.backward();
         benchmark::DoNotOptimize(logits.grad().data_ptr());
-        logits.mutable_grad() = torch::Tensor();  // zero_grad(set_to_none=True)
-    }
+        if (keep_grad)
+            logits.mutable_grad().zero_();
+        else
+            logits.mutable_grad() = torch::Tensor();  // zero_grad(set_to_none=True)
+    };
+    for (int i = 0; i < 3; ++i) step();  // warm-up, untimed
+    for (auto _ : st) step();
     set_bytes(st, s);
 }
 #endif
 
 using fusegrad::bench::ratio_reporter;
 
+void add(const std::string& name, std::function<void(benchmark::State&)> f) {
+    benchmark::RegisterBenchmark(name.c_str(), f)->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
 void register_all() {
     for (const auto& s : kShapes) {
         for (const fk::arch a : fk::available_archs()) {
             if (a == fk::arch::scalar && s.n * s.c > (std::size_t(1) << 23)) continue;
-            benchmark::RegisterBenchmark(name_of(s, std::string(fk::arch_name(a))).c_str(),
-                                         [s, a](benchmark::State& st) { run_fusegrad(st, s, a); })
-                ->Unit(benchmark::kMicrosecond)
-                ->UseRealTime();
+            const std::string arch(fk::arch_name(a));
+            add(name_of(s, arch), [s, a](benchmark::State& st) { run_fused(st, s, a); });
+            add(name_of(s, "pair_" + arch), [s, a](benchmark::State& st) { run_pair(st, s, a); });
         }
 #ifdef FUSEGRAD_HAVE_TORCH
-        benchmark::RegisterBenchmark(name_of(s, "libtorch").c_str(),
-                                     [s](benchmark::State& st) { run_torch(st, s); })
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
+        add(name_of(s, "libtorch"), [s](benchmark::State& st) { run_torch(st, s, true); });
+        add(name_of(s, "libtorch_grad_none"),
+            [s](benchmark::State& st) { run_torch(st, s, false); });
 #endif
-        benchmark::RegisterBenchmark(name_of(s, "memcpy").c_str(),
-                                     [s](benchmark::State& st) { run_copy(st, s); })
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
+        add(name_of(s, "memcpy"), [s](benchmark::State& st) { run_copy(st, s); });
     }
 }
 
 void print_ratios(const ratio_reporter& rep) {
-    std::printf("\n%-12s %-8s %12s %12s %12s %14s %14s\n", "N x C", "arch", "fusegrad us",
-                "libtorch us", "memcpy us", "torch/fusegrad", "memcpy/fusegrad");
+    std::printf("\n%-12s %-8s %11s %11s %11s %11s %9s %9s %9s %9s\n", "N x C", "arch", "fused us",
+                "pair us", "torch us", "memcpy us", "torch/fu", "torch/pr", "copy/fu", "copy/pr");
     for (const auto& s : kShapes) {
-        const double torch = rep.best(name_of(s, "libtorch"));
+        const double kept = rep.best(name_of(s, "libtorch"));
+        const double none = rep.best(name_of(s, "libtorch_grad_none"));
+        const double torch = kept > 0 && none > 0 ? std::min(kept, none) : kept + none;
         const double copy = rep.best(name_of(s, "memcpy"));
         for (const fk::arch a : fk::available_archs()) {
-            const double t = rep.best(name_of(s, std::string(fk::arch_name(a))));
+            const std::string arch(fk::arch_name(a));
+            const double t = rep.best(name_of(s, arch));
+            const double p = rep.best(name_of(s, "pair_" + arch));
             if (t == 0.0) continue;
-            std::printf("%-12s %-8s %12.1f %12.1f %12.1f %14.2f %14.2f\n", shape_name(s).c_str(),
-                        std::string(fk::arch_name(a)).c_str(), t, torch, copy,
-                        torch > 0 ? torch / t : 0.0, copy / t);
+            std::printf("%-12s %-8s %11.1f %11.1f %11.1f %11.1f %9.2f %9.2f %9.2f %9.2f\n",
+                        shape_name(s).c_str(), arch.c_str(), t, p, torch, copy,
+                        torch > 0 ? torch / t : 0.0, torch > 0 && p > 0 ? torch / p : 0.0, copy / t,
+                        p > 0 ? copy / p : 0.0);
         }
+        if (kept > 0 && none > 0)
+            std::printf(
+                "%-12s libtorch: grad kept and zeroed %.1f us, grad reset to none %.1f us\n",
+                shape_name(s).c_str(), kept, none);
     }
     std::printf(
-        "(times: best run per iteration; torch/fusegrad > 1 means fusegrad is faster; "
-        "memcpy/fusegrad is the share of the copy roofline reached)\n");
+        "(times: best run per iteration. fused: softmax_xent_index_rows_fused; pair: the forward "
+        "then the backward kernel; torch: F::cross_entropy + backward, the faster grad variant; "
+        "torch/x > 1 means x is faster; copy/x is the share of the memcpy roofline reached)\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Keep freed memory in the heap: glibc serves blocks above its mmap threshold (dynamic, at
+    // most 32 MiB) with mmap and unmaps them on free, so libtorch's fresh N×C intermediates
+    // (131 MB each at 1024×32000) are page-faulted in again on every iteration, in any process.
+    // On this VM a page fault is expensive (perf: exc_page_fault / pvm_irq_enable at 20-25% of
+    // libtorch's samples). With this, libtorch's arithmetic is timed with a warm allocator (what
+    // its GPU caching allocator gives); fusegrad's kernels allocate nothing, so only the libtorch
+    // rows change. FUSEGRAD_BENCH_DEFAULT_MALLOC=1 keeps glibc's defaults, for comparison.
+    if (std::getenv("FUSEGRAD_BENCH_DEFAULT_MALLOC") == nullptr) {
+        mallopt(M_MMAP_MAX, 0);
+        mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+    }
     register_all();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

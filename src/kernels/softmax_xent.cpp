@@ -11,6 +11,10 @@
 ///
 /// The backward writes ds = r (T softmax − t) in a second read of the row, after either the
 /// row statistics the forward stored or a fresh first read.
+///
+/// The fused kernels (forward + backward in one call) take one exp per element: a max pass,
+/// e^{s − max} written into the ds row while summed, then ds finished in place
+/// (reference_fused_row; the SIMD bodies do the same, see simd/softmax_xent.hpp).
 
 #include <algorithm>
 #include <cmath>
@@ -71,6 +75,9 @@ row_pass<T> stream_row(std::size_t n, const T* s, Target target) {
         }
         if constexpr (with_targets) total += t;
     }
+    // A +inf logit: the softmax would be inf / inf. The recurrence above would say max = inf,
+    // log Σ = 0 (every other e^{s − inf} is 0); the SIMD paths and PyTorch give NaN. NaN it is.
+    if (mx == kInf<T>) sum = std::numeric_limits<T>::quiet_NaN();
     return {mx, std::log(sum), shifted, total};
 }
 
@@ -274,6 +281,95 @@ void reference_softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, con
     }
 }
 
+/// The fused kernels' reference: per row, a max pass, an exp pass writing e^{s − max} into the
+/// gradient row (the one exp per element), and an in-place pass writing alpha (T softmax − t).
+/// `target(j)` is t_ij without the one-hot part `a` at class k (k >= n: none).
+template <class T, class Target>
+T reference_fused_row(std::size_t n, const T* sr, Target target, bool has_targets, std::size_t k,
+                      T a, T alpha, T* dr) {
+    T mx = -kInf<T>;
+    for (std::size_t j = 0; j < n; ++j) mx = sr[j] > mx ? sr[j] : mx;
+    // A +inf entry makes its inf − inf NaN, an all −inf row makes every entry NaN: NaN row.
+    // A NaN entry (never the max) gives e^{NaN} = NaN: NaN row.
+    // The sums go through blocks of kBlock terms: a rounding error growing like n / kBlock +
+    // kBlock rather than n (at n = 32000 in float, a left-to-right sum is off by ~1e-4).
+    constexpr std::size_t kBlock = 64;
+    T sum = T(0);
+    for (std::size_t b = 0; b < n; b += kBlock) {
+        T part = T(0);
+        for (std::size_t j = b; j < std::min(n, b + kBlock); ++j)
+            part += dr[j] = std::exp(sr[j] - mx);
+        sum += part;
+    }
+    const T log_sum = std::log(sum);
+    T l = T(0), t_total = a;
+    if (a != T(0)) l += a * ((mx - sr[k]) + log_sum);
+    if (has_targets) {
+        T shifted = T(0), total = T(0);
+        for (std::size_t b = 0; b < n; b += kBlock) {
+            T part_shifted = T(0), part_total = T(0);
+            for (std::size_t j = b; j < std::min(n, b + kBlock); ++j) {
+                const T t = target(j);
+                if (t != T(0)) part_shifted += t * (mx - sr[j]);  // 0 · inf never happens
+                part_total += t;
+            }
+            shifted += part_shifted;
+            total += part_total;
+        }
+        l += shifted + total * log_sum;
+        t_total += total;
+    }
+    const T scale = alpha * t_total / sum;
+    for (std::size_t j = 0; j < n; ++j)
+        dr[j] = has_targets ? scale * dr[j] - alpha * target(j) : scale * dr[j];
+    if (k < n) dr[k] -= alpha * a;
+    return l;
+}
+
+template <class T, class I>
+T reference_softmax_xent_index_rows_fused(std::size_t m, std::size_t n, const T* s, const I* y,
+                                          const xent_targets<T>& targets, T alpha, T* loss, T* ds) {
+    const T eps = targets.smoothing;
+    const T spread = n > 0 ? eps / T(n) : T(0);
+    block_sum<T> total;
+    for (std::size_t i = 0; i < m; ++i) {
+        T* dr = ds + i * n;
+        T l = T(0);
+        if (is_ignored(targets, y[i])) {
+            for (std::size_t j = 0; j < n; ++j) dr[j] = T(0);
+        } else if (n > 0) {
+            const auto k = static_cast<std::size_t>(y[i]);
+            l = reference_fused_row(
+                n, s + i * n, [&](std::size_t j) { return spread * class_weight(targets, j); },
+                eps != T(0), k, (T(1) - eps) * class_weight(targets, k), alpha, dr);
+        }
+        if (loss != nullptr) loss[i] = l;
+        total.add(l);
+    }
+    return total.value();
+}
+
+template <class T>
+T reference_softmax_xent_prob_rows_fused(std::size_t m, std::size_t n, const T* s, const T* y,
+                                         const xent_targets<T>& targets, T alpha, T* loss, T* ds) {
+    const T keep = T(1) - targets.smoothing;
+    const T spread = n > 0 ? targets.smoothing / T(n) : T(0);
+    block_sum<T> total;
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* yr = y + i * n;
+        T l = T(0);
+        if (n > 0) {
+            l = reference_fused_row(
+                n, s + i * n,
+                [&](std::size_t j) { return class_weight(targets, j) * (keep * yr[j] + spread); },
+                true, n, T(0), alpha, ds + i * n);
+        }
+        if (loss != nullptr) loss[i] = l;
+        total.add(l);
+    }
+    return total.value();
+}
+
 }  // namespace
 
 namespace {
@@ -400,22 +496,56 @@ void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, c
     });
 }
 
-#define FUSEGRAD_INSTANTIATE_XENT_INDEX(T, I)                                                 \
-    template std::size_t xent_first_bad_label<T, I>(std::size_t, const I*, std::size_t,       \
-                                                    const xent_targets<T>&);                  \
-    template T xent_index_weight_total<T, I>(std::size_t, const I*, const xent_targets<T>&);  \
-    template T softmax_xent_index_rows<T, I>(std::size_t, std::size_t, const T*, const I*,    \
-                                             const xent_targets<T>&, T, const T*, T*, T*);    \
-    template void softmax_xent_index_rows_backward<T, I>(std::size_t, std::size_t, const T*,  \
-                                                         const I*, const xent_targets<T>&, T, \
-                                                         const T*, const T*, T, T*);
+template <class T, class I>
+T softmax_xent_index_rows_fused(std::size_t m, std::size_t n, const T* s, const I* y,
+                                const xent_targets<T>& targets, T alpha, T* loss, T* ds) {
+    detail::trace_call("softmax_xent_index_rows_fused");
+    return forward_chunks<T>(m, n, [&](auto arch_tag, std::size_t b, std::size_t rows) -> T {
+        using A = decltype(arch_tag);
+        if constexpr (detail::is_scalar_v<A>)
+            return reference_softmax_xent_index_rows_fused(rows, n, s + b * n, y + b, targets,
+                                                           alpha, offset(loss, b), ds + b * n);
+        else
+            return simd::softmax_xent_index_rows_fused<A, T, I>(rows, n, s + b * n, y + b, targets,
+                                                                alpha, offset(loss, b), ds + b * n);
+    });
+}
+
+template <class T>
+T softmax_xent_prob_rows_fused(std::size_t m, std::size_t n, const T* s, const T* y,
+                               const xent_targets<T>& targets, T alpha, T* loss, T* ds) {
+    detail::trace_call("softmax_xent_prob_rows_fused");
+    return forward_chunks<T>(m, n, [&](auto arch_tag, std::size_t b, std::size_t rows) -> T {
+        using A = decltype(arch_tag);
+        if constexpr (detail::is_scalar_v<A>)
+            return reference_softmax_xent_prob_rows_fused(rows, n, s + b * n, y + b * n, targets,
+                                                          alpha, offset(loss, b), ds + b * n);
+        else
+            return simd::softmax_xent_prob_rows_fused<A, T>(rows, n, s + b * n, y + b * n, targets,
+                                                            alpha, offset(loss, b), ds + b * n);
+    });
+}
+
+#define FUSEGRAD_INSTANTIATE_XENT_INDEX(T, I)                                                    \
+    template std::size_t xent_first_bad_label<T, I>(std::size_t, const I*, std::size_t,          \
+                                                    const xent_targets<T>&);                     \
+    template T xent_index_weight_total<T, I>(std::size_t, const I*, const xent_targets<T>&);     \
+    template T softmax_xent_index_rows<T, I>(std::size_t, std::size_t, const T*, const I*,       \
+                                             const xent_targets<T>&, T, const T*, T*, T*);       \
+    template void softmax_xent_index_rows_backward<T, I>(std::size_t, std::size_t, const T*,     \
+                                                         const I*, const xent_targets<T>&, T,    \
+                                                         const T*, const T*, T, T*);             \
+    template T softmax_xent_index_rows_fused<T, I>(std::size_t, std::size_t, const T*, const I*, \
+                                                   const xent_targets<T>&, T, T*, T*);
 
 #define FUSEGRAD_INSTANTIATE_XENT_PROB(T)                                                          \
     template T softmax_xent_prob_rows<T>(std::size_t, std::size_t, const T*, const T*,             \
                                          const xent_targets<T>&, T, const T*, T*, T*);             \
     template void softmax_xent_prob_rows_backward<T>(std::size_t, std::size_t, const T*, const T*, \
                                                      const xent_targets<T>&, T, const T*,          \
-                                                     const T*, T, T*, T, T*);
+                                                     const T*, T, T*, T, T*);                      \
+    template T softmax_xent_prob_rows_fused<T>(std::size_t, std::size_t, const T*, const T*,       \
+                                               const xent_targets<T>&, T, T*, T*);
 
 FUSEGRAD_INSTANTIATE_XENT_INDEX(float, std::int32_t)
 FUSEGRAD_INSTANTIATE_XENT_INDEX(float, std::int64_t)

@@ -16,10 +16,11 @@
 ///   BLAS;
 /// - inputs and outputs may alias only where a kernel says so.
 ///
-/// Each kernel has a plain-loop scalar reference and, except the nll / nll_logp kernels and the
-/// label checks (still scalar only), a SIMD body per instruction set chosen at run time (see
-/// arch.hpp and docs/kernels.md for the accuracy of each against the reference); large problems are
-/// split over OpenMP threads in fixed chunks, so results do not depend on the thread count.
+/// Each kernel has a plain-loop scalar reference and, except the label checks and
+/// nll_logp_index_rows (one load per row, nothing to vectorise: scalar on every set), a SIMD
+/// body per instruction set chosen at run time (see arch.hpp and docs/kernels.md for the
+/// accuracy of each against the reference); large problems are split over OpenMP threads in
+/// fixed chunks, so results do not depend on the thread count.
 
 #include <cstddef>
 #include <cstdint>
@@ -140,8 +141,9 @@ void nll_prob_rows_backward(std::size_t m, std::size_t n, const T* p, const T* y
 // rescaled by e^{M_old − M_new} when the max grows (the online-softmax recurrence), so logits
 // of ±1e4 are fine. A −inf entry (a masked class) adds nothing; its softmax is exactly 0, so
 // its gradient is exactly −r_i t_ij, as long as the row has one finite entry. An all −inf row,
-// or a NaN anywhere in a row, gives NaN for that row. A term whose target t_ij is exactly 0
-// contributes nothing even where s_ij = −inf (0 · ∞ = 0, as in nll).
+// or a NaN anywhere in a row, gives NaN for that row. So does a +inf logit (its softmax would
+// be ∞/∞; PyTorch gives NaN too), on every instruction set. A term whose target t_ij is exactly
+// 0 contributes nothing even where s_ij = −inf (0 · ∞ = 0, as in nll).
 //
 // Optional row statistics: the forward can store, for each row, the max and log Σ e^{s − max}
 // (2m values, interleaved) and the backward can read them instead of redoing the first pass.
@@ -201,6 +203,26 @@ template <class T>
 void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, const T* y,
                                      const xent_targets<T>& targets, T alpha, const T* row_scale,
                                      const T* stats, T beta_s, T* ds, T beta_y, T* dy);
+
+// Fused forward + backward: when the gradient is wanted anyway, one call does both with one
+// exp per element and one read of s and one write of ds from memory. Per row: a max pass, a pass
+// writing e^{s − max} into ds while summing it, and an in-place pass over ds (by then in cache)
+// writing the gradient (rows narrower than 32: 32 rows at a time, one exp over the block). No
+// row statistics, no row_scale, no beta: the gradient is written, not accumulated, and ds must
+// not alias s. The losses are unscaled; alpha scales only the gradient. An ignored row has loss
+// 0 and a gradient row of exact zeros. Losses agree with the forward kernel to rounding (the
+// sums run in another order), gradients with the backward kernel to a few ulp of alpha · T_i.
+
+/// Forward and backward in one pass over each row: returns Σ_i loss_i (no alpha), writes the
+/// per-row losses to `loss` when not null, and overwrites ds (m×n) with
+/// alpha · (T_i softmax(s_i) − t_i), the gradient of alpha · Σ_i loss_i. Labels must be valid.
+template <class T, class I>
+T softmax_xent_index_rows_fused(std::size_t m, std::size_t n, const T* s, const I* y,
+                                const xent_targets<T>& targets, T alpha, T* loss, T* ds);
+/// The same for a probability / one-hot target matrix y (m×n); no gradient for y.
+template <class T>
+T softmax_xent_prob_rows_fused(std::size_t m, std::size_t n, const T* s, const T* y,
+                               const xent_targets<T>& targets, T alpha, T* loss, T* ds);
 
 // ---- negative log-likelihood over log-probabilities (src/kernels/nll_logp.cpp) ---------------
 

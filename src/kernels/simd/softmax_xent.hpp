@@ -17,6 +17,10 @@
 ///
 /// The backward writes ds = r (T softmax − t) in one more read, e^{(s − max) − log Σ} being
 /// computed on arguments <= 0 (exp_nonpositive: exactly 0 at a masked −inf class).
+///
+/// The fused kernels (*_fused) take one exp per element instead of two: a max pass, an exp
+/// pass storing e^{s − max} into the ds row while summing it (and prefetching the next row),
+/// and an in-place finish over ds; rows under kNarrowWidth go a block of rows at a time.
 
 #include <cmath>
 #include <cstddef>
@@ -125,12 +129,16 @@ void target_terms(std::size_t n, const T* s, T mx, const T* y, const T* w, T kee
     total = xsimd::hadd(tt);
 }
 
-template <class T>
+// These two do not need the arch, but this header is compiled under several sets of -m flags:
+// a template that does not depend on A would be one ODR entity with a copy per set, and the
+// linker could hand the SSE path the AVX-512 copy. Templating on A keeps the copies apart.
+
+template <class A, class T>
 T scale_at(T alpha, const T* row_scale, std::size_t i) {
     return row_scale != nullptr ? alpha * row_scale[i] : alpha;
 }
 
-template <class T, class I>
+template <class A, class T, class I>
 bool ignored(const xent_targets<T>& targets, I label) {
     return targets.has_ignore_index && static_cast<std::int64_t>(label) == targets.ignore_index;
 }
@@ -161,6 +169,162 @@ void write_grad_row(std::size_t n, const T* s, T mx, T log_sum, T t_total, const
     }
 }
 
+/// Fused pass 1: the row max of s[0..n), n >= 1. A NaN may be lost here (x86 max returns an
+/// operand, not NaN); the exp pass then propagates it, since e^{NaN − max} is NaN.
+template <class A, class T>
+T row_max(std::size_t n, const T* s) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    constexpr std::size_t W = L::size;
+    B m0(-kInf<T>), m1(-kInf<T>), m2(-kInf<T>), m3(-kInf<T>);
+    std::size_t j = 0;
+    for (; j + 4 * W <= n; j += 4 * W) {  // four chains: the max latency is not the bound
+        m0 = xsimd::max(m0, B::load_unaligned(s + j));
+        m1 = xsimd::max(m1, B::load_unaligned(s + j + W));
+        m2 = xsimd::max(m2, B::load_unaligned(s + j + 2 * W));
+        m3 = xsimd::max(m3, B::load_unaligned(s + j + 3 * W));
+    }
+    for (; j + W <= n; j += W) m0 = xsimd::max(m0, B::load_unaligned(s + j));
+    if (j < n) m1 = xsimd::max(m1, L::load(s + j, n - j, -kInf<T>));
+    return L::max_lane(xsimd::max(xsimd::max(m0, m1), xsimd::max(m2, m3)));
+}
+
+/// Fused pass 2: e_j = e^{s_j − mx} written to e[0..n) (the gradient row, used as scratch),
+/// returning Σ_j e_j. The only exp of the fused kernel. mx = +inf (a +inf logit) makes the
+/// +inf entry's e NaN, and so the sum; mx = −inf (an all −inf row) makes every e NaN.
+///
+/// `next` (may be null) is the next row, prefetched into L2 along the way: the max pass of the
+/// next row is then served from cache, so its memory read overlaps this row's exps (the exp
+/// pass is compute bound, the max pass memory bound; in sequence their times would add up).
+template <class A, class T>
+T exp_row(std::size_t n, const T* s, T mx, T* e, const T* next) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    constexpr std::size_t W = L::size;
+    constexpr std::size_t kLine = 64 / sizeof(T);  // values per cache line
+    const B vm(mx);
+    B a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
+    std::size_t j = 0;
+    for (; j + 4 * W <= n; j += 4 * W) {
+        if (next != nullptr)
+            for (std::size_t o = 0; o < 4 * W; o += kLine)
+                _mm_prefetch(reinterpret_cast<const char*>(next + j + o), _MM_HINT_T1);
+        const B e0 = exp_nonpositive<A, T>(B::load_unaligned(s + j) - vm);
+        const B e1 = exp_nonpositive<A, T>(B::load_unaligned(s + j + W) - vm);
+        const B e2 = exp_nonpositive<A, T>(B::load_unaligned(s + j + 2 * W) - vm);
+        const B e3 = exp_nonpositive<A, T>(B::load_unaligned(s + j + 3 * W) - vm);
+        e0.store_unaligned(e + j);
+        e1.store_unaligned(e + j + W);
+        e2.store_unaligned(e + j + 2 * W);
+        e3.store_unaligned(e + j + 3 * W);
+        a0 += e0;
+        a1 += e1;
+        a2 += e2;
+        a3 += e3;
+    }
+    for (; j < n; j += W) {  // the tail is padded with −inf: e^{−inf} = 0 adds nothing
+        const std::size_t c = n - j < W ? n - j : W;
+        const B e0 = exp_nonpositive<A, T>(L::load(s + j, c, -kInf<T>) - vm);
+        L::store(e + j, c, e0);
+        a0 += e0;
+    }
+    return xsimd::hadd((a0 + a1) + (a2 + a3));
+}
+
+/// Fused pass 3, in place over the row: d_j = scale · d_j − r · t_j, with t_j from target_at
+/// (only when has_targets; the one-hot part of index targets is patched by the caller).
+template <class A, class T>
+void finish_row(std::size_t n, T* d, T scale, bool has_targets, const T* y, const T* w, T keep,
+                T spread, T r) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    constexpr std::size_t W = L::size;
+    const B vs(scale), vr(r);
+    std::size_t j = 0;
+    if (!has_targets) {
+        for (; j + 4 * W <= n; j += 4 * W) {
+            (vs * B::load_unaligned(d + j)).store_unaligned(d + j);
+            (vs * B::load_unaligned(d + j + W)).store_unaligned(d + j + W);
+            (vs * B::load_unaligned(d + j + 2 * W)).store_unaligned(d + j + 2 * W);
+            (vs * B::load_unaligned(d + j + 3 * W)).store_unaligned(d + j + 3 * W);
+        }
+        for (; j < n; j += W) {
+            const std::size_t c = n - j < W ? n - j : W;
+            L::store(d + j, c, vs * L::load(d + j, c, T(0)));
+        }
+        return;
+    }
+    for (; j < n; j += W) {
+        const std::size_t c = n - j < W ? n - j : W;
+        const B t = target_at<A, T>(j, c, y, w, keep, spread);
+        L::store(d + j, c, xsimd::fms(vs, L::load(d + j, c, T(0)), vr * t));
+    }
+}
+
+/// Rows narrower than this take the narrow path: per-row passes over one or two masked batches
+/// cost more in horizontal reductions, masks and stalls than the arithmetic of the row.
+template <class A>
+inline constexpr std::size_t kNarrowWidth = 32;
+/// Rows per block of the narrow path.
+template <class A>
+inline constexpr std::size_t kNarrowRows = 32;
+
+/// Narrow path, for `rows` (<= kNarrowRows) consecutive rows of width n < kNarrowWidth: the row
+/// maxes (scalar), d = s − max(row) over the block, then e^d over the block as one contiguous
+/// array of rows · n values (full batches, one masked tail), then the row sums (scalar). As in
+/// the wide path, a +inf or all −inf row gives NaN (inf − inf), and so does a NaN entry.
+template <class A, class T>
+void narrow_exp_block(std::size_t rows, std::size_t n, const T* s, T* d, T* mx, T* sum) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    constexpr std::size_t W = L::size;
+    for (std::size_t r = 0; r < rows; ++r) {
+        const T* sr = s + r * n;
+        T m = -kInf<T>;
+        for (std::size_t j = 0; j < n; ++j) m = sr[j] > m ? sr[j] : m;
+        mx[r] = m;
+        for (std::size_t j = 0; j < n; ++j) d[r * n + j] = sr[j] - m;
+    }
+    const std::size_t count = rows * n;
+    std::size_t j = 0;
+    for (; j + W <= count; j += W)
+        exp_nonpositive<A, T>(B::load_unaligned(d + j)).store_unaligned(d + j);
+    if (j < count)
+        L::store(d + j, count - j, exp_nonpositive<A, T>(L::load(d + j, count - j, T(0))));
+    for (std::size_t r = 0; r < rows; ++r) {
+        T total = T(0);
+        for (std::size_t k = 0; k < n; ++k) total += d[r * n + k];
+        sum[r] = total;
+    }
+}
+
+/// Narrow path, one row after narrow_exp_block: returns the loss and turns e (in d) into the
+/// gradient alpha (T e / Σ − t), t_j = target(j) plus `a` at class k (k >= n: no one-hot part).
+template <class A, class T, class Target>
+T narrow_finish_row(std::size_t n, const T* sr, T mx, T sum, Target target, bool has_targets,
+                    std::size_t k, T a, T alpha, T* d) {
+    const T log_sum = std::log(sum);
+    T l = T(0), t_total = a;
+    if (a != T(0)) l += a * ((mx - sr[k]) + log_sum);
+    if (has_targets) {
+        T shifted = T(0), total = T(0);
+        for (std::size_t j = 0; j < n; ++j) {
+            const T t = target(j);
+            if (t != T(0)) shifted += t * (mx - sr[j]);  // 0 · inf never happens
+            total += t;
+        }
+        l += shifted + total * log_sum;
+        t_total += total;
+    }
+    const T scale = alpha * t_total / sum;
+    if (has_targets)
+        for (std::size_t j = 0; j < n; ++j) d[j] = scale * d[j] - alpha * target(j);
+    else
+        for (std::size_t j = 0; j < n; ++j) d[j] *= scale;
+    if (k < n) d[k] -= alpha * a;
+    return l;
+}
+
 }  // namespace xent_detail
 
 template <class A, class T, class I>
@@ -182,7 +346,7 @@ T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
                 stats[2 * i] = mx;
                 stats[2 * i + 1] = log_sum;
             }
-            if (!ignored(targets, y[i])) {
+            if (!ignored<A>(targets, y[i])) {
                 const auto k = static_cast<std::size_t>(y[i]);
                 const T a = (T(1) - eps) * (w != nullptr ? w[k] : T(1));
                 if (a != T(0)) l += a * ((mx - sr[k]) + log_sum);
@@ -191,7 +355,7 @@ T softmax_xent_index_rows(std::size_t m, std::size_t n, const T* s, const I* y,
                     target_terms<A, T>(n, sr, mx, nullptr, w, T(0), spread, shifted, t_total);
                     l += shifted + t_total * log_sum;
                 }
-                l *= scale_at(alpha, row_scale, i);
+                l *= scale_at<A>(alpha, row_scale, i);
             }
         }
         if (loss != nullptr) loss[i] = l;
@@ -214,7 +378,7 @@ void softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s, 
     for (std::size_t i = 0; i < m; ++i) {
         const T* sr = s + i * n;
         T* dr = ds + i * n;
-        if (ignored(targets, y[i])) {  // t = 0: no gradient, whatever the scale
+        if (ignored<A>(targets, y[i])) {  // t = 0: no gradient, whatever the scale
             for (std::size_t j = 0; j < n; j += L::size) {
                 const std::size_t c = n - j < L::size ? n - j : L::size;
                 typename L::batch d(T(0));
@@ -234,7 +398,7 @@ void softmax_xent_index_rows_backward(std::size_t m, std::size_t n, const T* s, 
         const T a = (T(1) - eps) * (w != nullptr ? w[k] : T(1));
         const T t_total = a + spread * weight_sum;
         write_grad_row<A, T>(n, sr, mx, log_sum, t_total, nullptr, w, T(0), spread, spread != T(0),
-                             k, a, scale_at(alpha, row_scale, i), beta, dr);
+                             k, a, scale_at<A>(alpha, row_scale, i), beta, dr);
     }
 }
 
@@ -258,7 +422,7 @@ T softmax_xent_prob_rows(std::size_t m, std::size_t n, const T* s, const T* y,
             }
             target_terms<A, T>(n, sr, mx, y + i * n, targets.class_weights, keep, spread, shifted,
                                t_total);
-            l = (shifted + t_total * log_sum) * scale_at(alpha, row_scale, i);
+            l = (shifted + t_total * log_sum) * scale_at<A>(alpha, row_scale, i);
         }
         if (loss != nullptr) loss[i] = l;
         total += l;
@@ -287,7 +451,7 @@ void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, c
         } else if (n > 0) {
             row_stats<A, T>(n, sr, mx, log_sum);
         }
-        const T r = scale_at(alpha, row_scale, i);
+        const T r = scale_at<A>(alpha, row_scale, i);
         if (ds != nullptr) {
             B tt(T(0));
             for (std::size_t j = 0; j < n; j += L::size)
@@ -311,6 +475,122 @@ void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, c
     }
 }
 
+template <class A, class T, class I>
+T softmax_xent_index_rows_fused(std::size_t m, std::size_t n, const T* s, const I* y,
+                                const xent_targets<T>& targets, T alpha, T* loss, T* ds) {
+    using namespace xent_detail;
+    using L = lanes<A, T>;
+    const T eps = targets.smoothing;
+    const T spread = n > 0 ? eps / T(n) : T(0);
+    const T* w = targets.class_weights;
+    T weight_sum = T(0);  // Σ_j c_j, the same for every row (as the reference: left to right)
+    if (eps != T(0))
+        for (std::size_t j = 0; j < n; ++j) weight_sum += w != nullptr ? w[j] : T(1);
+    T total = T(0);
+    if (n > 0 && n < kNarrowWidth<A>) {
+        T mx[kNarrowRows<A>], sum[kNarrowRows<A>];
+        const auto uniform = [&](std::size_t j) { return spread * (w != nullptr ? w[j] : T(1)); };
+        for (std::size_t b = 0; b < m; b += kNarrowRows<A>) {
+            const std::size_t rows = m - b < kNarrowRows<A> ? m - b : kNarrowRows<A>;
+            // Ignored rows go through the exp too (no branch per row there), then are zeroed.
+            narrow_exp_block<A, T>(rows, n, s + b * n, ds + b * n, mx, sum);
+            for (std::size_t r = 0; r < rows; ++r) {
+                const std::size_t i = b + r;
+                T* dr = ds + i * n;
+                T l = T(0);
+                if (ignored<A>(targets, y[i])) {
+                    for (std::size_t j = 0; j < n; ++j) dr[j] = T(0);
+                } else {
+                    const auto k = static_cast<std::size_t>(y[i]);
+                    l = narrow_finish_row<A, T>(n, s + i * n, mx[r], sum[r], uniform, eps != T(0),
+                                                k, (T(1) - eps) * (w != nullptr ? w[k] : T(1)),
+                                                alpha, dr);
+                }
+                if (loss != nullptr) loss[i] = l;
+                total += l;
+            }
+        }
+        return total;
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* sr = s + i * n;
+        T* dr = ds + i * n;
+        T l = T(0);
+        if (n > 0 && ignored<A>(targets, y[i])) {  // t = 0: no loss, no gradient
+            for (std::size_t j = 0; j < n; j += L::size)
+                L::store(dr + j, n - j < L::size ? n - j : L::size, typename L::batch(T(0)));
+        } else if (n > 0) {
+            const auto k = static_cast<std::size_t>(y[i]);
+            const T mx = row_max<A, T>(n, sr);
+            const T sum = exp_row<A, T>(n, sr, mx, dr, i + 1 < m ? sr + n : nullptr);
+            const T log_sum = std::log(sum);
+            const T a = (T(1) - eps) * (w != nullptr ? w[k] : T(1));
+            const T xk = sr[k];
+            if (a != T(0)) l += a * ((mx - xk) + log_sum);
+            T t_total = a;
+            if (eps != T(0)) {  // the uniform part: one more read of the row, from cache
+                T shifted, uniform_total;
+                target_terms<A, T>(n, sr, mx, nullptr, w, T(0), spread, shifted, uniform_total);
+                l += shifted + uniform_total * log_sum;
+                t_total = a + spread * weight_sum;
+            }
+            finish_row<A, T>(n, dr, alpha * t_total / sum, eps != T(0), nullptr, w, T(0), spread,
+                             alpha);
+            dr[k] -= alpha * a;  // the one-hot part, after the row was written
+        }
+        if (loss != nullptr) loss[i] = l;
+        total += l;
+    }
+    return total;
+}
+
+template <class A, class T>
+T softmax_xent_prob_rows_fused(std::size_t m, std::size_t n, const T* s, const T* y,
+                               const xent_targets<T>& targets, T alpha, T* loss, T* ds) {
+    using namespace xent_detail;
+    const T keep = T(1) - targets.smoothing;
+    const T spread = n > 0 ? targets.smoothing / T(n) : T(0);
+    const T* w = targets.class_weights;
+    T total = T(0);
+    if (n > 0 && n < kNarrowWidth<A>) {
+        T mx[kNarrowRows<A>], sum[kNarrowRows<A>];
+        for (std::size_t b = 0; b < m; b += kNarrowRows<A>) {
+            const std::size_t rows = m - b < kNarrowRows<A> ? m - b : kNarrowRows<A>;
+            narrow_exp_block<A, T>(rows, n, s + b * n, ds + b * n, mx, sum);
+            for (std::size_t r = 0; r < rows; ++r) {
+                const std::size_t i = b + r;
+                const T* yr = y + i * n;
+                const auto target = [&](std::size_t j) {
+                    return (w != nullptr ? w[j] : T(1)) * (keep * yr[j] + spread);
+                };
+                const T l = narrow_finish_row<A, T>(n, s + i * n, mx[r], sum[r], target, true, n,
+                                                    T(0), alpha, ds + i * n);
+                if (loss != nullptr) loss[i] = l;
+                total += l;
+            }
+        }
+        return total;
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* sr = s + i * n;
+        const T* yr = y + i * n;
+        T* dr = ds + i * n;
+        T l = T(0);
+        if (n > 0) {
+            const T mx = row_max<A, T>(n, sr);
+            const T sum = exp_row<A, T>(n, sr, mx, dr, i + 1 < m ? sr + n : nullptr);
+            const T log_sum = std::log(sum);
+            T shifted, t_total;
+            target_terms<A, T>(n, sr, mx, yr, w, keep, spread, shifted, t_total);
+            l = shifted + t_total * log_sum;
+            finish_row<A, T>(n, dr, alpha * t_total / sum, true, yr, w, keep, spread, alpha);
+        }
+        if (loss != nullptr) loss[i] = l;
+        total += l;
+    }
+    return total;
+}
+
 }  // namespace fusegrad::kernels::simd
 
 #define FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_TI(A, T, I)                                            \
@@ -319,7 +599,10 @@ void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, c
         T, const T*, T*, T*);                                                                    \
     template void fusegrad::kernels::simd::softmax_xent_index_rows_backward<A, T, I>(            \
         std::size_t, std::size_t, const T*, const I*, const fusegrad::kernels::xent_targets<T>&, \
-        T, const T*, const T*, T, T*);
+        T, const T*, const T*, T, T*);                                                           \
+    template T fusegrad::kernels::simd::softmax_xent_index_rows_fused<A, T, I>(                  \
+        std::size_t, std::size_t, const T*, const I*, const fusegrad::kernels::xent_targets<T>&, \
+        T, T*, T*);
 #define FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_T(A, T)                                                \
     FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_TI(A, T, std::int32_t)                                     \
     FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_TI(A, T, std::int64_t)                                     \
@@ -328,7 +611,10 @@ void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, c
         T, const T*, T*, T*);                                                                    \
     template void fusegrad::kernels::simd::softmax_xent_prob_rows_backward<A, T>(                \
         std::size_t, std::size_t, const T*, const T*, const fusegrad::kernels::xent_targets<T>&, \
-        T, const T*, const T*, T, T*, T, T*);
+        T, const T*, const T*, T, T*, T, T*);                                                    \
+    template T fusegrad::kernels::simd::softmax_xent_prob_rows_fused<A, T>(                      \
+        std::size_t, std::size_t, const T*, const T*, const fusegrad::kernels::xent_targets<T>&, \
+        T, T*, T*);
 #define FUSEGRAD_INSTANTIATE_SOFTMAX_XENT(A)      \
     FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_T(A, float) \
     FUSEGRAD_INSTANTIATE_SOFTMAX_XENT_T(A, double)

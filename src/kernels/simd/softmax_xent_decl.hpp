@@ -27,4 +27,11 @@ void softmax_xent_prob_rows_backward(std::size_t m, std::size_t n, const T* s, c
                                      const xent_targets<T>& targets, T alpha, const T* row_scale,
                                      const T* stats, T beta_s, T* ds, T beta_y, T* dy);
 
+template <class A, class T, class I>
+T softmax_xent_index_rows_fused(std::size_t m, std::size_t n, const T* s, const I* y,
+                                const xent_targets<T>& targets, T alpha, T* loss, T* ds);
+template <class A, class T>
+T softmax_xent_prob_rows_fused(std::size_t m, std::size_t n, const T* s, const T* y,
+                               const xent_targets<T>& targets, T alpha, T* loss, T* ds);
+
 }  // namespace fusegrad::kernels::simd
