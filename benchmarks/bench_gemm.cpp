@@ -1,8 +1,8 @@
 // GEMM: fusegrad::kernels::gemm on every available instruction set against OpenBLAS
 // cblas_sgemm / cblas_dgemm at one thread, on the products of a softmax-regression layer
-// (X·W, dZ·Wᵀ, Xᵀ·dZ with batch 256, 784 inputs, 10 classes), an MLP layer (256×784×256) and a
-// square 1024³, in float and double. After the usual table it prints GFLOP/s and the ratio
-// fusegrad / OpenBLAS per shape (best run of each).
+// (X·W, dZ·Wᵀ, Xᵀ·dZ with batch 256, 784 inputs, 10 classes; X·W also at batch 64), an MLP layer
+// (256×784×256) and a square 1024³, in float and double. After the usual table it prints GFLOP/s
+// and the ratio fusegrad / OpenBLAS per shape (best run of each).
 //
 // Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./bench_gemm [--benchmark_filter=...]
 // (openblas_set_num_threads(1) is also called; OMP_NUM_THREADS keeps fusegrad on one thread).
@@ -41,9 +41,10 @@ struct shape {
 
 // op(A) is m×k, op(B) is k×n, as fusegrad's linear layer calls them.
 const shape kShapes[] = {
-    {"XW_256x784x10", false, false, 256, 10, 784},     // forward: X · W
-    {"dZWt_256x10x784", false, true, 256, 784, 10},    // dX = dZ · Wᵀ
-    {"XtdZ_784x256x10", true, false, 784, 10, 256},    // dW = Xᵀ · dZ
+    {"XW_256x784x10", false, false, 256, 10, 784},   // forward: X · W
+    {"XW_64x784x10", false, false, 64, 10, 784},     // forward at batch 64 (packing W weighs more)
+    {"dZWt_256x10x784", false, true, 256, 784, 10},  // dX = dZ · Wᵀ
+    {"XtdZ_784x256x10", true, false, 784, 10, 256},  // dW = Xᵀ · dZ
     {"MLP_256x784x256", false, false, 256, 256, 784},  // hidden layer forward
     {"square_1024", false, false, 1024, 1024, 1024},   // square
 };

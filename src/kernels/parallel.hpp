@@ -14,26 +14,15 @@
 #include <algorithm>
 #include <cstddef>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace fusegrad::kernels::detail {
 
 /// Element-operations below which a kernel stays on the calling thread.
 inline constexpr std::size_t kMinParallelWork = std::size_t(1) << 17;
 
 /// Whether a call doing `work` element-operations in `chunks` chunks should use threads.
-inline bool use_threads(std::size_t chunks, std::size_t work) {
-#ifdef _OPENMP
-    return chunks > 1 && work >= kMinParallelWork && !omp_in_parallel() &&
-           omp_get_max_threads() > 1;
-#else
-    (void)chunks;
-    (void)work;
-    return false;
-#endif
-}
+/// Defined once, in parallel.cpp (built without -m flags): an inline definition here would be
+/// compiled under every instruction set's flags and the linker could keep any one copy.
+bool use_threads(std::size_t chunks, std::size_t work);
 
 /// Calls f(chunk_index, begin, end) for the chunks [c · chunk, min(count, (c + 1) · chunk)) of
 /// [0, count), on several threads when use_threads(chunks, count · work_per_item).

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -307,4 +308,28 @@ TEMPLATE_TEST_CASE("gemm: bitwise identical results with 1 and 2 threads, every 
         }
     }
     omp_set_num_threads(saved);
+}
+
+TEMPLATE_TEST_CASE("gemm: a packing buffer beyond memory is std::bad_alloc, every SIMD set",
+                   "[gemm]", float, double) {
+    using T = TestType;
+    // X·W with a k so large that the skinny path's packed op(B) (about k · 5 elements) cannot
+    // even be sized in a std::size_t: gemm must throw std::bad_alloc before it reads A or B
+    // (both far shorter than k) or writes C, not wrap the size around or terminate. The scalar
+    // reference packs nothing and would read A, so it is skipped.
+    const std::size_t k = std::numeric_limits<std::size_t>::max() / 2;
+    const std::vector<T> a(64, T(1));
+    const std::vector<T> b(64, T(1));
+    for (const fk::arch arch : fk::available_archs()) {
+        if (arch == fk::arch::scalar) continue;
+        const fk::arch_scope scope(arch);
+        INFO("arch=" << fk::arch_name(arch));
+        for (const bool tb : {false, true}) {
+            std::vector<T> c(4 * 3, T(7));
+            CHECK_THROWS_AS(fk::gemm<T>(false, tb, 4, 3, k, T(1), a.data(), k, b.data(), tb ? k : 3,
+                                        T(0), c.data(), 3),
+                            std::bad_alloc);
+            CHECK(std::all_of(c.begin(), c.end(), [](T x) { return x == T(7); }));
+        }
+    }
 }

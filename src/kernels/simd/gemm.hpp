@@ -14,23 +14,31 @@
 ///   is read in place instead (packing it would cost more than it saves).
 /// - skinny: few columns (n ≤ NR on AVX-512, n ≤ 12 otherwise) and rows of op(A) contiguous
 ///   (X·W with 10 classes): the micro-kernel above would waste most lanes on the padding of n,
-///   so vectorize along k instead. op(B) is packed transposed (n rows of k), and each C entry is
-///   a dot product of two contiguous rows, kept as a vector of partial sums in a register and
-///   reduced once at the end (RI rows × CJ columns of such accumulators per tile).
+///   so vectorize along k instead. op(B) is packed once per call into k-slices of L values per
+///   column, the CJ columns of a tile side by side (one stream), and each C entry is a dot
+///   product kept as a vector of partial sums in a register (RI rows × CJ columns of them per
+///   tile), reduced at the end by a transposed hadd tree. The packed op(B) is cut into depth
+///   blocks that fit in L1 (one block for float X·W with 10 classes).
 /// - transposed: few columns and op(A) contiguous along its columns (Xᵀ·dZ): compute
 ///   Cᵀ = op(B)ᵀ op(A)ᵀ on the blocked path, where op(A)ᵀ is a row-contiguous B operand.
 ///
 /// Threads: C is cut into fixed chunks (blocks of MC rows; or, when C has a single row block,
 /// groups of 8 column panels; on the skinny path 32 rows), each computed by one thread over the
 /// whole of k in the same order as serially, so the result does not depend on the thread count; k
-/// is never split.
+/// is never split across threads. No exception leaves an OpenMP region (guarded_chunks).
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdlib>
+#include <exception>
 #include <new>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
+
+// The AVX2 transpose in pack_slice names __m256 intrinsics; only AVX2 instantiations use them.
+#include <immintrin.h>
 
 #include "../parallel.hpp"
 #include "gemm_decl.hpp"
@@ -46,8 +54,55 @@ struct view {
     std::size_t cs;
 };
 
+// Every function template below is templated on the arch A, even where its body does not use
+// it: this header is compiled once per instruction set with that set's -m flags, and a template
+// that did not depend on A would be one ODR entity with one copy per set, of which the linker
+// keeps any one (an AVX-512 copy could then run on the SSE path).
+
+/// x rounded up to a multiple of `to`.
+template <class A>
 constexpr std::size_t round_up(std::size_t x, std::size_t to) {
     return (x + to - 1) / to * to;
+}
+
+/// x · y, or std::bad_alloc when that count of elements could not be addressed.
+template <class A>
+std::size_t checked_product(std::size_t x, std::size_t y) {
+    if (y != 0 && x > (std::size_t(-1) / 64) / y) throw std::bad_alloc();
+    return x * y;
+}
+
+/// An empty asm that claims to change v: stops GCC from folding the load of v into every FMA
+/// that uses it (RI loads of the same vector instead of one: 12 loads per 10 FMAs on the AVX2
+/// 2×5 tile, more than the 2 loads per cycle of Intel cores that have 2 FMAs per cycle).
+template <class A, class T>
+inline void keep_in_register(xsimd::batch<T, A>& v) {
+#if defined(__GNUC__)
+    typename xsimd::batch<T, A>::register_type r = v;
+    asm("" : "+v"(r));
+    v = r;
+#else
+    (void)v;
+#endif
+}
+
+/// detail::for_each_chunk, but an exception thrown by f (std::bad_alloc when a thread's scratch
+/// grows) is caught inside the OpenMP region, where it would call std::terminate, and rethrown
+/// on the calling thread after the region; chunks not yet started are skipped.
+template <class A, class F>
+void guarded_chunks(std::size_t count, std::size_t chunk, std::size_t work_per_item, F&& f) {
+    std::exception_ptr error;
+    std::atomic<bool> failed{false};
+    detail::for_each_chunk(count, chunk, work_per_item,
+                           [&](std::size_t c, std::size_t i0, std::size_t i1) {
+                               if (failed.load(std::memory_order_relaxed)) return;
+                               try {
+                                   f(c, i0, i1);
+                               } catch (...) {
+                                   if (!failed.exchange(true)) error = std::current_exception();
+                               }
+                           });
+    if (error) std::rethrow_exception(error);
 }
 
 /// Block sizes per (arch, type), chosen by measurement (benchmarks/bench_gemm.cpp).
@@ -64,22 +119,30 @@ struct shape {
     static constexpr std::size_t nv = 2;
     static constexpr std::size_t nr = nv * lanes;
     /// kc × nr of packed B (the micro-panel reused by every row panel) stays in L1; mc × kc of
-    /// packed A in L2; kc × nc of packed B in L3.
+    /// packed A in L2; kc × nc of packed B in L3. AVX2 float: mc 48–288 × kc 192–512 measured
+    /// within ±1% of 144 × 256 on 1024³ and 256×784×256 (micro-kernel bound), so kept.
     static constexpr std::size_t kc = 256;
     static constexpr std::size_t mc = mr * (wide ? 12 : 24);
     static constexpr std::size_t nc = nr * 64;
     /// Column panels per thread chunk when C has a single row block.
     static constexpr std::size_t panel_chunk = 8;
-    /// Skinny path tile: ri rows × cj columns of vector accumulators.
+    /// Skinny path tile: ri rows × cj columns of vector accumulators. AVX2 float X·W
+    /// 256×784×10, same binary, interleaved runs: 2×5 100 GFLOP/s, 1×10 87, 2×6 86, 3×4 81.
     static constexpr std::size_t ri = wide ? 4 : 2;
     static constexpr std::size_t cj = 5;
     /// Rows per thread chunk on the skinny path (a multiple of ri).
     static constexpr std::size_t skinny_chunk = 32;
+    /// The skinny path takes up to this many columns (measured: avx512 up to its tile width,
+    /// 16 and 32 columns too; 16-register sets only below 16 columns).
+    static constexpr std::size_t skinny_max_n = wide ? nr : 12;
+    /// Bytes of packed op(B) per depth block on the skinny path, kept in L1 (double X·W: 2
+    /// blocks, 47 GFLOP/s against 37 with one 62 KB block; float: 1 block of 31 KB).
+    static constexpr std::size_t skinny_l1_bytes = 32768;
 };
 
 /// A 64-byte aligned buffer per thread and slot, grown on demand and never shrunk, so that
 /// steady-state calls allocate nothing.
-template <class T, int Slot>
+template <class A, class T, int Slot>
 T* scratch(std::size_t count) {
     struct buffer {
         T* p = nullptr;
@@ -91,7 +154,7 @@ T* scratch(std::size_t count) {
         std::free(buf.p);
         buf.p = nullptr;
         buf.capacity = 0;
-        void* fresh = std::aligned_alloc(64, round_up(count * sizeof(T), 64));
+        void* fresh = std::aligned_alloc(64, round_up<A>(checked_product<A>(count, sizeof(T)), 64));
         if (fresh == nullptr) throw std::bad_alloc();
         buf.p = static_cast<T*>(fresh);
         buf.capacity = count;
@@ -100,7 +163,7 @@ T* scratch(std::size_t count) {
 }
 
 /// ap[p * MR + r] = a(r, p) for r < mr, p < kc; rows mr..MR-1 are zero.
-template <std::size_t MR, class T>
+template <class A, std::size_t MR, class T>
 void pack_a(std::size_t mr, std::size_t kc, const T* a, std::size_t rs, std::size_t cs, T* ap) {
     if (cs == 1) {
         for (std::size_t r = 0; r < mr; ++r) {
@@ -119,7 +182,7 @@ void pack_a(std::size_t mr, std::size_t kc, const T* a, std::size_t rs, std::siz
 }
 
 /// bp[p * NR + j] = b(p, j) for p < kc, j < nr; columns nr..NR-1 are zero.
-template <std::size_t NR, class T>
+template <class A, std::size_t NR, class T>
 void pack_b(std::size_t nr, std::size_t kc, const T* b, std::size_t rs, std::size_t cs, T* bp) {
     if (cs == 1) {
         for (std::size_t p = 0; p < kc; ++p) {
@@ -213,8 +276,9 @@ struct micro {
     }
 };
 
-/// The blocked path for C (m × n, element (i, j) at c[i * rsc + j * csc]).
-template <class A, class T>
+/// The blocked path for C (m × n, element (i, j) at c[i * rsc + j * csc]); MC and KC are
+/// parameters so that block sizes can be compared in one binary.
+template <class A, class T, std::size_t MC = shape<A, T>::mc, std::size_t KC = shape<A, T>::kc>
 void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, view<T> b, T beta,
              T* c, std::size_t rsc, std::size_t csc) {
     using S = shape<A, T>;
@@ -222,28 +286,28 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
     constexpr std::size_t NR = S::nr;
     // B in place: rows contiguous, and at most two row panels per call would reuse a packed copy.
     const bool direct_b = b.cs == 1 && m <= 2 * MR;
-    T* bbuf = scratch<T, 0>(S::kc * round_up(std::min(n, S::nc), NR));
+    T* bbuf = scratch<A, T, 0>(KC * round_up<A>(std::min(n, S::nc), NR));
     for (std::size_t jc = 0; jc < n; jc += S::nc) {
         const std::size_t nc = std::min(S::nc, n - jc);
         const std::size_t panels = (nc + NR - 1) / NR;
-        for (std::size_t pc = 0; pc < k; pc += S::kc) {
-            const std::size_t kc = std::min(S::kc, k - pc);
+        for (std::size_t pc = 0; pc < k; pc += KC) {
+            const std::size_t kc = std::min(KC, k - pc);
             // Later depth blocks add to what the earlier ones wrote.
             const T beta_k = pc == 0 ? beta : T(1);
             for (std::size_t q = 0; q < panels; ++q) {
                 const std::size_t nr = std::min(NR, nc - q * NR);
                 if (!direct_b || nr < NR) {
-                    pack_b<NR>(nr, kc, b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs,
-                               bbuf + q * kc * NR);
+                    pack_b<A, NR>(nr, kc, b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs,
+                                  bbuf + q * kc * NR);
                 }
             }
             // Rows i0..i1 of this block times its column panels q0..q1, on one thread.
             auto block = [&](std::size_t i0, std::size_t i1, std::size_t q0, std::size_t q1) {
                 const std::size_t mc = i1 - i0;
-                T* abuf = scratch<T, 1>(S::mc * S::kc);
+                T* abuf = scratch<A, T, 1>(MC * KC);
                 for (std::size_t ir = 0; ir < mc; ir += MR) {
-                    pack_a<MR>(std::min(MR, mc - ir), kc, a.p + (i0 + ir) * a.rs + pc * a.cs, a.rs,
-                               a.cs, abuf + ir * kc);
+                    pack_a<A, MR>(std::min(MR, mc - ir), kc, a.p + (i0 + ir) * a.rs + pc * a.cs,
+                                  a.rs, a.cs, abuf + ir * kc);
                 }
                 for (std::size_t q = q0; q < q1; ++q) {
                     const std::size_t jr = q * NR;
@@ -264,15 +328,15 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
                     }
                 }
             };
-            if (m > S::mc) {
+            if (m > MC) {
                 // Threads take fixed blocks of mc rows.
-                detail::for_each_chunk(
-                    m, S::mc, nc * kc,
-                    [&](std::size_t, std::size_t i0, std::size_t i1) { block(i0, i1, 0, panels); });
+                guarded_chunks<A>(m, MC, nc * kc, [&](std::size_t, std::size_t i0, std::size_t i1) {
+                    block(i0, i1, 0, panels);
+                });
             } else {
                 // One row block (a short or transposed-skinny C): threads take fixed groups of
                 // column panels instead, each packing the (small) A block itself.
-                detail::for_each_chunk(
+                guarded_chunks<A>(
                     panels, S::panel_chunk, m * kc * NR,
                     [&](std::size_t, std::size_t q0, std::size_t q1) { block(0, m, q0, q1); });
             }
@@ -280,43 +344,59 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
     }
 }
 
-/// out[r][j] = Σ_p a(r, p) · bt(j, p) for RI rows of A (`lda` apart, contiguous in p) and CJ
-/// rows of the packed op(B)ᵀ (`ldbt` apart): one vector of partial sums per entry, reduced once.
+/// out[r][j] = Σ_p a(r, p) · op(B)(p, j) for RI rows of A (`lda` apart, contiguous in p) and CJ
+/// columns of the interleaved op(B) panel (see skinny: L-long slices of the CJ columns are
+/// adjacent, the next k-slice `step` further): one vector of partial sums per entry, reduced at
+/// the end by a transposed hadd tree (haddp: L sums per instruction group, not one).
 template <class A, class T, std::size_t RI, std::size_t CJ>
-void dot_tile(std::size_t k, const T* a, std::size_t lda, const T* bt, std::size_t ldbt,
+void dot_tile(std::size_t k, const T* a, std::size_t lda, const T* bp, std::size_t step,
               T (&out)[RI][CJ]) {
     using batch = xsimd::batch<T, A>;
     constexpr std::size_t L = batch::size;
-    batch acc[RI][CJ];
-#pragma GCC unroll 8
-    for (std::size_t r = 0; r < RI; ++r) {
-#pragma GCC unroll 8
-        for (std::size_t j = 0; j < CJ; ++j) acc[r][j] = batch(T(0));
-    }
+    batch acc[RI * CJ];
+#pragma GCC unroll 32
+    for (std::size_t t = 0; t < RI * CJ; ++t) acc[t] = batch(T(0));
     std::size_t p = 0;
-    for (; p + L <= k; p += L) {
+    const T* b = bp;
+    for (; p + L <= k; p += L, b += step) {
         batch av[RI];
 #pragma GCC unroll 8
         for (std::size_t r = 0; r < RI; ++r) av[r] = batch::load_unaligned(a + r * lda + p);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (std::size_t j = 0; j < CJ; ++j) {
-            const batch bv = batch::load_aligned(bt + j * ldbt + p);
+            batch bv = batch::load_aligned(b + j * L);
+            if constexpr (RI > 1) keep_in_register<A>(bv);
 #pragma GCC unroll 8
-            for (std::size_t r = 0; r < RI; ++r) acc[r][j] = xsimd::fma(av[r], bv, acc[r][j]);
+            for (std::size_t r = 0; r < RI; ++r) {
+                acc[r * CJ + j] = xsimd::fma(av[r], bv, acc[r * CJ + j]);
+            }
         }
     }
-    for (std::size_t r = 0; r < RI; ++r) {
-        for (std::size_t j = 0; j < CJ; ++j) out[r][j] = xsimd::hadd(acc[r][j]);
+    // acc is in the row-major order of out, so L consecutive sums land in one store. Not on
+    // AVX-512: xsimd 8.1's avx512f float haddp returns the sums of some rows in each other's
+    // places (checked with a standalone program; tests/kernels/test_gemm fails with it).
+    T* flat = &out[0][0];
+    std::size_t t = 0;
+    if constexpr (L * sizeof(T) <= 32) {
+#pragma GCC unroll 4
+        for (; t + L <= RI * CJ; t += L) xsimd::haddp(acc + t).store_unaligned(flat + t);
     }
-    for (; p < k; ++p) {
+#pragma GCC unroll 32
+    for (; t < RI * CJ; ++t) flat[t] = xsimd::hadd(acc[t]);
+    if (p < k) {
+        // The last k % L values: scalar, from the same interleaved slice.
         for (std::size_t r = 0; r < RI; ++r) {
-            for (std::size_t j = 0; j < CJ; ++j) out[r][j] += a[r * lda + p] * bt[j * ldbt + p];
+            for (std::size_t j = 0; j < CJ; ++j) {
+                T s = T(0);
+                for (std::size_t l = 0; p + l < k; ++l) s += a[r * lda + p + l] * b[j * L + l];
+                out[r][j] += s;
+            }
         }
     }
 }
 
 /// C = alpha · out + beta · C for an ri × cj tile at c (row stride ldc).
-template <class T, std::size_t RI, std::size_t CJ>
+template <class A, class T, std::size_t RI, std::size_t CJ>
 void store_tile(const T (&out)[RI][CJ], std::size_t ri, std::size_t cj, T alpha, T beta, T* c,
                 std::size_t ldc) {
     for (std::size_t r = 0; r < ri; ++r) {
@@ -328,50 +408,161 @@ void store_tile(const T (&out)[RI][CJ], std::size_t ri, std::size_t cj, T alpha,
     }
 }
 
-/// The skinny path: a.cs == 1, C row-major (ldc), n small.
+/// s[r * lds + j] = out[r][j] (first depth block) or += out[r][j], for r < ri and all CJ columns.
+template <class A, class T, std::size_t RI, std::size_t CJ>
+void add_tile(const T (&out)[RI][CJ], std::size_t ri, bool first, T* s, std::size_t lds) {
+    for (std::size_t r = 0; r < ri; ++r) {
+        for (std::size_t j = 0; j < CJ; ++j)
+            s[r * lds + j] = first ? out[r][j] : s[r * lds + j] + out[r][j];
+    }
+}
+
+/// Vector part of packing one full k-slice of op(B) for the skinny path: out[j * L + l] =
+/// b(l, j) (element (l, j) at b[l * rs + j * cs]) for the leading columns j it can do with whole
+/// vectors; returns how many columns it did (the caller packs the rest element by element).
+/// Column-contiguous B (cs ≠ 1, rs == 1) is a vector copy per column; row-major B on AVX2 float
+/// (X·W) goes through 8×8 register transposes, 8 columns at a time.
 template <class A, class T>
+std::size_t pack_slice(std::size_t n, const T* b, std::size_t rs, std::size_t cs,
+                       std::size_t readable, T* out) {
+    using batch = xsimd::batch<T, A>;
+    constexpr std::size_t L = batch::size;
+    std::size_t j = 0;
+    if (cs != 1 && rs == 1) {
+        for (; j < n; ++j) batch::load_unaligned(b + j * cs).store_aligned(out + j * L);
+        return j;
+    }
+    if constexpr (std::is_same_v<T, float> && L == 8) {
+        if (cs != 1) return 0;
+        // A last group of fewer than 8 columns reads on into the next columns or rows (not
+        // stored), while that stays within the `readable` elements of op(B) from b.
+        for (; j < n && (j + 8 <= n || 7 * rs + j + 8 <= readable); j += 8) {
+            const std::size_t cols = std::min<std::size_t>(8, n - j);
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (std::size_t l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(b + l * rs + j);
+            __m256 t[8];
+#pragma GCC unroll 4
+            for (std::size_t h = 0; h < 4; ++h) {
+                t[2 * h] = _mm256_unpacklo_ps(r[2 * h], r[2 * h + 1]);
+                t[2 * h + 1] = _mm256_unpackhi_ps(r[2 * h], r[2 * h + 1]);
+            }
+            __m256 u[8];
+#pragma GCC unroll 2
+            for (std::size_t h = 0; h < 2; ++h) {
+                u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+                u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+                u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+                u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+            }
+            // u[h] (h < 4) holds column h (low lane) and h + 4 (high lane) of rows 0..3, u[h + 4]
+            // the same of rows 4..7.
+#pragma GCC unroll 4
+            for (std::size_t h = 0; h < 4; ++h) {
+                if (h < cols) {
+                    _mm256_store_ps(out + (j + h) * 8,
+                                    _mm256_permute2f128_ps(u[h], u[h + 4], 0x20));
+                }
+                if (h + 4 < cols) {
+                    _mm256_store_ps(out + (j + h + 4) * 8,
+                                    _mm256_permute2f128_ps(u[h], u[h + 4], 0x31));
+                }
+            }
+        }
+    }
+    return std::min(j, n);
+}
+
+/// The skinny path: a.cs == 1, C row-major (ldc), n small; RI × CJ tiles (parameters so that
+/// tiles can be compared in one binary).
+template <class A, class T, std::size_t RI = shape<A, T>::ri, std::size_t CJ = shape<A, T>::cj>
 void skinny(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, view<T> b, T beta,
             T* c, std::size_t ldc) {
     using S = shape<A, T>;
-    constexpr std::size_t RI = S::ri;
-    constexpr std::size_t CJ = S::cj;
-    // op(B)ᵀ, n (padded with zero rows to a multiple of CJ) rows of k, each 64-byte aligned.
-    const std::size_t np = round_up(n, CJ);
-    const std::size_t ldbt = round_up(k, 64 / sizeof(T));
-    T* bt = scratch<T, 0>(np * ldbt);
-    if (b.cs == 1) {
-        for (std::size_t p = 0; p < k; ++p) {
-            for (std::size_t j = 0; j < n; ++j) bt[j * ldbt + p] = b.p[p * b.rs + j];
+    constexpr std::size_t L = S::lanes;
+    // op(B) packed once per call, interleaved: bp[(q * np + j) * L + l] = op(B)(q * L + l, j), so
+    // a tile's CJ column slices for one step of k are adjacent and, when np == CJ (X·W with 10
+    // classes), the tile reads one contiguous stream. Columns n..np-1 and rows k.. are zero.
+    const std::size_t np = round_up<A>(n, CJ);
+    const std::size_t kq = (k + L - 1) / L;
+    const std::size_t step = np * L;
+    T* bp = scratch<A, T, 0>(checked_product<A>(kq, step));
+    // Elements of op(B) from b.p to its last one, (k - 1, n - 1).
+    const std::size_t extent = (k - 1) * b.rs + (n - 1) * b.cs + 1;
+    for (std::size_t q = 0; q < kq; ++q) {
+        T* out = bp + q * step;
+        const std::size_t lk = std::min(L, k - q * L);
+        std::size_t j = 0;
+        if (lk == L) {
+            j = pack_slice<A>(n, b.p + q * L * b.rs, b.rs, b.cs, extent - q * L * b.rs, out);
         }
-    } else {
-        for (std::size_t j = 0; j < n; ++j) {
-            for (std::size_t p = 0; p < k; ++p) bt[j * ldbt + p] = b.p[j * b.cs + p * b.rs];
+        if (b.cs == 1) {
+            for (std::size_t l = 0; l < lk; ++l) {
+                const T* row = b.p + (q * L + l) * b.rs;
+                for (std::size_t jj = j; jj < n; ++jj) out[jj * L + l] = row[jj];
+            }
+        } else {
+            for (std::size_t jj = j; jj < n; ++jj) {
+                const T* col = b.p + jj * b.cs + q * L * b.rs;
+                for (std::size_t l = 0; l < lk; ++l) out[jj * L + l] = col[l * b.rs];
+            }
+        }
+        if (lk < L || n < np) {
+            for (std::size_t jj = 0; jj < np; ++jj) {
+                for (std::size_t l = jj < n ? lk : 0; l < L; ++l) out[jj * L + l] = T(0);
+            }
         }
     }
-    for (std::size_t j = n; j < np; ++j) {
-        for (std::size_t p = 0; p < k; ++p) bt[j * ldbt + p] = T(0);
-    }
-    detail::for_each_chunk(
-        m, S::skinny_chunk, n * k, [&](std::size_t, std::size_t i0, std::size_t i1) {
+    // Depth blocks of kb (a multiple of L): the packed op(B) of one block stays in L1 while the
+    // rows of a chunk stream past it (float X·W with 10 classes: one block of the whole k).
+    const std::size_t kmax = std::max(L, S::skinny_l1_bytes / (np * sizeof(T)) / L * L);
+    const std::size_t blocks = (k + kmax - 1) / kmax;
+    const std::size_t kb = round_up<A>((k + blocks - 1) / blocks, L);
+    guarded_chunks<A>(m, S::skinny_chunk, n * k, [&](std::size_t, std::size_t i0, std::size_t i1) {
+        // With several depth blocks, the chunk's dot products (row r at sums[r * np]), summed
+        // over the blocks in order; with one, tiles go straight to C.
+        T sums[S::skinny_chunk * ((S::skinny_max_n + CJ - 1) / CJ * CJ)];
+        for (std::size_t p0 = 0; p0 < k; p0 += kb) {
+            const std::size_t kl = std::min(kb, k - p0);
+            const T* bk = bp + p0 / L * step;
             for (std::size_t i = i0; i < i1; i += RI) {
                 const std::size_t ri = std::min(RI, i1 - i);
                 for (std::size_t j0 = 0; j0 < n; j0 += CJ) {
+                    T* s = sums + (i - i0) * np + j0;
                     const std::size_t cj = std::min(CJ, n - j0);
                     if (ri == RI) {
                         T out[RI][CJ];
-                        dot_tile<A, T, RI, CJ>(k, a.p + i * a.rs, a.rs, bt + j0 * ldbt, ldbt, out);
-                        store_tile(out, ri, cj, alpha, beta, c + i * ldc + j0, ldc);
+                        dot_tile<A, T, RI, CJ>(kl, a.p + i * a.rs + p0, a.rs, bk + j0 * L, step,
+                                               out);
+                        if (blocks == 1) {
+                            store_tile<A>(out, RI, cj, alpha, beta, c + i * ldc + j0, ldc);
+                        } else {
+                            add_tile<A>(out, RI, p0 == 0, s, np);
+                        }
                     } else {
                         for (std::size_t r = 0; r < ri; ++r) {
                             T out[1][CJ];
-                            dot_tile<A, T, 1, CJ>(k, a.p + (i + r) * a.rs, a.rs, bt + j0 * ldbt,
-                                                  ldbt, out);
-                            store_tile(out, 1, cj, alpha, beta, c + (i + r) * ldc + j0, ldc);
+                            dot_tile<A, T, 1, CJ>(kl, a.p + (i + r) * a.rs + p0, a.rs, bk + j0 * L,
+                                                  step, out);
+                            if (blocks == 1) {
+                                store_tile<A>(out, 1, cj, alpha, beta, c + (i + r) * ldc + j0, ldc);
+                            } else {
+                                add_tile<A>(out, 1, p0 == 0, s + r * np, np);
+                            }
                         }
                     }
                 }
             }
-        });
+        }
+        for (std::size_t i = i0; i < i1 && blocks > 1; ++i) {
+            const T* s = sums + (i - i0) * np;
+            T* ci = c + i * ldc;
+            for (std::size_t j = 0; j < n; ++j) {
+                const T x = alpha * s[j];
+                ci[j] = beta == T(0) ? x : x + beta * ci[j];
+            }
+        }
+    });
 }
 
 }  // namespace gemm_impl
@@ -384,9 +575,8 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
     const view<T> va{a, trans_a ? 1 : lda, trans_a ? lda : 1};
     const view<T> vb{b, trans_b ? 1 : ldb, trans_b ? ldb : 1};
     // Up to this many columns, vectorizing along k (or transposing) beats padding n to the
-    // micro-tile width (measured: avx512 up to its tile width, 16 and 32 columns too; 16-register
-    // sets only below 16 columns).
-    const bool few_columns = n <= (S::wide ? S::nr : 12);
+    // micro-tile width.
+    const bool few_columns = n <= S::skinny_max_n;
     if (few_columns && !trans_a && k >= 2 * S::lanes) {
         skinny<A, T>(m, n, k, alpha, va, vb, beta, c, ldc);
     } else if (few_columns && trans_a && m > n) {
