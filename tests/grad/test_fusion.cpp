@@ -1,7 +1,7 @@
 // Fused and unfused graphs at run time: the default fg::compile runs the fused softmax_xent
-// kernel (and not softmax or its Jacobian-vector product), and gives the same loss and
-// gradients as the graph as written (fg::no_rewrite), which the core tests check against
-// closed forms and libtorch.
+// kernel (and not softmax or its Jacobian-vector product; under run(), forward and gradient in
+// one kernel call), and gives the same loss and gradients as the graph as written
+// (fg::no_rewrite), which the core tests check against closed forms and libtorch.
 
 #include <catch2/catch.hpp>
 
@@ -61,7 +61,9 @@ TEMPLATE_TEST_CASE("fused and unfused softmax regression agree, and the fused ke
         {
             fg::kernels::trace_scope trace;
             fused.run();
-            CHECK(trace.count("softmax_xent_index_rows") >= 1);
+            // run(): the loss and its gradient in s in one pass (see test_fused_vjp.cpp)
+            CHECK(trace.count("softmax_xent_index_rows_fused") == 1);
+            CHECK(trace.count("softmax_xent_index_rows_backward") == 0);
             CHECK(trace.count("softmax_rows") == 0);
             CHECK(trace.count("softmax_rows_backward") == 0);
             CHECK(trace.count("nll_index_rows") == 0);
@@ -72,6 +74,7 @@ TEMPLATE_TEST_CASE("fused and unfused softmax regression agree, and the fused ke
             CHECK(trace.count("softmax_rows") == 1);
             CHECK(trace.count("softmax_rows_backward") == 1);
             CHECK(trace.count("softmax_xent_index_rows") == 0);
+            CHECK(trace.count("softmax_xent_index_rows_fused") == 0);
         }
         CHECK_THAT(double(fused.value()), Catch::Matchers::WithinRel(double(unfused.value()), tol));
         require_same_grads(fused, unfused, tol);

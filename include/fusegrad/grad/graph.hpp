@@ -72,6 +72,15 @@ struct grad_storage<leaf<Name, param_kind, T, R>, S> {
     using type = xt::xtensor<T, R>;
 };
 
+/// Whether an op offers run()'s fused protocol for these operand views:
+/// `forward_with_vjp(out, d0, operands...)` computes the value and writes the first operand's
+/// gradient for an upstream gradient of one into d0; `vjp_after_fused(sinks..., g, out,
+/// operands...)` (same arguments as vjp) then finishes d0 in place for the real upstream g.
+template <class Op, class T, class... V>
+concept fused_vjp_op = requires(const Op& op, mview<T> out, mview<T> d0, V... operands) {
+    op.forward_with_vjp(out, d0, operands...);
+};
+
 template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>>
 struct grad_tuple;
 template <class Plan, class T, std::size_t... I>
@@ -120,16 +129,7 @@ class graph {
 
     /// Forward pass: every value of the plan, in order. Throws `shape_error` when the bound
     /// shapes do not fit and `label_error` for a class index out of range.
-    void forward() {
-        forward_done_ = false;
-        refresh_leaves();
-        if (dirty_) prepare();
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (forward_one<I>(), ...);
-        }
-        (std::make_index_sequence<N>{});
-        forward_done_ = true;
-    }
+    void forward() { forward_impl<false>(); }
 
     /// Backward pass for a scalar value, seeded with d(value)/d(value) = 1.
     void backward() {
@@ -157,9 +157,10 @@ class graph {
         }
     }
 
-    /// Forward then backward: the value and every param's gradient.
+    /// Forward then backward: the value and every param's gradient. An op that can (see
+    /// docs/design.md, "fused forward and vjp") writes its operand's gradient during the forward.
     void run() {
-        forward();
+        forward_impl<true>();
         backward();
     }
 
@@ -237,10 +238,47 @@ class graph {
     std::array<value_type*, N> grads_{};    // gradients (null where none is needed)
     std::vector<value_type> arena_;         // every computed value and gradient
     grad_tuple param_grads_;
+    // vjp_fused_[i]: value i's forward already wrote its first operand's gradient (run() only);
+    // its next backward finishes that gradient instead of computing it.
+    std::array<bool, N> vjp_fused_{};
     bool dirty_ = true;
     bool forward_done_ = false;
 
     static constexpr std::size_t align_elems = 64 / sizeof(value_type);  // 64-byte buffers
+
+    // Prepare: run() is calling, so a backward follows at once and ops may fuse their vjp.
+    template <bool Prepare>
+    void forward_impl() {
+        forward_done_ = false;
+        vjp_fused_ = {};
+        refresh_leaves();
+        if (dirty_) prepare();
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (forward_one<I, Prepare>(), ...);
+        }
+        (std::make_index_sequence<N>{});
+        forward_done_ = true;
+    }
+
+    // Value I may write its first operand's gradient in its forward when the op offers it, that
+    // operand needs a gradient, no other operand does, and I is the first writer of it in the
+    // backward pass (accumulate is false), so nothing touches the buffer in between.
+    template <std::size_t I, std::size_t... C>
+    static constexpr bool fused_vjp_operands(std::index_sequence<C...>) {
+        using Op = typename expr_at<I>::op_type;
+        return tables::requires_grad[tables::children[I][0]] && !tables::accumulate[I][0] &&
+               ((C == 0 || !tables::requires_grad[tables::children[I][C]]) && ...) &&
+               detail::fused_vjp_op<Op, value_type,
+                                    cview<typename value_type_of<expr_at<tables::children[I][C]>,
+                                                                 value_type>::type>...>;
+    }
+    template <std::size_t I>
+    static constexpr bool fused_vjp_at() {
+        if constexpr (tables::is_leaf[I])
+            return false;
+        else
+            return fused_vjp_operands<I>(std::make_index_sequence<tables::arity[I]>{});
+    }
 
     void require_forward(const char* what) const {
         if (!forward_done_)
@@ -373,14 +411,22 @@ class graph {
             return {};
     }
 
-    template <std::size_t I>
+    template <std::size_t I, bool Prepare>
     void forward_one() {
         if constexpr (!tables::is_leaf[I]) {
             const auto& n =
                 detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
             [&]<std::size_t... C>(std::index_sequence<C...>) {
-                n.op.forward(mview<value_type>{out_[I], shapes_[I]},
-                             operand_view<tables::children[I][C]>()...);
+                if constexpr (Prepare && fused_vjp_at<I>()) {
+                    constexpr std::size_t s0 = tables::children[I][0];
+                    n.op.forward_with_vjp(mview<value_type>{out_[I], shapes_[I]},
+                                          mview<value_type>{grads_[s0], shapes_[s0]},
+                                          operand_view<tables::children[I][C]>()...);
+                    vjp_fused_[I] = true;
+                } else {
+                    n.op.forward(mview<value_type>{out_[I], shapes_[I]},
+                                 operand_view<tables::children[I][C]>()...);
+                }
             }
             (std::make_index_sequence<tables::arity[I]>{});
         }
@@ -392,6 +438,16 @@ class graph {
             const auto& n =
                 detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
             [&]<std::size_t... C>(std::index_sequence<C...>) {
+                if constexpr (fused_vjp_at<I>()) {
+                    if (vjp_fused_[I]) {  // once: a second backward() recomputes from scratch
+                        vjp_fused_[I] = false;
+                        n.op.vjp_after_fused(operand_sink<I, C>()...,
+                                             cview<value_type>{grads_[I], shapes_[I]},
+                                             cview<value_type>{out_[I], shapes_[I]},
+                                             operand_view<tables::children[I][C]>()...);
+                        return;
+                    }
+                }
                 n.op.vjp(operand_sink<I, C>()..., cview<value_type>{grads_[I], shapes_[I]},
                          cview<value_type>{out_[I], shapes_[I]},
                          operand_view<tables::children[I][C]>()...);

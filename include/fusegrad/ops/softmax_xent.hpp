@@ -92,11 +92,33 @@ struct softmax_xent {
 
     template <class T, class Y>
     void forward(mview<T> out, cview<T> s, cview<Y> y) const {
-        forward_with(out, s, y, static_cast<const T*>(nullptr));
+        forward_with(out, s, y, static_cast<const T*>(nullptr), static_cast<T*>(nullptr));
     }
     template <class T, class Y>
     void forward(mview<T> out, cview<T> s, cview<Y> y, cview<T> w) const {
-        forward_with(out, s, y, w.data);
+        forward_with(out, s, y, w.data, static_cast<T*>(nullptr));
+    }
+
+    /// run()'s forward (see docs/design.md): the value, and ds = ∂(loss)/∂s for an upstream
+    /// gradient of 1 written straight into ds, in the same pass over s.
+    template <class T, class Y>
+    void forward_with_vjp(mview<T> out, mview<T> ds, cview<T> s, cview<Y> y) const {
+        forward_with(out, s, y, static_cast<const T*>(nullptr), ds.data);
+    }
+    template <class T, class Y>
+    void forward_with_vjp(mview<T> out, mview<T> ds, cview<T> s, cview<Y> y, cview<T> w) const {
+        forward_with(out, s, y, w.data, ds.data);
+    }
+    /// After forward_with_vjp: ds holds the gradient for g = 1; scale it by the real g.
+    template <class T, class Y>
+    void vjp_after_fused(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> s,
+                         cview<Y> y) const {
+        finish_fused(ds, dy, g, s, y, cview<T>{});
+    }
+    template <class T, class Y>
+    void vjp_after_fused(grad_sink<T> ds, grad_sink<T> dy, grad_sink<T>, cview<T> g, cview<T>,
+                         cview<T> s, cview<Y> y, cview<T> w) const {
+        finish_fused(ds, dy, g, s, y, w);
     }
 
     // ds_i = r_i (T_i softmax(s_i) − t_i), T_i = Σ_j t_ij (softmax − onehot for plain targets);
@@ -141,27 +163,41 @@ struct softmax_xent {
         return t;
     }
 
-    // D, the divisor of a mean.
+    // D, the divisor of a mean. Without weights or an ignore index it is m: no scan.
     template <class T, class Y>
     T mean_divisor(std::size_t m, const Y* y, const kernels::xent_targets<T>& t) const {
         if constexpr (std::integral<Y>) {
-            if (!options.mean_over_all_rows) return kernels::xent_index_weight_total<T, Y>(m, y, t);
+            if (!options.mean_over_all_rows && (t.class_weights || t.has_ignore_index))
+                return kernels::xent_index_weight_total<T, Y>(m, y, t);
         }
         return T(m);
     }
 
+    // ds not null (run()'s fused forward): also write the gradient for an upstream 1, i.e.
+    // alpha = 1 / D for a mean and 1 otherwise; finish_fused applies the real upstream g.
     template <class T, class Y>
-    void forward_with(mview<T> out, cview<T> s, cview<Y> y, const T* w) const {
+    void forward_with(mview<T> out, cview<T> s, cview<Y> y, const T* w, T* ds) const {
         const auto m = s.dims.rows, n = s.dims.cols;
         const auto t = targets<T, Y>(w);
         T* per_row = R == reduction::none ? out.data : nullptr;
-        T total;
         if constexpr (std::integral<Y>) {
             const auto bad = kernels::xent_first_bad_label<T, Y>(m, y.data, n, t);
             if (bad < m)
                 throw label_error("softmax_xent: label y[" + std::to_string(bad) +
                                   "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
                                   std::to_string(n) + ")");
+        }
+        const T divisor = R == reduction::mean ? mean_divisor<T, Y>(m, y.data, t) : T(1);
+        T total;
+        if (ds != nullptr) {
+            const T alpha = T(1) / divisor;
+            if constexpr (std::integral<Y>)
+                total = kernels::softmax_xent_index_rows_fused<T, Y>(m, n, s.data, y.data, t, alpha,
+                                                                     per_row, ds);
+            else
+                total = kernels::softmax_xent_prob_rows_fused<T>(m, n, s.data, y.data, t, alpha,
+                                                                 per_row, ds);
+        } else if constexpr (std::integral<Y>) {
             total = kernels::softmax_xent_index_rows<T, Y>(m, n, s.data, y.data, t, T(1), nullptr,
                                                            per_row, nullptr);
         } else {
@@ -169,7 +205,34 @@ struct softmax_xent {
                                                        per_row, nullptr);
         }
         if constexpr (R == reduction::sum) out.data[0] = total;
-        if constexpr (R == reduction::mean) out.data[0] = total / mean_divisor<T, Y>(m, y.data, t);
+        if constexpr (R == reduction::mean) out.data[0] = total / divisor;
+    }
+
+    // ds = g · ds (sum, mean; nothing to do when g == 1), row i of ds times g_i (none). An
+    // ignored row stays exactly 0, as the unfused vjp leaves it, even for an infinite g: such
+    // rows are skipped, and a non-finite scalar g recomputes the gradient from scratch.
+    template <class T, class Y>
+    void finish_fused(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T> s, cview<Y> y,
+                      cview<T> w) const {
+        const auto m = s.dims.rows, n = s.dims.cols;
+        if constexpr (R == reduction::none) {
+            const auto t = targets<T, Y>(w.data);
+            for (std::size_t i = 0; i < m; ++i) {
+                if (g.data[i] == T(1)) continue;
+                if constexpr (std::integral<Y>) {
+                    if (t.has_ignore_index && std::int64_t(y.data[i]) == t.ignore_index) continue;
+                }
+                kernels::axpby<T>(n, g.data[i], ds.data + i * n, T(0), ds.data + i * n);
+            }
+        } else {
+            const T gs = g.data[0];
+            if (gs == T(1)) return;
+            if (gs - gs != T(0)) {  // ±inf or NaN
+                vjp_with(ds, dy, g, s, y, w.data);
+                return;
+            }
+            kernels::axpby<T>(m * n, gs, ds.data, T(0), ds.data);
+        }
     }
 
     // The op keeps no per-row log-sum-exp between forward and backward (an op has no workspace
