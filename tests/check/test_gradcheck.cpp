@@ -223,3 +223,34 @@ TEST_CASE("gradcheck: one name bound to two arrays is a binding_error", "[check]
     auto loss = fg::sum(fg::param<"v">(a)) + fg::sum(fg::param<"v">(b));
     CHECK_THROWS_AS(fg::check::gradcheck(loss), fg::binding_error);
 }
+
+TEST_CASE("gradcheck refuses a check that would compare nothing", "[check][gradcheck][errors]") {
+    xt::xtensor<double, 1> w = {0.5, -1.0, 2.0};
+    auto loss = fg::sum(fg::exp(fg::param<"w">(w)));
+
+    // Fast mode without projections: zero comparisons would make report.passed() true.
+    fg::check::gradcheck_options opts;
+    opts.fast = true;
+    opts.projections = 0;
+    CHECK_THROWS_AS(fg::check::gradcheck(loss, opts), std::invalid_argument);
+    CHECK_THROWS_WITH(fg::check::gradcheck(loss, opts),
+                      Catch::Contains("projections = 0") && Catch::Contains("options.fast"));
+    opts.projections = 1;  // one projection is a real check
+    CHECK(fg::check::gradcheck(loss, opts).leaf("w").result.count == 1);
+
+    // A graph without param leaves: nothing has a gradient.
+    auto no_params = fg::sum(fg::exp(fg::input<"x">(w)));
+    CHECK_THROWS_WITH(fg::check::gradcheck(no_params),
+                      Catch::Contains("no param leaf") && Catch::Contains("gradcheck"));
+    CHECK_THROWS_AS(fg::check::gradcheck_vjp(fg::exp(fg::input<"x">(w))), std::invalid_argument);
+
+    // The only selected leaf is empty: zero entries compared.
+    xt::xtensor<double, 1> empty = xt::xtensor<double, 1>::from_shape({0});
+    auto with_empty = fg::sum(fg::exp(fg::param<"w">(w))) + fg::sum(fg::param<"e">(empty));
+    fg::check::gradcheck_options only_e;
+    only_e.leaves = {"e"};
+    CHECK_THROWS_WITH(fg::check::gradcheck(with_empty, only_e),
+                      Catch::Contains("nothing was compared") && Catch::Contains("e (0)"));
+    only_e.leaves = {"e", "w"};  // with a non-empty leaf beside it, the check is real
+    CHECK(fg::check::gradcheck(with_empty, only_e).passed());
+}

@@ -62,6 +62,35 @@ inline void require_known_leaves(const std::vector<std::string>& wanted,
     }
 }
 
+/// A check that compares nothing must not pass: throws std::invalid_argument, naming the
+/// option, for fast mode with no projections and for a graph without param leaves.
+inline void require_something_to_check(const gradcheck_options& opts,
+                                       const std::vector<std::string>& params) {
+    if (opts.fast && opts.projections == 0)
+        throw std::invalid_argument(
+            "gradcheck: options.fast with options.projections = 0 compares nothing (set "
+            "projections >= 1, or fast = false)");
+    if (params.empty())
+        throw std::invalid_argument(
+            "gradcheck: the graph has no param leaf, so there is no gradient to check (leaves "
+            "built with fg::input / fg::labels / constants are not differentiated)");
+}
+
+/// Throws std::invalid_argument when no (analytic, numeric) pair was compared: every leaf that
+/// options.leaves selected is empty (0 entries).
+inline void require_compared(const gradcheck_report& report) {
+    std::size_t compared = 0;
+    std::string names;
+    for (const auto& l : report.leaves) {
+        compared += l.result.count;
+        names += (names.empty() ? "" : ", ") + l.name + " " + l.dims.str();
+    }
+    if (compared == 0)
+        throw std::invalid_argument("gradcheck: nothing was compared: the checked param leaves (" +
+                                    (names.empty() ? std::string("none") : names) +
+                                    ") have no entries");
+}
+
 inline bool selected(const std::vector<std::string>& wanted, std::string_view name) {
     if (wanted.empty()) return true;
     for (const auto& w : wanted)
@@ -185,6 +214,7 @@ gradcheck_report run_gradcheck(const E& expr, const Rules& rules, const gradchec
     using D = typename double_copy<E>::expr_type;
     using params = param_leaves_t<D>;
     require_known_leaves(opts.leaves, param_names<params>(), "gradcheck");
+    require_something_to_check(opts, param_names<params>());
 
     gradcheck_report report;
     report.expression = fusegrad::to_string(expr);
@@ -245,6 +275,8 @@ gradcheck_report run_gradcheck(const E& expr, const Rules& rules, const gradchec
         auto numeric_graph = compile_with(copy.expr(), rules);
         check_all(numeric_graph);
     }
+
+    require_compared(report);
 
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

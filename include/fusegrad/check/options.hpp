@@ -23,7 +23,8 @@ struct gradcheck_options {
     /// Fast mode: instead of every entry, compare `projections` random projections uᵀ·J·v per
     /// leaf (two forward passes each) with their central differences; for large leaves.
     bool fast = false;
-    /// How many random directions v per leaf in fast mode.
+    /// How many random directions v per leaf in fast mode; 0 is refused (std::invalid_argument):
+    /// a check that compares nothing would pass vacuously.
     std::size_t projections = 4;
     /// Seeds every random direction and upstream vector; the same seed gives the same check.
     std::uint64_t seed = 0x5eed;
@@ -34,7 +35,9 @@ struct gradcheck_options {
     /// gradients: catches an op that accumulates where it should overwrite, or reads memory
     /// it never wrote.
     bool check_reentrancy = true;
-    /// The param leaves to check, by name; empty means every param leaf.
+    /// The param leaves to check, by name; empty means every param leaf. A name that is not a
+    /// param leaf, a graph without param leaves, or a selection whose leaves are all empty
+    /// throws std::invalid_argument rather than report a pass with nothing checked.
     std::vector<std::string> leaves{};
     /// True (the default): the numeric gradient differentiates the expression as written, so a
     /// rewrite (fusion) is checked against the graph it replaced. False: the rewritten graph.
