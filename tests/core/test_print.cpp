@@ -491,10 +491,16 @@ TEST_CASE("render_svg runs Graphviz when it is installed and never throws", "[io
         CHECK_FALSE(fg::render_svg(dot, svg));
     }
 
-    // A single quote in a path is refused rather than passed to the shell.
+    // A single quote in the input path is refused rather than passed to the shell; the output
+    // path never reaches the shell (the SVG is read from dot's standard output).
     CHECK_FALSE(fg::render_svg(dir / "it's.dot", svg + "2"));
-    CHECK_FALSE(fg::render_svg(dot, dir / "it's.svg"));
-    CHECK_FALSE(fs::exists(dir / "it's.svg"));
+    CHECK_FALSE(fs::exists(svg + "2"));
+    CHECK(fg::render_svg(dot, dir / "it's.svg") == have_dot());
+    CHECK(fs::exists(dir / "it's.svg") == have_dot());
+
+    // No temporary is left behind by any of the calls above.
+    for (const auto& entry : fs::directory_iterator(dir.path))
+        CHECK(entry.path().extension() != ".tmp");
 
     // Without dot on the PATH: false, no throw.
     {

@@ -214,8 +214,8 @@ std::string to_dot(const E& expr, std::string_view graph_name = "fusegrad") {
     return out;
 }
 
-/// Writes `to_dot(expr, graph_name)` to `path`, atomically (through `path + ".tmp"` and a
-/// rename). Returns false when the file could not be written.
+/// Writes `to_dot(expr, graph_name)` to `path`, atomically (io::write_file_atomically). Returns
+/// false when the file could not be written.
 template <expression E>
 bool write_dot(const std::string& path, const E& expr, std::string_view graph_name = "fusegrad") {
     return io::write_file_atomically(path, to_dot(expr, graph_name));
@@ -227,23 +227,30 @@ inline bool graphviz_available() noexcept {
     return std::system("command -v dot >/dev/null 2>&1") == 0;
 }
 
-/// Renders the DOT file `dot_path` to `svg_path` with Graphviz (`dot -Tsvg`), writing through
-/// `svg_path + ".tmp"` and a rename. Returns false, without throwing, when Graphviz is not
-/// installed, when a path contains a single quote (it is never passed to the shell), or when
-/// `dot` fails.
+/// Renders the DOT file `dot_path` to `svg_path` with Graphviz (`dot -Tsvg`, read from its
+/// standard output) and writes it with io::write_file_atomically (a unique temporary, fsync,
+/// rename). Returns false, without throwing, when Graphviz is not installed, when `dot_path`
+/// contains a single quote (it is never passed to the shell), or when `dot` fails or prints
+/// nothing.
 inline bool render_svg(const std::string& dot_path, const std::string& svg_path) noexcept {
     try {
-        const std::string tmp = svg_path + ".tmp";
         const std::string in = detail::shell_quote_path(dot_path);
-        const std::string out = detail::shell_quote_path(tmp);
-        if (svg_path.empty() || in.empty() || out.empty() || !graphviz_available()) return false;
-        const std::string command = "dot -Tsvg " + in + " -o " + out;
-        if (std::system(command.c_str()) != 0 || std::rename(tmp.c_str(), svg_path.c_str()) != 0) {
-            std::remove(tmp.c_str());
-            return false;
+        if (svg_path.empty() || in.empty() || !graphviz_available()) return false;
+        const std::string command = "dot -Tsvg " + in;
+        FILE* pipe = ::popen(command.c_str(), "r");
+        if (pipe == nullptr) return false;
+        std::string svg;
+        try {  // close the pipe even when appending throws
+            char buf[8192];
+            for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, pipe)) > 0;)
+                svg.append(buf, got);
+        } catch (...) {
+            ::pclose(pipe);
+            throw;
         }
-        return true;
-    } catch (...) {  // std::bad_alloc building the command
+        if (::pclose(pipe) != 0 || svg.empty()) return false;
+        return io::write_file_atomically(svg_path, svg);
+    } catch (...) {  // std::bad_alloc building the command or the text
         return false;
     }
 }

@@ -1,7 +1,8 @@
 #pragma once
 /// @file
-/// Checkpoints: named arrays saved as one .npy file each (xtensor's npy support), written
-/// atomically, and loaded back only when every file matches its array's shape and type.
+/// Checkpoints: named arrays saved as one .npy file each (xtensor's npy support), each file
+/// written atomically (io/atomic_file.hpp), and loaded back only when every file matches its
+/// array's shape and type.
 
 #include <algorithm>
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include <xtensor/xnpy.hpp>
 
 #include "fusegrad/core/errors.hpp"
+#include "fusegrad/io/atomic_file.hpp"
 #include "fusegrad/nn/data_error.hpp"
 
 namespace fusegrad::nn {
@@ -30,28 +32,31 @@ std::string shape_str(const Shape& s) {
 }
 }  // namespace detail
 
-/// Writes `a` to `path` as .npy through `path + ".tmp"` and a rename, so a reader never sees a
-/// partial file and an old checkpoint survives a failed save. Throws data_error on failure,
+/// `a` as .npy bytes in a temporary file next to `path` (io::staged_file: unique name,
+/// fsync'ed), not yet renamed. Throws data_error, leaving no temporary behind, on failure.
+template <class A>
+io::staged_file stage_npy(const std::filesystem::path& path, const A& a) {
+    io::staged_file f(path.string(), xt::dump_npy(a));
+    if (!f.ok())
+        throw data_error(path.string() + ": could not write the checkpoint file (" + f.error() +
+                         ")");
+    return f;
+}
+
+/// Renames a staged checkpoint file over its destination. Throws data_error on failure.
+inline void commit_npy(io::staged_file& f) {
+    if (!f.commit())
+        throw data_error(f.path() + ": could not write the checkpoint file (" + f.error() + ")");
+}
+
+/// Writes `a` to `path` as .npy atomically (io::staged_file: a uniquely named temporary,
+/// fsync'ed, renamed over `path`, the directory fsync'ed), so a reader never sees a partial
+/// file and an old checkpoint survives a failed save or a crash. Throws data_error on failure,
 /// leaving no temporary behind.
 template <class A>
 void save_npy(const std::filesystem::path& path, const A& a) {
-    const std::string bytes = xt::dump_npy(a);
-    const std::filesystem::path tmp = path.string() + ".tmp";
-    bool ok = false;
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (f) {
-            f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-            f.close();
-            ok = !f.fail();
-        }
-    }
-    std::error_code ec;
-    if (ok) std::filesystem::rename(tmp, path, ec);
-    if (!ok || ec) {
-        std::filesystem::remove(tmp, ec);
-        throw data_error(path.string() + ": could not write the checkpoint file");
-    }
+    auto f = stage_npy(path, a);
+    commit_npy(f);
 }
 
 /// Reads the .npy file `path` into `a`, which must already have the file's shape and element
@@ -92,7 +97,7 @@ class checkpoint {
     template <class A>
     checkpoint& add(std::string name, A& array) {
         entries_.push_back(
-            {name, [&array](const std::filesystem::path& p) { save_npy(p, array); },
+            {name, [&array](const std::filesystem::path& p) { return stage_npy(p, array); },
              [&array](const std::filesystem::path& p) {
                  A copy = array;  // load into a copy first: all-or-nothing over the whole set
                  load_npy(p, copy);
@@ -103,11 +108,18 @@ class checkpoint {
         return *this;
     }
 
-    /// Saves every array to `dir/<name>.npy` (creating `dir`), each file atomically.
+    /// Saves every array to `dir/<name>.npy` (creating `dir`). Each file is replaced atomically,
+    /// and every file is written (to its temporary) before any is renamed: a failure while
+    /// writing (disk full, an unwritable name) leaves the whole old checkpoint as it was. The
+    /// set is not atomic as a whole: a crash or a failed rename part-way through the renames
+    /// can leave some files new and some old (each one complete). Throws data_error.
     void save(const std::filesystem::path& dir) const {
         std::error_code ec;
         std::filesystem::create_directories(dir, ec);
-        for (const auto& e : entries_) e.save(dir / (e.name + ".npy"));
+        std::vector<io::staged_file> staged;
+        staged.reserve(entries_.size());
+        for (const auto& e : entries_) staged.push_back(e.save(dir / (e.name + ".npy")));
+        for (auto& f : staged) commit_npy(f);
     }
 
     /// Loads every array from `dir/<name>.npy`. Every file is read and checked before any
@@ -128,7 +140,7 @@ class checkpoint {
   private:
     struct entry {
         std::string name;
-        std::function<void(const std::filesystem::path&)> save;
+        std::function<io::staged_file(const std::filesystem::path&)> save;
         std::function<std::function<void()>(const std::filesystem::path&)> load;
     };
     std::vector<entry> entries_;
