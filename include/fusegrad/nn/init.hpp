@@ -2,9 +2,21 @@
 /// @file
 /// Weight initializers with explicit seeds: normal, uniform, Xavier/Glorot and Kaiming/He.
 ///
-/// The random numbers come from std::mt19937_64 and a Box–Muller transform written here (the
-/// standard distributions are implementation-defined), so one seed gives the same weights with
-/// every compiler and standard library.
+/// The random numbers come from std::mt19937_64 (its output sequence is fixed by the C++
+/// standard) and a uniform mapping and Box–Muller transform written here (the standard
+/// distributions are implementation-defined).
+///
+/// Reproducibility, exactly: the uniform initializers (uniform_fill, xavier_uniform,
+/// kaiming_uniform) use only +, ×, / and std::sqrt, which IEEE 754 rounds correctly, so one seed
+/// gives bitwise the same weights everywhere. The normal ones (normal_fill, xavier_normal,
+/// kaiming_normal) also call std::log, std::cos and std::sin, which the C++ standard does not
+/// require to be correctly rounded: with the same C math library (libm: the same glibc version,
+/// say) the weights are bitwise identical; with another libm (musl, macOS, MSVC, another
+/// glibc) they may differ in the last bit of some draws (about 1e-16 relative in double, then
+/// rounded to T), which is far below anything a training run can notice but is not bitwise.
+/// Both statements assume the header is compiled without floating-point contraction into FMA
+/// (GCC contracts a·b + c by default once FMA is enabled, e.g. by -march=native or -mfma, which
+/// can also change a last bit).
 ///
 /// Fans follow fusegrad's layout: `fg::linear(x, W, b)` computes x·W, so W is in × out and
 /// fan_in = rows, fan_out = columns (PyTorch's nn.Linear stores the transpose).
