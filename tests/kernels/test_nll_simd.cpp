@@ -17,34 +17,14 @@
 #include "fusegrad/kernels/arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
+#include "kernel_test_data.hpp"
+
 namespace fk = fusegrad::kernels;
 
 namespace {
 
 /// A buffer whose data() is one element past a 64-byte boundary: unaligned for every set.
-template <class T>
-class unaligned {
-  public:
-    explicit unaligned(std::size_t n, T value = T(0)) : storage_(n + 64 / sizeof(T) + 1, value) {
-        const auto addr = reinterpret_cast<std::uintptr_t>(storage_.data());
-        data_ = storage_.data() + ((64 - addr % 64) % 64) / sizeof(T) + 1;
-        n_ = n;
-    }
-    unaligned(const unaligned& o) : unaligned(o.n_) {
-        for (std::size_t i = 0; i < n_; ++i) data_[i] = o.data_[i];
-    }
-    unaligned& operator=(const unaligned&) = delete;
-    T* data() { return data_; }
-    const T* data() const { return data_; }
-    T& operator[](std::size_t i) { return data_[i]; }
-    const T& operator[](std::size_t i) const { return data_[i]; }
-    std::size_t size() const { return n_; }
-
-  private:
-    std::vector<T> storage_;
-    T* data_ = nullptr;
-    std::size_t n_ = 0;
-};
+using fusegrad_test::unaligned;
 
 /// The SIMD sets only: the scalar reference is what they are compared with.
 std::vector<fk::arch> simd_archs() {

@@ -12,6 +12,8 @@
 #include "each_arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
+#include "kernel_test_data.hpp"
+
 namespace fk = fusegrad::kernels;
 using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;
@@ -62,16 +64,10 @@ std::vector<T> logits(std::size_t count, unsigned seed) {
     return v;
 }
 
-/// Pairs a value type with a label index type for the label kernels.
-template <class T, class I>
-struct Types {
-    using value = T;
-    using index = I;
-};
-using F32I32 = Types<float, std::int32_t>;
-using F32I64 = Types<float, std::int64_t>;
-using F64I32 = Types<double, std::int32_t>;
-using F64I64 = Types<double, std::int64_t>;
+using fusegrad_test::F32I32;
+using fusegrad_test::F32I64;
+using fusegrad_test::F64I32;
+using fusegrad_test::F64I64;
 
 }  // namespace
 

@@ -14,6 +14,8 @@
 #include "each_arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
+#include "kernel_test_data.hpp"
+
 namespace fk = fusegrad::kernels;
 using Catch::Matchers::WithinAbs;
 using Catch::Matchers::WithinRel;
@@ -36,14 +38,7 @@ std::vector<T> logits(std::size_t count, unsigned seed) {
     return v;
 }
 
-/// Positive values in about [0.1, 2], e.g. class weights or unnormalised targets.
-template <class T>
-std::vector<T> positives(std::size_t count, unsigned seed) {
-    std::vector<T> v(count);
-    for (std::size_t i = 0; i < count; ++i)
-        v[i] = static_cast<T>(1.05 + 0.95 * std::cos(1.91 * static_cast<double>(i) + seed));
-    return v;
-}
+using fusegrad_test::positives;
 
 /// One row's loss, gradients and log-sum-exp from the definitions, in long double.
 struct oracle_row {
@@ -96,15 +91,10 @@ void check_close(double got, long double want, double rel, double scale = 1.0) {
     }
 }
 
-template <class T, class I>
-struct Types {
-    using value = T;
-    using index = I;
-};
-using F32I32 = Types<float, std::int32_t>;
-using F32I64 = Types<float, std::int64_t>;
-using F64I32 = Types<double, std::int32_t>;
-using F64I64 = Types<double, std::int64_t>;
+using fusegrad_test::F32I32;
+using fusegrad_test::F32I64;
+using fusegrad_test::F64I32;
+using fusegrad_test::F64I64;
 
 /// The index target row from its definition: 0 when ignored, else
 /// (1 - eps) c_y e_y + (eps / n) c.
