@@ -5,6 +5,7 @@
 // pointers and special values. Also: the +inf logit gives a NaN row on every path, and the result
 // does not depend on the thread count.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
@@ -423,6 +424,116 @@ TEMPLATE_TEST_CASE("softmax_xent fused: special values", "[kernels][softmax_xent
             for (std::size_t j = 0; j < n; ++j) CHECK(r.ds[n + j] == T(0));
         }
     }
+}
+
+namespace {
+/// The distance in float steps between a and b (both finite and of one sign).
+std::int64_t ulps(float a, float b) {
+    std::int32_t ia, ib;
+    std::memcpy(&ia, &a, sizeof ia);
+    std::memcpy(&ib, &b, sizeof ib);
+    return ia > ib ? std::int64_t(ia) - ib : std::int64_t(ib) - ia;
+}
+}  // namespace
+
+TEST_CASE(
+    "softmax_xent fused: the wide path's exp is within 1 ulp of e^x on every float in "
+    "[-87.3, -22], below FLT_MIN under that, and accurate (sampled) in (-22, 0]",
+    "[kernels][softmax_xent][fused]") {
+    FUSEGRAD_EACH_ARCH();
+    // Rows of 32 (the wide path): logit 0 at the label, then values x <= -22, whose e^x are
+    // too small to move Σ = 1 + Σ e^x off 1 in float. So log Σ = 0, the gradient's scale is
+    // 1 / Σ = 1, and ds = e^x exactly as the kernel's exp computed it.
+    const std::size_t n = 32, per_row = n - 1, rows = 4096;
+    std::vector<float> s(rows * n), ds(rows * n), loss(rows);
+    const std::vector<std::int32_t> y(rows, 0);
+    std::int64_t worst = 0;
+    float worst_at = 0.0f;
+    const auto check_block = [&](std::size_t count) {
+        const std::size_t used = (count + per_row - 1) / per_row;
+        fk::softmax_xent_index_rows_fused<float, std::int32_t>(used, n, s.data(), y.data(), {},
+                                                               1.0f, loss.data(), ds.data());
+        for (std::size_t i = 0; i < used; ++i) {
+            REQUIRE(loss[i] == 0.0f);
+            REQUIRE(ds[i * n] == 0.0f);  // 1 · 1 − 1
+            for (std::size_t j = 1; j < n && (i * per_row + j - 1) < count; ++j) {
+                const float x = s[i * n + j];
+                const float want = static_cast<float>(std::exp(static_cast<double>(x)));
+                const float got = ds[i * n + j];
+                if (x >= -87.3f) {
+                    const std::int64_t d = ulps(got, want);
+                    if (d > worst) {
+                        worst = d;
+                        worst_at = x;
+                    }
+                } else {  // under exp_low: 0 or the true value, an error under FLT_MIN
+                    REQUIRE(got >= 0.0f);
+                    REQUIRE(std::abs(double(got) - std::exp(double(x))) <
+                            double(std::numeric_limits<float>::min()));
+                }
+            }
+        }
+    };
+    // Every float from -22 down to -88 (a little past exp_low), in blocks of rows.
+    std::int32_t bits, last;
+    const float hi = -22.0f, lo = -88.0f;
+    std::memcpy(&bits, &hi, sizeof bits);
+    std::memcpy(&last, &lo, sizeof last);
+    std::size_t count = 0;
+    std::fill(s.begin(), s.end(), 0.0f);
+    for (; bits <= last; ++bits) {
+        float x;
+        std::memcpy(&x, &bits, sizeof x);
+        s[(count / per_row) * n + 1 + count % per_row] = x;
+        if (++count == rows * per_row) {
+            check_block(count);
+            count = 0;
+        }
+    }
+    if (count > 0) {
+        for (std::size_t k = count; k < rows * per_row; ++k)
+            s[(k / per_row) * n + 1 + k % per_row] = lo;
+        check_block(count);
+    }
+    {
+        INFO("worst " << worst << " ulp at " << worst_at);
+        CHECK(worst <= 1);
+    }
+
+    // Above -22: one value per row, the rest masked: ds = e^x · (1 / fl(1 + e^x)), three
+    // roundings after the exp's, so the bound is 4 ulp of e^x / (1 + e^x). Every 4999th float.
+    std::fill(s.begin(), s.end(), -kInf<float>);
+    // The bit patterns of negative floats grow with the magnitude: walk down from -22 to -0.
+    std::int32_t top32;
+    const float zero = -0.0f;
+    std::memcpy(&top32, &zero, sizeof top32);
+    std::memcpy(&bits, &hi, sizeof bits);
+    std::int64_t at = bits;
+    std::int64_t worst_wide = 0;
+    while (at > top32) {
+        std::size_t used = 0;
+        for (; used < rows && at > top32; ++used, at -= 4999) {
+            const auto b = static_cast<std::int32_t>(at);
+            float x;
+            std::memcpy(&x, &b, sizeof x);
+            s[used * n] = 0.0f;
+            s[used * n + 1] = x;
+        }
+        fk::softmax_xent_index_rows_fused<float, std::int32_t>(used, n, s.data(), y.data(), {},
+                                                               1.0f, loss.data(), ds.data());
+        for (std::size_t i = 0; i < used; ++i) {
+            const double e = std::exp(double(s[i * n + 1]));
+            const float want = static_cast<float>(e / (1.0 + e));
+            const std::int64_t d = ulps(ds[i * n + 1], want);
+            if (d > worst_wide) {
+                worst_wide = d;
+                worst_at = s[i * n + 1];
+            }
+            REQUIRE(ds[i * n + 2] == 0.0f);  // a masked class
+        }
+    }
+    INFO("worst " << worst_wide << " ulp at " << worst_at);
+    CHECK(worst_wide <= 4);
 }
 
 TEST_CASE("softmax_xent fused: empty problems write nothing", "[kernels][softmax_xent][fused]") {
