@@ -1,11 +1,15 @@
 #pragma once
-// Shared by the kernel tests: buffers deliberately off alignment, positive test values, and
-// the (value, label index) type pairs the label kernels are instantiated for.
+// Shared by the kernel tests: buffers deliberately off alignment, positive test values, the
+// (value, label index) type pairs the label kernels are instantiated for, and the SIMD sets to
+// compare with the scalar reference.
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
+
+#include "fusegrad/kernels/arch.hpp"
 
 namespace fusegrad_test {
 
@@ -54,5 +58,24 @@ using F32I32 = Types<float, std::int32_t>;
 using F32I64 = Types<float, std::int64_t>;
 using F64I32 = Types<double, std::int32_t>;
 using F64I64 = Types<double, std::int64_t>;
+
+/// The SIMD sets only: the scalar reference is what they are compared with.
+inline std::vector<fusegrad::kernels::arch> simd_archs() {
+    std::vector<fusegrad::kernels::arch> out;
+    for (fusegrad::kernels::arch a : fusegrad::kernels::available_archs())
+        if (a != fusegrad::kernels::arch::scalar) out.push_back(a);
+    return out;
+}
+
+/// Runs f() with the kernels on `a`.
+template <class F>
+void on(fusegrad::kernels::arch a, F f) {
+    const fusegrad::kernels::arch_scope scope(a);
+    f();
+}
+
+/// Machine epsilon of T, as a double for bounds.
+template <class T>
+constexpr double kEps = std::numeric_limits<T>::epsilon();
 
 }  // namespace fusegrad_test

@@ -24,24 +24,10 @@ namespace fk = fusegrad::kernels;
 namespace {
 
 /// A buffer whose data() is one element past a 64-byte boundary: unaligned for every set.
+using fusegrad_test::kEps;
+using fusegrad_test::on;
+using fusegrad_test::simd_archs;
 using fusegrad_test::unaligned;
-
-/// The SIMD sets only: the scalar reference is what they are compared with.
-std::vector<fk::arch> simd_archs() {
-    std::vector<fk::arch> out;
-    for (fk::arch a : fk::available_archs())
-        if (a != fk::arch::scalar) out.push_back(a);
-    return out;
-}
-
-template <class F>
-void on(fk::arch a, F f) {
-    fk::arch_scope scope(a);
-    f();
-}
-
-template <class T>
-constexpr double kEps = std::numeric_limits<T>::epsilon();
 
 /// Distance in units in the last place (0 for two NaNs or equal infinities, huge for NaN
 /// against a number).

@@ -24,6 +24,9 @@ namespace fk = fusegrad::kernels;
 namespace {
 
 /// A buffer whose data() is one element past a 64-byte boundary: unaligned for every set.
+using fusegrad_test::kEps;
+using fusegrad_test::on;
+using fusegrad_test::simd_archs;
 using fusegrad_test::unaligned;
 
 template <class T>
@@ -51,24 +54,6 @@ double ulp_distance(T a, T b) {
     return static_cast<double>(
         std::fabs(static_cast<long double>(ia) - static_cast<long double>(ib)));
 }
-
-/// The SIMD sets only: the scalar reference is what they are compared with.
-std::vector<fk::arch> simd_archs() {
-    std::vector<fk::arch> out;
-    for (fk::arch a : fk::available_archs())
-        if (a != fk::arch::scalar) out.push_back(a);
-    return out;
-}
-
-/// Runs f() with the kernels on `a`.
-template <class F>
-void on(fk::arch a, F f) {
-    fk::arch_scope scope(a);
-    f();
-}
-
-template <class T>
-constexpr double kEps = std::numeric_limits<T>::epsilon();
 
 /// Checks |got - want| <= bound(i) for every i, reporting the first failure.
 template <class T, class Bound>

@@ -23,6 +23,8 @@
 #define FUSEGRAD_TEST_HAVE_OMP 1
 #endif
 
+#include "kernel_test_data.hpp"
+
 namespace fk = fusegrad::kernels;
 using fusegrad_test::kInf;
 using fusegrad_test::kNaN;
@@ -54,24 +56,11 @@ std::vector<T> logits(std::size_t count, unsigned seed, double spread = 4.0) {
     return v;
 }
 
-/// Positive values in about [0.1, 2].
-template <class T>
-std::vector<T> positives(std::size_t count, unsigned seed) {
-    std::vector<T> v(count);
-    for (std::size_t i = 0; i < count; ++i)
-        v[i] = static_cast<T>(1.05 + 0.95 * std::cos(1.91 * static_cast<double>(i) + seed));
-    return v;
-}
-
-template <class T, class I>
-struct Types {
-    using value = T;
-    using index = I;
-};
-using F32I32 = Types<float, std::int32_t>;
-using F32I64 = Types<float, std::int64_t>;
-using F64I32 = Types<double, std::int32_t>;
-using F64I64 = Types<double, std::int64_t>;
+using fusegrad_test::F32I32;
+using fusegrad_test::F32I64;
+using fusegrad_test::F64I32;
+using fusegrad_test::F64I64;
+using fusegrad_test::positives;
 
 /// The outputs of one fused call (or of the forward + backward pair).
 template <class T>
