@@ -24,6 +24,7 @@
 /// as PyTorch does).
 
 #include <charconv>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -227,7 +228,7 @@ struct softmax_xent {
         } else {
             const T gs = g.data[0];
             if (gs == T(1)) return;
-            if (gs - gs != T(0)) {  // ±inf or NaN
+            if (!std::isfinite(gs)) {
                 vjp_with(ds, dy, g, s, y, w.data);
                 return;
             }
