@@ -31,13 +31,13 @@ const L* find_leaf(const E& e) {
     } else if constexpr (fg::is_leaf_v<E>) {
         return nullptr;
     } else {
-        return std::apply(
+        return fg::apply_operands(
             [](const auto&... c) {
                 const L* found = nullptr;
                 ((found = found ? found : find_leaf<L>(c)), ...);
                 return found;
             },
-            e.children);
+            e);
     }
 }
 

@@ -157,14 +157,14 @@ class double_copy {
     template <class X>
     auto convert(const X& e) {
         if constexpr (!is_leaf_v<X>) {
-            return std::apply(
+            return apply_operands(
                 [&](const auto&... c) {
                     return to_double_t<X>{e.op, {convert(c)...}};
                 },
-                e.children);
+                e);
         } else if constexpr (!std::floating_point<typename X::value_type>) {
             return e;  // class indices: read from the caller's array as they are
-        } else if constexpr (!fusegrad::detail::expr_traits<X>::is_named) {
+        } else if constexpr (!fusegrad::detail::expr_traits<X>::is_named::value) {
             return to_double_t<X>{tensor_ref<double, X::rank>::of(fresh_copy(e.ref))};
         } else {
             for (auto& s : named_) {

@@ -85,8 +85,111 @@ template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>>
 struct grad_tuple;
 template <class Plan, class T, std::size_t... I>
 struct grad_tuple<Plan, T, std::index_sequence<I...>> {
-    using type = std::tuple<typename grad_storage<typename Plan::template expr_at<I>, T>::type...>;
+    using type = flat_store<std::index_sequence<I...>,
+                            typename grad_storage<typename Plan::template expr_at<I>, T>::type...>;
 };
+
+// ---- one value's steps ------------------------------------------------------------------------
+// Free functions whose template arguments are the op and the operands' element types only: all
+// the relu values of a deep model share one instantiation, and no mangled name spells the
+// graph's type (g++'s mangling cost grows faster than the length of the name).
+
+/// The graph's per-value arrays, as the steps see them.
+template <class T>
+struct value_table {
+    const void* const* src;  // every value's data (leaves: the caller's)
+    shape* shapes;
+    T* const* out;    // computed values
+    T* const* grads;  // gradients, null where none is needed
+};
+
+template <class T, class V>
+using operand_t = std::conditional_t<std::is_void_v<V>, T, V>;
+
+template <class V, class T>
+cview<V> operand_view(const value_table<T>& v, std::size_t s) noexcept {
+    return {static_cast<const V*>(v.src[s]), v.shapes[s]};
+}
+
+template <class T, class Op, class... V, std::size_t... C>
+void infer_value(const Op& op, value_table<T>& v, std::size_t self, const std::size_t* ch,
+                 type_list<V...>, std::index_sequence<C...>) {
+    v.shapes[self] = op.infer(v.shapes[ch[C]]...);
+}
+
+template <bool Fused, class T, class Op, class... V, std::size_t... C>
+void forward_value(const Op& op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
+                   bool& fused, type_list<V...>, std::index_sequence<C...>) {
+    const mview<T> out{v.out[self], v.shapes[self]};
+    if constexpr (Fused) {
+        op.forward_with_vjp(out, mview<T>{v.grads[ch[0]], v.shapes[ch[0]]},
+                            operand_view<operand_t<T, V>>(v, ch[C])...);
+        fused = true;
+    } else {
+        op.forward(out, operand_view<operand_t<T, V>>(v, ch[C])...);
+    }
+}
+template <bool Fused, class T>  // a leaf: nothing to compute
+void forward_value(const no_state&, const value_table<T>&, std::size_t, const std::size_t*, bool&,
+                   type_list<>, std::index_sequence<>) noexcept {}
+
+template <class T>
+void infer_value(const no_state&, value_table<T>&, std::size_t, const std::size_t*, type_list<>,
+                 std::index_sequence<>) noexcept {}  // a leaf: its shape comes from its binding
+
+template <class T>
+void size_grad(no_storage&, const shape&, T*&) noexcept {}
+/// A param's gradient: an xtensor shaped like the param (resized only when the shape changed).
+template <class G, class T>
+void size_grad(G& g, const shape& d, T*& buffer) {
+    typename G::shape_type sh{};
+    if constexpr (G::rank == 1) sh = {d.cols};
+    if constexpr (G::rank == 2) sh = {d.rows, d.cols};
+    if (g.shape() != sh) g.resize(sh);
+    buffer = g.data();
+}
+
+// fused: the forward wrote the first operand's gradient (run()); finish it instead.
+template <bool Active, bool MayBeFused, class T, class Op, class... V, std::size_t... C>
+void backward_value(const Op& op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
+                    const bool* accumulate, bool& fused, type_list<V...>,
+                    std::index_sequence<C...>) {
+    if constexpr (Active) {
+        const cview<T> g{v.grads[self], v.shapes[self]};
+        const cview<T> out{v.out[self], v.shapes[self]};
+        if constexpr (MayBeFused) {
+            if (fused) {  // once: a second backward() recomputes from scratch
+                fused = false;
+                op.vjp_after_fused(grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}...,
+                                   g, out, operand_view<operand_t<T, V>>(v, ch[C])...);
+                return;
+            }
+        }
+        op.vjp(grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
+               operand_view<operand_t<T, V>>(v, ch[C])...);
+    }
+}
+template <bool Active, bool MayBeFused, class T>
+void backward_value(const no_state&, const value_table<T>&, std::size_t, const std::size_t*,
+                    const bool*, bool&, type_list<>, std::index_sequence<>) noexcept {}
+
+/// Whether value I of the plan may write its first operand's gradient in its forward: the op
+/// offers it for these operand types, that operand needs a gradient, no other operand does, and
+/// I is the first writer of it in the backward pass (accumulate is false), so nothing touches
+/// the buffer in between. (A class, not a constexpr function: no mangled name.)
+template <class Plan, class T, std::size_t I,
+          class Seq = std::make_index_sequence<Plan::tables::arity[I]>,
+          class Types = typename Plan::template entry_at<I>::operand_types>
+struct fused_vjp_at : std::false_type {};
+template <class Plan, class T, std::size_t I, std::size_t... C, class... V>
+requires(!Plan::tables::is_leaf[I]) struct fused_vjp_at<Plan, T, I, std::index_sequence<C...>,
+                                                        type_list<V...>>
+    : std::bool_constant<Plan::tables::requires_grad[Plan::tables::children[I][0]] &&
+                         !Plan::tables::accumulate[I][0] &&
+                         ((C == 0 || !Plan::tables::requires_grad[Plan::tables::children[I][C]]) &&
+                          ...) &&
+                         fused_vjp_op<typename Plan::template expr_at<I>::op_type, T,
+                                      cview<operand_t<T, V>>...>>{};
 
 }  // namespace detail
 
@@ -181,7 +284,7 @@ class graph {
 
     /// The gradient of the graph's value with respect to param `Name`, shaped like the param.
     template <fixed_string Name, std::size_t s = plan_type::template slot_of<Name>>
-    const std::tuple_element_t<(s < N ? s : 0), grad_tuple>& grad() const {
+    const auto& grad() const {
         // One readable error each, with nothing after it: the discarded branches are not built.
         if constexpr (s >= N) {
             static_assert(s < N, "grad<Name>(): the graph has no leaf with this name");
@@ -190,7 +293,7 @@ class graph {
                 is_param_v<expr_at<s>>,
                 "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
         } else {
-            return std::get<s>(param_grads_);
+            return detail::flat_get<s>(param_grads_);
         }
     }
 
@@ -231,12 +334,12 @@ class graph {
   private:
     Expr expr_;
     std::vector<std::string> rules_fired_;
-    std::array<array_binding, N> bound_{};  // leaves: the caller's containers
-    std::array<shape, N> shapes_{};         // every value's shape
-    std::array<const void*, N> src_{};      // every value's data (leaves: the caller's)
-    std::array<value_type*, N> out_{};      // computed values (null for leaves)
-    std::array<value_type*, N> grads_{};    // gradients (null where none is needed)
-    std::vector<value_type> arena_;         // every computed value and gradient
+    detail::bound_values<plan_type> values_;  // leaves: the caller's containers; op state
+    std::array<shape, N> shapes_{};           // every value's shape
+    std::array<const void*, N> src_{};        // every value's data (leaves: the caller's)
+    std::array<value_type*, N> out_{};        // computed values (null for leaves)
+    std::array<value_type*, N> grads_{};      // gradients (null where none is needed)
+    std::vector<value_type> arena_;           // every computed value and gradient
     grad_tuple param_grads_;
     // vjp_fused_[i]: value i's forward already wrote its first operand's gradient (run() only);
     // its next backward finishes that gradient instead of computing it.
@@ -246,38 +349,29 @@ class graph {
 
     static constexpr std::size_t align_elems = 64 / sizeof(value_type);  // 64-byte buffers
 
+    detail::value_table<value_type> table() noexcept {
+        return {src_.data(), shapes_.data(), out_.data(), grads_.data()};
+    }
+
     // Prepare: run() is calling, so a backward follows at once and ops may fuse their vjp.
+    // Every per-value step is a call to a free function in detail (see "one value's steps").
     template <bool Prepare>
     void forward_impl() {
         forward_done_ = false;
         vjp_fused_ = {};
         refresh_leaves();
         if (dirty_) prepare();
+        const auto v = table();
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (forward_one<I, Prepare>(), ...);
+            (detail::forward_value < Prepare &&
+                 detail::fused_vjp_at<plan_type, value_type, I>::value,
+             value_type > (detail::flat_get<I>(values_.ops), v, I, tables::children[I].data(),
+                           vjp_fused_[I], typename plan_type::template entry_at<I>::operand_types{},
+                           std::make_index_sequence<tables::arity[I]>{}),
+             ...);
         }
         (std::make_index_sequence<N>{});
         forward_done_ = true;
-    }
-
-    // Value I may write its first operand's gradient in its forward when the op offers it, that
-    // operand needs a gradient, no other operand does, and I is the first writer of it in the
-    // backward pass (accumulate is false), so nothing touches the buffer in between.
-    template <std::size_t I, std::size_t... C>
-    static constexpr bool fused_vjp_operands(std::index_sequence<C...>) {
-        using Op = typename expr_at<I>::op_type;
-        return tables::requires_grad[tables::children[I][0]] && !tables::accumulate[I][0] &&
-               ((C == 0 || !tables::requires_grad[tables::children[I][C]]) && ...) &&
-               detail::fused_vjp_op<Op, value_type,
-                                    cview<typename value_type_of<expr_at<tables::children[I][C]>,
-                                                                 value_type>::type>...>;
-    }
-    template <std::size_t I>
-    static constexpr bool fused_vjp_at() {
-        if constexpr (tables::is_leaf[I])
-            return false;
-        else
-            return fused_vjp_operands<I>(std::make_index_sequence<tables::arity[I]>{});
     }
 
     void require_forward(const char* what) const {
@@ -287,8 +381,8 @@ class graph {
 
     template <std::size_t S>
     void bind_slot(const array_binding& ref) {
-        if (ref.dims != bound_[S].dims) dirty_ = true;
-        bound_[S] = ref;
+        if (ref.dims != values_.leaves[S].dims) dirty_ = true;
+        values_.leaves[S] = ref;
         src_[S] = ref.data;
     }
 
@@ -296,46 +390,33 @@ class graph {
     void refresh_leaves() noexcept {
         for (std::size_t i = 0; i < N; ++i) {
             if (!tables::is_leaf[i]) continue;
-            const shape before = bound_[i].dims;
-            bound_[i].refresh();
-            src_[i] = bound_[i].data;
-            if (bound_[i].dims != before) dirty_ = true;
+            const shape before = values_.leaves[i].dims;
+            values_.leaves[i].refresh();
+            src_[i] = values_.leaves[i].data;
+            if (values_.leaves[i].dims != before) dirty_ = true;
         }
     }
 
     // Bind every leaf to the array it was built with; a name used with two arrays is an error.
     void bind_leaves_from_expression() {
-        std::array<bool, N> seen{};
-        visit_leaves(expr_, detail::path<>{}, seen);
-    }
-    template <class E, std::size_t... P>
-    void visit_leaves(const E& e, detail::path<P...>, std::array<bool, N>& seen) {
-        if constexpr (is_leaf_v<E>) {
-            constexpr std::size_t s = detail::index_of_key<detail::key_of_t<E, detail::path<P...>>>(
-                typename plan_type::entries{});
-            if (!seen[s]) {
-                seen[s] = true;
-                bound_[s] = e.ref;
-                src_[s] = e.ref.data;
-            } else if constexpr (detail::expr_traits<E>::is_named) {  // a constant is never seen
-                                                                      // twice
-                if (bound_[s].source != e.ref.source)
-                    throw binding_error(
-                        "leaf \"" + std::string(E::name.view()) +
-                        "\" is used with two different arrays; one name is one variable");
-            }
-        } else {
-            [&]<std::size_t... C>(std::index_sequence<C...>) {
-                (visit_leaves(std::get<C>(e.children), detail::path<P..., C>{}, seen), ...);
-            }
-            (std::make_index_sequence<E::arity>{});
-        }
+        const std::string_view conflict = values_.bind(expr_);
+        if (!conflict.empty())
+            throw binding_error("leaf \"" + std::string(conflict) +
+                                "\" is used with two different arrays; one name is one variable");
+        for (std::size_t i = 0; i < N; ++i) src_[i] = values_.leaves[i].data;
     }
 
     // Shapes from the bindings, then one arena holding every computed value and gradient.
     void prepare() {
+        for (std::size_t i = 0; i < N; ++i)
+            if (tables::is_leaf[i]) shapes_[i] = values_.leaves[i].dims;
+        auto v = table();
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (infer_one<I>(), ...);
+            (detail::infer_value<value_type>(
+                 detail::flat_get<I>(values_.ops), v, I, tables::children[I].data(),
+                 typename plan_type::template entry_at<I>::operand_types{},
+                 std::make_index_sequence<tables::arity[I]>{}),
+             ...);
         }
         (std::make_index_sequence<N>{});
 
@@ -362,103 +443,24 @@ class graph {
             }
         }
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (size_param_grad<I>(), ...);
+            (detail::size_grad(detail::flat_get<I>(param_grads_), shapes_[I], grads_[I]), ...);
         }
         (std::make_index_sequence<N>{});
         dirty_ = false;
     }
 
-    template <std::size_t I>
-    void infer_one() {
-        if constexpr (tables::is_leaf[I]) {
-            shapes_[I] = bound_[I].dims;
-        } else {
-            const auto& n =
-                detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
-            [&]<std::size_t... C>(std::index_sequence<C...>) {
-                shapes_[I] = n.op.infer(shapes_[tables::children[I][C]]...);
-            }
-            (std::make_index_sequence<tables::arity[I]>{});
-        }
-    }
-
-    template <std::size_t I>
-    void size_param_grad() {
-        if constexpr (is_param_v<expr_at<I>>) {
-            auto& g = std::get<I>(param_grads_);
-            using G = std::remove_cvref_t<decltype(g)>;
-            typename G::shape_type sh{};
-            const shape d = shapes_[I];
-            if constexpr (G::rank == 1) sh = {d.cols};
-            if constexpr (G::rank == 2) sh = {d.rows, d.cols};
-            if (g.shape() != sh) g.resize(sh);
-            grads_[I] = g.data();
-        }
-    }
-
-    template <std::size_t S>
-    auto operand_view() const {
-        using V = typename value_type_of<expr_at<S>, value_type>::type;
-        return cview<V>{static_cast<const V*>(src_[S]), shapes_[S]};
-    }
-
-    template <std::size_t I, std::size_t C>
-    grad_sink<value_type> operand_sink() const {
-        constexpr std::size_t s = tables::children[I][C];
-        if constexpr (tables::requires_grad[s])
-            return {grads_[s], shapes_[s], tables::accumulate[I][C]};
-        else
-            return {};
-    }
-
-    template <std::size_t I, bool Prepare>
-    void forward_one() {
-        if constexpr (!tables::is_leaf[I]) {
-            const auto& n =
-                detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
-            [&]<std::size_t... C>(std::index_sequence<C...>) {
-                if constexpr (Prepare && fused_vjp_at<I>()) {
-                    constexpr std::size_t s0 = tables::children[I][0];
-                    n.op.forward_with_vjp(mview<value_type>{out_[I], shapes_[I]},
-                                          mview<value_type>{grads_[s0], shapes_[s0]},
-                                          operand_view<tables::children[I][C]>()...);
-                    vjp_fused_[I] = true;
-                } else {
-                    n.op.forward(mview<value_type>{out_[I], shapes_[I]},
-                                 operand_view<tables::children[I][C]>()...);
-                }
-            }
-            (std::make_index_sequence<tables::arity[I]>{});
-        }
-    }
-
-    template <std::size_t I>
-    void backward_one() {
-        if constexpr (!tables::is_leaf[I] && tables::requires_grad[I]) {
-            const auto& n =
-                detail::get_at(expr_, typename plan_type::template entry_at<I>::path_type{});
-            [&]<std::size_t... C>(std::index_sequence<C...>) {
-                if constexpr (fused_vjp_at<I>()) {
-                    if (vjp_fused_[I]) {  // once: a second backward() recomputes from scratch
-                        vjp_fused_[I] = false;
-                        n.op.vjp_after_fused(operand_sink<I, C>()...,
-                                             cview<value_type>{grads_[I], shapes_[I]},
-                                             cview<value_type>{out_[I], shapes_[I]},
-                                             operand_view<tables::children[I][C]>()...);
-                        return;
-                    }
-                }
-                n.op.vjp(operand_sink<I, C>()..., cview<value_type>{grads_[I], shapes_[I]},
-                         cview<value_type>{out_[I], shapes_[I]},
-                         operand_view<tables::children[I][C]>()...);
-            }
-            (std::make_index_sequence<tables::arity[I]>{});
-        }
-    }
-
     void backward_all() {
+        const auto v = table();
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (backward_one<N - 1 - I>(), ...);
+            (detail::backward_value < !tables::is_leaf[N - 1 - I] &&
+                 tables::requires_grad[N - 1 - I],
+             detail::fused_vjp_at<plan_type, value_type, N - 1 - I>::value,
+             value_type > (detail::flat_get<N - 1 - I>(values_.ops), v, N - 1 - I,
+                           tables::children[N - 1 - I].data(), tables::accumulate[N - 1 - I].data(),
+                           vjp_fused_[N - 1 - I],
+                           typename plan_type::template entry_at<N - 1 - I>::operand_types{},
+                           std::make_index_sequence<tables::arity[N - 1 - I]>{}),
+             ...);
         }
         (std::make_index_sequence<N>{});
     }

@@ -1,23 +1,33 @@
 #pragma once
 /// @file
-/// The evaluation plan, computed entirely at compile time from the expression's type.
+/// The flat table of an expression: one entry per distinct value, operands as integer ids,
+/// computed entirely at compile time from the expression's type. Every later pass (the graph
+/// runner, printing) reads this table; none walks the nested expression again, except the one
+/// run-time walk that picks up the leaves' bindings and the ops' state (`bound_values`).
 ///
-/// The expression tree is walked in post-order and flattened into a list of *values*, each
-/// identified by a key: a named leaf by its name, a pure subexpression by its type, anything
-/// with run-time state (a constant, a scale factor) by its position in the tree. Two
-/// occurrences with one key are one value, evaluated once (common-subexpression elimination);
-/// its gradient sums the contributions of every use. Post-order puts every value after its
-/// operands, so forward runs the list in order and backward runs it in reverse.
+/// Lowering walks the expression in post-order and hash-conses it: each value is identified by
+/// a key, a named leaf by its name, a pure subexpression by its type, anything with run-time
+/// state (a constant, a scale factor) by its position in the tree. A pure subexpression whose key
+/// is already in the table is not walked again, so a shared subtree (a residual connection)
+/// costs one lookup, not a second walk. Post-order puts every value after its operands, so
+/// forward runs the table in order and backward runs it in reverse.
+///
+/// Compile cost: type lookups by index go through one inheritance table per list (no recursive
+/// `std::tuple_element`), pure subtrees carry no tree path, and the op state and gradient
+/// storage are flat structs indexed by id (no recursive `std::tuple`).
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <initializer_list>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "fusegrad/core/leaf.hpp"
 #include "fusegrad/core/node.hpp"
+#include "fusegrad/core/tensor_ref.hpp"
 #include "fusegrad/core/traits.hpp"
 
 namespace fusegrad::detail {
@@ -25,9 +35,13 @@ namespace fusegrad::detail {
 template <class... Ts>
 struct type_list {};
 
-/// Where a subexpression sits: the operand indices from the root down.
+/// Where a subexpression sits: the operand indices from the root down. Only values with
+/// run-time state are keyed by it.
 template <std::size_t... I>
 struct path {};
+/// The "path" of a value inside a pure subtree: it is keyed by its type, so where it sits does
+/// not matter (and long paths would only cost compile time).
+struct no_path {};
 
 template <fixed_string Name>
 struct name_key {};
@@ -36,7 +50,7 @@ struct path_key {};
 
 template <class E, class Path>
 struct key_of {
-    using type = std::conditional_t<is_pure_v<E>, E, path_key<E, Path>>;
+    using type = std::conditional_t<pure_t<E>::value, E, path_key<E, Path>>;
 };
 template <fixed_string Name, class Kind, class T, std::size_t R, class Path>
 struct key_of<leaf<Name, Kind, T, R>, Path> {
@@ -45,107 +59,204 @@ struct key_of<leaf<Name, Kind, T, R>, Path> {
 template <class E, class Path>
 using key_of_t = typename key_of<E, Path>::type;
 
-/// One value of the plan: its key, the expression computing it, and where its first
-/// occurrence sits in the tree.
-template <class Key, class Expr, class Path>
-struct entry {
+/// One value of the table: its key, the expression computing it, where its first occurrence
+/// sits (`no_path` when that does not matter) and the ids of its operands.
+template <class E>
+struct operand_types_of {
+    using type = type_list<>;
+};
+template <class Op, class... C>
+struct operand_types_of<node<Op, C...>> {  // a leaf's element type; void for a computed value
+    using type = type_list<typename value_type_of<C, void>::type...>;
+};
+
+template <class Key, class Expr, class Path, class Operands>
+struct entry;
+template <class Key, class Expr, class Path, std::size_t... Ids>
+struct entry<Key, Expr, Path, std::index_sequence<Ids...>> {
     using key = Key;
     using expr = Expr;
     using path_type = Path;
+    /// The element type of each operand's value; void stands for the graph's scalar type.
+    using operand_types = typename operand_types_of<Expr>::type;
+    /// The operands' ids (a type, not a static array: see "compile cost" below).
+    using operand_ids = std::index_sequence<Ids...>;
 };
 
-template <class K, class... Es>
-constexpr std::size_t index_of_key(type_list<Es...>) {
-    constexpr std::array<bool, sizeof...(Es)> match{std::is_same_v<K, typename Es::key>...};
-    for (std::size_t i = 0; i < match.size(); ++i)
-        if (match[i]) return i;
-    return sizeof...(Es);
+// ---- O(1) lookups in a type list --------------------------------------------------------------
+
+template <std::size_t I, class T>
+struct indexed {
+    using type = T;
+};
+template <class Seq, class... Ts>
+struct index_table;
+template <std::size_t... I, class... Ts>
+struct index_table<std::index_sequence<I...>, Ts...> : indexed<I, Ts>... {};
+template <std::size_t I, class T>
+indexed<I, T> select_indexed(const indexed<I, T>*);  // declared only: for decltype
+
+template <std::size_t I, class List>
+struct type_at;
+template <std::size_t I, class... Es>
+struct type_at<I, type_list<Es...>> {
+    using type = typename decltype(select_indexed<I>(
+        static_cast<const index_table<std::index_sequence_for<Es...>, Es...>*>(nullptr)))::type;
+};
+template <std::size_t I, class List>
+using type_at_t = typename type_at<I, List>::type;
+
+/// The index of the first true flag, or the number of flags. Not a template: the key and list
+/// types never reach a mangled name.
+constexpr std::size_t first_true(std::initializer_list<bool> flags) noexcept {
+    std::size_t i = 0;
+    for (const bool f : flags) {
+        if (f) return i;
+        ++i;
+    }
+    return i;
 }
 
-template <class List, class K>
-inline constexpr bool contains_key_v = false;
-template <class... Es, class K>
-inline constexpr bool contains_key_v<type_list<Es...>, K> = (std::is_same_v<K, typename Es::key> ||
-                                                             ...);
+// Compile cost: the metafunctions of the lowering hold their results as types
+// (std::integral_constant), never as static data members or variable templates. g++ gives every
+// such variable a mangled name, and a name that spells a long list of entries costs time
+// quadratic in its length; a type that is only used inside other types is never mangled.
 
-// ---- flattening -----------------------------------------------------------------------------
+/// The index of key K in the list, or the list's size when it is not there.
+template <class K, class List>
+struct key_index;
+template <class K, class... Es>
+struct key_index<K, type_list<Es...>>
+    : std::integral_constant<std::size_t,
+                             first_true({std::is_same<K, typename Es::key>::value...})> {};
+template <class K, class List>
+inline constexpr std::size_t index_of_key_v = key_index<K, List>::value;
 
-template <class List, class E, class Path>
-struct flatten;
-
-template <class List, class Path, std::size_t I, class... C>
-struct flatten_children {
-    using type = List;
-};
-template <class List, std::size_t... P, std::size_t I, class C0, class... C>
-struct flatten_children<List, path<P...>, I, C0, C...> {
-    using type = typename flatten_children<typename flatten<List, C0, path<P..., I>>::type,
-                                           path<P...>, I + 1, C...>::type;
-};
+template <class List>
+struct list_length;
+template <class... Es>
+struct list_length<type_list<Es...>> : std::integral_constant<std::size_t, sizeof...(Es)> {};
 
 template <class List, class Entry>
-struct append {
-    using type = List;
-};
+struct append;
 template <class... Es, class Entry>
 struct append<type_list<Es...>, Entry> {
     using type = type_list<Es..., Entry>;
 };
 
-template <class List, class K>
-struct expr_for_key;
-template <class... Es, class K>
-struct expr_for_key<type_list<Es...>, K> {
-    using type =
-        typename std::tuple_element_t<index_of_key<K>(type_list<Es...>{}), std::tuple<Es...>>::expr;
+// ---- lowering (hash-consing) ------------------------------------------------------------------
+
+/// lower<List, E, Path>: `list` is List with E's values added (those not in it yet), `id` is
+/// E's id in it.
+template <class List, class E, class Path>
+struct lower;
+
+template <class List, std::size_t Id>
+struct lowered {  // E was already in the table
+    using list = List;
+    using id = std::integral_constant<std::size_t, Id>;
 };
+
+template <class E, class Found>
+struct same_leaf_check : std::true_type {};
+template <class E, class Expr>
+struct same_leaf_check<E, std::type_identity<Expr>> : std::is_same<E, Expr> {};
 
 // A leaf: added once per key. A second use of a name must be the very same leaf type.
-template <class List, class E, class Path, bool Seen = contains_key_v<List, key_of_t<E, Path>>>
-struct add_leaf {
-    using type = typename append<List, entry<key_of_t<E, Path>, E, Path>>::type;
-};
 template <class List, class E, class Path>
-struct add_leaf<List, E, Path, true> {
-    static_assert(std::is_same_v<E, typename expr_for_key<List, key_of_t<E, Path>>::type>,
+requires leaf_t<E>::value struct lower<List, E, Path> {
+    using K = key_of_t<E, Path>;
+    using found = key_index<K, List>;
+    using seen = std::bool_constant<(found::value < list_length<List>::value)>;
+    using earlier =
+        typename std::conditional_t<seen::value, type_at<(seen::value ? found::value : 0), List>,
+                                    std::type_identity<void>>::type;  // the entry of the first use,
+                                                                      // or void
+    template <class Entry>
+    struct expr_of {
+        using type = std::type_identity<typename Entry::expr>;
+    };
+    template <class V>
+    requires std::is_void<V>::value struct expr_of<V> {
+        using type = void;
+    };
+    static_assert(same_leaf_check<E, typename expr_of<earlier>::type>::value,
                   "one leaf name is used for two different leaves (different kinds, element types "
                   "or ranks); give each variable its own name");
-    using type = List;
+    using list = typename std::conditional_t<
+        seen::value, std::type_identity<List>,
+        append<List, entry<K, E, std::conditional_t<pure_t<E>::value, no_path, Path>,
+                           std::index_sequence<>>>>::type;
+    using id =
+        std::integral_constant<std::size_t, seen::value ? found::value : list_length<List>::value>;
 };
+
+template <class List, class Path, std::size_t I, class Ids, class... C>
+struct lower_operands {
+    using list = List;
+    using ids = Ids;
+};
+template <class List, class Path, std::size_t I, std::size_t... Ids, class C0, class... C>
+struct lower_operands<List, Path, I, std::index_sequence<Ids...>, C0, C...> {
+    template <class P>
+    struct child_path {
+        using type = no_path;
+    };
+    template <std::size_t... P>
+    struct child_path<path<P...>> {
+        using type = path<P..., I>;
+    };
+    using first = lower<List, C0, typename child_path<Path>::type>;
+    using rest = lower_operands<typename first::list, Path, I + 1,
+                                std::index_sequence<Ids..., first::id::value>, C...>;
+    using list = typename rest::list;
+    using ids = typename rest::ids;
+};
+
 template <class List, class E, class Path>
-requires is_leaf_v<E>
-struct flatten<List, E, Path> {
-    using type = typename add_leaf<List, E, Path>::type;
-};
-
-// A node: a key already planned means the whole subtree is (CSE); otherwise plan the operands,
-// then the node.
-template <class List, class Op, class... C, std::size_t... P>
-struct flatten<List, node<Op, C...>, path<P...>> {
+struct lower_new;
+template <class List, class Op, class... C, class Path>
+struct lower_new<List, node<Op, C...>, Path> {
     using E = node<Op, C...>;
-    using K = key_of_t<E, path<P...>>;
-    using with_children = typename flatten_children<List, path<P...>, 0, C...>::type;
-    using type = typename std::conditional_t<contains_key_v<List, K>, std::type_identity<List>,
-                                             append<with_children, entry<K, E, path<P...>>>>::type;
+    // Below a pure node everything is pure: keyed by type, so no path is carried down.
+    using P = std::conditional_t<pure_t<E>::value, no_path, Path>;
+    using ops = lower_operands<List, P, 0, std::index_sequence<>, C...>;
+    using list = typename append<typename ops::list,
+                                 entry<key_of_t<E, Path>, E, P, typename ops::ids>>::type;
+    using id = std::integral_constant<std::size_t, list_length<list>::value - 1>;
 };
 
-// ---- access ---------------------------------------------------------------------------------
+// A node: a pure key already in the table means the whole subtree is (not walked again).
+template <class List, class Op, class... C, class Path>
+struct lower<List, node<Op, C...>, Path> {
+    using E = node<Op, C...>;
+    using found =
+        std::integral_constant<std::size_t, pure_t<E>::value
+                                                ? key_index<key_of_t<E, Path>, List>::value
+                                                : list_length<List>::value>;
+    using impl = typename std::conditional_t<(found::value < list_length<List>::value),
+                                             std::type_identity<lowered<List, found::value>>,
+                                             std::type_identity<lower_new<List, E, Path>>>::type;
+    using list = typename impl::list;
+    using id = typename impl::id;
+};
 
-template <class E>
-constexpr E& get_at(E& e, path<>) noexcept {
-    return e;
-}
-template <class E, std::size_t I, std::size_t... Rest>
-constexpr auto& get_at(E& e, path<I, Rest...>) noexcept {
-    return get_at(std::get<I>(e.children), path<Rest...>{});
-}
+// ---- the table --------------------------------------------------------------------------------
 
 template <class E>
 inline constexpr std::size_t arity_of = 0;
 template <class Op, class... C>
 inline constexpr std::size_t arity_of<node<Op, C...>> = sizeof...(C);
 
-// ---- the plan -------------------------------------------------------------------------------
+/// A named leaf's name; empty for anything else (a non-template overload, so that no
+/// instantiation spells a node's type).
+template <fixed_string Name, class Kind, class T, std::size_t R>
+constexpr std::string_view leaf_name_of(const leaf<Name, Kind, T, R>*) noexcept {
+    return Name.view();
+}
+constexpr std::string_view leaf_name_of(const void*) noexcept {
+    return {};
+}
 
 template <class List>
 struct plan_tables;
@@ -153,26 +264,36 @@ struct plan_tables;
 template <class... Es>
 struct plan_tables<type_list<Es...>> {
     static constexpr std::size_t size = sizeof...(Es);
-    static constexpr std::size_t max_arity =
-        std::max({std::size_t{1}, arity_of<typename Es::expr>...});
+    static constexpr std::size_t max_arity = std::max({std::size_t{1}, Es::operand_ids::size()...});
     using slots = std::array<std::size_t, max_arity>;
 
-    template <class Entry>
-    struct child_slots {
-        static constexpr slots value{};
-    };
-    template <class K, class Op, class... C, std::size_t... P>
-    struct child_slots<entry<K, node<Op, C...>, path<P...>>> {
-        static constexpr slots value = []<std::size_t... I>(std::index_sequence<I...>) {
-            return slots{index_of_key<key_of_t<C, path<P..., I>>>(type_list<Es...>{})...};
-        }
-        (std::index_sequence_for<C...>{});
-    };
+    static constexpr std::array<bool, size> is_leaf{leaf_t<typename Es::expr>::value...};
+    static constexpr std::array<bool, size> requires_grad{
+        requires_grad_t<typename Es::expr>::value...};
+    static constexpr std::array<std::size_t, size> arity{Es::operand_ids::size()...};
+    /// names[i]: the name of value i when it is a named leaf, else empty.
+    static constexpr std::array<std::string_view, size> names{
+        leaf_name_of(static_cast<const typename Es::expr*>(nullptr))...};
+    static constexpr std::array<slots, size> children = [] {
+        std::array<slots, size> ch{};
+        std::size_t i = 0;
+        const auto copy = [&]<std::size_t... Ids>(std::index_sequence<Ids...>) {
+            std::size_t c = 0;
+            ((ch[i][c++] = Ids), ...);
+            ++i;
+        };
+        (copy(typename Es::operand_ids{}), ...);
+        return ch;
+    }();
 
-    static constexpr std::array<bool, size> is_leaf{is_leaf_v<typename Es::expr>...};
-    static constexpr std::array<bool, size> requires_grad{requires_grad_v<typename Es::expr>...};
-    static constexpr std::array<std::size_t, size> arity{arity_of<typename Es::expr>...};
-    static constexpr std::array<slots, size> children{child_slots<Es>::value...};
+    /// consumers[i]: how many operand slots of other values read value i (a value read twice
+    /// by one op, `add(x, x)`, counts twice). The root has none.
+    static constexpr std::array<std::size_t, size> consumers = [] {
+        std::array<std::size_t, size> n{};
+        for (std::size_t i = 0; i < size; ++i)
+            for (std::size_t c = 0; c < arity[i]; ++c) ++n[children[i][c]];
+        return n;
+    }();
 
     /// accumulate[i][c]: whether value i's vjp adds into (rather than overwrites) the gradient
     /// of its operand c, i.e. whether a use met earlier in the backward pass wrote it first.
@@ -192,28 +313,142 @@ struct plan_tables<type_list<Es...>> {
     }();
 };
 
-template <std::size_t I, class List>
-struct type_at;
-template <std::size_t I, class... Es>
-struct type_at<I, type_list<Es...>> {
-    using type = std::tuple_element_t<I, std::tuple<Es...>>;
-};
-
 /// Everything compile() knows before seeing a shape.
 template <class Expr>
 struct plan {
-    using entries = typename flatten<type_list<>, Expr, path<>>::type;
+    using entries = typename lower<type_list<>, Expr, path<>>::list;
     using tables = plan_tables<entries>;
     static constexpr std::size_t size = tables::size;
     static constexpr std::size_t root = size - 1;
 
     template <std::size_t I>
-    using entry_at = typename type_at<I, entries>::type;
+    using entry_at = type_at_t<I, entries>;
     template <std::size_t I>
     using expr_at = typename entry_at<I>::expr;
 
     template <fixed_string Name>
-    static constexpr std::size_t slot_of = index_of_key<name_key<Name>>(entries{});
+    static constexpr std::size_t slot_of = index_of_key_v<name_key<Name>, entries>;
+};
+
+// ---- flat storage indexed by id ---------------------------------------------------------------
+
+template <std::size_t I, class T>
+struct flat_slot {
+    [[no_unique_address]] T value{};
+};
+/// One member per id, without the recursion of std::tuple: `flat_get<I>(store)`.
+template <class Seq, class... Ts>
+struct flat_store;
+template <std::size_t... I, class... Ts>
+struct flat_store<std::index_sequence<I...>, Ts...> : flat_slot<I, Ts>... {};
+
+template <std::size_t I, class T>
+constexpr T& flat_get(flat_slot<I, T>& s) noexcept {
+    return s.value;
+}
+template <std::size_t I, class T>
+constexpr const T& flat_get(const flat_slot<I, T>& s) noexcept {
+    return s.value;
+}
+
+/// What a table entry keeps of its expression at run time: the op object for a node (empty
+/// for a stateless op), nothing for a leaf (its binding lives in `bound_values::leaves`).
+struct no_state {};
+template <class E>
+struct state_of {
+    using type = no_state;
+};
+template <class Op, class... C>
+struct state_of<node<Op, C...>> {
+    using type = Op;
+};
+
+template <class Plan, class Seq = std::make_index_sequence<Plan::size>>
+struct op_store_of;
+template <class Plan, std::size_t... I>
+struct op_store_of<Plan, std::index_sequence<I...>> {
+    using type = flat_store<std::index_sequence<I...>,
+                            typename state_of<typename Plan::template expr_at<I>>::type...>;
+};
+
+/// Where a walk of the expression reports the leaves it meets. Not a template: the walk's
+/// instantiations name only the subexpression they visit, never the whole graph.
+struct leaf_binder {
+    array_binding* leaves;
+    bool* seen;
+    const std::string_view* names;  // per value: a named leaf's name, else empty
+    std::size_t size;
+    std::string_view conflict{};  // the first name found bound to two different arrays
+
+    void at(std::size_t slot, const array_binding& ref, bool named) noexcept {
+        if (!seen[slot]) {
+            seen[slot] = true;
+            leaves[slot] = ref;
+        } else if (named && leaves[slot].source != ref.source && conflict.empty()) {
+            conflict = names[slot];
+        }
+    }
+    void named(std::string_view name, const array_binding& ref) noexcept {
+        for (std::size_t i = 0; i < size; ++i)
+            if (names[i] == name) return at(i, ref, true);
+    }
+};
+
+/// Inside a pure subtree: one instantiation per distinct type, whatever the paths. Its ops are
+/// stateless (default-constructed in the store); only the named leaves are picked up.
+// Not inlined: inlined, a deep tree's walk becomes one function whose field accesses nest as
+// deep as the tree, and g++'s alias analysis of those costs time quadratic in the depth. The
+// walk runs once per graph.
+template <class E>
+[[gnu::noinline]] void bind_pure_leaves(const E& e, leaf_binder& b) {
+    if constexpr (leaf_t<E>::value)
+        b.named(E::name.view(), e.ref);
+    else
+        apply_operands([&](const auto&... c) { (bind_pure_leaves(c, b), ...); }, e);
+}
+
+/// The run-time part of an expression, in table order: each leaf's binding and each op's state.
+/// Filled by one walk of the expression; a name bound to two different arrays is reported.
+template <class Plan>
+struct bound_values {
+    static constexpr std::size_t N = Plan::size;
+    std::array<array_binding, N> leaves{};
+    typename op_store_of<Plan>::type ops{};
+
+    /// The op object of value I (a node).
+    template <std::size_t I>
+    const auto& op() const noexcept {
+        return flat_get<I>(ops);
+    }
+
+    /// Walks `e` once. Returns the name of a leaf bound to two different arrays, or an empty
+    /// view when there is none.
+    template <class E>
+    std::string_view bind(const E& e) {
+        std::array<bool, N> seen{};
+        leaf_binder b{leaves.data(), seen.data(), Plan::tables::names.data(), N};
+        walk(e, path<>{}, b);
+        return b.conflict;
+    }
+
+  private:
+    // Through nodes with state (keyed by path): record the op, carry the path down. Only these
+    // instantiations name the graph (through Plan); models are mostly pure.
+    template <class E, class Path>
+    void walk(const E& e, Path, leaf_binder& b) {
+        if constexpr (pure_t<E>::value) {
+            bind_pure_leaves(e, b);
+        } else if constexpr (leaf_t<E>::value) {  // a constant
+            b.at(index_of_key_v<key_of_t<E, Path>, typename Plan::entries>, e.ref, false);
+        } else {
+            flat_get<index_of_key_v<key_of_t<E, Path>, typename Plan::entries>>(ops) = e.op;
+            walk_operands(e, Path{}, b, std::make_index_sequence<E::arity>{});
+        }
+    }
+    template <class E, std::size_t... P, std::size_t... C>
+    void walk_operands(const E& e, path<P...>, leaf_binder& b, std::index_sequence<C...>) {
+        (walk(operand<C>(e), path<P..., C>{}, b), ...);
+    }
 };
 
 }  // namespace fusegrad::detail

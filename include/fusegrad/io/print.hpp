@@ -86,7 +86,7 @@ void append_expr(std::string& out, const E& e) {
             if (!first) out.append(", ");
             first = false;
         };
-        std::apply([&](const auto&... c) { ((separate(), append_expr(out, c)), ...); }, e.children);
+        apply_operands([&](const auto&... c) { ((separate(), append_expr(out, c)), ...); }, e);
         if (auto details = op_details(e.op); !details.empty()) {
             separate();
             out.append(details);
@@ -121,17 +121,15 @@ inline std::string_view dot_fill_colour(std::string_view kind) {
 
 // Value I of plan P: a box for a leaf, an ellipse for an op; the root (the result) is drawn with
 // a double outline.
-template <class P, std::size_t I, class E>
-void append_dot_node(std::string& out, const E& expr) {
-    using entry = typename P::template entry_at<I>;
-    using V = typename entry::expr;
-    const V& v = get_at(expr, typename entry::path_type{});
+template <class P, std::size_t I>
+void append_dot_node(std::string& out, const bound_values<P>& values) {
+    using V = typename P::template expr_at<I>;
     out.append("  v").append(std::to_string(I)).append(" [label=\"");
     if constexpr (is_leaf_v<V>) {
         constexpr std::string_view kind = leaf_kind_name<V>;
         append_dot_escaped(out, leaf_name<V>);
         out.append("\\n");
-        append_dot_escaped(out, v.ref.dims.str());
+        append_dot_escaped(out, values.leaves[I].dims.str());
         out.append("\", shape=box, style=filled, fillcolor=\"")
             .append(dot_fill_colour(kind))
             .append("\", tooltip=\"")
@@ -139,7 +137,7 @@ void append_dot_node(std::string& out, const E& expr) {
             .append("\"");
     } else {
         append_dot_escaped(out, V::op_type::name);
-        if (auto details = op_details(v.op); !details.empty()) {
+        if (auto details = op_details(values.template op<I>()); !details.empty()) {
             out.append("\\n");
             append_dot_escaped(out, details);
         }
@@ -200,13 +198,15 @@ std::string to_string(const E& expr) {
 template <expression E>
 std::string to_dot(const E& expr, std::string_view graph_name = "fusegrad") {
     using P = detail::plan<E>;
+    detail::bound_values<P> values;
+    (void)values.bind(expr);  // a name bound to two arrays still draws (as its first array)
     std::string out = "digraph \"";
     detail::append_dot_escaped(out, graph_name);
     out.append("\" {\n");
     out.append("  node [fontname=\"Helvetica\"];\n");
     out.append("  edge [fontname=\"Helvetica\", fontsize=10];\n");
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (detail::append_dot_node<P, I>(out, expr), ...);
+        (detail::append_dot_node<P, I>(out, values), ...);
         (detail::append_dot_edges<P, I>(out), ...);
     }
     (std::make_index_sequence<P::size>{});

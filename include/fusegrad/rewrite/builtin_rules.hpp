@@ -31,13 +31,13 @@ inline constexpr bool is_unweighted_per_row_xent_v<node<op::softmax_xent<reducti
 
 template <reduction R, class Inner>
 auto reduce_xent(const Inner& inner) {  // the same operands and options, another reduction
-    return std::apply(
+    return apply_operands(
         [&](const auto&... c) {
             node<op::softmax_xent<R>, std::remove_cvref_t<decltype(c)>...> n{{}, {c...}};
             n.op.options = inner.op.options;
             return n;
         },
-        inner.children);
+        inner);
 }
 }  // namespace detail
 
@@ -68,29 +68,33 @@ inline const auto nll_logp_of_log_softmax =
                         std::remove_cvref_t<decltype(y)>>{{}, {s, y}};
         });
 
-/// sum(softmax_xent(s, y)) -> softmax_xent<sum>(s, y):  Σ_i ℓ_i, one pass instead of two.
-inline const auto sum_of_xent = make_rule<pattern<op::sum, _1_t>>(
-    "sum(softmax_xent(s, y)) -> softmax_xent<sum>(s, y)", [](const auto& inner) {
-        if constexpr (detail::is_per_row_xent_v<std::remove_cvref_t<decltype(inner)>>)
-            return detail::reduce_xent<reduction::sum>(inner);
-        else
-            return decline;
-    });
+/// sum(softmax_xent(s, y)) -> softmax_xent<sum>(s, y):  Σ_i ℓ_i, one pass instead of two. The
+/// inner node is matched (`as`), not merely captured, so the rule does not fire where the
+/// per-row losses are also used elsewhere: it would compute them twice.
+inline const auto sum_of_xent =
+    make_rule<pattern<op::sum, as<_1_t, node_of<op::softmax_xent<reduction::none>>>>>(
+        "sum(softmax_xent(s, y)) -> softmax_xent<sum>(s, y)", [](const auto& inner) {
+            if constexpr (detail::is_per_row_xent_v<std::remove_cvref_t<decltype(inner)>>)
+                return detail::reduce_xent<reduction::sum>(inner);
+            else
+                return decline;
+        });
 
 /// mean(softmax_xent(s, y)) -> softmax_xent<mean>(s, y):  (1/N) Σ_i ℓ_i. Only without class
 /// weights, where it equals PyTorch's mean; rows an ignore_index drops still count in N here,
 /// as they do in the mean of the per-row losses.
-inline const auto mean_of_xent = make_rule<pattern<op::mean, _1_t>>(
-    "mean(softmax_xent(s, y)) -> softmax_xent<mean>(s, y)", [](const auto& inner) {
-        using I = std::remove_cvref_t<decltype(inner)>;
-        if constexpr (detail::is_unweighted_per_row_xent_v<I>) {
-            auto n = detail::reduce_xent<reduction::mean>(inner);
-            n.op.options.mean_over_all_rows = true;
-            return n;
-        } else {
-            return decline;
-        }
-    });
+inline const auto mean_of_xent =
+    make_rule<pattern<op::mean, as<_1_t, node_of<op::softmax_xent<reduction::none>>>>>(
+        "mean(softmax_xent(s, y)) -> softmax_xent<mean>(s, y)", [](const auto& inner) {
+            using I = std::remove_cvref_t<decltype(inner)>;
+            if constexpr (detail::is_unweighted_per_row_xent_v<I>) {
+                auto n = detail::reduce_xent<reduction::mean>(inner);
+                n.op.options.mean_over_all_rows = true;
+                return n;
+            } else {
+                return decline;
+            }
+        });
 
 }  // namespace rules
 

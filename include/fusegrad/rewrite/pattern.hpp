@@ -2,8 +2,8 @@
 /// @file
 /// Patterns over expression types, and matching them. A pattern is a type built from op tags
 /// and placeholders: `pattern<op::nll, pattern<op::softmax, _1_t>, _2_t>` matches
-/// `nll(softmax(s), y)` and captures s and y. Matching yields a `hana::optional` holding a
-/// `hana::tuple` of `hana::pair<hana::size_t<I>, capture>`.
+/// `nll(softmax(s), y)` and captures s and y. Matching is decided on types (`tmatch`) and yields
+/// each capture's placeholder index, path and type.
 
 #include <algorithm>
 #include <cstddef>
@@ -11,20 +11,11 @@
 #include <type_traits>
 #include <utility>
 
-#include <boost/hana/at.hpp>
-#include <boost/hana/flatten.hpp>
-#include <boost/hana/integral_constant.hpp>
-#include <boost/hana/optional.hpp>
-#include <boost/hana/pair.hpp>
-#include <boost/hana/tuple.hpp>
-#include <boost/hana/unpack.hpp>
-
 #include "fusegrad/core/node.hpp"
 #include "fusegrad/core/traits.hpp"
+#include "fusegrad/grad/plan.hpp"
 
 namespace fusegrad {
-
-namespace hana = boost::hana;
 
 /// Matches any subexpression and captures it as argument I (1-based) of a rule's builder. A
 /// placeholder used twice in one pattern matches only where both places hold the same type.
@@ -34,9 +25,26 @@ struct placeholder {
     static constexpr std::size_t index = I;
 };
 
-/// Matches a node whose op type is exactly `Op` and whose operands match `Sub...`.
+/// Matches a node whose op type is exactly `Op` (or one of a set: `one_of<A, B>`) and whose
+/// operands match `Sub...`.
 template <class Op, class... Sub>
 struct pattern {};
+
+/// In place of an op type: any of these ops (`pattern<one_of<op::sum, op::mean>, _1_t>`).
+template <class... Ops>
+struct one_of {};
+
+/// Matches a node whose op is `Op` (or `one_of<...>`), whatever its operands, capturing none.
+template <class Op>
+struct node_of {};
+
+/// Matches what `P` (a `pattern` or `node_of`) matches and also captures the matched node itself
+/// as argument I of the builder: `pattern<op::sum, as<_1_t, node_of<op::softmax_xent<none>>>>`
+/// hands the builder the inner node, to read its options. A builder that looks inside a capture
+/// must match it this way: the node is then inside the match, so the rule does not fire where
+/// that node is shared (fusing would compute it twice).
+template <class Placeholder, class P>
+struct as {};
 
 namespace placeholders {
 using _1_t = placeholder<1>;
@@ -55,85 +63,129 @@ inline constexpr std::size_t max_placeholder<placeholder<I>> = I;
 template <class Op, class... Sub>
 inline constexpr std::size_t max_placeholder<pattern<Op, Sub...>> =
     std::max({std::size_t{0}, max_placeholder<Sub>...});
+template <std::size_t I, class P>
+inline constexpr std::size_t max_placeholder<as<placeholder<I>, P>> = std::max(I,
+                                                                               max_placeholder<P>);
 
-template <class Pair>
-struct capture_parts;
-template <std::size_t I, class E>
-struct capture_parts<hana::pair<hana::size_t<I>, E>> {
-    static constexpr std::size_t index = I;
-    using type = E;
-};
+/// Whether a node's op type `NodeOp` is what a pattern asks for.
+template <class Want, class NodeOp>
+struct op_matches : std::is_same<Want, NodeOp> {};
+template <class... Ops, class NodeOp>
+struct op_matches<one_of<Ops...>, NodeOp>
+    : std::bool_constant<(std::is_same<Ops, NodeOp>::value || ...)> {};
 
-// Repeated placeholders must have captured one type.
-template <class P, class... Q>
-inline constexpr bool consistent_with =
-    ((capture_parts<P>::index != capture_parts<Q>::index ||
-      std::is_same_v<typename capture_parts<P>::type, typename capture_parts<Q>::type>)&&...);
-template <class Tuple>
-inline constexpr bool consistent_captures = true;
-template <class... P>
-inline constexpr bool consistent_captures<hana::tuple<P...>> = (consistent_with<P, P...> && ...);
-
-template <std::size_t I, class E>
-constexpr auto match(placeholder<I>, const E& e) {
-    return hana::just(hana::make_tuple(hana::make_pair(hana::size_c<I>, e)));
-}
-
-template <class Op, class... Sub, class E>
-constexpr auto match(pattern<Op, Sub...>, const E& e);
-
-template <class... Sub, class Node, std::size_t... K>
-constexpr auto match_operands(const Node& n, std::index_sequence<K...>) {
-    auto parts = hana::make_tuple(match(Sub{}, std::get<K>(n.children))...);
-    constexpr bool all_matched =
-        (decltype(hana::is_just(hana::at_c<K>(std::declval<decltype(parts)>())))::value && ...);
-    if constexpr (!all_matched) {
-        return hana::nothing;
-    } else {
-        auto captures = hana::flatten(hana::make_tuple(*hana::at_c<K>(parts)...));
-        if constexpr (!consistent_captures<decltype(captures)>)
-            return hana::nothing;
-        else
-            return hana::just(captures);
-    }
-}
-
-template <class Op, class... Sub, class E>
-constexpr auto match(pattern<Op, Sub...>, const E& e) {
-    if constexpr (is_leaf_v<E>) {
-        return hana::nothing;
-    } else if constexpr (!std::is_same_v<typename E::op_type, Op> || E::arity != sizeof...(Sub)) {
-        return hana::nothing;
-    } else {
-        return match_operands<Sub...>(e, std::index_sequence_for<Sub...>{});
-    }
-}
-
-/// Capture I (1-based placeholder index) of a successful match.
-template <std::size_t I, class... P>
-constexpr const auto& capture(const hana::tuple<P...>& captures) {
-    constexpr std::size_t pos = [] {
-        constexpr std::size_t idx[] = {capture_parts<P>::index..., 0};
-        for (std::size_t k = 0; k < sizeof...(P); ++k)
-            if (idx[k] == I) return k;
-        return sizeof...(P);
-    }();
-    static_assert(pos < sizeof...(P),
-                  "a rule's pattern does not use every placeholder up to its highest");
-    return hana::second(hana::at_c<pos>(captures));
-}
-
-// ---- where a match sits in the whole graph ------------------------------------------------
-
-/// How many times the subtree type T occurs in E (T itself included).
-template <class T, class E>
-inline constexpr std::size_t occurrences = std::is_same_v<T, E> ? 1 : 0;
-template <class T, class Op, class... C>
-inline constexpr std::size_t occurrences<T, node<Op, C...>> =
-    (std::is_same_v<T, node<Op, C...>> ? 1 : 0) + (occurrences<T, C> + ... + 0);
+// ---- type-level matching -----------------------------------------------------------------
+// Matching is decided on types alone, by class templates: trying the rules on a node that no
+// rule matches instantiates no function (every function instantiation costs a mangled name that
+// spells the node's subtree). A match yields the captures as (placeholder, path, type) triples;
+// only a rule that fires reads the captured values, along their paths.
 
 template <std::size_t... I>
 struct tree_path {};
+
+/// Capture I, found at Path (from the match's top), of type E.
+template <std::size_t I, class Path, class E>
+struct cap {
+    using index = std::integral_constant<std::size_t, I>;
+    using path = Path;
+    using type = E;
+};
+
+template <class... A, class... B>
+type_list<A..., B...> operator+(type_list<A...>, type_list<B...>);  // declared only: decltype
+template <class... Lists>
+using concat_t = decltype((Lists{} + ... + type_list<>{}));
+
+template <class E>
+struct arity_t : std::integral_constant<std::size_t, 0> {};
+template <class Op, class... C>
+struct arity_t<node<Op, C...>> : std::integral_constant<std::size_t, sizeof...(C)> {};
+
+template <class E>
+struct op_type_of {
+    using type = void;  // a leaf
+};
+template <class Op, class... C>
+struct op_type_of<node<Op, C...>> {
+    using type = Op;
+};
+
+template <class Caps>
+struct consistent;
+template <class... C>
+struct consistent<type_list<C...>> {
+    template <class A>
+    using ok_with_all =
+        std::bool_constant<((A::index::value != C::index::value ||
+                             std::is_same<typename A::type, typename C::type>::value) &&
+                            ...)>;
+    using type = std::bool_constant<(ok_with_all<C>::value && ...)>;
+};
+
+template <class P, class E, class Path>
+struct tmatch;
+
+template <std::size_t I, class E, class Path>
+struct tmatch<placeholder<I>, E, Path> {
+    using ok = std::true_type;
+    using caps = type_list<cap<I, Path, E>>;
+};
+
+template <class Op, class E, class Path>
+struct tmatch<node_of<Op>, E, Path> {
+    using ok = std::bool_constant<!leaf_t<E>::value &&
+                                  op_matches<Op, typename op_type_of<E>::type>::value>;
+    using caps = type_list<>;
+};
+
+template <std::size_t I, class P, class E, class Path>
+struct tmatch<as<placeholder<I>, P>, E, Path> {
+    using ok = typename tmatch<P, E, Path>::ok;
+    using caps = concat_t<typename tmatch<P, E, Path>::caps, type_list<cap<I, Path, E>>>;
+};
+
+template <bool HeadOk, class Subs, class E, class Path, class Seq>
+struct pattern_tmatch {
+    using ok = std::false_type;
+    using caps = type_list<>;
+};
+template <class... Sub, class Op, class... C, std::size_t... Q, std::size_t... K>
+struct pattern_tmatch<true, type_list<Sub...>, node<Op, C...>, tree_path<Q...>,
+                      std::index_sequence<K...>> {
+    using all_caps = concat_t<typename tmatch<Sub, C, tree_path<Q..., K>>::caps...>;
+    using ok = std::bool_constant<(tmatch<Sub, C, tree_path<Q..., K>>::ok::value && ...) &&
+                                  consistent<all_caps>::type::value>;
+    using caps = all_caps;
+};
+
+template <class Op, class... Sub, class E, class Path>
+struct tmatch<pattern<Op, Sub...>, E, Path>
+    : pattern_tmatch<!leaf_t<E>::value && op_matches<Op, typename op_type_of<E>::type>::value &&
+                         arity_t<E>::value == sizeof...(Sub),
+                     type_list<Sub...>, E, Path, std::index_sequence_for<Sub...>> {};
+
+/// The capture with placeholder index I (the first, when repeated).
+template <std::size_t I, class Caps>
+struct capture_of;
+template <std::size_t I, class... C>
+struct capture_of<I, type_list<C...>> {
+    using pos = std::integral_constant<std::size_t, first_true({(C::index::value == I)...})>;
+    static_assert(pos::value < sizeof...(C),
+                  "a rule's pattern does not use every placeholder up to its highest");
+    using type = type_at_t<(pos::value < sizeof...(C) ? pos::value : 0), type_list<C...>>;
+};
+
+/// The subexpression of n at Path.
+template <class E>
+constexpr const E& at_path(const E& e, tree_path<>) noexcept {
+    return e;
+}
+template <class E, std::size_t I, std::size_t... Rest>
+constexpr const auto& at_path(const E& e, tree_path<I, Rest...>) noexcept {
+    return at_path(operand<I>(e), tree_path<Rest...>{});
+}
+
+// ---- where a match sits in the whole graph ------------------------------------------------
 
 template <class List, class Path>
 struct prepend_all;
@@ -149,7 +201,8 @@ struct prepend_all<std::tuple<P...>, tree_path<I...>> {
 };
 
 /// Where the interior of a match sits: the paths (from the match's top) of the nodes matched
-/// by a nested pattern, not the top and not the placeholders. Fusing folds these away.
+/// by a nested pattern (`pattern`, `node_of`, `as`), not the top and not the placeholders.
+/// Fusing folds these away.
 template <class P>
 struct interior_paths {
     using type = std::tuple<>;
@@ -167,6 +220,12 @@ struct interior_paths<pattern<Op, Sub...>> {
             std::declval<typename prepend_all<typename interior_paths<pattern<Op2, Sub2...>>::type,
                                               tree_path<K>>::type>()));
     };
+    template <std::size_t K, class Op2>
+    struct below<K, node_of<Op2>> {
+        using type = std::tuple<tree_path<K>>;
+    };
+    template <std::size_t K, class Ph, class P2>
+    struct below<K, as<Ph, P2>> : below<K, P2> {};
     template <class Seq>
     struct all;
     template <std::size_t... K>
@@ -175,6 +234,8 @@ struct interior_paths<pattern<Op, Sub...>> {
     };
     using type = typename all<std::index_sequence_for<Sub...>>::type;
 };
+template <class Ph, class P>
+struct interior_paths<as<Ph, P>> : interior_paths<P> {};
 
 /// The deepest subtree of E along Path (a path may run past a leaf of E).
 template <class E, class Path>
@@ -187,29 +248,26 @@ requires(I < sizeof...(C)) struct subtree_along<node<Op, C...>, tree_path<I, Res
         typename subtree_along<std::tuple_element_t<I, std::tuple<C...>>, tree_path<Rest...>>::type;
 };
 
-/// True when no pure interior node of a match is also used elsewhere in `Root`: the graph
-/// computes such a value once and shares it, and fusing one use would compute it twice. The
-/// question is asked of `Original`, the node as it stands in Root before this pass rewrote its
-/// operands (identical subtrees rewrite identically, so sharing there is sharing after).
-// (Class templates rather than a generic lambda folding over the paths: clang 14 crashes on
-// the latter.)
-template <class Original, class Root, class Path>
-struct interior_node_single_use {
-    using X = typename subtree_along<Original, Path>::type;
-    static constexpr bool value =
-        !is_pure_v<X> ||
-        occurrences<X, Root> == occurrences<Original, Root> * occurrences<X, Original>;
-};
-template <class Paths, class Original, class Root>
-struct all_interior_single_use;
-template <class... Path, class Original, class Root>
-struct all_interior_single_use<std::tuple<Path...>, Original, Root> {
-    static constexpr bool value = (interior_node_single_use<Original, Root, Path>::value && ...);
-};
+template <class X, class List>
+struct in_list;
+template <class X, class... S>
+struct in_list<X, type_list<S...>> : std::bool_constant<(std::is_same<X, S>::value || ...)> {};
 
-template <class P, class Original, class Root>
+/// True when no interior node of a match is a shared value of the graph: `Shared` lists the
+/// pure values that more than one operand reads (from the graph's table, before this pass), and
+/// fusing one use of such a value would compute it twice (a softmax that is also an output,
+/// say). The question is asked of `Original`, the node as it stands before this pass rewrote its
+/// operands (identical subtrees rewrite identically, so sharing there is sharing after).
+template <class Paths, class Original, class Shared>
+struct none_shared;
+template <class... Path, class Original, class Shared>
+struct none_shared<std::tuple<Path...>, Original, Shared>
+    : std::bool_constant<(!in_list<typename subtree_along<Original, Path>::type, Shared>::value &&
+                          ...)> {};
+
+template <class P, class Original, class Shared>
 constexpr bool interior_single_use() {
-    return all_interior_single_use<typename interior_paths<P>::type, Original, Root>::value;
+    return none_shared<typename interior_paths<P>::type, Original, Shared>::value;
 }
 
 }  // namespace detail

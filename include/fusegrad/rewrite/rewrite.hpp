@@ -23,6 +23,7 @@
 
 #include "fusegrad/core/node.hpp"
 #include "fusegrad/core/traits.hpp"
+#include "fusegrad/grad/plan.hpp"
 #include "fusegrad/rewrite/builtin_rules.hpp"
 #include "fusegrad/rewrite/pattern.hpp"
 #include "fusegrad/rewrite/rule.hpp"
@@ -33,70 +34,110 @@ namespace detail {
 
 using rewrite_log = std::vector<std::string>;
 
-template <class Rule, class Captures>
-constexpr auto invoke_builder(const Rule& r, const Captures& caps) {
-    constexpr std::size_t n = max_placeholder<typename Rule::pattern_type>;
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return r.build(capture<I + 1>(caps)...);
-    }
-    (std::make_index_sequence<n>{});
+/// The builder's arguments for a match: capture 1, 2, ... of node n, in placeholder order.
+template <class Caps, class N, class F, std::size_t... I>
+constexpr decltype(auto) with_captures(const N& n, F&& f, std::index_sequence<I...>) {
+    return f(at_path(n, typename capture_of<I + 1, Caps>::type::path{})...);
 }
 
-// n: the node with its operands rewritten; Original: that node as it stands in Root.
-template <class Root, class Original, std::size_t K, class RuleTuple, class N>
-auto try_rules(const N& n, const RuleTuple& rules, rewrite_log* log) {
-    if constexpr (K == decltype(hana::length(rules))::value) {
-        return n;
-    } else {
-        const auto& r = hana::at_c<K>(rules);
-        using P = typename std::remove_cvref_t<decltype(r)>::pattern_type;
-        auto m = match(P{}, n);
-        if constexpr (decltype(hana::is_nothing(m))::value) {
-            return try_rules<Root, Original, K + 1>(n, rules, log);
-        } else if constexpr (!interior_single_use<P, Original, Root>()) {
-            return try_rules<Root, Original, K + 1>(n, rules, log);
-        } else {
-            using Out = decltype(invoke_builder(r, *m));
-            if constexpr (std::is_same_v<Out, decline_t>) {
-                return try_rules<Root, Original, K + 1>(n, rules, log);
-            } else {
-                static_assert(expression<Out>,
-                              "a rule's builder must return a fusegrad expression or fg::decline");
-                if (log) log->emplace_back(r.name);
-                return invoke_builder(r, *m);
-            }
-        }
-    }
+/// What rule R's builder returns for node N (decline_t when it declines); void when the
+/// pattern does not match or the match crosses a shared value.
+template <class R, class N, class Original, class Shared,
+          class M = tmatch<typename R::pattern_type, N, tree_path<>>,
+          bool Usable =
+              M::ok::value&& interior_single_use<typename R::pattern_type, Original, Shared>()>
+struct rule_result {
+    using type = void;
+};
+template <class R, class N, class Original, class Shared, class M>
+struct rule_result<R, N, Original, Shared, M, true> {
+    template <class Seq>
+    struct call;
+    template <std::size_t... I>
+    struct call<std::index_sequence<I...>> {
+        using type = decltype(std::declval<const R&>().build(
+            std::declval<const typename capture_of<I + 1, typename M::caps>::type::type&>()...));
+    };
+    using type =
+        typename call<std::make_index_sequence<max_placeholder<typename R::pattern_type>>>::type;
+};
+
+/// The index of the first rule that fires on node N (the number of rules when none does).
+template <class Rules, class N, class Original, class Shared>
+struct first_rule;
+template <class Out>
+using fires = std::bool_constant<!std::is_void<Out>::value && !std::is_same<Out, decline_t>::value>;
+template <class... R, class N, class Original, class Shared>
+struct first_rule<rule_set<R...>, N, Original, Shared>
+    : std::integral_constant<
+          std::size_t,
+          first_true({fires<typename rule_result<R, N, Original, Shared>::type>::value...})> {};
+
+template <class Rule, class N>
+auto fire(const Rule& r, const N& n, rewrite_log* log) {
+    using M = tmatch<typename Rule::pattern_type, N, tree_path<>>;
+    using Out = decltype(with_captures<typename M::caps>(
+        n, r.build, std::make_index_sequence<max_placeholder<typename Rule::pattern_type>>{}));
+    static_assert(expression<Out>,
+                  "a rule's builder must return a fusegrad expression or fg::decline");
+    if (log) log->emplace_back(r.name);
+    return with_captures<typename M::caps>(
+        n, r.build, std::make_index_sequence<max_placeholder<typename Rule::pattern_type>>{});
 }
 
-template <class Root, class Rules, class E>
+template <class Shared, class Rules, class E>
 auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log);
 
 // Rebuild node e from its rewritten operands, then try the rules on it. (A plain function
 // rather than std::apply and a lambda: every frame here is paid once per level of the tree
 // against the compiler's template depth limit.)
-template <class Root, class Rules, class E, std::size_t... K>
-auto rewrite_node(const E& e, const Rules& rules, rewrite_log* log, std::index_sequence<K...>) {
-    using N = node<typename E::op_type,
-                   decltype(rewrite_pass<Root>(std::get<K>(e.children), rules, log))...>;
+// Not inlined, for compile time: see bind_pure_leaves in grad/plan.hpp.
+template <class Shared, class Rules, class E, std::size_t... K>
+[[gnu::noinline]] auto rewrite_node(const E& e, const Rules& rules, rewrite_log* log,
+                                    std::index_sequence<K...>) {
+    using N =
+        node<typename E::op_type, decltype(rewrite_pass<Shared>(operand<K>(e), rules, log))...>;
     // Braced initialisation evaluates the operands left to right, so the log is in order.
-    N rebuilt{e.op, {rewrite_pass<Root>(std::get<K>(e.children), rules, log)...}};
-    return try_rules<Root, E, 0>(rebuilt, rules.rules, log);
+    N rebuilt{e.op, {rewrite_pass<Shared>(operand<K>(e), rules, log)...}};
+    constexpr std::size_t k = first_rule<Rules, N, E, Shared>::value;
+    if constexpr (k == decltype(hana::length(rules.rules))::value)
+        return rebuilt;
+    else
+        return fire(hana::at_c<k>(rules.rules), rebuilt, log);
 }
 
-template <class Root, class Rules, class E>
+// Instantiated per (Shared, subexpression), not per (whole graph, subexpression): a subtree
+// that a pass leaves unchanged is the same instantiation in the next pass (memoized by the
+// compiler), and no name spells the whole graph.
+template <class Shared, class Rules, class E>
 auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
     if constexpr (is_leaf_v<E>)
         return e;
     else
-        return rewrite_node<Root>(e, rules, log, std::make_index_sequence<E::arity>{});
+        return rewrite_node<Shared>(e, rules, log, std::make_index_sequence<E::arity>{});
 }
+
+/// The pure values (not leaves) of E that more than one operand slot reads: fusing inside
+/// one of them would compute it twice.
+template <class Plan, class Seq = std::make_index_sequence<Plan::size>>
+struct shared_values;
+template <class... A, class... B>
+type_list<A..., B...> operator+(type_list<A...>, type_list<B...>);  // declared only: for decltype
+template <class Plan, std::size_t... I>
+struct shared_values<Plan, std::index_sequence<I...>> {
+    using type = decltype((
+        std::conditional_t < !Plan::tables::is_leaf[I] && (Plan::tables::consumers[I] > 1) &&
+            pure_t<typename Plan::template expr_at<I>>::value,
+        type_list<typename Plan::template expr_at<I>>, type_list < >> {} + ... + type_list<>{}));
+};
+template <class E>
+using shared_values_t = typename shared_values<plan<E>>::type;
 
 inline constexpr std::size_t max_rewrite_passes = 32;
 
 template <std::size_t Pass, class E, class Rules>
 auto rewrite_fixpoint(const E& e, const Rules& rules, rewrite_log* log) {
-    auto r = rewrite_pass<E>(e, rules, log);
+    auto r = rewrite_pass<shared_values_t<E>>(e, rules, log);
     using R = decltype(r);
     if constexpr (std::is_same_v<R, E>) {
         return r;

@@ -16,6 +16,8 @@
 
 namespace fusegrad {
 
+namespace hana = boost::hana;
+
 /// What a builder returns to decline a match (decided at compile time, from the types).
 struct decline_t {};
 inline constexpr decline_t decline{};
