@@ -58,8 +58,19 @@ struct rule_result<R, N, Original, Shared, M, true> {
         using type = decltype(std::declval<const R&>().build(
             std::declval<const typename capture_of<I + 1, typename M::caps>::type::type&>()...));
     };
-    using type =
+    using out =
         typename call<std::make_index_sequence<max_placeholder<typename R::pattern_type>>>::type;
+    // A shared value must stay one value: a replacement with run-time state is keyed by its
+    // position (grad/plan.hpp), so at a shared value it would be computed once per use. Such a
+    // rule does not fire there.
+    template <class O>
+    struct keeps_sharing : std::true_type {};
+    template <class O>
+    requires expression<O>
+    struct keeps_sharing<O>
+        : std::bool_constant<pure_t<O>::value || !in_list<Original, Shared>::value> {
+    };
+    using type = std::conditional_t<keeps_sharing<out>::value, out, void>;
 };
 
 /// The index of the first rule that fires on node N (the number of rules when none does).

@@ -1,0 +1,123 @@
+// The flat table (grad/plan.hpp): shared values computed once, deep models and residual chains
+// planned one entry per distinct value, and their values and gradients against the graph as
+// written and against central differences.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+
+#include <fusegrad/fusegrad.hpp>
+
+#include "../compile_cost/models.hpp"
+
+namespace fg = fusegrad;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+
+namespace {
+
+// d loss / d P(i) by central differences of g.forward(), P read in place by the graph.
+template <class Graph, class A>
+double central_difference(Graph& g, A& p, std::size_t i, double h = 1e-6) {
+    const double old = p.data()[i];
+    p.data()[i] = old + h;
+    g.forward();
+    const double plus = g.value();
+    p.data()[i] = old - h;
+    g.forward();
+    const double minus = g.value();
+    p.data()[i] = old;
+    return (plus - minus) / (2 * h);
+}
+
+}  // namespace
+
+TEST_CASE("a value shared by two consumers is computed once, after fusion too", "[grad][table]") {
+    xt::xtensor<double, 2> S = {{0.5, -1.0, 2.0}, {1.5, 0.25, -0.5}, {0.0, 0.3, -0.2}};
+    xt::xtensor<std::int32_t, 1> y = {2, 0, 1};
+    auto s = fg::param<"s">(S);
+    auto l = fg::nll(fg::softmax(s), fg::labels<"y">(y));
+    auto loss = fg::sum(l) + fg::sum(fg::exp(l));  // l is read twice
+
+    // A fused op carries run-time state (its options), and a value with state is keyed by its
+    // position: fused at both uses, l would be computed twice. So no rule fires at the shared
+    // l, nor the sum fold on either use; softmax and nll run once each.
+    using F = decltype(fg::rewrite(loss));
+    STATIC_REQUIRE(!fg::contains_op<F, fg::op::softmax_xent<fg::reduction::none>>);
+    STATIC_REQUIRE(!fg::contains_op<F, fg::op::softmax_xent<fg::reduction::sum>>);
+    auto g = fg::compile(loss);
+    STATIC_REQUIRE(decltype(g)::num_values == 8);  // s, softmax, y, nll, sum, exp, sum, add
+    CHECK(g.rules_fired().empty());
+
+    {
+        fg::kernels::trace_scope trace;
+        g.forward();
+        CHECK(trace.count("softmax_rows") == 1);
+        CHECK(trace.count("nll_index_rows") == 1);
+        CHECK(trace.count("softmax_xent_index_rows") +
+                  trace.count("softmax_xent_index_rows_fused") ==
+              0);
+        g.backward();
+    }
+
+    // Without sharing, the same loss fuses as before.
+    auto unshared = fg::sum(fg::nll(fg::softmax(s), fg::labels<"y">(y)));
+    STATIC_REQUIRE(
+        fg::contains_op<decltype(fg::rewrite(unshared)), fg::op::softmax_xent<fg::reduction::sum>>);
+
+    auto written = fg::compile(loss, fg::no_rewrite);
+    written.run();
+    CHECK_THAT(g.value(), WithinRel(written.value(), 1e-14));
+    for (std::size_t i = 0; i < S.size(); ++i) {
+        CHECK_THAT(g.grad<"s">().data()[i], WithinAbs(written.grad<"s">().data()[i], 1e-13));
+        CHECK_THAT(g.grad<"s">().data()[i], WithinAbs(central_difference(g, S, i), 1e-7));
+    }
+}
+
+TEST_CASE("a deep MLP: one entry per value, values and gradients as written", "[grad][table]") {
+    constexpr int depth = 16;
+    static fusegrad_cost::weights<depth> w;
+    auto x = fg::input<"x">(w.X);
+    auto loss = fusegrad_cost::textbook_loss(w, fusegrad_cost::mlp_hidden<0, depth>(w, x));
+    auto g = fg::compile(loss);
+    auto written = fg::compile(loss, fg::no_rewrite);
+    // x, y, 2 params and 2 ops per level, the head's 2 params; as written also linear, softmax,
+    // nll, mean; fused: linear, softmax_xent<mean>.
+    STATIC_REQUIRE(decltype(written)::num_values == 2 + 4 * depth + 2 + 4);
+    STATIC_REQUIRE(decltype(g)::num_values == 2 + 4 * depth + 2 + 2);
+    g.run();
+    written.run();
+    CHECK_THAT(g.value(), WithinRel(written.value(), 1e-13));
+    const auto& dW0 = g.grad<"W0">();
+    for (std::size_t i = 0; i < dW0.size(); ++i) {
+        CHECK_THAT(dW0.data()[i], WithinAbs(written.grad<"W0">().data()[i], 1e-13));
+        CHECK_THAT(dW0.data()[i], WithinAbs(central_difference(g, w.W[0], i), 1e-7));
+    }
+}
+
+TEST_CASE("a residual chain: the shared trunk is one value per level", "[grad][table]") {
+    constexpr int depth = 8;
+    static fusegrad_cost::weights<depth> w;
+    auto x = fg::input<"x">(w.X);
+    auto loss = fusegrad_cost::textbook_loss(w, fusegrad_cost::residual_hidden<0, depth>(w, x));
+    auto g = fg::compile(loss);
+    // Each level h + relu(linear(h)) adds linear, relu, add and its two params, although the
+    // tree spells h twice per level (2^depth copies of x).
+    STATIC_REQUIRE(decltype(g)::num_values == 2 + 5 * depth + 2 + 2);
+    g.run();
+    auto written = fg::compile(loss, fg::no_rewrite);
+    written.run();
+    CHECK_THAT(g.value(), WithinRel(written.value(), 1e-13));
+    for (int l : {0, depth / 2, depth}) {
+        auto& W = w.W[l];
+        for (std::size_t i = 0; i < W.size(); i += 3) {
+            const double fd = central_difference(g, W, i);
+            g.run();
+            const double analytic = l == 0           ? g.grad<"W0">().data()[i]
+                                    : l == depth / 2 ? g.grad<"W4">().data()[i]
+                                                     : g.grad<"W8">().data()[i];
+            CHECK_THAT(analytic, WithinAbs(fd, 1e-7));
+        }
+    }
+}
