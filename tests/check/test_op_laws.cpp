@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include <cmath>
 #include <string>
 #include <type_traits>
@@ -23,17 +25,18 @@ namespace fg = fusegrad;
 
 namespace {
 
-// The leaf of type L inside expression e (the first occurrence).
+// The leaf of type L inside expression e (the first occurrence), by value: a pure node
+// rebuilds its operands on request (core/node.hpp).
 template <class L, class E>
-const L* find_leaf(const E& e) {
+std::optional<L> find_leaf(const E& e) {
     if constexpr (std::is_same_v<E, L>) {
-        return &e;
+        return e;
     } else if constexpr (fg::is_leaf_v<E>) {
-        return nullptr;
+        return std::nullopt;
     } else {
         return fg::apply_operands(
             [](const auto&... c) {
-                const L* found = nullptr;
+                std::optional<L> found;
                 ((found = found ? found : find_leaf<L>(c)), ...);
                 return found;
             },
@@ -84,7 +87,7 @@ struct law_runner {
                 const auto& gr = g.template grad<L::name>();
                 out.emplace_back(gr.begin(), gr.end());
                 // Law 3: each gradient has its operand's shape.
-                const auto* leaf = find_leaf<L>(expr);
+                const auto leaf = find_leaf<L>(expr);
                 CHECK(gr.size() == leaf->ref.dims.size());
                 if constexpr (L::rank == 2)
                     CHECK((gr.shape()[0] == leaf->ref.dims.rows &&
@@ -109,7 +112,7 @@ struct law_runner {
         const auto g1 = grads_for(ones);
         std::size_t k = 0;
         fg::check::for_each_type<params>([&]<class L>(std::type_identity<L>) {
-            const auto* leaf = find_leaf<L>(expr);
+            const auto leaf = find_leaf<L>(expr);
             auto both = fg::compile(fg::sum(expr) + fg::sum(*leaf), fg::no_rewrite);
             both.run();
             const auto& gb = both.template grad<L::name>();

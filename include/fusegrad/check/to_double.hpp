@@ -157,6 +157,13 @@ class double_copy {
     template <class X>
     auto convert(const X& e) {
         if constexpr (!is_leaf_v<X>) {
+            // A pure node holds each name once; a second array under a name was recorded
+            // when the node was built.
+            if constexpr (requires { e.leaves.conflict; })
+                if (!e.leaves.conflict.empty())
+                    throw binding_error("leaf \"" + std::string(e.leaves.conflict) +
+                                        "\" is used with two different arrays; one name is one "
+                                        "variable");
             return apply_operands(
                 [&](const auto&... c) {
                     return to_double_t<X>{e.op, {convert(c)...}};

@@ -1,13 +1,36 @@
 #pragma once
 /// @file
 /// The one generic node template: an op applied to operand expressions.
+///
+/// What a node holds depends on whether it is *pure* (every op below it stateless, every leaf
+/// named), in which case its type and the bindings of its named leaves determine its value:
+///
+/// - a node with state somewhere below holds its operands by value (`operands<C...>`);
+/// - a pure node holds only its distinct named leaves, once each, flat (`leaf_store`). Its
+///   operands are rebuilt from them on request (`fg::operand<I>(n)` returns them by value).
+///
+/// So a subexpression used twice costs nothing in the value: the residual chain
+/// `h = relu(linear(h, W, b)) + h` spells h twice per level in its type, and a tree of values
+/// would double at every level (2^depth copies of x); here each level holds its leaves once.
 
 #include <cstddef>
+#include <initializer_list>
+#include <string_view>
+#include <type_traits>
 #include <utility>
+
+#include "fusegrad/core/leaf.hpp"
+#include "fusegrad/core/tensor_ref.hpp"
 
 namespace fusegrad {
 
+template <class Op, class... Children>
+struct node;
+
 namespace detail {
+
+// ---- operands held by value ---------------------------------------------------------------------
+
 template <std::size_t I, class T>
 struct operand_slot {
     T value;
@@ -25,6 +48,193 @@ template <std::size_t I, class T>
 constexpr const T& operand_get(const operand_slot<I, T>& s) noexcept {
     return s.value;
 }
+
+// ---- purity and the leaf sets of pure nodes -----------------------------------------------------
+
+template <class E>
+struct is_pure_expr : std::false_type {};  // a constant leaf
+template <fixed_string Name, class Kind, class T, std::size_t R>
+struct is_pure_expr<leaf<Name, Kind, T, R>> : std::true_type {};
+template <class Op, class... C>
+struct is_pure_expr<node<Op, C...>>
+    : std::bool_constant<std::is_empty_v<Op> && (is_pure_expr<C>::value && ...)> {};
+
+template <class... Ts>
+struct leaf_list {};
+
+template <class L>
+struct leaf_tag {};
+template <class List>
+struct leaf_lookup;
+template <class... L>
+struct leaf_lookup<leaf_list<L...>> : leaf_tag<L>... {};
+template <class X, class List>
+struct has_leaf : std::is_base_of<leaf_tag<X>, leaf_lookup<List>> {};
+
+template <class... A, class... B>
+leaf_list<A..., B...> operator+(leaf_list<A...>, leaf_list<B...>);  // declared only: decltype
+
+/// A followed by the leaves of B that A does not hold (both lists are free of repeats): one
+/// pack expansion, not one step per leaf.
+template <class A, class B>
+struct leaf_union;
+template <class... A, class... B>
+struct leaf_union<leaf_list<A...>, leaf_list<B...>> {
+    using type = decltype((
+        leaf_list<A...>{} + ... +
+        std::conditional_t<has_leaf<B, leaf_list<A...>>::value, leaf_list<>, leaf_list<B>>{}));
+};
+
+/// The distinct named leaves of a pure expression, in order of first appearance.
+template <class E>
+struct leaves_of {
+    using type = leaf_list<>;
+};
+template <fixed_string Name, class Kind, class T, std::size_t R>
+struct leaves_of<leaf<Name, Kind, T, R>> {
+    using type = leaf_list<leaf<Name, Kind, T, R>>;
+};
+template <class List, class... C>
+struct leaves_fold {
+    using type = List;
+};
+template <class List, class C0, class... C>
+struct leaves_fold<List, C0, C...> {
+    using type = typename leaves_fold<typename leaf_union<List, typename leaves_of<C0>::type>::type,
+                                      C...>::type;
+};
+template <class Op, class C0, class... C>
+struct leaves_of<node<Op, C0, C...>> {
+    using type = typename leaves_fold<typename leaves_of<C0>::type, C...>::type;
+};
+
+template <std::size_t I, class L>
+struct indexed_leaf {};
+template <class Seq, class... L>
+struct leaf_positions_impl;
+template <std::size_t... I, class... L>
+struct leaf_positions_impl<std::index_sequence<I...>, L...> : indexed_leaf<I, L>... {};
+template <class List>
+struct leaf_positions;
+template <class... L>
+struct leaf_positions<leaf_list<L...>> {
+    using type = leaf_positions_impl<std::index_sequence_for<L...>, L...>;
+};
+template <class L, std::size_t I>
+std::integral_constant<std::size_t, I> position_of(const indexed_leaf<I, L>*);  // decltype only
+
+/// The position of leaf X in a leaf list that holds it: one lookup in the list's base classes,
+/// not a comparison per element.
+template <class X, class List>
+struct leaf_index {
+    using type =
+        decltype(position_of<X>(static_cast<const typename leaf_positions<List>::type*>(nullptr)));
+};
+/// Where each leaf of Sub sits in Super: an index_sequence (a type).
+template <class Sub, class Super>
+struct leaf_map;
+template <class... L, class Super>
+struct leaf_map<leaf_list<L...>, Super> {
+    using type = std::index_sequence<leaf_index<L, Super>::type::value...>;
+};
+
+/// One leaf's binding and its name.
+struct named_binding {
+    array_binding ref{};
+    std::string_view name{};
+};
+
+/// A pure node's leaves: one binding per distinct named leaf, in the order of its leaf list,
+/// and the name of the first leaf found bound to two different arrays below (empty when none;
+/// `fg::compile` reports it).
+///
+/// Compile cost: an array, copied through index maps (`std::index_sequence`, integers mangle
+/// cheaply), not a struct of typed slots copied leaf by leaf: every function or lambda
+/// instantiated per leaf list costs a mangled name that spells the list.
+template <std::size_t K>
+struct leaf_store {
+    named_binding slots[K > 0 ? K : 1]{};
+    std::string_view conflict{};
+};
+
+/// dst takes src when it has no binding yet; a different array under the same name is a
+/// conflict, recorded once.
+inline void merge_binding(named_binding& dst, const named_binding& src,
+                          std::string_view& conflict) noexcept {
+    if (dst.ref.source == nullptr)
+        dst = src;
+    else if (dst.ref.source != src.ref.source && conflict.empty())
+        conflict = src.name;
+}
+template <std::size_t... Map>
+void merge_mapped(named_binding* dst, const named_binding* src, std::string_view& conflict,
+                  std::index_sequence<Map...>) noexcept {
+    std::size_t j = 0;
+    (merge_binding(dst[Map], src[j++], conflict), ...);
+}
+template <std::size_t... Map>
+void gather_mapped(named_binding* dst, const named_binding* src,
+                   std::index_sequence<Map...>) noexcept {
+    std::size_t j = 0;
+    ((dst[j++] = src[Map]), ...);
+}
+
+template <class List>
+struct leaf_count;
+template <class... L>
+struct leaf_count<leaf_list<L...>> : std::integral_constant<std::size_t, sizeof...(L)> {};
+
+/// Tag for building a pure node from the leaf store of a node holding all of its leaves.
+struct from_leaves_t {};
+
+template <class Op, bool Pure, class... C>
+struct node_storage;
+template <class Op, class... C>
+struct node_storage<Op, false, C...> {
+    [[no_unique_address]] Op op;
+    operand_list<std::index_sequence_for<C...>, C...> children;
+
+    node_storage() = default;
+    node_storage(Op o, operand_list<std::index_sequence_for<C...>, C...> ch)
+        : op(o), children(std::move(ch)) {}
+};
+template <class Op, class... C>
+struct node_storage<Op, true, C...> {
+    using leaf_types = typename leaves_of<node<Op, C...>>::type;
+    [[no_unique_address]] Op op;
+    leaf_store<leaf_count<leaf_types>::value> leaves;
+
+    node_storage() = default;
+    node_storage(Op o, const operand_list<std::index_sequence_for<C...>, C...>& ch) : op(o) {
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (merge_from(operand_get<K>(ch)), ...);
+        }
+        (std::index_sequence_for<C...>{});
+    }
+    /// From the store of a pure node X whose leaves include all of ours.
+    template <class X>
+    node_storage(from_leaves_t, const X& x) {
+        gather_mapped(leaves.slots, x.leaves.slots,
+                      typename leaf_map<leaf_types, typename X::leaf_types>::type{});
+        leaves.conflict = x.leaves.conflict;  // a conflict below x stays reported
+    }
+
+  private:
+    // An operand's leaves into ours: the first binding of a name wins; another array under it
+    // is a conflict (a conflict found below stays the one reported).
+    template <class X>
+    void merge_from(const X& x) {
+        if constexpr (requires { X::name; }) {
+            const named_binding b{x.ref, X::name.view()};
+            merge_binding(leaves.slots[leaf_index<X, leaf_types>::type::value], b, leaves.conflict);
+        } else {
+            if (leaves.conflict.empty()) leaves.conflict = x.leaves.conflict;
+            merge_mapped(leaves.slots, x.leaves.slots, leaves.conflict,
+                         typename leaf_map<typename X::leaf_types, leaf_types>::type{});
+        }
+    }
+};
+
 }  // namespace detail
 
 /// A node's operands: an aggregate with one member per operand, `operands<A, B>{a, b}`.
@@ -37,34 +247,57 @@ template <class... C>
 using operands = detail::operand_list<std::index_sequence_for<C...>, C...>;
 
 /// `Op` is a policy struct holding the maths (see docs/design.md, "the op-struct contract");
-/// the node holds only plumbing. Operands are held by value: leaves are small references to
-/// the caller's arrays, so a whole expression is a small value that copies freely and never
-/// refers to a temporary. Built as `node<Op, A, B>{op, {a, b}}`.
+/// the node holds only plumbing. Built as `node<Op, A, B>{op, {a, b}}`; what it keeps is in
+/// this file's header comment.
 template <class Op, class... Children>
-struct node {
+struct node
+    : detail::node_storage<Op, detail::is_pure_expr<node<Op, Children...>>::value, Children...> {
     using op_type = Op;
     static constexpr std::size_t arity = sizeof...(Children);
     static constexpr std::size_t rank = Op::template result_rank<Children::rank...>;
+    using storage = detail::node_storage<Op, detail::is_pure_expr<node>::value, Children...>;
 
-    [[no_unique_address]] Op op;
-    operands<Children...> children;
+    node() = default;
+    node(Op op, operands<Children...> children) : storage(op, std::move(children)) {}
+    template <class X>
+    node(detail::from_leaves_t t, const X& from) : storage(t, from) {}
 };
 
-/// Operand I of a node.
-template <std::size_t I, class Op, class... C>
-constexpr const auto& operand(const node<Op, C...>& n) noexcept {
-    return detail::operand_get<I>(n.children);
+namespace detail {
+/// Operand C of a pure node, rebuilt from the node's leaves.
+/// Expression C (a named leaf, or a pure node) rebuilt from the leaves of pure node x.
+template <class C, class X>
+C rebuild_from(const X& x) {
+    if constexpr (requires { C::name; }) {
+        C c{};
+        static_cast<array_binding&>(c.ref) =
+            x.leaves.slots[leaf_index<C, typename X::leaf_types>::type::value].ref;
+        return c;
+    } else {
+        return C(from_leaves_t{}, x);
+    }
 }
+template <std::size_t I, class... C>
+using nth_operand_t = std::remove_cvref_t<decltype(operand_get<I>(
+    std::declval<const operand_list<std::index_sequence_for<C...>, C...>&>()))>;
+}  // namespace detail
+
+/// Operand I of a node: a reference for a node with state below, a value (rebuilt from the
+/// node's leaves) for a pure node. Bind it as `const auto&`.
 template <std::size_t I, class Op, class... C>
-constexpr auto& operand(node<Op, C...>& n) noexcept {
-    return detail::operand_get<I>(n.children);
+constexpr decltype(auto) operand(const node<Op, C...>& n) {
+    if constexpr (detail::is_pure_expr<node<Op, C...>>::value)
+        return detail::rebuild_from<detail::nth_operand_t<I, C...>>(n);
+    else
+        return static_cast<const detail::nth_operand_t<I, C...>&>(
+            detail::operand_get<I>(n.children));
 }
 
 /// `f(operand<0>(n), operand<1>(n), ...)`: what `std::apply` does for a tuple.
 template <class F, class Op, class... C>
 constexpr decltype(auto) apply_operands(F&& f, const node<Op, C...>& n) {
     return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) {
-        return std::forward<F>(f)(detail::operand_get<I>(n.children)...);
+        return std::forward<F>(f)(operand<I>(n)...);
     }
     (std::index_sequence_for<C...>{});
 }

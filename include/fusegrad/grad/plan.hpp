@@ -394,17 +394,17 @@ struct leaf_binder {
     }
 };
 
-/// Inside a pure subtree: one instantiation per distinct type, whatever the paths. Its ops are
-/// stateless (default-constructed in the store); only the named leaves are picked up.
-// Not inlined: inlined, a deep tree's walk becomes one function whose field accesses nest as
-// deep as the tree, and g++'s alias analysis of those costs time quadratic in the depth. The
-// walk runs once per graph.
+/// A pure subtree: its named leaves, held flat by the node (core/node.hpp), and any conflict
+/// found when it was built. No walk: a shared subtree costs its distinct leaves, once.
 template <class E>
-[[gnu::noinline]] void bind_pure_leaves(const E& e, leaf_binder& b) {
-    if constexpr (leaf_t<E>::value)
+void bind_pure_leaves(const E& e, leaf_binder& b) {
+    if constexpr (leaf_t<E>::value) {
         b.named(E::name.view(), e.ref);
-    else
-        apply_operands([&](const auto&... c) { (bind_pure_leaves(c, b), ...); }, e);
+    } else {
+        if (!e.leaves.conflict.empty() && b.conflict.empty()) b.conflict = e.leaves.conflict;
+        for (const auto& s : e.leaves.slots)
+            if (!s.name.empty()) b.named(s.name, s.ref);
+    }
 }
 
 /// The run-time part of an expression, in table order: each leaf's binding and each op's state.

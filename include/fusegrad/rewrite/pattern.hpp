@@ -175,13 +175,13 @@ struct capture_of<I, type_list<C...>> {
     using type = type_at_t<(pos::value < sizeof...(C) ? pos::value : 0), type_list<C...>>;
 };
 
-/// The subexpression of n at Path.
+/// The subexpression of n at Path, by value (a pure node rebuilds its operands on request).
 template <class E>
-constexpr const E& at_path(const E& e, tree_path<>) noexcept {
+constexpr E at_path(const E& e, tree_path<>) {
     return e;
 }
 template <class E, std::size_t I, std::size_t... Rest>
-constexpr const auto& at_path(const E& e, tree_path<I, Rest...>) noexcept {
+constexpr auto at_path(const E& e, tree_path<I, Rest...>) {
     return at_path(operand<I>(e), tree_path<Rest...>{});
 }
 

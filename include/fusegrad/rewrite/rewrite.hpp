@@ -96,21 +96,54 @@ auto fire(const Rule& r, const N& n, rewrite_log* log) {
         n, r.build, std::make_index_sequence<max_placeholder<typename Rule::pattern_type>>{});
 }
 
+/// The rewrite of E on types alone: `type` is what rewrite_pass returns, `log` the indices of
+/// the rules that fire, in firing order (bottom-up, operands left to right).
+template <class Shared, class Rules, class E>
+struct rewrite_t {
+    using type = E;  // a leaf
+    using log = type_list<>;
+};
+template <class Shared, class... R, class Op, class... C>
+struct rewrite_t<Shared, rule_set<R...>, node<Op, C...>> {
+    using E = node<Op, C...>;
+    using N = node<Op, typename rewrite_t<Shared, rule_set<R...>, C>::type...>;
+    using k = first_rule<rule_set<R...>, N, E, Shared>;
+    template <bool Fired, class = void>
+    struct result {
+        using type = N;
+        using own = type_list<>;
+    };
+    template <class V>
+    struct result<true, V> {
+        using type = typename rule_result<type_at_t<k::value, type_list<R...>>, N, E, Shared>::type;
+        using own = type_list<k>;
+    };
+    using type = typename result<(k::value < sizeof...(R))>::type;
+    using log = concat_t<typename rewrite_t<Shared, rule_set<R...>, C>::log...,
+                         typename result<(k::value < sizeof...(R))>::own>;
+};
+
+template <class Rules, class... K>
+void replay_log(const Rules& rules, rewrite_log* log, type_list<K...>) {
+    (log->emplace_back(hana::at_c<K::value>(rules.rules).name), ...);
+}
+
+template <class Sub, class List>
+struct all_leaves_in;
+template <class... L, class List>
+struct all_leaves_in<leaf_list<L...>, List>
+    : std::bool_constant<(has_leaf<L, List>::value && ...)> {};
+
 template <class Shared, class Rules, class E>
 auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log);
 
-// Rebuild node e from its rewritten operands, then try the rules on it. (A plain function
-// rather than std::apply and a lambda: every frame here is paid once per level of the tree
-// against the compiler's template depth limit.)
-// Not inlined, for compile time: see bind_pure_leaves in grad/plan.hpp.
+// Rebuild node e from its rewritten operands, then try the rules on it.
 template <class Shared, class Rules, class E, std::size_t... K>
-[[gnu::noinline]] auto rewrite_node(const E& e, const Rules& rules, rewrite_log* log,
-                                    std::index_sequence<K...>) {
-    using N =
-        node<typename E::op_type, decltype(rewrite_pass<Shared>(operand<K>(e), rules, log))...>;
+auto rewrite_node(const E& e, const Rules& rules, rewrite_log* log, std::index_sequence<K...>) {
+    using N = typename rewrite_t<Shared, Rules, E>::N;
     // Braced initialisation evaluates the operands left to right, so the log is in order.
     N rebuilt{e.op, {rewrite_pass<Shared>(operand<K>(e), rules, log)...}};
-    constexpr std::size_t k = first_rule<Rules, N, E, Shared>::value;
+    constexpr std::size_t k = rewrite_t<Shared, Rules, E>::k::value;
     if constexpr (k == decltype(hana::length(rules.rules))::value)
         return rebuilt;
     else
@@ -119,13 +152,25 @@ template <class Shared, class Rules, class E, std::size_t... K>
 
 // Instantiated per (Shared, subexpression), not per (whole graph, subexpression): a subtree
 // that a pass leaves unchanged is the same instantiation in the next pass (memoized by the
-// compiler), and no name spells the whole graph.
+// compiler), and no name spells the whole graph. A pure subtree that rewrites to a pure result
+// over its own leaves is not walked at all: the result is built from its leaves (its type says
+// everything else), so a shared subtree costs one step, not one per path.
 template <class Shared, class Rules, class E>
 auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
-    if constexpr (is_leaf_v<E>)
+    if constexpr (is_leaf_v<E>) {
         return e;
-    else
-        return rewrite_node<Shared>(e, rules, log, std::make_index_sequence<E::arity>{});
+    } else {
+        using RT = rewrite_t<Shared, Rules, E>;
+        using R = typename RT::type;
+        if constexpr (pure_t<E>::value && pure_t<R>::value &&
+                      all_leaves_in<typename leaves_of<R>::type,
+                                    typename leaves_of<E>::type>::value) {
+            if (log) replay_log(rules, log, typename RT::log{});
+            return rebuild_from<R>(e);
+        } else {
+            return rewrite_node<Shared>(e, rules, log, std::make_index_sequence<E::arity>{});
+        }
+    }
 }
 
 /// The pure values (not leaves) of E that more than one operand slot reads: fusing inside
