@@ -1,34 +1,57 @@
 #!/usr/bin/env bash
-# Compile time and peak compiler memory of the rewrite compile-cost sources, with g++ and
-# clang++, at -O0 (the template work dominates) and -O2. Prints a Markdown table for
-# docs/rewrite-rules.md. Run from the repository root after a build of build/ (for the library).
+# Compile cost of fusegrad models: wall time and peak compiler memory of one TU, compiled and
+# linked against build/libfusegrad.a, for
+#   - a TU that only includes <fusegrad/fusegrad.hpp> (the baseline every ratio is taken to);
+#   - tests/compile_cost/mlp.cpp: a D-layer relu(linear) MLP under the textbook loss (D = 8 to
+#     128), with FUSEGRAD_RESIDUAL a residual chain h + relu(linear(h)) (D = 8 to 64), and with
+#     FUSEGRAD_GRADCHECK a fast-mode gradcheck of the same model;
+#   - the older rewrite sources (deep_rewrite.cpp, wide_rewrite.cpp).
+# Prints a Markdown table for docs/rewrite-rules.md, with each time as a multiple of the
+# include-only TU's. Run from the repository root after building build/ (for the library).
+#   COMPILERS="g++ clang++" OPT=-O2 bash scripts/measure-compile-cost.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 lib=build/libfusegrad.a
 [[ -f "${lib}" ]] || { echo "build the library first: cmake -S . -B build -G Ninja && cmake --build build" >&2; exit 1; }
+COMPILERS="${COMPILERS:-g++ clang++}"
+OPT="${OPT:--O2}"
+MLP_DEPTHS="${MLP_DEPTHS:-8 16 32 64 128}"
+RES_DEPTHS="${RES_DEPTHS:-8 16 32 64}"
 out=$(mktemp -d)
 trap 'rm -rf "${out}"' EXIT
+printf '#include <fusegrad/fusegrad.hpp>\nint main() { return 0; }\n' > "${out}/include_only.cpp"
 
-measure() {  # compiler, flags, source, extra defines
-    local cxx="$1" opt="$2" src="$3" defs="$4"
-    local t
-    /usr/bin/time -o "${out}/time" -f "%e %M" "${cxx}" -std=c++20 "${opt}" ${defs} -Iinclude "${src}" \
-        "${lib}" -o "${out}/a.out" >/dev/null 2>"${out}/err" || true
-    t=$(tail -1 "${out}/time")
-    if [[ ! -x "${out}/a.out" ]] || grep -q "error" "${out}/err"; then
-        echo "| $(basename "${src}" .cpp) ${defs} | ${cxx} ${opt} | failed: $(grep -m1 -o 'error.*' "${out}/err" | cut -c1-80) |"
-    else
-        local run
-        run=$("${out}/a.out" | sed 's/, loss.*//')
-        echo "| $(basename "${src}" .cpp) ${defs} | ${cxx} ${opt} | $(awk '{printf "%.1f s, %.0f MB", $1, $2/1024}' <<<"${t}") | ${run} |"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | xargs), model $(grep -m1 '^model' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo
+echo "| source | compiler | time, peak memory | × include-only | run |"
+echo "|---|---|---|---|---|"
+
+base=1
+measure() {  # compiler, label, source, extra flags...
+    local cxx="$1" label="$2" src="$3"
+    shift 3
+    local t secs mb run ratio
+    if ! /usr/bin/time -o "${out}/time" -f "%e %M" "${cxx}" -std=c++20 "${OPT}" "$@" -Iinclude "${src}" \
+        "${lib}" -fopenmp -o "${out}/a.out" >/dev/null 2>"${out}/err"; then
+        echo "| ${label} | ${cxx} ${OPT} | failed: $(grep -m1 -o 'error.*' "${out}/err" | cut -c1-80) | | |"
+        return
     fi
+    t=$(tail -1 "${out}/time")
+    secs=$(awk '{print $1}' <<<"${t}")
+    mb=$(awk '{printf "%.0f", $2/1024}' <<<"${t}")
+    [[ "${label}" == "include only" ]] && base="${secs}"
+    ratio=$(awk -v s="${secs}" -v b="${base}" 'BEGIN {printf "%.1f", s / b}')
+    run=$("${out}/a.out" 2>&1 | tail -1 | cut -c1-60 || true)
+    echo "| ${label} | ${cxx} ${OPT} | ${secs} s, ${mb} MB | ${ratio} | ${run} |"
     rm -f "${out}/a.out"
 }
 
-echo "| source | compiler | time, peak memory | graph |"
-echo "|---|---|---|---|"
-for cxx in g++ clang++; do
-    for d in 8 16 32; do measure "${cxx}" -O0 tests/compile_cost/deep_rewrite.cpp "-DFUSEGRAD_DEPTH=${d}"; done
-    measure "${cxx}" -O0 tests/compile_cost/wide_rewrite.cpp ""
-    measure "${cxx}" -O2 tests/compile_cost/wide_rewrite.cpp ""
+for cxx in ${COMPILERS}; do
+    command -v "${cxx}" >/dev/null || continue
+    measure "${cxx}" "include only" "${out}/include_only.cpp"
+    for d in ${MLP_DEPTHS}; do measure "${cxx}" "MLP depth ${d}" tests/compile_cost/mlp.cpp "-DFUSEGRAD_DEPTH=${d}"; done
+    measure "${cxx}" "MLP depth 64 + gradcheck" tests/compile_cost/mlp.cpp -DFUSEGRAD_DEPTH=64 -DFUSEGRAD_GRADCHECK
+    for d in ${RES_DEPTHS}; do measure "${cxx}" "residual depth ${d}" tests/compile_cost/mlp.cpp "-DFUSEGRAD_DEPTH=${d}" -DFUSEGRAD_RESIDUAL; done
+    measure "${cxx}" "deep_rewrite (32 levels)" tests/compile_cost/deep_rewrite.cpp
+    measure "${cxx}" "wide_rewrite (11 heads)" tests/compile_cost/wide_rewrite.cpp
 done

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Deterministic proxies for compile cost (wall time is too noisy for CI): the object size and
+# the longest mangled symbol of the generated deep MLP (mlp.cpp) at depths 16, 32 and 64,
+# compiled with -O2 -c. A representation that spells the whole graph in per-value names, or
+# walks it per path, makes these grow quadratically or worse; each doubling of the depth may
+# multiply them by at most the bounds below (2 is linear). Measured on g++ 12 (2026-12-02):
+# object 339 / 669 / 1511 KB, longest symbol 5214 / 10015 / 19679 characters.
+#   proxies.sh <c++ compiler> <repository root>
+set -euo pipefail
+cxx="$1"
+root="$2"
+work=$(mktemp -d)
+trap 'rm -rf "${work}"' EXIT
+size_bound=2.6
+symbol_bound=2.2
+declare -A size sym
+for d in 16 32 64; do
+    "${cxx}" -std=c++20 -O2 -c -I"${root}/include" -DFUSEGRAD_DEPTH=${d} \
+        "${root}/tests/compile_cost/mlp.cpp" -o "${work}/mlp${d}.o"
+    size[$d]=$(stat -c %s "${work}/mlp${d}.o")
+    sym[$d]=$(nm "${work}/mlp${d}.o" | awk '{ if (length($NF) > m) m = length($NF) } END { print m }')
+    echo "depth ${d}: object ${size[$d]} bytes, longest symbol ${sym[$d]} characters"
+done
+fail=0
+for pair in "16 32" "32 64"; do
+    read -r a b <<<"${pair}"
+    for what in size sym; do
+        declare -n v="${what}"
+        bound=$([[ ${what} == size ]] && echo ${size_bound} || echo ${symbol_bound})
+        ratio=$(awk -v x="${v[$b]}" -v y="${v[$a]}" 'BEGIN { printf "%.2f", x / y }')
+        if awk -v r="${ratio}" -v m="${bound}" 'BEGIN { exit !(r > m) }'; then
+            echo "FAIL: ${what} grows ${ratio}x from depth ${a} to ${b} (at most ${bound}x allowed)"
+            fail=1
+        else
+            echo "ok: ${what} grows ${ratio}x from depth ${a} to ${b} (at most ${bound}x)"
+        fi
+        unset -n v
+    done
+done
+exit ${fail}
