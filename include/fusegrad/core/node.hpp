@@ -31,9 +31,11 @@ namespace detail {
 
 // ---- operands held by value ---------------------------------------------------------------------
 
+/// One member per index, without std::tuple's recursion: the operands of a node, and the
+/// op state and gradients of a graph's table (grad/plan.hpp). Read with `operand_get<I>`.
 template <std::size_t I, class T>
 struct operand_slot {
-    T value;
+    [[no_unique_address]] T value{};
 };
 template <class Seq, class... C>
 struct operand_list;

@@ -293,7 +293,7 @@ class graph {
                 is_param_v<expr_at<s>>,
                 "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
         } else {
-            return detail::flat_get<s>(param_grads_);
+            return detail::operand_get<s>(param_grads_);
         }
     }
 
@@ -365,7 +365,7 @@ class graph {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (detail::forward_value < Prepare &&
                  detail::fused_vjp_at<plan_type, value_type, I>::value,
-             value_type > (detail::flat_get<I>(values_.ops), v, I, tables::children[I].data(),
+             value_type > (detail::operand_get<I>(values_.ops), v, I, tables::children[I].data(),
                            vjp_fused_[I], typename plan_type::template entry_at<I>::operand_types{},
                            std::make_index_sequence<tables::arity[I]>{}),
              ...);
@@ -413,7 +413,7 @@ class graph {
         auto v = table();
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (detail::infer_value<value_type>(
-                 detail::flat_get<I>(values_.ops), v, I, tables::children[I].data(),
+                 detail::operand_get<I>(values_.ops), v, I, tables::children[I].data(),
                  typename plan_type::template entry_at<I>::operand_types{},
                  std::make_index_sequence<tables::arity[I]>{}),
              ...);
@@ -443,7 +443,7 @@ class graph {
             }
         }
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (detail::size_grad(detail::flat_get<I>(param_grads_), shapes_[I], grads_[I]), ...);
+            (detail::size_grad(detail::operand_get<I>(param_grads_), shapes_[I], grads_[I]), ...);
         }
         (std::make_index_sequence<N>{});
         dirty_ = false;
@@ -455,7 +455,7 @@ class graph {
             (detail::backward_value < !tables::is_leaf[N - 1 - I] &&
                  tables::requires_grad[N - 1 - I],
              detail::fused_vjp_at<plan_type, value_type, N - 1 - I>::value,
-             value_type > (detail::flat_get<N - 1 - I>(values_.ops), v, N - 1 - I,
+             value_type > (detail::operand_get<N - 1 - I>(values_.ops), v, N - 1 - I,
                            tables::children[N - 1 - I].data(), tables::accumulate[N - 1 - I].data(),
                            vjp_fused_[N - 1 - I],
                            typename plan_type::template entry_at<N - 1 - I>::operand_types{},

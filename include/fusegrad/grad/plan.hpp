@@ -243,11 +243,6 @@ struct lower<List, node<Op, C...>, Path> {
 
 // ---- the table --------------------------------------------------------------------------------
 
-template <class E>
-inline constexpr std::size_t arity_of = 0;
-template <class Op, class... C>
-inline constexpr std::size_t arity_of<node<Op, C...>> = sizeof...(C);
-
 /// A named leaf's name; empty for anything else (a non-template overload, so that no
 /// instantiation spells a node's type).
 template <fixed_string Name, class Kind, class T, std::size_t R>
@@ -332,24 +327,9 @@ struct plan {
 
 // ---- flat storage indexed by id ---------------------------------------------------------------
 
-template <std::size_t I, class T>
-struct flat_slot {
-    [[no_unique_address]] T value{};
-};
-/// One member per id, without the recursion of std::tuple: `flat_get<I>(store)`.
+/// Flat storage indexed by id: the same aggregate as a node's operands (core/node.hpp).
 template <class Seq, class... Ts>
-struct flat_store;
-template <std::size_t... I, class... Ts>
-struct flat_store<std::index_sequence<I...>, Ts...> : flat_slot<I, Ts>... {};
-
-template <std::size_t I, class T>
-constexpr T& flat_get(flat_slot<I, T>& s) noexcept {
-    return s.value;
-}
-template <std::size_t I, class T>
-constexpr const T& flat_get(const flat_slot<I, T>& s) noexcept {
-    return s.value;
-}
+using flat_store = operand_list<Seq, Ts...>;
 
 /// What a table entry keeps of its expression at run time: the op object for a node (empty
 /// for a stateless op), nothing for a leaf (its binding lives in `bound_values::leaves`).
@@ -418,7 +398,7 @@ struct bound_values {
     /// The op object of value I (a node).
     template <std::size_t I>
     const auto& op() const noexcept {
-        return flat_get<I>(ops);
+        return operand_get<I>(ops);
     }
 
     /// Walks `e` once. Returns the name of a leaf bound to two different arrays, or an empty
@@ -441,7 +421,7 @@ struct bound_values {
         } else if constexpr (leaf_t<E>::value) {  // a constant
             b.at(index_of_key_v<key_of_t<E, Path>, typename Plan::entries>, e.ref, false);
         } else {
-            flat_get<index_of_key_v<key_of_t<E, Path>, typename Plan::entries>>(ops) = e.op;
+            operand_get<index_of_key_v<key_of_t<E, Path>, typename Plan::entries>>(ops) = e.op;
             walk_operands(e, Path{}, b, std::make_index_sequence<E::arity>{});
         }
     }

@@ -177,8 +177,6 @@ auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
 /// one of them would compute it twice.
 template <class Plan, class Seq = std::make_index_sequence<Plan::size>>
 struct shared_values;
-template <class... A, class... B>
-type_list<A..., B...> operator+(type_list<A...>, type_list<B...>);  // declared only: for decltype
 template <class Plan, std::size_t... I>
 struct shared_values<Plan, std::index_sequence<I...>> {
     using type = decltype((
