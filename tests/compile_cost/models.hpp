@@ -51,29 +51,28 @@ struct weights {
     }
 };
 
-/// h_{l+1} = relu(linear(h_l, W_l, b_l)) for l < Depth, from h_0 = x.
-template <int L, int Depth, class H>
-auto mlp_hidden(weights<Depth>& w, const H& h) {
+/// h_{l+1} = relu(linear(h_l, W_l, b_l)) for l < Depth, from h_0 = x; with Residual,
+/// h_{l+1} = relu(linear(h_l, W_l, b_l)) + h_l (every level uses h_l twice).
+template <bool Residual, int L, int Depth, class H>
+auto hidden(weights<Depth>& w, const H& h) {
     if constexpr (L == Depth) {
         return h;
     } else {
-        auto next = fg::relu(fg::linear(h, fg::param<layer_name<'W', L>()>(w.W[L]),
-                                        fg::param<layer_name<'b', L>()>(w.b[L])));
-        return mlp_hidden<L + 1, Depth>(w, next);
+        auto layer = fg::relu(fg::linear(h, fg::param<layer_name<'W', L>()>(w.W[L]),
+                                         fg::param<layer_name<'b', L>()>(w.b[L])));
+        if constexpr (Residual)
+            return hidden<Residual, L + 1, Depth>(w, layer + h);
+        else
+            return hidden<Residual, L + 1, Depth>(w, layer);
     }
 }
-
-/// h_{l+1} = relu(linear(h_l, W_l, b_l)) + h_l: every level uses h_l twice.
+template <int L, int Depth, class H>
+auto mlp_hidden(weights<Depth>& w, const H& h) {
+    return hidden<false, L, Depth>(w, h);
+}
 template <int L, int Depth, class H>
 auto residual_hidden(weights<Depth>& w, const H& h) {
-    if constexpr (L == Depth) {
-        return h;
-    } else {
-        auto next = fg::relu(fg::linear(h, fg::param<layer_name<'W', L>()>(w.W[L]),
-                                        fg::param<layer_name<'b', L>()>(w.b[L]))) +
-                    h;
-        return residual_hidden<L + 1, Depth>(w, next);
-    }
+    return hidden<true, L, Depth>(w, h);
 }
 
 /// The textbook loss over hidden state h: mean(nll(softmax(linear(h, W_D, b_D)), y)).

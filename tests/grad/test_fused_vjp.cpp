@@ -123,15 +123,7 @@ template <class G, class A>
 void require_matches_finite_differences(G& g, A& S, const std::vector<double>& analytic) {
     const double h = 1e-6;
     for (std::size_t i = 0; i < S.size(); ++i) {
-        const double old = S.data()[i];
-        S.data()[i] = old + h;
-        g.forward();
-        const double plus = g.value();
-        S.data()[i] = old - h;
-        g.forward();
-        const double minus = g.value();
-        S.data()[i] = old;
-        const double fd = (plus - minus) / (2 * h);
+        const double fd = fusegrad_test::central_difference(g, S, i, h);
         CHECK_THAT(analytic[i], Catch::Matchers::WithinAbs(fd, 1e-7 * std::max(1.0, std::abs(fd))));
     }
 }

@@ -10,6 +10,7 @@
 #include <fusegrad/fusegrad.hpp>
 
 #include "../compile_cost/models.hpp"
+#include "../support/finite_differences.hpp"
 
 namespace fg = fusegrad;
 using Catch::Matchers::WithinAbs;
@@ -24,20 +25,6 @@ constexpr int mlp_depth = 4, residual_depth = 4;
 #else
 constexpr int mlp_depth = 16, residual_depth = 12;
 #endif
-
-// d loss / d P(i) by central differences of g.forward(), P read in place by the graph.
-template <class Graph, class A>
-double central_difference(Graph& g, A& p, std::size_t i, double h = 1e-6) {
-    const double old = p.data()[i];
-    p.data()[i] = old + h;
-    g.forward();
-    const double plus = g.value();
-    p.data()[i] = old - h;
-    g.forward();
-    const double minus = g.value();
-    p.data()[i] = old;
-    return (plus - minus) / (2 * h);
-}
 
 }  // namespace
 
@@ -79,7 +66,8 @@ TEST_CASE("a value shared by two consumers is computed once, after fusion too", 
     CHECK_THAT(g.value(), WithinRel(written.value(), 1e-14));
     for (std::size_t i = 0; i < S.size(); ++i) {
         CHECK_THAT(g.grad<"s">().data()[i], WithinAbs(written.grad<"s">().data()[i], 1e-13));
-        CHECK_THAT(g.grad<"s">().data()[i], WithinAbs(central_difference(g, S, i), 1e-7));
+        CHECK_THAT(g.grad<"s">().data()[i],
+                   WithinAbs(fusegrad_test::central_difference(g, S, i), 1e-7));
     }
 }
 
@@ -100,7 +88,7 @@ TEST_CASE("a deep MLP: one entry per value, values and gradients as written", "[
     const auto& dW0 = g.grad<"W0">();
     for (std::size_t i = 0; i < dW0.size(); ++i) {
         CHECK_THAT(dW0.data()[i], WithinAbs(written.grad<"W0">().data()[i], 1e-13));
-        CHECK_THAT(dW0.data()[i], WithinAbs(central_difference(g, w.W[0], i), 1e-7));
+        CHECK_THAT(dW0.data()[i], WithinAbs(fusegrad_test::central_difference(g, w.W[0], i), 1e-7));
     }
 }
 
@@ -122,7 +110,7 @@ TEST_CASE("a residual chain: the shared trunk is one value per level", "[grad][t
     for (int l : {0, depth / 2, depth}) {
         auto& W = w.W[l];
         for (std::size_t i = 0; i < W.size(); i += 3) {
-            const double fd = central_difference(g, W, i);
+            const double fd = fusegrad_test::central_difference(g, W, i);
             g.run();
             const double analytic =
                 l == 0           ? g.grad<"W0">().data()[i]

@@ -31,6 +31,21 @@ void fill_uniform(A& a, double lo, double hi, unsigned seed) {
     for (auto& x : a) x = static_cast<typename A::value_type>(d(rng));
 }
 
+/// d g.value() / d a(i) by central differences of g.forward(), for a scalar graph g that reads
+/// array a in place.
+template <class Graph, class A>
+double central_difference(Graph& g, A& a, std::size_t i, double h = 1e-6) {
+    const auto old = a.data()[i];
+    a.data()[i] = old + h;
+    g.forward();
+    const double plus = g.value();
+    a.data()[i] = old - h;
+    g.forward();
+    const double minus = g.value();
+    a.data()[i] = old;
+    return (plus - minus) / (2 * h);
+}
+
 /// With a random upstream seed u, the engine's grad<Name> after backward(u) must equal
 /// d(uᵀ f)/dθ computed by central differences of the forward pass. `theta` is the array bound
 /// to param Name (the graph reads it in place, so perturbing it perturbs the graph).
