@@ -40,4 +40,13 @@ struct grad_sink {
     constexpr std::size_t size() const noexcept { return dims.size(); }
 };
 
+/// An op's own scratch memory, when the op declares `workspace_size` (see core/keeps.hpp): the
+/// same buffer is passed to the forward and to the vjp of the same value, and holds what the
+/// forward wrote there until that vjp has run. Not initialised: the op writes before it reads.
+template <class T>
+struct workspace {
+    T* data = nullptr;
+    std::size_t size = 0;
+};
+
 }  // namespace fusegrad

@@ -19,6 +19,7 @@
 #include "fusegrad/core/tensor_ref.hpp"
 #include "fusegrad/core/traits.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/grad/memory.hpp"
 #include "fusegrad/grad/plan.hpp"
 
 namespace fusegrad {
@@ -76,10 +77,22 @@ struct grad_storage<leaf<Name, param_kind, T, R>, S> {
 /// `forward_with_vjp(out, d0, operands...)` computes the value and writes the first operand's
 /// gradient for an upstream gradient of one into d0; `vjp_after_fused(sinks..., g, out,
 /// operands...)` (same arguments as vjp) then finishes d0 in place for the real upstream g.
+/// (An op with a workspace takes it as a trailing argument, see core/keeps.hpp.)
 template <class Op, class T, class... V>
 concept fused_vjp_op = requires(const Op& op, mview<T> out, mview<T> d0, V... operands) {
     op.forward_with_vjp(out, d0, operands...);
+} || requires(const Op& op, workspace<T> ws, mview<T> out, mview<T> d0, V... operands) {
+    op.forward_with_vjp(out, d0, operands..., ws);
 };
+
+/// Whether an op with this many operands declares `workspace_size(out, operands...)`.
+template <class Op, class Seq>
+struct has_workspace : std::false_type {};
+template <class Op, std::size_t... C>
+requires requires(const Op& op, const shape& s) {
+    { op.workspace_size(s, (static_cast<void>(C), s)...) } -> std::convertible_to<std::size_t>;
+}
+struct has_workspace<Op, std::index_sequence<C...>> : std::true_type {};
 
 template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>>
 struct grad_tuple;
@@ -99,9 +112,19 @@ template <class T>
 struct value_table {
     const void* const* src;  // every value's data (leaves: the caller's)
     shape* shapes;
-    T* const* out;    // computed values
-    T* const* grads;  // gradients, null where none is needed
+    T* const* out;           // computed values
+    T* const* grads;         // gradients, null where none is needed
+    T* const* ws;            // workspaces, null where an op has none
+    std::size_t* ws_sizes;   // their sizes in elements
 };
+
+/// The view of an operand (or output) a vjp gets: null data where the op did not declare that
+/// it reads it (core/keeps.hpp), since the buffer may by then hold another value.
+template <class V>
+cview<V> kept_view(bool reads, cview<V> v) noexcept {
+    if (!reads) v.data = nullptr;
+    return v;
+}
 
 template <class T, class V>
 using operand_t = std::conditional_t<std::is_void_v<V>, T, V>;
@@ -115,13 +138,24 @@ template <class T, class Op, class... V, std::size_t... C>
 void infer_value(const Op& op, value_table<T>& v, std::size_t self, const std::size_t* ch,
                  type_list<V...>, std::index_sequence<C...>) {
     v.shapes[self] = op.infer(v.shapes[ch[C]]...);
+    if constexpr (has_workspace<Op, std::index_sequence<C...>>::value)
+        v.ws_sizes[self] = op.workspace_size(v.shapes[self], v.shapes[ch[C]]...);
 }
 
 template <bool Fused, class T, class Op, class... V, std::size_t... C>
 void forward_value(const Op& op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
                    bool& fused, type_list<V...>, std::index_sequence<C...>) {
     const mview<T> out{v.out[self], v.shapes[self]};
-    if constexpr (Fused) {
+    if constexpr (has_workspace<Op, std::index_sequence<C...>>::value) {
+        const workspace<T> ws{v.ws[self], v.ws_sizes[self]};
+        if constexpr (Fused) {
+            op.forward_with_vjp(out, mview<T>{v.grads[ch[0]], v.shapes[ch[0]]},
+                                operand_view<operand_t<T, V>>(v, ch[C])..., ws);
+            fused = true;
+        } else {
+            op.forward(out, operand_view<operand_t<T, V>>(v, ch[C])..., ws);
+        }
+    } else if constexpr (Fused) {
         op.forward_with_vjp(out, mview<T>{v.grads[ch[0]], v.shapes[ch[0]]},
                             operand_view<operand_t<T, V>>(v, ch[C])...);
         fused = true;
@@ -155,18 +189,28 @@ void backward_value(const Op& op, const value_table<T>& v, std::size_t self, con
                     const bool* accumulate, bool& fused, type_list<V...>,
                     std::index_sequence<C...>) {
     if constexpr (Active) {
+        constexpr keeps reads = kept_of<Op>();
         const cview<T> g{v.grads[self], v.shapes[self]};
-        const cview<T> out{v.out[self], v.shapes[self]};
-        if constexpr (MayBeFused) {
-            if (fused) {  // once: a second backward() recomputes from scratch
-                fused = false;
-                op.vjp_after_fused(grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}...,
-                                   g, out, operand_view<operand_t<T, V>>(v, ch[C])...);
-                return;
+        const cview<T> out = kept_view(reads.has_output(), cview<T>{v.out[self], v.shapes[self]});
+        const auto call = [&](auto... ws) {
+            if constexpr (MayBeFused) {
+                if (fused) {  // once: a second backward() recomputes from scratch
+                    fused = false;
+                    op.vjp_after_fused(
+                        grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
+                        kept_view(reads.has_operand(C), operand_view<operand_t<T, V>>(v, ch[C]))...,
+                        ws...);
+                    return;
+                }
             }
-        }
-        op.vjp(grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
-               operand_view<operand_t<T, V>>(v, ch[C])...);
+            op.vjp(grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
+                   kept_view(reads.has_operand(C), operand_view<operand_t<T, V>>(v, ch[C]))...,
+                   ws...);
+        };
+        if constexpr (has_workspace<Op, std::index_sequence<C...>>::value)
+            call(workspace<T>{v.ws[self], v.ws_sizes[self]});
+        else
+            call();
     }
 }
 template <bool Active, bool MayBeFused, class T>
@@ -331,6 +375,17 @@ class graph {
     /// The shape a value of the plan had on the last forward() (for tests and printing).
     shape shape_of(std::size_t slot) const { return shapes_.at(slot); }
 
+    /// What the graph's buffers take for the shapes of the last forward() (grad/memory.hpp):
+    /// the arena after reuse, what it would be without, the peak live bytes, what is kept for
+    /// the backward.
+    fusegrad::memory_report memory_report() const {
+        require_forward("memory_report");
+        return memory_;
+    }
+    /// Whether value `slot`'s output survives the forward for a backward (or is the value):
+    /// from its ops' `kept` declarations (core/keeps.hpp).
+    static constexpr bool kept_for_backward(std::size_t slot) { return tables::kept.at(slot); }
+
   private:
     Expr expr_;
     std::vector<std::string> rules_fired_;
@@ -339,7 +394,11 @@ class graph {
     std::array<const void*, N> src_{};        // every value's data (leaves: the caller's)
     std::array<value_type*, N> out_{};        // computed values (null for leaves)
     std::array<value_type*, N> grads_{};      // gradients (null where none is needed)
-    std::vector<value_type> arena_;           // every computed value and gradient
+    std::array<value_type*, N> ws_{};         // op workspaces (null where an op has none)
+    std::array<std::size_t, N> ws_sizes_{};   // their sizes, in elements
+    std::vector<value_type> arena_;           // every computed value, gradient and workspace
+    std::vector<detail::buffer_request> buffers_;  // the layout of the arena (grad/memory.hpp)
+    fusegrad::memory_report memory_{};
     grad_tuple param_grads_;
     // vjp_fused_[i]: value i's forward already wrote its first operand's gradient (run() only);
     // its next backward finishes that gradient instead of computing it.
@@ -347,11 +406,49 @@ class graph {
     bool dirty_ = true;
     bool forward_done_ = false;
 
-    static constexpr std::size_t align_elems = 64 / sizeof(value_type);  // 64-byte buffers
-
     detail::value_table<value_type> table() noexcept {
-        return {src_.data(), shapes_.data(), out_.data(), grads_.data()};
+        return {src_.data(), shapes_.data(), out_.data(), grads_.data(), ws_.data(),
+                ws_sizes_.data()};
     }
+
+    // ---- the schedule (grad/memory.hpp): forward of i at step i, its backward at 2N − 1 − i ----
+    static constexpr std::size_t end_step = 2 * N;
+    static constexpr std::size_t backward_step(std::size_t i) { return 2 * N - 1 - i; }
+    // may_fuse[i]: run() may write value i's first operand's gradient in its forward.
+    static constexpr std::array<bool, N> may_fuse = []<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<bool, N>{detail::fused_vjp_at<plan_type, value_type, I>::value...};
+    }(std::make_index_sequence<N>{});
+    static constexpr bool has_vjp(std::size_t i) {
+        return !tables::is_leaf[i] && tables::requires_grad[i];
+    }
+    // The last step that reads value i's output.
+    static constexpr std::array<std::size_t, N> output_last = [] {
+        std::array<std::size_t, N> last{};
+        for (std::size_t i = 0; i < N; ++i) {
+            last[i] = i;
+            if (tables::kept[i]) last[i] = end_step;
+            for (std::size_t c = 0; c < tables::arity[i]; ++c) {
+                auto& l = last[tables::children[i][c]];
+                if (l < i) l = i;
+            }
+        }
+        return last;
+    }();
+    // The first step that writes value i's gradient (a vjp of a consumer, or its fused forward).
+    static constexpr std::array<std::size_t, N> grad_first = [] {
+        std::array<std::size_t, N> first{};
+        first.fill(end_step);
+        first[root] = backward_step(root);  // the seed
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!has_vjp(i)) continue;
+            for (std::size_t c = 0; c < tables::arity[i]; ++c) {
+                const auto s = tables::children[i][c];
+                const auto at = may_fuse[i] && c == 0 ? i : backward_step(i);
+                if (at < first[s]) first[s] = at;
+            }
+        }
+        return first;
+    }();
 
     // Prepare: run() is calling, so a backward follows at once and ops may fuse their vjp.
     // Every per-value step is a call to a free function in detail (see "one value's steps").
@@ -410,6 +507,7 @@ class graph {
     void prepare() {
         for (std::size_t i = 0; i < N; ++i)
             if (tables::is_leaf[i]) shapes_[i] = values_.leaves[i].dims;
+        ws_sizes_ = {};
         auto v = table();
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (detail::infer_value<value_type>(
@@ -420,28 +518,58 @@ class graph {
         }
         (std::make_index_sequence<N>{});
 
-        auto padded = [](std::size_t n) {
-            return (n + align_elems - 1) / align_elems * align_elems;
+        // One buffer per computed value, gradient and workspace, placed by lifetime.
+        constexpr std::size_t align = 64;
+        const auto bytes = [](std::size_t n) {
+            return (n * sizeof(value_type) + align - 1) / align * align;
         };
-        std::size_t total = 0;
+        buffers_.clear();
+        std::size_t unshared = 0, kept = 0, workspace_bytes = 0, kept_values = 0, values = 0;
         for (std::size_t i = 0; i < N; ++i) {
             if (tables::is_leaf[i]) continue;
-            total += padded(shapes_[i].size());
-            if (tables::requires_grad[i]) total += padded(shapes_[i].size());
-        }
-        if (arena_.size() < total + align_elems) arena_.assign(total + align_elems, value_type(0));
-        auto addr = reinterpret_cast<std::uintptr_t>(arena_.data());
-        value_type* next = arena_.data() + ((64 - addr % 64) % 64) / sizeof(value_type);
-        for (std::size_t i = 0; i < N; ++i) {
-            if (tables::is_leaf[i]) continue;
-            out_[i] = next;
-            src_[i] = next;
-            next += padded(shapes_[i].size());
-            if (tables::requires_grad[i]) {
-                grads_[i] = next;
-                next += padded(shapes_[i].size());
+            ++values;
+            const std::size_t n = bytes(shapes_[i].size());
+            buffers_.push_back({n, i, output_last[i], 0});
+            if (tables::kept[i]) kept += n, ++kept_values;
+            if (tables::requires_grad[i])
+                buffers_.push_back({n, grad_first[i], backward_step(i), 0});
+            if (ws_sizes_[i] > 0) {
+                const std::size_t w = bytes(ws_sizes_[i]);
+                buffers_.push_back({w, i, has_vjp(i) ? end_step : i, 0});
+                workspace_bytes += w;
+                if (has_vjp(i)) kept += w;
             }
         }
+        for (const auto& b : buffers_) unshared += b.bytes;
+        const std::size_t arena_bytes = detail::place_buffers(buffers_);
+
+        const std::size_t elems = arena_bytes / sizeof(value_type) + align / sizeof(value_type);
+        if (arena_.size() < elems) arena_.assign(elems, value_type(0));
+        const auto addr = reinterpret_cast<std::uintptr_t>(arena_.data());
+        std::byte* base = reinterpret_cast<std::byte*>(arena_.data()) + (align - addr % align) % align;
+        const auto at = [&](std::size_t b) {
+            return reinterpret_cast<value_type*>(base + buffers_[b].offset);
+        };
+        std::size_t b = 0;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (tables::is_leaf[i]) continue;
+            out_[i] = at(b++);
+            src_[i] = out_[i];
+            if (tables::requires_grad[i]) grads_[i] = at(b++);
+            ws_[i] = ws_sizes_[i] > 0 ? at(b++) : nullptr;
+        }
+
+        memory_ = {};
+        memory_.arena_bytes = arena_bytes;
+        memory_.unshared_bytes = unshared;
+        memory_.peak_live_bytes = detail::peak_live_bytes(buffers_, end_step);
+        memory_.kept_bytes = kept;
+        memory_.workspace_bytes = workspace_bytes;
+        memory_.values = values;
+        memory_.kept_values = kept_values;
+        for (std::size_t i = 0; i < N; ++i)
+            if (tables::is_leaf[i] && tables::requires_grad[i])
+                memory_.param_grad_bytes += shapes_[i].size() * sizeof(value_type);
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (detail::size_grad(detail::operand_get<I>(param_grads_), shapes_[I], grads_[I]), ...);
         }

@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/leaf.hpp"
 #include "fusegrad/core/node.hpp"
 #include "fusegrad/core/tensor_ref.hpp"
@@ -253,6 +254,25 @@ constexpr std::string_view leaf_name_of(const void*) noexcept {
     return {};
 }
 
+/// The op of a node (void for a leaf), and what its vjp reads (core/keeps.hpp): classes, so
+/// that only one instantiation per op spells anything.
+template <class E>
+struct op_of {
+    using type = void;
+};
+template <class Op, class... C>
+struct op_of<node<Op, C...>> {
+    using type = Op;
+};
+template <class Op>
+struct op_reads {
+    static constexpr keeps value = kept_of<Op>();
+};
+template <>
+struct op_reads<void> {
+    static constexpr keeps value = keeps::nothing();
+};
+
 template <class List>
 struct plan_tables;
 
@@ -279,6 +299,25 @@ struct plan_tables<type_list<Es...>> {
         };
         (copy(typename Es::operand_ids{}), ...);
         return ch;
+    }();
+
+    /// reads[i]: what value i's vjp reads of the forward (core/keeps.hpp); nothing for a leaf.
+    static constexpr std::array<keeps, size> reads{
+        op_reads<typename op_of<typename Es::expr>::type>::value...};
+
+    /// kept[i]: a backward reads value i's output (its own vjp or a consumer's, as declared),
+    /// or it is the graph's value. Leaves count as kept: they are the caller's arrays.
+    static constexpr std::array<bool, size> kept = [] {
+        std::array<bool, size> k{};
+        k[size - 1] = true;
+        for (std::size_t i = 0; i < size; ++i) {
+            if (is_leaf[i]) k[i] = true;
+            if (is_leaf[i] || !requires_grad[i]) continue;  // no vjp runs
+            if (reads[i].has_output()) k[i] = true;
+            for (std::size_t c = 0; c < arity[i]; ++c)
+                if (reads[i].has_operand(c)) k[children[i][c]] = true;
+        }
+        return k;
     }();
 
     /// consumers[i]: how many operand slots of other values read value i (a value read twice

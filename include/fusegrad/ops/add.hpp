@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
@@ -14,6 +15,7 @@ namespace fusegrad::op {
 
 struct add {
     static constexpr std::string_view name = "add";
+    static constexpr keeps kept = keeps::nothing();  // what the vjp reads
     template <std::size_t A, std::size_t B>
     static constexpr std::size_t result_rank = A;
 

@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/elementwise.hpp"
@@ -12,6 +13,7 @@ namespace fusegrad::op {
 
 struct log : elementwise_unary {
     static constexpr std::string_view name = "log";
+    static constexpr keeps kept = keeps::operand(0);  // what the vjp reads
 
     template <class T>
     void forward(mview<T> out, cview<T> x) const {

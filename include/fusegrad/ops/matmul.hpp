@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
@@ -13,6 +14,7 @@ namespace fusegrad::op {
 
 struct matmul {
     static constexpr std::string_view name = "matmul";
+    static constexpr keeps kept = keeps::operand(0) | keeps::operand(1);  // what the vjp reads
     template <std::size_t A, std::size_t B>
     static constexpr std::size_t result_rank = 2;
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
@@ -17,6 +18,7 @@ namespace fusegrad::op {
 
 struct nll {
     static constexpr std::string_view name = "nll";
+    static constexpr keeps kept = keeps::operand(0) | keeps::operand(1);  // what the vjp reads
     template <std::size_t P, std::size_t Y>
     static constexpr std::size_t result_rank = 1;
 

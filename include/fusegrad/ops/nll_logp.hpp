@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
@@ -18,6 +19,7 @@ namespace fusegrad::op {
 
 struct nll_logp {
     static constexpr std::string_view name = "nll_logp";
+    static constexpr keeps kept = keeps::operand(0) | keeps::operand(1);  // what the vjp reads
     template <std::size_t P, std::size_t Y>
     static constexpr std::size_t result_rank = 1;
 

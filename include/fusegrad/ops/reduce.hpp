@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
@@ -21,6 +22,7 @@ void broadcast_scalar_grad(grad_sink<T> dx, T value) {  // dx (+)= value everywh
 
 struct sum {
     static constexpr std::string_view name = "sum";
+    static constexpr keeps kept = keeps::nothing();  // the vjp reads only shapes
     template <std::size_t R>
     static constexpr std::size_t result_rank = 0;
     shape infer(const shape&) const { return shape::scalar(); }
@@ -39,6 +41,7 @@ struct sum {
 /// The mean of no elements is NaN (0/0), as in NumPy and PyTorch.
 struct mean {
     static constexpr std::string_view name = "mean";
+    static constexpr keeps kept = keeps::nothing();  // the vjp reads only shapes
     template <std::size_t R>
     static constexpr std::size_t result_rank = 0;
     shape infer(const shape&) const { return shape::scalar(); }

@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/elementwise.hpp"
@@ -14,6 +15,7 @@ namespace fusegrad::op {
 /// on it. Having state, a scale node is never merged with another of the same type.
 struct scale : elementwise_unary {
     static constexpr std::string_view name = "scale";
+    static constexpr keeps kept = keeps::nothing();  // what the vjp reads
     double alpha = 1.0;
 
     template <class T>

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
@@ -13,6 +14,7 @@ namespace fusegrad::op {
 
 struct softmax {
     static constexpr std::string_view name = "softmax";
+    static constexpr keeps kept = keeps::output();  // what the vjp reads
     template <std::size_t R>
     static constexpr std::size_t result_rank = R;
 

@@ -33,6 +33,7 @@
 #include <string_view>
 
 #include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
@@ -59,6 +60,8 @@ namespace op {
 template <reduction R>
 struct softmax_xent {
     static constexpr std::string_view name = "softmax_xent";
+    /// The vjp reads the logits, the targets and the weights; never the loss.
+    static constexpr keeps kept = keeps::operand(0) | keeps::operand(1) | keeps::operand(2);
     template <std::size_t... Ranks>
     static constexpr std::size_t result_rank = R == reduction::none ? 1 : 0;
 
@@ -91,48 +94,61 @@ struct softmax_xent {
         return out;
     }
 
+    /// The workspace: each row's max and log-sum-exp (2 per row) from the forward, so that the
+    /// backward does not re-scan the rows for them, and one flag saying whether they are there
+    /// (run()'s fused forward does not write them).
+    std::size_t workspace_size(const shape&, const shape& s, const shape&) const {
+        return 2 * s.rows + 1;
+    }
+    std::size_t workspace_size(const shape&, const shape& s, const shape&, const shape&) const {
+        return 2 * s.rows + 1;
+    }
+
     template <class T, class Y>
-    void forward(mview<T> out, cview<T> s, cview<Y> y) const {
-        forward_with(out, s, y, static_cast<const T*>(nullptr), static_cast<T*>(nullptr));
+    void forward(mview<T> out, cview<T> s, cview<Y> y, workspace<T> ws) const {
+        forward_with(out, s, y, static_cast<const T*>(nullptr), static_cast<T*>(nullptr), ws);
     }
     template <class T, class Y>
-    void forward(mview<T> out, cview<T> s, cview<Y> y, cview<T> w) const {
-        forward_with(out, s, y, w.data, static_cast<T*>(nullptr));
+    void forward(mview<T> out, cview<T> s, cview<Y> y, cview<T> w, workspace<T> ws) const {
+        forward_with(out, s, y, w.data, static_cast<T*>(nullptr), ws);
     }
 
     /// run()'s forward (see docs/design.md): the value, and ds = ∂(loss)/∂s for an upstream
     /// gradient of 1 written straight into ds, in the same pass over s.
     template <class T, class Y>
-    void forward_with_vjp(mview<T> out, mview<T> ds, cview<T> s, cview<Y> y) const {
-        forward_with(out, s, y, static_cast<const T*>(nullptr), ds.data);
+    void forward_with_vjp(mview<T> out, mview<T> ds, cview<T> s, cview<Y> y,
+                          workspace<T> ws) const {
+        forward_with(out, s, y, static_cast<const T*>(nullptr), ds.data, ws);
     }
     template <class T, class Y>
-    void forward_with_vjp(mview<T> out, mview<T> ds, cview<T> s, cview<Y> y, cview<T> w) const {
-        forward_with(out, s, y, w.data, ds.data);
+    void forward_with_vjp(mview<T> out, mview<T> ds, cview<T> s, cview<Y> y, cview<T> w,
+                          workspace<T> ws) const {
+        forward_with(out, s, y, w.data, ds.data, ws);
     }
     /// After forward_with_vjp: ds holds the gradient for g = 1; scale it by the real g.
     template <class T, class Y>
     void vjp_after_fused(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> s,
-                         cview<Y> y) const {
+                         cview<Y> y, workspace<T>) const {
         finish_fused(ds, dy, g, s, y, cview<T>{});
     }
     template <class T, class Y>
     void vjp_after_fused(grad_sink<T> ds, grad_sink<T> dy, grad_sink<T>, cview<T> g, cview<T>,
-                         cview<T> s, cview<Y> y, cview<T> w) const {
+                         cview<T> s, cview<Y> y, cview<T> w, workspace<T>) const {
         finish_fused(ds, dy, g, s, y, w);
     }
 
     // ds_i = r_i (T_i softmax(s_i) − t_i), T_i = Σ_j t_ij (softmax − onehot for plain targets);
     // dy_ij = r_i (1 − ε) c_j (logsumexp(s_i) − s_ij);  r_i = g_i (none), g (sum), g / D (mean)
     template <class T, class Y>
-    void vjp(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> s, cview<Y> y) const {
-        vjp_with(ds, dy, g, s, y, static_cast<const T*>(nullptr));
+    void vjp(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> s, cview<Y> y,
+             workspace<T> ws) const {
+        vjp_with(ds, dy, g, s, y, static_cast<const T*>(nullptr), row_stats(s, ws));
     }
     // The class weights get no gradient: fg::cross_entropy rejects weights with a param below.
     template <class T, class Y>
     void vjp(grad_sink<T> ds, grad_sink<T> dy, grad_sink<T>, cview<T> g, cview<T>, cview<T> s,
-             cview<Y> y, cview<T> w) const {
-        vjp_with(ds, dy, g, s, y, w.data);
+             cview<Y> y, cview<T> w, workspace<T> ws) const {
+        vjp_with(ds, dy, g, s, y, w.data, row_stats(s, ws));
     }
 
     /// The reduction and any option that is not the default, for printing.
@@ -152,6 +168,14 @@ struct softmax_xent {
     }
 
   private:
+    // The forward's row statistics, or null when it did not write them (fused, or too small a
+    // workspace: a caller that is not the graph).
+    template <class T>
+    static const T* row_stats(cview<T> s, workspace<T> ws) noexcept {
+        const std::size_t m = s.dims.rows;
+        return ws.data != nullptr && ws.size > 2 * m && ws.data[2 * m] == T(1) ? ws.data : nullptr;
+    }
+
     template <class T, class Y>
     kernels::xent_targets<T> targets(const T* w) const {
         kernels::xent_targets<T> t;
@@ -177,7 +201,8 @@ struct softmax_xent {
     // ds not null (run()'s fused forward): also write the gradient for an upstream 1, i.e.
     // alpha = 1 / D for a mean and 1 otherwise; finish_fused applies the real upstream g.
     template <class T, class Y>
-    void forward_with(mview<T> out, cview<T> s, cview<Y> y, const T* w, T* ds) const {
+    void forward_with(mview<T> out, cview<T> s, cview<Y> y, const T* w, T* ds,
+                      workspace<T> ws) const {
         const auto m = s.dims.rows, n = s.dims.cols;
         const auto t = targets<T, Y>(w);
         T* per_row = R == reduction::none ? out.data : nullptr;
@@ -189,6 +214,9 @@ struct softmax_xent {
                                   std::to_string(n) + ")");
         }
         const T divisor = R == reduction::mean ? mean_divisor<T, Y>(m, y.data, t) : T(1);
+        // Row statistics for the backward: written by the unfused forward only.
+        T* stats = ds == nullptr && ws.data != nullptr && ws.size > 2 * m ? ws.data : nullptr;
+        if (ws.data != nullptr && ws.size > 2 * m) ws.data[2 * m] = stats != nullptr ? T(1) : T(0);
         T total;
         if (ds != nullptr) {
             const T alpha = T(1) / divisor;
@@ -200,10 +228,10 @@ struct softmax_xent {
                                                                  per_row, ds);
         } else if constexpr (std::integral<Y>) {
             total = kernels::softmax_xent_index_rows<T, Y>(m, n, s.data, y.data, t, T(1), nullptr,
-                                                           per_row, nullptr);
+                                                           per_row, stats);
         } else {
             total = kernels::softmax_xent_prob_rows<T>(m, n, s.data, y.data, t, T(1), nullptr,
-                                                       per_row, nullptr);
+                                                       per_row, stats);
         }
         if constexpr (R == reduction::sum) out.data[0] = total;
         if constexpr (R == reduction::mean) out.data[0] = total / divisor;
@@ -229,18 +257,18 @@ struct softmax_xent {
             const T gs = g.data[0];
             if (gs == T(1)) return;
             if (!std::isfinite(gs)) {
-                vjp_with(ds, dy, g, s, y, w.data);
+                vjp_with(ds, dy, g, s, y, w.data, static_cast<const T*>(nullptr));
                 return;
             }
             kernels::axpby<T>(m * n, gs, ds.data, T(0), ds.data);
         }
     }
 
-    // The op keeps no per-row log-sum-exp between forward and backward (an op has no workspace
-    // of its own), so the backward kernels redo the row's first read: stats = nullptr.
+    // stats: the forward's row max and log-sum-exp (the workspace), or null to recompute them
+    // with one more read of each row.
     template <class T, class Y>
     void vjp_with(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T> s, cview<Y> y,
-                  const T* w) const {
+                  const T* w, const T* stats) const {
         if (!ds && !dy) return;
         const auto m = s.dims.rows, n = s.dims.cols;
         const auto t = targets<T, Y>(w);
@@ -252,10 +280,10 @@ struct softmax_xent {
         if constexpr (std::integral<Y>) {
             if (ds)
                 kernels::softmax_xent_index_rows_backward<T, Y>(
-                    m, n, s.data, y.data, t, alpha, row_scale, nullptr, ds.beta(), ds.data);
+                    m, n, s.data, y.data, t, alpha, row_scale, stats, ds.beta(), ds.data);
         } else {
             kernels::softmax_xent_prob_rows_backward<T>(m, n, s.data, y.data, t, alpha, row_scale,
-                                                        nullptr, ds.beta(), ds.data, dy.beta(),
+                                                        stats, ds.beta(), ds.data, dy.beta(),
                                                         dy.data);
         }
     }
