@@ -31,7 +31,7 @@ measure() {  # compiler, label, source, extra flags...
     local cxx="$1" label="$2" src="$3"
     shift 3
     local t secs mb run ratio
-    if ! /usr/bin/time -o "${out}/time" -f "%e %M" "${cxx}" -std=c++20 "${OPT}" "$@" -Iinclude "${src}" \
+    if ! /usr/bin/time -o "${out}/time" -f "%e %M" "${cxx}" -std=c++20 "${OPT}" "$@" -Iinclude -Ibuild/generated/include "${src}" \
         "${lib}" -fopenmp -o "${out}/a.out" >/dev/null 2>"${out}/err"; then
         echo "| ${label} | ${cxx} ${OPT} | failed: $(grep -m1 -o 'error.*' "${out}/err" | cut -c1-80) | | |"
         return

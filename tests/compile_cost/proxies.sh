@@ -5,17 +5,18 @@
 # walks it per path, makes these grow quadratically or worse; each doubling of the depth may
 # multiply them by at most the bounds below (2 is linear). Measured on g++ 12 (2026-12-02):
 # object 339 / 669 / 1511 KB, longest symbol 5214 / 10015 / 19679 characters.
-#   proxies.sh <c++ compiler> <repository root>
+#   proxies.sh <c++ compiler> <repository root> <generated include dir (build/generated/include)>
 set -euo pipefail
 cxx="$1"
 root="$2"
+generated="$3"
 work=$(mktemp -d)
 trap 'rm -rf "${work}"' EXIT
 size_bound=2.6
 symbol_bound=2.2
 declare -A size sym
 for d in 16 32 64; do
-    "${cxx}" -std=c++20 -O2 -c -I"${root}/include" -DFUSEGRAD_DEPTH=${d} \
+    "${cxx}" -std=c++20 -O2 -c -I"${root}/include" -I"${generated}" -DFUSEGRAD_DEPTH=${d} \
         "${root}/tests/compile_cost/mlp.cpp" -o "${work}/mlp${d}.o"
     size[$d]=$(stat -c %s "${work}/mlp${d}.o")
     sym[$d]=$(nm "${work}/mlp${d}.o" | awk '{ if (length($NF) > m) m = length($NF) } END { print m }')

@@ -19,8 +19,8 @@ using Catch::Matchers::WithinRel;
 
 namespace {
 
-constexpr std::size_t n = 1000;         // elements per value
-constexpr std::size_t S = 4032;         // 1000 floats, rounded up to 64 bytes
+constexpr std::size_t n = 1000;           // elements per value
+constexpr std::size_t S = 4032;           // 1000 floats, rounded up to 64 bytes
 constexpr std::size_t scalar_bytes = 64;  // a scalar's buffer
 
 template <class E>
@@ -150,7 +150,8 @@ TEST_CASE("softmax_xent keeps its row statistics in its workspace", "[grad][memo
     g.backward();
     const xt::xtensor<double, 2> dW_stats = g.grad<"W">();
     const auto m = g.memory_report();
-    CHECK(m.workspace_bytes == 128);  // 2 · 4 rows + 1 flag = 9 doubles, 72 bytes, rounded up to 64s
+    CHECK(m.workspace_bytes ==
+          128);  // 2 · 4 rows + 1 flag = 9 doubles, 72 bytes, rounded up to 64s
 
     g.run();  // fused: no statistics; its backward scales what the forward wrote
     const xt::xtensor<double, 2> dW_fused = g.grad<"W">();
@@ -182,8 +183,8 @@ TEST_CASE("a deep MLP trains in less memory than one buffer per value, with the 
     static fusegrad_cost::weights<6> w;
     auto x = fg::input<"x">(w.X);
     auto g = fg::compile(fusegrad_cost::textbook_loss(w, fusegrad_cost::mlp_hidden<0, 6>(w, x)));
-    auto written = fg::compile(fusegrad_cost::textbook_loss(w, fusegrad_cost::mlp_hidden<0, 6>(w, x)),
-                               fg::no_rewrite);
+    auto written = fg::compile(
+        fusegrad_cost::textbook_loss(w, fusegrad_cost::mlp_hidden<0, 6>(w, x)), fg::no_rewrite);
     g.run();
     written.run();
     for (const auto& m : {g.memory_report(), written.memory_report()}) {

@@ -7,6 +7,7 @@
 
 #include "fusegrad/core/node.hpp"
 #include "fusegrad/core/traits.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/ops/add.hpp"
 #include "fusegrad/ops/exp.hpp"
 #include "fusegrad/ops/linear.hpp"
@@ -22,25 +23,12 @@
 
 namespace fusegrad {
 
-namespace detail {
-template <class E>
-constexpr void check_real_operand() {
-    static_assert(!is_index_leaf_v<std::remove_cvref_t<E>>,
-                  "class-index labels can only be the second operand of fg::nll");
-}
-template <class Op, class... C>
-auto make_node(Op op, C&&... c) {
-    (check_real_operand<C>(), ...);
-    return node<Op, std::remove_cvref_t<C>...>{op, {std::forward<C>(c)...}};
-}
-}  // namespace detail
-
 /// a·b for an m×k matrix a and a k×n matrix b.
 template <expression A, expression B>
 auto matmul(A&& a, B&& b) {
     static_assert(std::remove_cvref_t<A>::rank == 2 && std::remove_cvref_t<B>::rank == 2,
                   "fg::matmul multiplies two matrices (rank 2)");
-    return detail::make_node(op::matmul{}, std::forward<A>(a), std::forward<B>(b));
+    return detail::make_value_node(op::matmul{}, std::forward<A>(a), std::forward<B>(b));
 }
 
 /// a + b: same shapes, a vector broadcast over the rows of a matrix, or a scalar broadcast.
@@ -53,7 +41,7 @@ auto add(A&& a, B&& b) {
         static_assert(ra == rb || rb == 0 || (ra == 2 && rb == 1),
                       "fg::add adds equal shapes, a scalar to anything, or a vector to each row of "
                       "a matrix");
-        return detail::make_node(op::add{}, std::forward<A>(a), std::forward<B>(b));
+        return detail::make_value_node(op::add{}, std::forward<A>(a), std::forward<B>(b));
     }
 }
 
@@ -63,60 +51,60 @@ auto linear(X&& x, W&& w, B&& b) {
     static_assert(std::remove_cvref_t<X>::rank == 2 && std::remove_cvref_t<W>::rank == 2 &&
                       std::remove_cvref_t<B>::rank == 1,
                   "fg::linear(x, W, b) takes a matrix x, a matrix W (in × out) and a vector b");
-    return detail::make_node(op::linear{}, std::forward<X>(x), std::forward<W>(w),
-                             std::forward<B>(b));
+    return detail::make_value_node(op::linear{}, std::forward<X>(x), std::forward<W>(w),
+                                   std::forward<B>(b));
 }
 
 /// Row-wise softmax, max-subtracted. A vector is one row.
 template <expression X>
 auto softmax(X&& x) {
     static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::softmax needs a vector or a matrix");
-    return detail::make_node(op::softmax{}, std::forward<X>(x));
+    return detail::make_value_node(op::softmax{}, std::forward<X>(x));
 }
 
 /// Row-wise log-softmax, max-subtracted. A vector is one row.
 template <expression X>
 auto log_softmax(X&& x) {
     static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::log_softmax needs a vector or a matrix");
-    return detail::make_node(op::log_softmax{}, std::forward<X>(x));
+    return detail::make_value_node(op::log_softmax{}, std::forward<X>(x));
 }
 
 /// Elementwise natural logarithm.
 template <expression X>
 auto log(X&& x) {
-    return detail::make_node(op::log{}, std::forward<X>(x));
+    return detail::make_value_node(op::log{}, std::forward<X>(x));
 }
 /// Elementwise exponential.
 template <expression X>
 auto exp(X&& x) {
-    return detail::make_node(op::exp{}, std::forward<X>(x));
+    return detail::make_value_node(op::exp{}, std::forward<X>(x));
 }
 /// Elementwise max(x, 0).
 template <expression X>
 auto relu(X&& x) {
-    return detail::make_node(op::relu{}, std::forward<X>(x));
+    return detail::make_value_node(op::relu{}, std::forward<X>(x));
 }
 /// Elementwise -x.
 template <expression X>
 auto neg(X&& x) {
-    return detail::make_node(op::neg{}, std::forward<X>(x));
+    return detail::make_value_node(op::neg{}, std::forward<X>(x));
 }
 /// alpha · x.
 template <expression X>
 auto scale(X&& x, double alpha) {
     op::scale s;
     s.alpha = alpha;
-    return detail::make_node(s, std::forward<X>(x));
+    return detail::make_value_node(s, std::forward<X>(x));
 }
 /// The sum of all elements: a scalar.
 template <expression X>
 auto sum(X&& x) {
-    return detail::make_node(op::sum{}, std::forward<X>(x));
+    return detail::make_value_node(op::sum{}, std::forward<X>(x));
 }
 /// The mean of all elements: a scalar.
 template <expression X>
 auto mean(X&& x) {
-    return detail::make_node(op::mean{}, std::forward<X>(x));
+    return detail::make_value_node(op::mean{}, std::forward<X>(x));
 }
 
 /// Negative log-likelihood per row of a probability matrix p (the output of softmax), with y

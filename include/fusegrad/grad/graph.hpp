@@ -81,7 +81,8 @@ struct grad_storage<leaf<Name, param_kind, T, R>, S> {
 template <class Op, class T, class... V>
 concept fused_vjp_op = requires(const Op& op, mview<T> out, mview<T> d0, V... operands) {
     op.forward_with_vjp(out, d0, operands...);
-} || requires(const Op& op, workspace<T> ws, mview<T> out, mview<T> d0, V... operands) {
+}
+|| requires(const Op& op, workspace<T> ws, mview<T> out, mview<T> d0, V... operands) {
     op.forward_with_vjp(out, d0, operands..., ws);
 };
 
@@ -112,10 +113,10 @@ template <class T>
 struct value_table {
     const void* const* src;  // every value's data (leaves: the caller's)
     shape* shapes;
-    T* const* out;           // computed values
-    T* const* grads;         // gradients, null where none is needed
-    T* const* ws;            // workspaces, null where an op has none
-    std::size_t* ws_sizes;   // their sizes in elements
+    T* const* out;          // computed values
+    T* const* grads;        // gradients, null where none is needed
+    T* const* ws;           // workspaces, null where an op has none
+    std::size_t* ws_sizes;  // their sizes in elements
 };
 
 /// The view of an operand (or output) a vjp gets: null data where the op did not declare that
@@ -389,14 +390,14 @@ class graph {
   private:
     Expr expr_;
     std::vector<std::string> rules_fired_;
-    detail::bound_values<plan_type> values_;  // leaves: the caller's containers; op state
-    std::array<shape, N> shapes_{};           // every value's shape
-    std::array<const void*, N> src_{};        // every value's data (leaves: the caller's)
-    std::array<value_type*, N> out_{};        // computed values (null for leaves)
-    std::array<value_type*, N> grads_{};      // gradients (null where none is needed)
-    std::array<value_type*, N> ws_{};         // op workspaces (null where an op has none)
-    std::array<std::size_t, N> ws_sizes_{};   // their sizes, in elements
-    std::vector<value_type> arena_;           // every computed value, gradient and workspace
+    detail::bound_values<plan_type> values_;       // leaves: the caller's containers; op state
+    std::array<shape, N> shapes_{};                // every value's shape
+    std::array<const void*, N> src_{};             // every value's data (leaves: the caller's)
+    std::array<value_type*, N> out_{};             // computed values (null for leaves)
+    std::array<value_type*, N> grads_{};           // gradients (null where none is needed)
+    std::array<value_type*, N> ws_{};              // op workspaces (null where an op has none)
+    std::array<std::size_t, N> ws_sizes_{};        // their sizes, in elements
+    std::vector<value_type> arena_;                // every computed value, gradient and workspace
     std::vector<detail::buffer_request> buffers_;  // the layout of the arena (grad/memory.hpp)
     fusegrad::memory_report memory_{};
     grad_tuple param_grads_;
@@ -407,17 +408,19 @@ class graph {
     bool forward_done_ = false;
 
     detail::value_table<value_type> table() noexcept {
-        return {src_.data(), shapes_.data(), out_.data(), grads_.data(), ws_.data(),
-                ws_sizes_.data()};
+        return {src_.data(),   shapes_.data(), out_.data(),
+                grads_.data(), ws_.data(),     ws_sizes_.data()};
     }
 
     // ---- the schedule (grad/memory.hpp): forward of i at step i, its backward at 2N − 1 − i ----
     static constexpr std::size_t end_step = 2 * N;
     static constexpr std::size_t backward_step(std::size_t i) { return 2 * N - 1 - i; }
     // may_fuse[i]: run() may write value i's first operand's gradient in its forward.
-    static constexpr std::array<bool, N> may_fuse = []<std::size_t... I>(std::index_sequence<I...>) {
+    static constexpr std::array<bool, N> may_fuse =
+        []<std::size_t... I>(std::index_sequence<I...>) {
         return std::array<bool, N>{detail::fused_vjp_at<plan_type, value_type, I>::value...};
-    }(std::make_index_sequence<N>{});
+    }
+    (std::make_index_sequence<N>{});
     static constexpr bool has_vjp(std::size_t i) {
         return !tables::is_leaf[i] && tables::requires_grad[i];
     }
@@ -546,7 +549,8 @@ class graph {
         const std::size_t elems = arena_bytes / sizeof(value_type) + align / sizeof(value_type);
         if (arena_.size() < elems) arena_.assign(elems, value_type(0));
         const auto addr = reinterpret_cast<std::uintptr_t>(arena_.data());
-        std::byte* base = reinterpret_cast<std::byte*>(arena_.data()) + (align - addr % align) % align;
+        std::byte* base =
+            reinterpret_cast<std::byte*>(arena_.data()) + (align - addr % align) % align;
         const auto at = [&](std::size_t b) {
             return reinterpret_cast<value_type*>(base + buffers_[b].offset);
         };

@@ -30,11 +30,9 @@
 #include "fusegrad/core/node.hpp"
 #include "fusegrad/core/tensor_ref.hpp"
 #include "fusegrad/core/traits.hpp"
+#include "fusegrad/core/type_list.hpp"
 
 namespace fusegrad::detail {
-
-template <class... Ts>
-struct type_list {};
 
 /// Where a subexpression sits: the operand indices from the root down. Only values with
 /// run-time state are keyed by it.

@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "fusegrad/core/shape.hpp"
+#include "fusegrad/core/type_list.hpp"
 
 namespace fusegrad::op {
 
@@ -16,3 +17,8 @@ struct elementwise_unary {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using elementwise = fusegrad::detail::type_list<>;
+}  // namespace fusegrad::op::header_ops

@@ -5,8 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
@@ -56,3 +57,8 @@ struct linear {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using linear = fusegrad::detail::type_list<fusegrad::op::linear>;
+}  // namespace fusegrad::op::header_ops

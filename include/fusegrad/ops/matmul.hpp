@@ -5,8 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
@@ -49,3 +50,8 @@ struct matmul {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using matmul = fusegrad::detail::type_list<fusegrad::op::matmul>;
+}  // namespace fusegrad::op::header_ops

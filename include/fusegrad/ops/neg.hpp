@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/elementwise.hpp"
@@ -27,3 +28,8 @@ struct neg : elementwise_unary {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using neg = fusegrad::detail::type_list<fusegrad::op::neg>;
+}  // namespace fusegrad::op::header_ops

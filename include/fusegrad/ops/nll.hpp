@@ -9,8 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
@@ -68,3 +69,8 @@ struct nll {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using nll = fusegrad::detail::type_list<fusegrad::op::nll>;
+}  // namespace fusegrad::op::header_ops

@@ -10,8 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
@@ -73,3 +74,8 @@ struct nll_logp {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using nll_logp = fusegrad::detail::type_list<fusegrad::op::nll_logp>;
+}  // namespace fusegrad::op::header_ops

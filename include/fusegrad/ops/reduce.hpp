@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
@@ -58,3 +59,8 @@ struct mean {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using reduce = fusegrad::detail::type_list<fusegrad::op::sum, fusegrad::op::mean>;
+}  // namespace fusegrad::op::header_ops

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/elementwise.hpp"
@@ -30,3 +31,8 @@ struct scale : elementwise_unary {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using scale = fusegrad::detail::type_list<fusegrad::op::scale>;
+}  // namespace fusegrad::op::header_ops

@@ -34,6 +34,7 @@
 
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
@@ -267,8 +268,8 @@ struct softmax_xent {
     // stats: the forward's row max and log-sum-exp (the workspace), or null to recompute them
     // with one more read of each row.
     template <class T, class Y>
-    void vjp_with(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T> s, cview<Y> y,
-                  const T* w, const T* stats) const {
+    void vjp_with(grad_sink<T> ds, grad_sink<T> dy, cview<T> g, cview<T> s, cview<Y> y, const T* w,
+                  const T* stats) const {
         if (!ds && !dy) return;
         const auto m = s.dims.rows, n = s.dims.cols;
         const auto t = targets<T, Y>(w);
@@ -291,3 +292,11 @@ struct softmax_xent {
 
 }  // namespace op
 }  // namespace fusegrad
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using softmax_xent =
+    fusegrad::detail::type_list<fusegrad::op::softmax_xent<fusegrad::reduction::none>,
+                                fusegrad::op::softmax_xent<fusegrad::reduction::mean>,
+                                fusegrad::op::softmax_xent<fusegrad::reduction::sum>>;
+}  // namespace fusegrad::op::header_ops

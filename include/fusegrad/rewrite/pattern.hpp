@@ -91,11 +91,6 @@ struct cap {
     using type = E;
 };
 
-template <class... A, class... B>
-type_list<A..., B...> operator+(type_list<A...>, type_list<B...>);  // declared only: decltype
-template <class... Lists>
-using concat_t = decltype((Lists{} + ... + type_list<>{}));
-
 template <class E>
 struct arity_t : std::integral_constant<std::size_t, 0> {};
 template <class Op, class... C>

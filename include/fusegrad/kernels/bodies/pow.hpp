@@ -1,0 +1,50 @@
+#pragma once
+/// @file
+/// The body of fg::pow (see fusegrad/kernels/unary.hpp): x^p for a scalar exponent p, as PyTorch's
+/// pow(tensor, scalar).
+
+#include <cmath>
+#include <string_view>
+
+#include <limits>
+#include "fusegrad/core/keeps.hpp"
+#include "fusegrad/kernels/unary.hpp"
+
+namespace fusegrad::kernels::body {
+
+struct pow {
+    static constexpr std::string_view name = "pow";
+    static constexpr keeps kept = keeps::operand(0);
+    double exponent = 1.0;
+
+    // x^p; a negative x with a non-integer p is NaN. At x = 0: 1 for p = 0, 0 for p > 0, +inf for
+    // p < 0 (xsimd's pow gives 0 there, so zero is settled here for every V).
+    template <class V>
+    static V power(V x, double p) {
+        using S = generic::scalar_t<V>;
+        using generic::select;
+        using std::pow;
+        if (p == 0.0) return V(S(1));
+        if (p == 1.0) return x;
+        if (p == 2.0) return x * x;
+        if (p == 3.0) return x * x * x;
+        const V at_zero(p > 0 ? S(0) : std::numeric_limits<S>::infinity());
+        return select(x == V(S(0)), at_zero, pow(x, V(S(p))));
+    }
+
+    template <class V>
+    V forward(V x) const {
+        return power(x, exponent);
+    }
+    // dx = g p x^{p−1}; 0 for p = 0 (PyTorch masks it so)
+    template <class V>
+    V backward(V x, V, V g) const {
+        using S = generic::scalar_t<V>;
+        if (exponent == 0.0) return V(S(0));
+        return g * V(S(exponent)) * power(x, exponent - 1.0);
+    }
+};
+
+}  // namespace fusegrad::kernels::body
+
+FUSEGRAD_UNARY_KERNEL(fusegrad::kernels::body::pow)

@@ -1,0 +1,18 @@
+#pragma once
+// The law fixture of fg::sqrt (tests/check/test_op_laws.cpp runs the laws over it).
+
+#include "../op_law_fixtures_base.hpp"
+
+namespace fusegrad_test {
+
+template <>
+struct law_fixture<fg::op::sqrt> {
+    static constexpr bool defined = true;
+    template <class Run>
+    static void instances(Run&& run) {
+        M a = mat(3, 4, 0.5, 2, 110);
+        run("matrix in [0.5, 2)", fg::sqrt(fg::param<"a">(a)), fg::shape::matrix(3, 4));
+    }
+};
+
+}  // namespace fusegrad_test
