@@ -17,8 +17,8 @@ struct pow {
     static constexpr keeps kept = keeps::operand(0);
     double exponent = 1.0;
 
-    // x^p; a negative x with a non-integer p is NaN. At x = 0: 1 for p = 0, 0 for p > 0, +inf for
-    // p < 0 (xsimd's pow gives 0 there, so zero is settled here for every V).
+    // x^p; a negative x with a non-integer p is NaN. At x = ±0 (where xsimd's pow gives 0) the
+    // result is settled here, as IEEE pow and PyTorch.
     template <class V>
     static V power(V x, double p) {
         using S = generic::scalar_t<V>;
@@ -28,7 +28,19 @@ struct pow {
         if (p == 1.0) return x;
         if (p == 2.0) return x * x;
         if (p == 3.0) return x * x * x;
-        const V at_zero(p > 0 ? S(0) : std::numeric_limits<S>::infinity());
+        // As PyTorch, which computes these exponents so (also for the p − 1 of a gradient): exact
+        // rounding for ½, and the sign of a −0 base kept (1 / −0 = −inf).
+        using std::sqrt;
+        if (p == 0.5) return sqrt(x);
+        if (p == -0.5) return V(S(1)) / sqrt(x);
+        if (p == -1.0) return V(S(1)) / x;
+        if (p == -2.0) return V(S(1)) / (x * x);
+        // At ±0, as IEEE pow: 0 for p > 0, inf for p < 0, with the sign of the base for an odd
+        // integer p.
+        using std::copysign;
+        const V magnitude(p > 0 ? S(0) : std::numeric_limits<S>::infinity());
+        const bool odd = std::floor(p) == p && std::fmod(std::abs(p), 2.0) == 1.0;
+        const V at_zero = odd ? copysign(magnitude, x) : magnitude;
         return select(x == V(S(0)), at_zero, pow(x, V(S(p))));
     }
 
