@@ -1,0 +1,113 @@
+// The elementwise unary ops against memcpy on 1M floats (4 MB in, 4 MB out: L2 misses, memory
+// or L3 bound), one thread, forward (one read, one write, as memcpy) and backward (two or three
+// reads and a write: compared with memcpy's bytes moved, so a ratio can exceed 1 only in
+// cache). Every registered unary op is found through the registry; prints, after the table,
+// each op's forward time as a fraction of memcpy's bandwidth (issue target: at least 0.70).
+//
+// Run: OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive ./bench_unary
+
+#include <benchmark/benchmark.h>
+
+#include "ratio_reporter.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fusegrad/kernels/arch.hpp>
+#include <fusegrad/ops/registry.hpp>
+
+namespace fg = fusegrad;
+namespace fk = fusegrad::kernels;
+
+namespace {
+
+constexpr std::size_t kN = std::size_t(1) << 20;
+
+struct buffers {
+    std::vector<float> x = std::vector<float>(kN), y = std::vector<float>(kN),
+                       g = std::vector<float>(kN), dx = std::vector<float>(kN);
+    buffers() {
+        for (std::size_t i = 0; i < kN; ++i) {
+            x[i] = float(int(i % 2001) - 1000) / 250.0f;  // [-4, 4]: no op's slow corner only
+            y[i] = 0.5f;
+            g[i] = 1.0f;
+        }
+    }
+};
+buffers& data() {
+    static buffers b;
+    return b;
+}
+
+void memcpy_1m(benchmark::State& s) {
+    auto& b = data();
+    for (auto _ : s) {
+        std::memcpy(b.y.data(), b.x.data(), kN * sizeof(float));
+        benchmark::DoNotOptimize(b.y.data());
+        benchmark::ClobberMemory();
+    }
+    s.SetBytesProcessed(std::int64_t(s.iterations()) * std::int64_t(2 * kN * sizeof(float)));
+}
+
+template <class Body>
+void forward_1m(benchmark::State& s) {
+    auto& b = data();
+    const Body k{};
+    for (auto _ : s) {
+        fk::unary_forward<Body, float>(k, kN, b.x.data(), b.y.data());
+        benchmark::DoNotOptimize(b.y.data());
+        benchmark::ClobberMemory();
+    }
+    s.SetBytesProcessed(std::int64_t(s.iterations()) * std::int64_t(2 * kN * sizeof(float)));
+}
+
+template <class Body>
+void backward_1m(benchmark::State& s) {
+    auto& b = data();
+    const Body k{};
+    for (auto _ : s) {
+        fk::unary_backward<Body, float>(k, kN, b.x.data(), b.y.data(), b.g.data(), 0.0f,
+                                        b.dx.data());
+        benchmark::DoNotOptimize(b.dx.data());
+        benchmark::ClobberMemory();
+    }
+}
+
+std::vector<std::string> names;
+
+template <class... Ops>
+void register_all(fg::detail::type_list<Ops...>) {
+    const auto one = [&]<class Op>() {
+        if constexpr (requires { typename Op::body; }) {
+            const std::string n(Op::name);
+            names.push_back(n);
+            benchmark::RegisterBenchmark(("unary/" + n + "/forward").c_str(),
+                                         forward_1m<typename Op::body>);
+            benchmark::RegisterBenchmark(("unary/" + n + "/backward").c_str(),
+                                         backward_1m<typename Op::body>);
+        }
+    };
+    (one.template operator()<Ops>(), ...);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::RegisterBenchmark("unary/memcpy", memcpy_1m);
+    register_all(fg::op::all_ops{});
+    benchmark::Initialize(&argc, argv);
+    fg::bench::ratio_reporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    std::printf("\nkernels on %s; 1M floats, one thread\n",
+                std::string(fk::arch_name(fk::active_arch())).c_str());
+    const double mem = reporter.best("unary/memcpy");
+    std::printf("%-12s %20s %22s\n", "op", "forward / memcpy bw", "backward time / memcpy");
+    for (const auto& n : names) {
+        const double f = reporter.best("unary/" + n + "/forward");
+        const double bk = reporter.best("unary/" + n + "/backward");
+        if (f > 0 && mem > 0) std::printf("%-12s %20.2f %22.2f\n", n.c_str(), mem / f, bk / mem);
+    }
+    return 0;
+}
