@@ -220,9 +220,10 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         if (epoch == 0) {
             const auto m = graph.memory_report();  // buffers reused by lifetime (docs/design.md)
-            std::printf("\nmemory     %zu bytes of buffers (%zu with one per value), %zu kept for "
-                        "the backward, peak live %zu\n",
-                        m.arena_bytes, m.unshared_bytes, m.kept_bytes, m.peak_live_bytes);
+            std::printf(
+                "\nmemory     %zu bytes of buffers (%zu with one per value), %zu kept for "
+                "the backward, peak live %zu\n",
+                m.arena_bytes, m.unshared_bytes, m.kept_bytes, m.peak_live_bytes);
         }
         eval.forward();
         last = evaluate(eval.value_view(), data.test.labels);

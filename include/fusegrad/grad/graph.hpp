@@ -147,22 +147,19 @@ template <bool Fused, class T, class Op, class... V, std::size_t... C>
 void forward_value(const Op& op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
                    bool& fused, type_list<V...>, std::index_sequence<C...>) {
     const mview<T> out{v.out[self], v.shapes[self]};
-    if constexpr (has_workspace<Op, std::index_sequence<C...>>::value) {
-        const workspace<T> ws{v.ws[self], v.ws_sizes[self]};
+    const auto call = [&](auto... ws) {  // ws: the op's workspace, if it declares one
         if constexpr (Fused) {
             op.forward_with_vjp(out, mview<T>{v.grads[ch[0]], v.shapes[ch[0]]},
-                                operand_view<operand_t<T, V>>(v, ch[C])..., ws);
+                                operand_view<operand_t<T, V>>(v, ch[C])..., ws...);
             fused = true;
         } else {
-            op.forward(out, operand_view<operand_t<T, V>>(v, ch[C])..., ws);
+            op.forward(out, operand_view<operand_t<T, V>>(v, ch[C])..., ws...);
         }
-    } else if constexpr (Fused) {
-        op.forward_with_vjp(out, mview<T>{v.grads[ch[0]], v.shapes[ch[0]]},
-                            operand_view<operand_t<T, V>>(v, ch[C])...);
-        fused = true;
-    } else {
-        op.forward(out, operand_view<operand_t<T, V>>(v, ch[C])...);
-    }
+    };
+    if constexpr (has_workspace<Op, std::index_sequence<C...>>::value)
+        call(workspace<T>{v.ws[self], v.ws_sizes[self]});
+    else
+        call();
 }
 template <bool Fused, class T>  // a leaf: nothing to compute
 void forward_value(const no_state&, const value_table<T>&, std::size_t, const std::size_t*, bool&,
