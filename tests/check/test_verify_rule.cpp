@@ -42,6 +42,12 @@ namespace {
 
 using namespace check_test_ops;
 
+fg::linear_xent_options ignore_lx() {
+    fg::linear_xent_options o;
+    o.ignore_index = 3;
+    return o;
+}
+
 void require_passed(const ck::rule_report& r) {
     INFO(r);
     REQUIRE(r.passed());
@@ -96,11 +102,42 @@ TEST_CASE("every built-in rule is verified: values and gradients, three ways",
     record(ck::verify_rule_on(fg::rules::mean_of_xent,
                               fg::mean(fg::cross_entropy<none>(s, t, smooth))));
 
+    // The linear + cross-entropy fusions, on x (3×2), W (2×4), b: every param's gradient.
+    xt::xtensor<double, 2> X = {{0.5, -1.0}, {1.5, 0.3}, {-0.4, 0.8}};
+    xt::xtensor<double, 2> Wm = {{0.2, -0.5, 1.0, 0.3}, {-0.7, 0.4, 0.1, 0.9}};
+    xt::xtensor<double, 1> b = {0.1, -0.2, 0.0, 0.3};
+    auto x = fg::param<"x">(X);
+    auto W = fg::param<"W">(Wm);
+    auto bb = fg::param<"b">(b);
+    auto cw = fg::constant(w);
+    constexpr auto sum = fg::reduction::sum;
+    fg::xent_options both = ignore;
+    both.label_smoothing = 0.1;
+    record(
+        ck::verify_rule_on(fg::rules::xent_of_linear, fg::cross_entropy(fg::linear(x, W, bb), k)));
+    record(ck::verify_rule_on(fg::rules::xent_of_linear,
+                              fg::cross_entropy<none>(fg::linear(x, W, bb), k, both)));
+    record(ck::verify_rule_on(fg::rules::weighted_xent_of_linear,
+                              fg::cross_entropy<sum>(fg::linear(x, W, bb), k, cw, both)));
+    record(ck::verify_rule_on(fg::rules::xent_of_matmul, fg::cross_entropy(fg::matmul(x, W), k)));
+    record(ck::verify_rule_on(fg::rules::weighted_xent_of_matmul,
+                              fg::cross_entropy(fg::matmul(x, W), k, cw, ignore)));
+    fg::linear_xent_options extra;
+    extra.z_loss = 0.1;
+    extra.softcap = 2.0;
+    extra.label_smoothing = 0.2;
+    record(ck::verify_rule_on(fg::rules::sum_of_linear_xent,
+                              fg::sum(fg::linear_cross_entropy<none>(x, W, bb, k, cw, extra))));
+    record(ck::verify_rule_on(fg::rules::mean_of_linear_xent,
+                              fg::mean(fg::linear_cross_entropy<none>(x, W, k, extra))));
+    record(ck::verify_rule_on(fg::rules::mean_of_linear_xent,
+                              fg::mean(fg::linear_cross_entropy<none>(x, W, bb, k, ignore_lx()))));
+
     // Every rule of the default set was verified above.
     std::set<std::string> builtin;
     boost::hana::for_each(fg::default_rules().rules,
                           [&](const auto& r) { builtin.insert(std::string(r.name)); });
-    CHECK(builtin.size() == 5);
+    CHECK(builtin.size() == 11);
     CHECK(verified == builtin);
 }
 

@@ -24,25 +24,35 @@ constexpr bool same = std::is_same_v<A, B>;
 
 }  // namespace
 
-TEST_CASE("the textbook graph fuses into one softmax_xent with the mean folded in", "[rewrite]") {
+TEST_CASE("the textbook graph fuses into one linear_xent with the mean folded in", "[rewrite]") {
     fixture f;
     auto x = fg::input<"x">(f.X);
-    auto s = fg::linear(x, fg::param<"W">(f.W), fg::param<"b">(f.b));
+    auto W = fg::param<"W">(f.W);
+    auto b = fg::param<"b">(f.b);
+    auto s = fg::linear(x, W, b);
     auto t = fg::labels<"y">(f.y);
     auto loss = fg::mean(fg::nll(fg::softmax(s), t));
     using fused = decltype(fg::rewrite(loss));
-    STATIC_REQUIRE(
-        same<fused, fg::node<fg::op::softmax_xent<reduction::mean>, decltype(s), decltype(t)>>);
-    STATIC_REQUIRE(fg::contains_op<fused, fg::op::softmax_xent<reduction::mean>>);
+    STATIC_REQUIRE(same<fused, fg::node<fg::op::linear_xent<reduction::mean, true>, decltype(x),
+                                        decltype(W), decltype(b), decltype(t)>>);
     STATIC_REQUIRE_FALSE(fg::contains_op<fused, fg::op::softmax>);
     STATIC_REQUIRE_FALSE(fg::contains_op<fused, fg::op::nll>);
+    STATIC_REQUIRE_FALSE(fg::contains_op<fused, fg::op::linear>);
     CHECK(fg::rules_fired(loss) ==
           std::vector<std::string>{"nll(softmax(s), y) -> softmax_xent(s, y)",
-                                   "mean(softmax_xent(s, y)) -> softmax_xent<mean>(s, y)"});
+                                   "mean(softmax_xent(s, y)) -> softmax_xent<mean>(s, y)",
+                                   "softmax_xent(linear(x, W, b), y) -> linear_xent(x, W, b, y)"});
+    // The mean over the rows of the per-row losses divides by N, whatever is ignored.
+    CHECK(fg::rewrite(loss).op.options.mean_over_all_rows);
+    // Without the linear layer the fusion stops at softmax_xent.
+    auto logits_only = fg::mean(fg::nll(fg::softmax(fg::param<"s">(f.X)), t));
+    STATIC_REQUIRE(same<decltype(fg::rewrite(logits_only)),
+                        fg::node<fg::op::softmax_xent<reduction::mean>,
+                                 fg::leaf<"s", fg::param_kind, float, 2>, decltype(t)>>);
     // fg::compile applies the default rules; fg::no_rewrite keeps the graph as written.
     auto g = fg::compile(loss);
     STATIC_REQUIRE(same<decltype(g)::expression_type, fused>);
-    CHECK(g.rules_fired().size() == 2);
+    CHECK(g.rules_fired().size() == 3);
     auto u = fg::compile(loss, fg::no_rewrite);
     STATIC_REQUIRE(same<decltype(u)::expression_type, decltype(loss)>);
     CHECK(u.rules_fired().empty());

@@ -13,10 +13,18 @@
 
 namespace {
 std::atomic<std::size_t> allocations{0};
+std::atomic<std::size_t> largest{0};  // the largest single request since the last reset
+
+void note_size(std::size_t n) {
+    std::size_t seen = largest.load(std::memory_order_relaxed);
+    while (n > seen && !largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
+    }
 }
+}  // namespace
 
 void* operator new(std::size_t n) {
     allocations.fetch_add(1, std::memory_order_relaxed);
+    note_size(n);
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
@@ -25,6 +33,7 @@ void* operator new[](std::size_t n) {
 }
 void* operator new(std::size_t n, std::align_val_t a) {
     allocations.fetch_add(1, std::memory_order_relaxed);
+    note_size(n);
     const auto al = static_cast<std::size_t>(a);
     if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
     throw std::bad_alloc();
@@ -137,4 +146,40 @@ TEST_CASE("steady state: the second and later runs allocate nothing", "[grad][al
     g.bind<"y">(y3);
     g.run();
     CHECK(allocations.load() - before > 0);
+}
+
+TEST_CASE("linear_xent allocates nothing the size of the N x C logits", "[grad][allocations]") {
+    // N · C = 2.56 M floats (10 MB) of logits; W and its gradient are D · C = 64 K floats.
+    const std::size_t N = 128, D = 2, C = 20000;
+    auto X = xt::xtensor<float, 2>::from_shape({N, D});
+    auto W = xt::xtensor<float, 2>::from_shape({D, C});
+    auto b = xt::xtensor<float, 1>::from_shape({C});
+    auto y = xt::xtensor<std::int64_t, 1>::from_shape({N});
+    fusegrad_test::fill_uniform(X, -1, 1, 7);
+    fusegrad_test::fill_uniform(W, -1, 1, 8);
+    b.fill(0.f);
+    for (std::size_t i = 0; i < N; ++i) y(i) = std::int64_t((i * 7919) % C);
+    auto loss = fg::cross_entropy(
+        fg::linear(fg::param<"x">(X), fg::param<"W">(W), fg::param<"b">(b)), fg::labels<"y">(y));
+    const std::size_t logits_bytes = N * C * sizeof(float);
+
+    largest = 0;
+    {
+        auto g = fg::compile(loss);  // rewritten into linear_xent
+        g.run();
+        const auto before = allocations.load();
+        g.run();
+        CHECK(allocations.load() - before == 0);
+        CHECK(std::isfinite(g.value()));
+    }
+    // The largest request is the arena (two 128 × 512 tiles, dW's D · C floats), far from
+    // the logits: compiling, planning and two steps never asked for N × C.
+    CHECK(largest.load() < logits_bytes / 8);
+
+    largest = 0;
+    {
+        auto g = fg::compile(loss, fg::no_rewrite);  // the counter does see an N × C arena
+        g.run();
+    }
+    CHECK(largest.load() >= logits_bytes);
 }

@@ -142,7 +142,7 @@ TEST_CASE("softmax_xent keeps its row statistics in its workspace", "[grad][memo
     xt::xtensor<std::int64_t, 1> y = {2, 0, 1, 2};
     auto loss = fg::cross_entropy(
         fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)), fg::labels<"y">(y));
-    auto g = fg::compile(loss);
+    auto g = fg::compile(loss, fg::no_rewrite);  // as written: linear, then softmax_xent
     STATIC_REQUIRE(fg::contains_op<typename decltype(g)::expression_type,
                                    fg::op::softmax_xent<fg::reduction::mean>>);
 
@@ -175,6 +175,43 @@ TEST_CASE("softmax_xent keeps its row statistics in its workspace", "[grad][memo
             CHECK_THAT(dW_fused(k, j), WithinAbs(expected, 1e-14));
             CHECK_THAT(dW_again(k, j), WithinAbs(expected, 1e-14));
         }
+}
+
+TEST_CASE("linear_xent's workspace is two tiles and four numbers per row, never the N x C logits",
+          "[grad][memory][linear_xent]") {
+    const std::size_t N = 64, D = 8, C = 20000;
+    auto X = xt::xtensor<float, 2>::from_shape({N, D});
+    auto W = xt::xtensor<float, 2>::from_shape({D, C});
+    auto b = xt::xtensor<float, 1>::from_shape({C});
+    auto y = xt::xtensor<std::int32_t, 1>::from_shape({N});
+    fusegrad_test::fill_uniform(X, -1, 1, 1);
+    fusegrad_test::fill_uniform(W, -1, 1, 2);
+    b.fill(0.f);
+    for (std::size_t i = 0; i < N; ++i) y(i) = std::int32_t((i * 977) % C);
+    auto loss = fg::cross_entropy(
+        fg::linear(fg::param<"x">(X), fg::param<"W">(W), fg::param<"b">(b)), fg::labels<"y">(y));
+    auto fused = fg::compile(loss);
+    auto written = fg::compile(loss, fg::no_rewrite);
+    STATIC_REQUIRE(fg::contains_op<typename decltype(fused)::expression_type,
+                                   fg::op::linear_xent<fg::reduction::mean, true>>);
+    fused.run();
+    written.run();
+    const auto f = fused.memory_report();
+    const auto w = written.memory_report();
+    // By hand: N · C = 1.28 M logits is over the 128 Ki tile budget, so tiles are 512 classes wide
+    // and min(N, 128 Ki / 512) = 64 rows high: 2 · 64 · 512 + 4 · 64 + 2 = 65794 floats = 263176
+    // bytes, 263232 in whole 64-byte lines.
+    CHECK(f.workspace_bytes == 263232);
+    CHECK(f.arena_bytes < N * C * sizeof(float) / 4);
+    // As written, the logits and their gradient are both there.
+    CHECK(w.arena_bytes >= 2 * N * C * sizeof(float));
+    CHECK_THAT(double(fused.value()), WithinRel(double(written.value()), 1e-5));
+    const auto& a = fused.grad<"W">();
+    const auto& c = written.grad<"W">();
+    double worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        worst = std::max(worst, std::abs(double(a.data()[i]) - double(c.data()[i])));
+    CHECK(worst < 1e-7);
 }
 
 TEST_CASE("a deep MLP trains in less memory than one buffer per value, with the same gradients",

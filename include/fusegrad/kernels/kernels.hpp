@@ -224,6 +224,75 @@ template <class T>
 T softmax_xent_prob_rows_fused(std::size_t m, std::size_t n, const T* s, const T* y,
                                const xent_targets<T>& targets, T alpha, T* loss, T* ds);
 
+// ==== fused linear + softmax cross-entropy (src/kernels/linear_xent.cpp) =======================
+//
+// The cross-entropy of the logits s = softcap(x·W + b) against class indices, without ever
+// holding the N×C logits: x is N×D, W is D×C (in × out, as fg::linear), b has C entries (or is
+// null: no bias). Row i's loss is that of softmax_xent_index_rows (same targets t_i, same
+// conventions), plus a z-loss λ · lse_i² when λ ≠ 0 (lse_i = log Σ_j e^{s_ij}); an ignored row
+// has loss 0, z-loss included. softcap(z) = c · tanh(z / c) when c > 0, the identity when c = 0.
+//
+// The work is cut into tiles of at most tile_rows × tile_classes logits, fixed by the shapes
+// (linear_xent_tiling), never by the thread count. The forward computes each tile by GEMM into
+// the workspace and folds it into a running row max M_i and Σ e^{s − M_i}, as the online softmax
+// does; the backward recomputes each tile, turns it into G = ∂loss/∂s · ∂s/∂z in place and
+// accumulates dx += G·W_tileᵀ, dW_tile += x_blockᵀ·G and db_tile += Σ_rows G. Threads split the
+// GEMMs and the rows of a tile in fixed chunks, so the result is bitwise the same for every
+// thread count. When the whole problem is one tile and there is no soft-cap, the forward leaves
+// its e^{s − M} in the tile and the backward starts from it: nothing is computed twice (small C).
+
+/// The tile grid of a fused linear cross-entropy.
+struct linear_xent_tiles {
+    std::size_t rows = 0;     ///< tile height (rows of x per tile)
+    std::size_t classes = 0;  ///< tile width (classes per tile)
+    bool kept = false;        ///< one tile holds everything: the backward reuses the forward's
+    /// Elements of T the kernels need as workspace for N rows: two tiles, 4 numbers per row (the
+    /// row max, log Σ e^{s − max}, the smoothing term and the target logit) and 2 flags.
+    std::size_t workspace(std::size_t n) const { return 2 * rows * classes + 4 * n + 2; }
+};
+
+/// The tiles for N rows and C classes: at most `tile_rows` × `tile_classes` when they are not 0,
+/// else chosen from the shapes (at most 128 Ki logits per tile, at most 512 classes wide).
+linear_xent_tiles linear_xent_tiling(std::size_t n, std::size_t classes, std::size_t tile_rows,
+                                     std::size_t tile_classes, bool softcap);
+
+/// The operands and options of a fused linear cross-entropy.
+template <class T>
+struct linear_xent_problem {
+    std::size_t n = 0, depth = 0, classes = 0;  ///< N, D, C
+    const T* x = nullptr;                       ///< N×D, contiguous
+    const T* w = nullptr;                       ///< D×C, contiguous
+    const T* b = nullptr;                       ///< C entries, or null for no bias
+    xent_targets<T> targets{};                  ///< weights, smoothing, ignore index
+    T z_loss = T(0);                            ///< λ
+    T softcap = T(0);                           ///< c, or 0 for none
+    linear_xent_tiles tiles{};                  ///< from linear_xent_tiling
+};
+
+/// What the forward sums: Σ_i CE_i (the cross-entropy part) and Σ_i lse_i² over the rows that
+/// are not ignored (the z-loss part before λ).
+template <class T>
+struct linear_xent_totals {
+    T cross_entropy = T(0);
+    T lse_squared = T(0);
+};
+
+/// Forward. `work` has p.tiles.workspace(N) elements; on return it holds the row statistics the
+/// backward needs. loss[i] = CE_i + λ lse_i² when `loss` is not null. Labels must be valid (see
+/// xent_first_bad_label).
+template <class T, class I>
+linear_xent_totals<T> linear_xent_forward(const linear_xent_problem<T>& p, const I* y, T* loss,
+                                          T* work);
+
+/// Backward after linear_xent_forward on the same operands and `work`: with
+/// r_i = ce_scale · (row_scale ? row_scale[i] : 1) and q_i = z_scale · (row_scale ? row_scale[i]
+/// : 1), the gradient of Σ_i r_i CE_i + q_i λ lse_i², added as dx = … + beta_x · dx (and so on)
+/// into dx (N×D), dw (D×C) and db (C). Any of the three may be null, and is then skipped.
+template <class T, class I>
+void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scale, T z_scale,
+                          const T* row_scale, T* work, T beta_x, T* dx, T beta_w, T* dw, T beta_b,
+                          T* db);
+
 // ---- negative log-likelihood over log-probabilities (src/kernels/nll_logp.cpp) ---------------
 
 /// out[i] = -logp[i, y[i]]. Labels must be valid (see first_label_out_of_range).

@@ -6,8 +6,11 @@
 #include <type_traits>
 
 #include "fusegrad/core/node.hpp"
+#include "fusegrad/ops/linear.hpp"
+#include "fusegrad/ops/linear_xent.hpp"
 #include "fusegrad/ops/log.hpp"
 #include "fusegrad/ops/log_softmax.hpp"
+#include "fusegrad/ops/matmul.hpp"
 #include "fusegrad/ops/nll.hpp"
 #include "fusegrad/ops/nll_logp.hpp"
 #include "fusegrad/ops/reduce.hpp"
@@ -34,6 +37,43 @@ auto reduce_xent(const Inner& inner) {  // the same operands and options, anothe
     return apply_operands(
         [&](const auto&... c) {
             node<op::softmax_xent<R>, std::remove_cvref_t<decltype(c)>...> n{{}, {c...}};
+            n.op.options = inner.op.options;
+            return n;
+        },
+        inner);
+}
+
+template <class Op>
+struct xent_reduction;  // R of softmax_xent<R>
+template <reduction R>
+struct xent_reduction<op::softmax_xent<R>> : std::integral_constant<reduction, R> {};
+
+/// linear_xent<R, Bias>(operands...) with the options of the softmax_xent it replaces.
+template <bool Bias, class Outer, class... C>
+auto make_linear_xent(const Outer& outer, const C&... c) {
+    constexpr reduction R = xent_reduction<std::remove_cvref_t<decltype(outer.op)>>::value;
+    node<op::linear_xent<R, Bias>, std::remove_cvref_t<C>...> n{{}, {c...}};
+    static_cast<xent_options&>(n.op.options) = outer.op.options;
+    return n;
+}
+
+template <class E>
+inline constexpr bool is_per_row_linear_xent_v = false;  // linear_xent with reduction none
+template <bool Bias, class... C>
+inline constexpr bool is_per_row_linear_xent_v<node<op::linear_xent<reduction::none, Bias>, C...>> =
+    true;
+template <class E>
+inline constexpr bool is_unweighted_linear_xent_v = false;  // ... and without class weights
+template <bool Bias, class... C>
+inline constexpr bool
+    is_unweighted_linear_xent_v<node<op::linear_xent<reduction::none, Bias>, C...>> =
+        sizeof...(C) == (Bias ? 4 : 3);
+
+template <reduction R, bool Bias, class... C>
+auto reduce_linear_xent(const node<op::linear_xent<reduction::none, Bias>, C...>& inner) {
+    return apply_operands(
+        [&](const auto&... c) {
+            node<op::linear_xent<R, Bias>, std::remove_cvref_t<decltype(c)>...> n{{}, {c...}};
             n.op.options = inner.op.options;
             return n;
         },
@@ -96,12 +136,95 @@ inline const auto mean_of_xent =
             }
         });
 
+/// Any softmax cross-entropy, whatever its reduction.
+using any_softmax_xent =
+    one_of<op::softmax_xent<reduction::none>, op::softmax_xent<reduction::mean>,
+           op::softmax_xent<reduction::sum>>;
+using placeholders::_3_t;
+using placeholders::_4_t;
+using placeholders::_5_t;
+using placeholders::_6_t;
+
+/// softmax_xent(linear(x, W, b), y) -> linear_xent(x, W, b, y): the same loss, the logits
+/// xW + b computed tile by tile and never held whole (nor their gradient). Class indices only; the
+/// softmax_xent is captured whole (`as`) for its reduction and options.
+inline const auto xent_of_linear =
+    make_rule<as<_1_t, pattern<any_softmax_xent, pattern<op::linear, _2_t, _3_t, _4_t>, _5_t>>>(
+        "softmax_xent(linear(x, W, b), y) -> linear_xent(x, W, b, y)",
+        [](const auto& outer, const auto& x, const auto& w, const auto& b, const auto& y) {
+            if constexpr (is_index_leaf_v<std::remove_cvref_t<decltype(y)>>)
+                return detail::make_linear_xent<true>(outer, x, w, b, y);
+            else
+                return decline;
+        });
+/// ... with class weights.
+inline const auto weighted_xent_of_linear = make_rule<
+    as<_1_t, pattern<any_softmax_xent, pattern<op::linear, _2_t, _3_t, _4_t>, _5_t, _6_t>>>(
+    "softmax_xent(linear(x, W, b), y, w) -> linear_xent(x, W, b, y, w)",
+    [](const auto& outer, const auto& x, const auto& w, const auto& b, const auto& y,
+       const auto& cw) {
+        if constexpr (is_index_leaf_v<std::remove_cvref_t<decltype(y)>>)
+            return detail::make_linear_xent<true>(outer, x, w, b, y, cw);
+        else
+            return decline;
+    });
+/// softmax_xent(matmul(x, W), y) -> linear_xent<no bias>(x, W, y).
+inline const auto xent_of_matmul =
+    make_rule<as<_1_t, pattern<any_softmax_xent, pattern<op::matmul, _2_t, _3_t>, _4_t>>>(
+        "softmax_xent(matmul(x, W), y) -> linear_xent(x, W, y)",
+        [](const auto& outer, const auto& x, const auto& w, const auto& y) {
+            if constexpr (is_index_leaf_v<std::remove_cvref_t<decltype(y)>>)
+                return detail::make_linear_xent<false>(outer, x, w, y);
+            else
+                return decline;
+        });
+/// ... with class weights.
+inline const auto weighted_xent_of_matmul =
+    make_rule<as<_1_t, pattern<any_softmax_xent, pattern<op::matmul, _2_t, _3_t>, _4_t, _5_t>>>(
+        "softmax_xent(matmul(x, W), y, w) -> linear_xent(x, W, y, w)",
+        [](const auto& outer, const auto& x, const auto& w, const auto& y, const auto& cw) {
+            if constexpr (is_index_leaf_v<std::remove_cvref_t<decltype(y)>>)
+                return detail::make_linear_xent<false>(outer, x, w, y, cw);
+            else
+                return decline;
+        });
+
+/// sum(linear_xent(...)) -> linear_xent<sum>(...), as sum_of_xent.
+inline const auto sum_of_linear_xent =
+    make_rule<pattern<op::sum, as<_1_t, node_of<one_of<op::linear_xent<reduction::none, true>,
+                                                       op::linear_xent<reduction::none, false>>>>>>(
+        "sum(linear_xent(...)) -> linear_xent<sum>(...)", [](const auto& inner) {
+            if constexpr (detail::is_per_row_linear_xent_v<std::remove_cvref_t<decltype(inner)>>)
+                return detail::reduce_linear_xent<reduction::sum>(inner);
+            else
+                return decline;
+        });
+
+/// mean(linear_xent(...)) -> linear_xent<mean>(...), without class weights, as mean_of_xent
+/// (the z-loss too is then divided by N).
+inline const auto mean_of_linear_xent = make_rule<
+    pattern<op::mean, as<_1_t, node_of<one_of<op::linear_xent<reduction::none, true>,
+                                              op::linear_xent<reduction::none, false>>>>>>(
+    "mean(linear_xent(...)) -> linear_xent<mean>(...)", [](const auto& inner) {
+        using I = std::remove_cvref_t<decltype(inner)>;
+        if constexpr (detail::is_unweighted_linear_xent_v<I>) {
+            auto n = detail::reduce_linear_xent<reduction::mean>(inner);
+            n.op.options.mean_over_all_rows = true;
+            return n;
+        } else {
+            return decline;
+        }
+    });
+
 }  // namespace rules
 
 /// The rules `fg::compile` and `fg::rewrite` apply by default, in the order they are tried.
 inline auto default_rules() {
     return make_rule_set(rules::nll_of_softmax, rules::log_of_softmax,
-                         rules::nll_logp_of_log_softmax, rules::sum_of_xent, rules::mean_of_xent);
+                         rules::nll_logp_of_log_softmax, rules::sum_of_xent, rules::mean_of_xent,
+                         rules::xent_of_linear, rules::weighted_xent_of_linear,
+                         rules::xent_of_matmul, rules::weighted_xent_of_matmul,
+                         rules::sum_of_linear_xent, rules::mean_of_linear_xent);
 }
 
 }  // namespace fusegrad

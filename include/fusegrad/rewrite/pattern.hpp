@@ -51,6 +51,8 @@ using _1_t = placeholder<1>;
 using _2_t = placeholder<2>;
 using _3_t = placeholder<3>;
 using _4_t = placeholder<4>;
+using _5_t = placeholder<5>;
+using _6_t = placeholder<6>;
 }  // namespace placeholders
 
 namespace detail {

@@ -1,0 +1,384 @@
+/// @file
+/// Fused linear + softmax cross-entropy over tiles of rows × classes (kernels.hpp states the
+/// maths and the contract; the notes here are about how).
+///
+/// Workspace layout (linear_xent_tiles::workspace): tile A, tile B (rows × classes each), then 4
+/// numbers per row of x: the running max M_i, the running Σ e^{s − M_i} (log Σ after the
+/// forward), the smoothing term A_i = Σ_j c_j (M_i − s_ij) and the target logit s_{i,y_i}; then
+/// a flag "statistics valid" and a flag "tile A holds the forward's e^{s − M}" (kept tiling).
+///
+/// Everything heavy goes through other kernels: gemm (packed, threaded over fixed chunks),
+/// exp and tanh (SIMD, dispatched), sum and col_sums. What is left here is per-row bookkeeping on
+/// tiles that sit in L2, split over threads in fixed chunks of rows: the order of every sum is
+/// fixed by the tile grid, so results do not depend on the thread count.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "fusegrad/kernels/bodies/tanh.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/kernels/trace.hpp"
+#include "fusegrad/kernels/unary.hpp"
+#include "parallel.hpp"
+
+namespace fusegrad::kernels {
+
+namespace {
+
+template <class T>
+constexpr T kInf = std::numeric_limits<T>::infinity();
+
+/// Rows of a tile handed to one thread at a time.
+constexpr std::size_t kRowChunk = 8;
+/// At most this many logits per tile (two tiles: 1 MiB in float), and at most this many classes
+/// wide: a 512-wide float row is 2 KiB, so a tile's rows stream through L1 during the row passes.
+constexpr std::size_t kTileBudget = std::size_t(128) * 1024;
+constexpr std::size_t kMaxTileClasses = 512;
+
+template <class T>
+struct layout {
+    T* tile_a;
+    T* tile_b;
+    T* rows;  // 4 per row: M, S (then log S), A, s_y
+    T* flags;
+};
+
+template <class T>
+layout<T> layout_of(const linear_xent_problem<T>& p, T* work) {
+    const std::size_t tile = p.tiles.rows * p.tiles.classes;
+    return {work, work + tile, work + 2 * tile, work + 2 * tile + 4 * p.n};
+}
+
+template <class T, class I>
+bool is_ignored(const xent_targets<T>& t, I label) {
+    return t.has_ignore_index && static_cast<std::int64_t>(label) == t.ignore_index;
+}
+
+template <class T>
+T class_weight(const xent_targets<T>& t, std::size_t j) {
+    return t.class_weights != nullptr ? t.class_weights[j] : T(1);
+}
+
+/// max over v[0..n) with 8 independent chains (a NaN is passed over here; it reaches the loss
+/// through the sum of exponentials).
+template <class T>
+T row_max(std::size_t n, const T* v) {
+    T m[8] = {-kInf<T>, -kInf<T>, -kInf<T>, -kInf<T>, -kInf<T>, -kInf<T>, -kInf<T>, -kInf<T>};
+    std::size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (std::size_t u = 0; u < 8; ++u) m[u] = v[j + u] > m[u] ? v[j + u] : m[u];
+    for (; j < n; ++j) m[0] = v[j] > m[0] ? v[j] : m[0];
+    T r = m[0];
+    for (std::size_t u = 1; u < 8; ++u) r = m[u] > r ? m[u] : r;
+    return r;
+}
+
+/// Σ v[0..n): the blocked SIMD sum for wide rows, a plain loop for narrow ones.
+template <class T>
+T row_sum(std::size_t n, const T* v) {
+    if (n >= 64) return sum<T>(n, v);
+    T s = T(0);
+    for (std::size_t j = 0; j < n; ++j) s += v[j];
+    return s;
+}
+
+/// tile (rows × cols, contiguous) = softcap(x[i0 .. i0 + rows) · W[:, j0 .. j0 + cols) + b).
+template <class T>
+void logits_tile(const linear_xent_problem<T>& p, std::size_t i0, std::size_t rows, std::size_t j0,
+                 std::size_t cols, T* tile) {
+    if (p.b != nullptr) broadcast_row<T>(rows, cols, p.b + j0, tile);
+    gemm<T>(false, false, rows, cols, p.depth, T(1), p.x + i0 * p.depth, p.depth, p.w + j0,
+            p.classes, p.b != nullptr ? T(1) : T(0), tile, cols);
+    if (p.softcap > T(0)) {
+        const std::size_t n = rows * cols;
+        axpby<T>(n, T(1) / p.softcap, tile, T(0), tile);
+        unary_forward(body::tanh{}, n, tile, tile);
+        axpby<T>(n, p.softcap, tile, T(0), tile);
+    }
+}
+
+template <class F>
+void for_rows(std::size_t rows, std::size_t cols, F&& f) {
+    detail::for_each_chunk(rows, kRowChunk, cols * 8,
+                           [&](std::size_t, std::size_t r0, std::size_t r1) {
+                               for (std::size_t r = r0; r < r1; ++r) f(r);
+                           });
+}
+
+/// The forward over all tiles: fills the per-row numbers (M, log S, A, s_y). With a kept
+/// tiling, tile A is left holding e^{s − M}.
+template <class T, class I>
+void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws) {
+    const std::size_t n = p.n, C = p.classes, bm = p.tiles.rows, bc = p.tiles.classes;
+    const auto& t = p.targets;
+    const bool smoothing = t.smoothing != T(0);
+    for (std::size_t i0 = 0; i0 < n; i0 += bm) {
+        const std::size_t rows = std::min(bm, n - i0);
+        T* rs = ws.rows + 4 * i0;
+        for (std::size_t r = 0; r < rows; ++r) {
+            rs[4 * r] = -kInf<T>;
+            rs[4 * r + 1] = T(0);
+            rs[4 * r + 2] = T(0);
+            rs[4 * r + 3] = T(0);
+        }
+        T weight_before = T(0);  // Σ c_j over the classes of the earlier tiles
+        for (std::size_t j0 = 0; j0 < C; j0 += bc) {
+            const std::size_t cols = std::min(bc, C - j0);
+            T* tile = ws.tile_a;
+            logits_tile(p, i0, rows, j0, cols, tile);
+            T tile_weight = T(0);
+            if (smoothing) {
+                for (std::size_t j = 0; j < cols; ++j) tile_weight += class_weight(t, j0 + j);
+            }
+            // Pass 1 per row: the target logit, the new max, the shift of the running sums, and
+            // the row moved to the new max (in place).
+            for_rows(rows, cols, [&](std::size_t r) {
+                T* row = tile + r * cols;
+                T* st = rs + 4 * r;
+                const I label = y[i0 + r];
+                if (!is_ignored(t, label)) {
+                    const auto k = static_cast<std::size_t>(label);
+                    if (k >= j0 && k < j0 + cols) st[3] = row[k - j0];
+                }
+                const T old_max = st[0];
+                const T new_max = std::max(old_max, row_max(cols, row));
+                if (new_max == -kInf<T>) {  // everything so far is masked
+                    if (smoothing && tile_weight != T(0)) st[2] = kInf<T>;
+                    for (std::size_t j = 0; j < cols; ++j) row[j] = -kInf<T>;  // e^{-inf} = 0
+                    return;
+                }
+                if (old_max != new_max) {
+                    st[1] *= std::exp(old_max - new_max);  // 0 when old_max = -inf
+                    if (smoothing && weight_before != T(0))
+                        st[2] += (new_max - old_max) * weight_before;
+                    st[0] = new_max;
+                }
+                for (std::size_t j = 0; j < cols; ++j) row[j] -= new_max;
+                if (smoothing) {
+                    T a = T(0);
+                    if (t.class_weights == nullptr) {
+                        a = -row_sum(cols, row);
+                    } else {
+                        for (std::size_t j = 0; j < cols; ++j) {
+                            const T c = t.class_weights[j0 + j];
+                            if (c != T(0)) a -= c * row[j];
+                        }
+                    }
+                    st[2] += a;
+                }
+            });
+            exp<T>(rows * cols, tile, tile);
+            for_rows(rows, cols,
+                     [&](std::size_t r) { rs[4 * r + 1] += row_sum(cols, tile + r * cols); });
+            weight_before += tile_weight;
+        }
+        for (std::size_t r = 0; r < rows; ++r) {
+            T* st = rs + 4 * r;
+            // An all −inf row has no softmax: NaN, as PyTorch (and softmax_xent) give.
+            st[1] = st[0] == -kInf<T> ? std::numeric_limits<T>::quiet_NaN() : std::log(st[1]);
+        }
+    }
+}
+
+/// y = 0 + beta · y (y not read when beta is 0), for a gradient no tile reaches; y may be null.
+template <class T>
+void scale_by_beta(std::size_t n, T beta, T* y) {
+    if (y == nullptr) return;
+    if (beta == T(0))
+        fill<T>(n, T(0), y);
+    else
+        axpby<T>(n, beta, y, T(0), y);
+}
+
+/// Sums row losses in blocks of 256, so the rounding error grows like m / 256 + 256, not m.
+template <class T>
+class block_sum {
+  public:
+    void add(T v) {
+        block_ += v;
+        if (++count_ == 256) {
+            total_ += block_;
+            block_ = T(0);
+            count_ = 0;
+        }
+    }
+    T value() const { return total_ + block_; }
+
+  private:
+    T total_ = T(0), block_ = T(0);
+    std::size_t count_ = 0;
+};
+
+}  // namespace
+
+linear_xent_tiles linear_xent_tiling(std::size_t n, std::size_t classes, std::size_t tile_rows,
+                                     std::size_t tile_classes, bool softcap) {
+    linear_xent_tiles t;
+    if (n == 0 || classes == 0) return t;
+    if (tile_rows == 0 && tile_classes == 0 && n <= kTileBudget / classes) {
+        t.rows = n;  // the whole problem in one tile
+        t.classes = classes;
+    } else {
+        t.classes = std::min(classes, tile_classes != 0 ? tile_classes : kMaxTileClasses);
+        t.rows = std::min(
+            n, tile_rows != 0 ? tile_rows : std::max<std::size_t>(1, kTileBudget / t.classes));
+    }
+    t.kept = t.rows == n && t.classes == classes && !softcap;
+    return t;
+}
+
+template <class T, class I>
+linear_xent_totals<T> linear_xent_forward(const linear_xent_problem<T>& p, const I* y, T* loss,
+                                          T* work) {
+    detail::trace_call("linear_xent_forward");
+    const auto ws = layout_of(p, work);
+    ws.flags[0] = T(0);
+    ws.flags[1] = T(0);
+    forward_stats(p, y, ws);
+    const auto& t = p.targets;
+    const T eps = t.smoothing;
+    const T total_weight = [&] {
+        T s = T(0);
+        if (eps != T(0))
+            for (std::size_t j = 0; j < p.classes; ++j) s += class_weight(t, j);
+        return s;
+    }();
+    block_sum<T> ce, zz;
+    for (std::size_t i = 0; i < p.n; ++i) {
+        const T* st = ws.rows + 4 * i;
+        T ce_i = T(0), z_i = T(0);
+        if (!is_ignored(t, y[i])) {
+            const T log_sum = st[1];
+            const T on_target = (T(1) - eps) * class_weight(t, std::size_t(y[i]));
+            if (on_target != T(0)) ce_i += on_target * ((st[0] - st[3]) + log_sum);
+            if (eps != T(0)) ce_i += eps / T(p.classes) * (st[2] + total_weight * log_sum);
+            if (st[0] == -kInf<T>) ce_i = std::numeric_limits<T>::quiet_NaN();
+            const T lse = st[0] + log_sum;
+            z_i = lse * lse;
+            ce.add(ce_i);
+            zz.add(z_i);
+        }
+        if (loss != nullptr) loss[i] = p.z_loss != T(0) ? ce_i + p.z_loss * z_i : ce_i;
+    }
+    ws.flags[0] = T(1);
+    ws.flags[1] = p.tiles.kept ? T(1) : T(0);
+    return {ce.value(), zz.value()};
+}
+
+template <class T, class I>
+void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scale, T z_scale,
+                          const T* row_scale, T* work, T beta_x, T* dx, T beta_w, T* dw, T beta_b,
+                          T* db) {
+    detail::trace_call("linear_xent_backward");
+    if (dx == nullptr && dw == nullptr && db == nullptr) return;
+    const auto ws = layout_of(p, work);
+    if (ws.flags[0] != T(1)) {  // not after a forward on this workspace: make the statistics
+        forward_stats(p, y, ws);
+        ws.flags[0] = T(1);
+        ws.flags[1] = T(0);
+    }
+    const bool kept = ws.flags[1] == T(1);
+    const std::size_t n = p.n, D = p.depth, C = p.classes, bm = p.tiles.rows, bc = p.tiles.classes;
+    const auto& t = p.targets;
+    const T eps = t.smoothing;
+    const T lambda = p.z_loss;
+    const bool softcap = p.softcap > T(0);
+    T total_weight = T(0);
+    if (eps != T(0))
+        for (std::size_t j = 0; j < C; ++j) total_weight += class_weight(t, j);
+    if (C == 0) {  // no logits: the gradients are 0
+        scale_by_beta(n * D, beta_x, dx);
+        return;
+    }
+    for (std::size_t i0 = 0; i0 < n; i0 += bm) {
+        const std::size_t rows = std::min(bm, n - i0);
+        const T* rs = ws.rows + 4 * i0;
+        for (std::size_t j0 = 0; j0 < C; j0 += bc) {
+            const std::size_t cols = std::min(bc, C - j0);
+            // s: the (capped) logits, or e^{s − M} when kept; G: the gradient tile.
+            T* s = ws.tile_a;
+            T* g = kept || softcap ? ws.tile_b : ws.tile_a;
+            if (!kept) logits_tile(p, i0, rows, j0, cols, s);
+            // G_ij = a_i e^{s_ij − lse_i} − r_i t_ij, a_i = r_i T_i + 2 λ q_i lse_i.
+            if (!kept) {
+                for_rows(rows, cols, [&](std::size_t r) {
+                    const T* st = rs + 4 * r;
+                    const T* sr = s + r * cols;
+                    T* gr = g + r * cols;
+                    for (std::size_t j = 0; j < cols; ++j) gr[j] = (sr[j] - st[0]) - st[1];
+                });
+                exp<T>(rows * cols, g, g);
+            }
+            for_rows(rows, cols, [&](std::size_t r) {
+                const std::size_t i = i0 + r;
+                const T* st = rs + 4 * r;
+                T* gr = g + r * cols;
+                const I label = y[i];
+                if (is_ignored(t, label)) {
+                    std::fill(gr, gr + cols, T(0));
+                    return;
+                }
+                const T u = row_scale != nullptr ? row_scale[i] : T(1);
+                const T ri = ce_scale * u;
+                const T on_target = (T(1) - eps) * class_weight(t, std::size_t(label));
+                T a = ri * (on_target + eps / T(C) * total_weight);
+                if (lambda != T(0)) a += T(2) * lambda * z_scale * u * (st[0] + st[1]);
+                if (kept) {
+                    const T* pr = s + r * cols;
+                    const T f = a * std::exp(-st[1]);
+                    for (std::size_t j = 0; j < cols; ++j) gr[j] = f * pr[j];
+                } else {
+                    for (std::size_t j = 0; j < cols; ++j) gr[j] *= a;
+                }
+                if (eps != T(0)) {
+                    const T k = ri * eps / T(C);
+                    if (t.class_weights == nullptr) {
+                        for (std::size_t j = 0; j < cols; ++j) gr[j] -= k;
+                    } else {
+                        for (std::size_t j = 0; j < cols; ++j) gr[j] -= k * t.class_weights[j0 + j];
+                    }
+                }
+                const auto k = static_cast<std::size_t>(label);
+                if (k >= j0 && k < j0 + cols) gr[k - j0] -= ri * on_target;
+                if (softcap) {  // ∂(c tanh(z / c))/∂z = 1 − (s / c)²
+                    const T* sr = s + r * cols;
+                    const T inv = T(1) / p.softcap;
+                    for (std::size_t j = 0; j < cols; ++j) {
+                        const T q = sr[j] * inv;
+                        gr[j] *= T(1) - q * q;
+                    }
+                }
+            });
+            if (dx != nullptr)
+                gemm<T>(false, true, rows, D, cols, T(1), g, cols, p.w + j0, C,
+                        j0 == 0 ? beta_x : T(1), dx + i0 * D, D);
+            if (dw != nullptr)
+                gemm<T>(true, false, D, cols, rows, T(1), p.x + i0 * D, D, g, cols,
+                        i0 == 0 ? beta_w : T(1), dw + j0, C);
+            if (db != nullptr) col_sums<T>(rows, cols, g, i0 == 0 ? beta_b : T(1), db + j0);
+        }
+    }
+    if (n == 0) {  // no rows: dW and db get 0 + beta · old
+        scale_by_beta(D * C, beta_w, dw);
+        scale_by_beta(C, beta_b, db);
+    }
+}
+
+#define FUSEGRAD_INSTANTIATE_LINEAR_XENT(T, I)                                              \
+    template linear_xent_totals<T> linear_xent_forward<T, I>(const linear_xent_problem<T>&, \
+                                                             const I*, T*, T*);             \
+    template void linear_xent_backward<T, I>(const linear_xent_problem<T>&, const I*, T, T, \
+                                             const T*, T*, T, T*, T, T*, T, T*);
+
+FUSEGRAD_INSTANTIATE_LINEAR_XENT(float, std::int32_t)
+FUSEGRAD_INSTANTIATE_LINEAR_XENT(float, std::int64_t)
+FUSEGRAD_INSTANTIATE_LINEAR_XENT(double, std::int32_t)
+FUSEGRAD_INSTANTIATE_LINEAR_XENT(double, std::int64_t)
+
+#undef FUSEGRAD_INSTANTIATE_LINEAR_XENT
+
+}  // namespace fusegrad::kernels
