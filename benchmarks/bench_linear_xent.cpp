@@ -15,7 +15,7 @@
 // does (four GEMMs' worth: logits, recomputed logits, dx, dW: 8·N·D·C flops) against the same
 // run's kernels::gemm rate at 1024³, and the peak memory of one step beyond the inputs, the
 // params and their gradients, measured in a child process per implementation (VmHWM after
-// resetting it, minus the resident size before the step).
+// resetting it, minus the resident size before the first step, minus the gradients' bytes).
 
 #include <benchmark/benchmark.h>
 
@@ -170,8 +170,10 @@ long status_kib(const char* key) {
     return -1;
 }
 
-/// Runs step() once after the setup, in a child; returns the peak resident growth in bytes
-/// (VmHWM reset before the step, minus VmRSS before it), or -1 when the child failed.
+/// Runs step() once after the setup (inputs made, graph compiled), in a child; returns the peak
+/// resident growth of that first step in bytes (VmHWM reset before it, minus VmRSS before it):
+/// fusegrad's arena and gradients and torch's temporaries and gradients alike. -1 when the
+/// child failed.
 template <class Setup>
 double peak_growth(Setup&& setup) {
     int fd[2];
@@ -182,7 +184,6 @@ double peak_growth(Setup&& setup) {
         double grown = -1;
         try {
             auto step = setup();
-            step();  // the first step allocates what every step needs (graph arena, torch pools)
             std::ofstream("/proc/self/clear_refs") << "5";  // reset VmHWM to VmRSS
             const long before = status_kib("VmRSS:");
             step();
@@ -234,7 +235,7 @@ int main(int argc, char** argv) {
     threads = omp_get_max_threads();
 #endif
     std::printf("\n%s, %d thread(s); CPU: see /proc/cpuinfo (family, model) in the notes\n",
-                fg::kernels::arch_name(fg::kernels::active_arch()), threads);
+                std::string(fg::kernels::arch_name(fg::kernels::active_arch())).c_str(), threads);
     const double gemm_ms = reporter.best("gemm/1024^3");
     const double peak = gemm_ms > 0 ? 2.0 * 1024.0 * 1024.0 * 1024.0 / (gemm_ms * 1e6) : 0;
     std::printf("kernels::gemm 1024^3: %.1f GFLOP/s (the reference rate below)\n\n", peak);
@@ -255,7 +256,10 @@ int main(int argc, char** argv) {
                 return [g] { g->run(); };
             });
         };
-        const double mf = mem_fg(std::true_type{}), mu = mem_fg(std::false_type{});
+        // Every implementation's growth includes the gradients (fusegrad's param gradients are
+        // allocated by the first run, torch's by backward()): count them out.
+        const auto beyond = [&](double v) { return v < 0 ? v : std::max(0.0, v - grads); };
+        const double mf = beyond(mem_fg(std::true_type{})), mu = beyond(mem_fg(std::false_type{}));
         double mt = -1;
 #ifdef FUSEGRAD_HAVE_TORCH
         mt = peak_growth([&] {
@@ -263,9 +267,7 @@ int main(int argc, char** argv) {
             auto* tp = new torch_problem(*d, s);
             return [tp] { tp->step(); };
         });
-        // torch allocates its gradients during the step; fusegrad's are in its arena, made
-        // before the measured step. Count neither.
-        if (mt >= 0) mt = std::max(0.0, mt - grads);
+        mt = beyond(mt);
 #endif
         const auto mb = [](double v) { return v < 0 ? -1.0 : v / 1048576.0; };
         std::printf("%-20s %10.2f %10.2f %10.2f %9.2f %9.2f %7.0f%% %12.1f %12.1f %12.1f %8.4f\n",

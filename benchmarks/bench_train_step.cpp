@@ -64,10 +64,20 @@ struct problem {
     }
 };
 
+/// The default rules make the graph one linear_xent; `Xent` stops at linear + softmax_xent
+/// (the rules before linear_xent existed), for the side-by-side.
+template <bool Xent = false>
 void run_engine(benchmark::State& st, std::size_t batch) {
     problem p(batch);
     auto logits = fg::linear(fg::input<"x">(p.x), fg::param<"W">(p.w), fg::param<"b">(p.b));
-    auto graph = fg::compile(fg::mean(fg::nll(fg::softmax(logits), fg::labels<"y">(p.y))));
+    auto loss = fg::mean(fg::nll(fg::softmax(logits), fg::labels<"y">(p.y)));
+    auto graph = [&] {
+        if constexpr (Xent)
+            return fg::compile(loss, fg::make_rule_set(fg::rules::nll_of_softmax,
+                                                       fg::rules::mean_of_xent));
+        else
+            return fg::compile(loss);
+    }();
     fg::nn::sgd sgd(fg::nn::params<"W", "b">(p.w, p.b), {.lr = kLr});
     for (auto _ : st) {
         graph.run();
@@ -141,6 +151,10 @@ int main(int argc, char** argv) {
                                      [batch](benchmark::State& st) { run_engine(st, batch); })
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
+        benchmark::RegisterBenchmark(name_of(batch, "engine_softmax_xent").c_str(),
+                                     [batch](benchmark::State& st) { run_engine<true>(st, batch); })
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
         benchmark::RegisterBenchmark(name_of(batch, "kernels").c_str(),
                                      [batch](benchmark::State& st) { run_kernels(st, batch); })
             ->Unit(benchmark::kMicrosecond)
@@ -156,15 +170,17 @@ int main(int argc, char** argv) {
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     ratio_reporter rep;
     benchmark::RunSpecifiedBenchmarks(&rep);
-    std::printf("\n%-8s %10s %10s %10s %16s %16s\n", "batch", "engine us", "kernels us", "torch us",
-                "torch/engine", "engine/kernels");
+    std::printf("\n%-8s %10s %10s %10s %10s %16s %16s %14s\n", "batch", "engine us", "sx us",
+                "kernels us", "torch us", "torch/engine", "engine/kernels", "sx/engine");
     for (std::size_t batch : kBatches) {
         const double e = rep.best(name_of(batch, "engine")),
+                     x = rep.best(name_of(batch, "engine_softmax_xent")),
                      k = rep.best(name_of(batch, "kernels")),
                      t = rep.best(name_of(batch, "libtorch"));
-        std::printf("%-8zu %10.1f %10.1f %10.1f %16.2f %16.3f\n", batch, e, k, t,
-                    e > 0 && t > 0 ? t / e : 0.0, k > 0 ? e / k : 0.0);
+        std::printf("%-8zu %10.1f %10.1f %10.1f %10.1f %16.2f %16.3f %14.3f\n", batch, e, x, k, t,
+                    e > 0 && t > 0 ? t / e : 0.0, k > 0 ? e / k : 0.0, e > 0 ? x / e : 0.0);
     }
+    std::printf("(engine: one linear_xent; sx: the same graph as linear + softmax_xent)\n");
     std::printf(
         "(arch %s; torch/engine > 1: the engine is faster; engine/kernels − 1 is the "
         "engine's overhead)\n",

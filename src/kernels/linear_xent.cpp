@@ -23,6 +23,7 @@
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
 #include "fusegrad/kernels/unary.hpp"
+#include "block_sum.hpp"
 #include "parallel.hpp"
 
 namespace fusegrad::kernels {
@@ -194,24 +195,7 @@ void scale_by_beta(std::size_t n, T beta, T* y) {
         axpby<T>(n, beta, y, T(0), y);
 }
 
-/// Sums row losses in blocks of 256, so the rounding error grows like m / 256 + 256, not m.
-template <class T>
-class block_sum {
-  public:
-    void add(T v) {
-        block_ += v;
-        if (++count_ == 256) {
-            total_ += block_;
-            block_ = T(0);
-            count_ = 0;
-        }
-    }
-    T value() const { return total_ + block_; }
-
-  private:
-    T total_ = T(0), block_ = T(0);
-    std::size_t count_ = 0;
-};
+using detail::block_sum;
 
 }  // namespace
 

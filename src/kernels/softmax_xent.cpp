@@ -27,6 +27,7 @@
 #include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
+#include "block_sum.hpp"
 #include "parallel.hpp"
 #include "simd/softmax_xent_decl.hpp"
 
@@ -88,24 +89,7 @@ row_pass<T> row_stats(std::size_t i, std::size_t n, const T* sr, const T* stats)
     return stream_row(n, sr, no_targets{});
 }
 
-/// Sums row losses in blocks of 256, so the rounding error grows like m / 256 + 256, not m.
-template <class T>
-class block_sum {
-  public:
-    void add(T v) {
-        block_ += v;
-        if (++count_ == 256) {
-            total_ += block_;
-            block_ = T(0);
-            count_ = 0;
-        }
-    }
-    T value() const { return total_ + block_; }
-
-  private:
-    T total_ = T(0), block_ = T(0);
-    std::size_t count_ = 0;
-};
+using detail::block_sum;
 
 template <class T>
 T row_scale_at(T alpha, const T* row_scale, std::size_t i) {
