@@ -5,7 +5,9 @@
 /// Workspace layout (linear_xent_tiles::workspace): tile A, tile B (rows × classes each), then 4
 /// numbers per row of x: the running max M_i, the running Σ e^{s − M_i} (log Σ after the
 /// forward), the smoothing term A_i = Σ_j c_j (M_i − s_ij) and the target logit s_{i,y_i}; then
-/// a flag "statistics valid" and a flag "tile A holds the forward's e^{s − M}" (kept tiling).
+/// a flag "statistics valid", a flag saying what the kept tile holds (0: nothing, 1: tile A
+/// holds the forward's e^{s − M}, 2: tile B holds the gradient for ce_scale = the third flag) and
+/// that scale.
 ///
 /// Everything heavy goes through other kernels: gemm (packed, threaded over fixed chunks),
 /// exp and tanh (SIMD, dispatched), sum and col_sums. What is left here is per-row bookkeeping on
@@ -19,11 +21,11 @@
 #include <limits>
 #include <type_traits>
 
+#include "block_sum.hpp"
 #include "fusegrad/kernels/bodies/tanh.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
 #include "fusegrad/kernels/unary.hpp"
-#include "block_sum.hpp"
 #include "parallel.hpp"
 
 namespace fusegrad::kernels {
@@ -217,11 +219,22 @@ linear_xent_tiles linear_xent_tiling(std::size_t n, std::size_t classes, std::si
 
 template <class T, class I>
 linear_xent_totals<T> linear_xent_forward(const linear_xent_problem<T>& p, const I* y, T* loss,
-                                          T* work) {
+                                          T* work, T gradient_scale) {
     detail::trace_call("linear_xent_forward");
     const auto ws = layout_of(p, work);
     ws.flags[0] = T(0);
     ws.flags[1] = T(0);
+    ws.flags[2] = T(0);
+    if (gradient_scale != T(0) && p.tiles.kept && p.z_loss == T(0) && loss == nullptr) {
+        // One tile, a backward to follow: the loss and the gradient in one pass, as softmax_xent
+        // does in run(). No row statistics: a backward with another scale recomputes.
+        logits_tile(p, 0, p.n, 0, p.classes, ws.tile_a);
+        const T total = softmax_xent_index_rows_fused<T, I>(p.n, p.classes, ws.tile_a, y, p.targets,
+                                                            gradient_scale, nullptr, ws.tile_b);
+        ws.flags[1] = T(2);
+        ws.flags[2] = gradient_scale;
+        return {total, T(0)};
+    }
     forward_stats(p, y, ws);
     const auto& t = p.targets;
     const T eps = t.smoothing;
@@ -260,13 +273,22 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
     detail::trace_call("linear_xent_backward");
     if (dx == nullptr && dw == nullptr && db == nullptr) return;
     const auto ws = layout_of(p, work);
-    if (ws.flags[0] != T(1)) {  // not after a forward on this workspace: make the statistics
+    const std::size_t n = p.n, D = p.depth, C = p.classes;
+    if (ws.flags[1] == T(2) && ws.flags[2] == ce_scale && row_scale == nullptr) {
+        // The forward wrote this very gradient (linear_xent_forward's gradient_scale).
+        const T* g = ws.tile_b;
+        if (dx != nullptr) gemm<T>(false, true, n, D, C, T(1), g, C, p.w, C, beta_x, dx, D);
+        if (dw != nullptr) gemm<T>(true, false, D, C, n, T(1), p.x, D, g, C, beta_w, dw, C);
+        if (db != nullptr) col_sums<T>(n, C, g, beta_b, db);
+        return;
+    }
+    if (ws.flags[0] != T(1)) {  // no statistics on this workspace (yet): make them
         forward_stats(p, y, ws);
         ws.flags[0] = T(1);
-        ws.flags[1] = T(0);
+        ws.flags[1] = p.tiles.kept ? T(1) : T(0);
     }
     const bool kept = ws.flags[1] == T(1);
-    const std::size_t n = p.n, D = p.depth, C = p.classes, bm = p.tiles.rows, bc = p.tiles.classes;
+    const std::size_t bm = p.tiles.rows, bc = p.tiles.classes;
     const auto& t = p.targets;
     const T eps = t.smoothing;
     const T lambda = p.z_loss;
@@ -354,7 +376,7 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
 
 #define FUSEGRAD_INSTANTIATE_LINEAR_XENT(T, I)                                              \
     template linear_xent_totals<T> linear_xent_forward<T, I>(const linear_xent_problem<T>&, \
-                                                             const I*, T*, T*);             \
+                                                             const I*, T*, T*, T);          \
     template void linear_xent_backward<T, I>(const linear_xent_problem<T>&, const I*, T, T, \
                                              const T*, T*, T, T*, T, T*, T, T*);
 

@@ -176,6 +176,43 @@ TEST_CASE("linear_xent gives bitwise the same loss and gradients with 1 and 2 th
 #endif
 }
 
+TEST_CASE("linear_xent in run(): the one-tile gradient made in the forward, and what else",
+          "[ops][linear_xent]") {
+    arrays a;
+    fg::linear_xent_options o;
+    o.ignore_index = -1;
+    o.label_smoothing = 0.1;
+    auto loss =
+        fg::linear_cross_entropy(fg::param<"x">(a.X), fg::param<"W">(a.W), fg::param<"b">(a.b),
+                                 fg::labels<"y">(a.y), fg::constant(a.cw), o);
+    auto split = fg::compile(loss);
+    split.forward();  // forward() alone: no gradient made
+    split.backward();
+    const xt::xtensor<double, 2> dW = split.grad<"W">();
+    const xt::xtensor<double, 2> dx = split.grad<"x">();
+    auto g = fg::compile(loss);
+    {
+        fg::kernels::trace_scope trace;
+        g.run();
+        CHECK(trace.count("softmax_xent_index_rows_fused") == 1);
+    }
+    CHECK_THAT(g.value(), Catch::Matchers::WithinRel(split.value(), 1e-14));
+    for (std::size_t i = 0; i < dW.size(); ++i)
+        CHECK_THAT(g.grad<"W">().data()[i], Catch::Matchers::WithinAbs(dW.data()[i], 1e-15));
+    for (std::size_t i = 0; i < dx.size(); ++i)
+        CHECK_THAT(g.grad<"x">().data()[i], Catch::Matchers::WithinAbs(dx.data()[i], 1e-15));
+    // A second backward with an upstream of 3: the gradient tile was made for 1, so it is
+    // recomputed (and 3 times the first).
+    const double three = 3.0;
+    g.backward(fg::cview<double>{&three, fg::shape::scalar()});
+    for (std::size_t i = 0; i < dW.size(); ++i)
+        CHECK_THAT(g.grad<"W">().data()[i], Catch::Matchers::WithinAbs(3 * dW.data()[i], 1e-14));
+    // And again with 1: still right.
+    g.backward();
+    for (std::size_t i = 0; i < dW.size(); ++i)
+        CHECK_THAT(g.grad<"W">().data()[i], Catch::Matchers::WithinAbs(dW.data()[i], 1e-15));
+}
+
 TEST_CASE("linear_xent: tiles of every size give the same result", "[ops][linear_xent]") {
     arrays a;
     auto value_and_dw = [&](std::size_t rows, std::size_t classes) {

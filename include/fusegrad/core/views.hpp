@@ -40,6 +40,12 @@ struct grad_sink {
     constexpr std::size_t size() const noexcept { return dims.size(); }
 };
 
+/// The trailing argument of an op's optional `forward(out, operands..., ws, backward_follows)`:
+/// graph::run() calls that overload instead of the plain forward, because the backward follows
+/// at once. The op computes the same value and may leave in its workspace what its vjp will
+/// reuse (linear_xent: the gradient tile for an upstream of one). See docs/design.md.
+struct backward_follows {};
+
 /// An op's own scratch memory, when the op declares `workspace_size` (see core/keeps.hpp): the
 /// same buffer is passed to the forward and to the vjp of the same value, and holds what the
 /// forward wrote there until that vjp has run. Not initialised: the op writes before it reads.

@@ -143,7 +143,15 @@ void infer_value(const Op& op, value_table<T>& v, std::size_t self, const std::s
         v.ws_sizes[self] = op.workspace_size(v.shapes[self], v.shapes[ch[C]]...);
 }
 
-template <bool Fused, class T, class Op, class... V, std::size_t... C>
+/// Whether an op has run()'s `forward(out, operands..., ws, backward_follows)` (core/views.hpp).
+template <class Op, class T, class... V>
+concept forward_before_vjp_op = requires(const Op& op, mview<T> out, workspace<T> ws,
+                                         V... operands) {
+    op.forward(out, operands..., ws, backward_follows{});
+};
+
+// InRun: run() is calling, so the backward follows at once (an op may prepare for it).
+template <bool Fused, bool InRun, class T, class Op, class... V, std::size_t... C>
 void forward_value(const Op& op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
                    bool& fused, type_list<V...>, std::index_sequence<C...>) {
     const mview<T> out{v.out[self], v.shapes[self]};
@@ -152,6 +160,9 @@ void forward_value(const Op& op, const value_table<T>& v, std::size_t self, cons
             op.forward_with_vjp(out, mview<T>{v.grads[ch[0]], v.shapes[ch[0]]},
                                 operand_view<operand_t<T, V>>(v, ch[C])..., ws...);
             fused = true;
+        } else if constexpr (InRun && sizeof...(ws) == 1 &&
+                             forward_before_vjp_op<Op, T, cview<operand_t<T, V>>...>) {
+            op.forward(out, operand_view<operand_t<T, V>>(v, ch[C])..., ws..., backward_follows{});
         } else {
             op.forward(out, operand_view<operand_t<T, V>>(v, ch[C])..., ws...);
         }
@@ -161,7 +172,7 @@ void forward_value(const Op& op, const value_table<T>& v, std::size_t self, cons
     else
         call();
 }
-template <bool Fused, class T>  // a leaf: nothing to compute
+template <bool Fused, bool InRun, class T>  // a leaf: nothing to compute
 void forward_value(const no_state&, const value_table<T>&, std::size_t, const std::size_t*, bool&,
                    type_list<>, std::index_sequence<>) noexcept {}
 
@@ -462,6 +473,7 @@ class graph {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (detail::forward_value < Prepare &&
                  detail::fused_vjp_at<plan_type, value_type, I>::value,
+             Prepare,
              value_type > (detail::operand_get<I>(values_.ops), v, I, tables::children[I].data(),
                            vjp_fused_[I], typename plan_type::template entry_at<I>::operand_types{},
                            std::make_index_sequence<tables::arity[I]>{}),

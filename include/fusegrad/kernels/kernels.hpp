@@ -247,8 +247,8 @@ struct linear_xent_tiles {
     std::size_t classes = 0;  ///< tile width (classes per tile)
     bool kept = false;        ///< one tile holds everything: the backward reuses the forward's
     /// Elements of T the kernels need as workspace for N rows: two tiles, 4 numbers per row (the
-    /// row max, log Σ e^{s − max}, the smoothing term and the target logit) and 2 flags.
-    std::size_t workspace(std::size_t n) const { return 2 * rows * classes + 4 * n + 2; }
+    /// row max, log Σ e^{s − max}, the smoothing term and the target logit) and 3 flags.
+    std::size_t workspace(std::size_t n) const { return 2 * rows * classes + 4 * n + 3; }
 };
 
 /// The tiles for N rows and C classes: at most `tile_rows` × `tile_classes` when they are not 0,
@@ -280,9 +280,14 @@ struct linear_xent_totals {
 /// Forward. `work` has p.tiles.workspace(N) elements; on return it holds the row statistics the
 /// backward needs. loss[i] = CE_i + λ lse_i² when `loss` is not null. Labels must be valid (see
 /// xent_first_bad_label).
+///
+/// gradient_scale ≠ 0 says a backward with ce_scale = gradient_scale and no row_scale follows
+/// (graph::run() of a loss): with a kept tiling and no z-loss the forward then also writes that
+/// gradient tile, in the same pass as the loss (softmax_xent_index_rows_fused: one exp per
+/// logit), and the backward only multiplies it into dx, dW and db.
 template <class T, class I>
 linear_xent_totals<T> linear_xent_forward(const linear_xent_problem<T>& p, const I* y, T* loss,
-                                          T* work);
+                                          T* work, T gradient_scale = T(0));
 
 /// Backward after linear_xent_forward on the same operands and `work`: with
 /// r_i = ce_scale · (row_scale ? row_scale[i] : 1) and q_i = z_scale · (row_scale ? row_scale[i]

@@ -99,26 +99,31 @@ struct linear_xent {
         return tiles(x, w).workspace(x.rows);
     }
 
-    // ---- forward ---------------------------------------------------------------------------
-    template <class T, class Y>
-    void forward(mview<T> out, cview<T> x, cview<T> w, cview<T> b, cview<Y> y,
-                 workspace<T> ws) const requires Bias {
-        run_forward(out, problem<T>(x, w, b.data, nullptr), y, ws);
+    // ---- forward ----------------------------------------------------------------------------
+    // `follows...` is empty for forward() and backward_follows in run() (core/views.hpp): then,
+    // for a one-tile problem, the forward also writes the gradient tile the vjp will use.
+    template <class T, class Y, class... F>
+    void forward(mview<T> out, cview<T> x, cview<T> w, cview<T> b, cview<Y> y, workspace<T> ws,
+                 F... follows) const requires Bias &&(std::same_as<F, backward_follows>&&...) {
+        run_forward(out, problem<T>(x, w, b.data, nullptr), y, ws, sizeof...(follows) != 0);
     }
-    template <class T, class Y>
+    template <class T, class Y, class... F>
     void forward(mview<T> out, cview<T> x, cview<T> w, cview<T> b, cview<Y> y, cview<T> cw,
-                 workspace<T> ws) const requires Bias {
-        run_forward(out, problem<T>(x, w, b.data, cw.data), y, ws);
+                 workspace<T> ws, F... follows) const requires Bias &&
+        (std::same_as<F, backward_follows>&&...) {
+        run_forward(out, problem<T>(x, w, b.data, cw.data), y, ws, sizeof...(follows) != 0);
     }
-    template <class T, class Y>
-    void forward(mview<T> out, cview<T> x, cview<T> w, cview<Y> y, workspace<T> ws) const
-        requires(!Bias) {
-        run_forward(out, problem<T>(x, w, nullptr, nullptr), y, ws);
+    template <class T, class Y, class... F>
+        void forward(mview<T> out, cview<T> x, cview<T> w, cview<Y> y, workspace<T> ws,
+                     F... follows) const requires(!Bias) &&
+        (std::same_as<F, backward_follows> && ...) {
+        run_forward(out, problem<T>(x, w, nullptr, nullptr), y, ws, sizeof...(follows) != 0);
     }
-    template <class T, class Y>
-    void forward(mview<T> out, cview<T> x, cview<T> w, cview<Y> y, cview<T> cw,
-                 workspace<T> ws) const requires(!Bias) {
-        run_forward(out, problem<T>(x, w, nullptr, cw.data), y, ws);
+    template <class T, class Y, class... F>
+        void forward(mview<T> out, cview<T> x, cview<T> w, cview<Y> y, cview<T> cw, workspace<T> ws,
+                     F... follows) const requires(!Bias) &&
+        (std::same_as<F, backward_follows> && ...) {
+        run_forward(out, problem<T>(x, w, nullptr, cw.data), y, ws, sizeof...(follows) != 0);
     }
 
     // ---- vjp: dx = G·Wᵀ, dW = xᵀ·G, db = Σ_rows G, G = ∂loss/∂s ⊙ ∂s/∂(xW + b), tile by tile --
@@ -232,9 +237,11 @@ struct linear_xent {
         return {d, rows};
     }
 
+    // before_vjp: run() is calling; for a scalar loss the gradient for an upstream of one (ce
+    // scale 1/D for a mean, 1 for a sum) may then be made in the forward pass (kernels.hpp).
     template <class T, class Y>
     void run_forward(mview<T> out, const kernels::linear_xent_problem<T>& p, cview<Y> y,
-                     workspace<T> ws) const {
+                     workspace<T> ws, bool before_vjp) const {
         static_assert(std::integral<Y>, "linear_xent takes class indices (fg::labels)");
         check_workspace(p, ws);
         const auto bad = kernels::xent_first_bad_label<T, Y>(p.n, y.data, p.classes, p.targets);
@@ -242,12 +249,18 @@ struct linear_xent {
             throw label_error("linear_xent: label y[" + std::to_string(bad) +
                               "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
                               std::to_string(p.classes) + ")");
-        const auto totals = kernels::linear_xent_forward<T, Y>(
-            p, y.data, R == reduction::none ? out.data : nullptr, ws.data);
-        if constexpr (R == reduction::sum)
+        if constexpr (R == reduction::none) {
+            kernels::linear_xent_forward<T, Y>(p, y.data, out.data, ws.data);
+        } else if constexpr (R == reduction::sum) {
+            const auto totals = kernels::linear_xent_forward<T, Y>(p, y.data, nullptr, ws.data,
+                                                                   before_vjp ? T(1) : T(0));
             out.data[0] = totals.cross_entropy + p.z_loss * totals.lse_squared;
-        if constexpr (R == reduction::mean) {
+        } else {
             const auto [d, rows] = mean_divisors<T, Y>(p, y.data);
+            // The same expression as run_vjp's g / d for g = 1: the kernel compares the two.
+            const T scale = before_vjp ? T(1) / d : T(0);
+            const auto totals =
+                kernels::linear_xent_forward<T, Y>(p, y.data, nullptr, ws.data, scale);
             out.data[0] = totals.cross_entropy / d;
             if (p.z_loss != T(0)) out.data[0] += p.z_loss * totals.lse_squared / rows;
         }
