@@ -38,6 +38,7 @@
 #include <fusegrad/fusegrad.hpp>
 #include <fusegrad/kernels/arch.hpp>
 #include <fusegrad/kernels/kernels.hpp>
+#include <fusegrad/nn/threads.hpp>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -104,8 +105,13 @@ auto make_graph(data& d) {
         return fg::compile(e, fg::no_rewrite);
 }
 
+/// The kernels' thread count at start-up: libtorch's first use resets OpenMP's count (to 1
+/// here), which would leave every later fusegrad row on one thread.
+std::size_t g_threads = 1;
+
 template <bool Fused>
 void run_fusegrad(benchmark::State& st, shape s) {
+    fg::nn::set_num_threads(g_threads);
     data d(s);
     auto g = make_graph<Fused>(d);
     g.run();  // warm-up: plans, allocates the arena
@@ -205,10 +211,9 @@ double peak_growth(Setup&& setup) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    g_threads = fg::nn::num_threads();
 #ifdef FUSEGRAD_HAVE_TORCH
-#ifdef _OPENMP
-    torch::set_num_threads(omp_get_max_threads());
-#endif
+    torch::set_num_threads(int(g_threads));
 #endif
     const auto list = shapes();
     benchmark::RegisterBenchmark("gemm/1024^3", run_gemm_reference)->Unit(benchmark::kMillisecond);
@@ -230,10 +235,7 @@ int main(int argc, char** argv) {
     fg::bench::ratio_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
 
-    int threads = 1;
-#ifdef _OPENMP
-    threads = omp_get_max_threads();
-#endif
+    const int threads = int(g_threads);
     std::printf("\n%s, %d thread(s); CPU: see /proc/cpuinfo (family, model) in the notes\n",
                 std::string(fg::kernels::arch_name(fg::kernels::active_arch())).c_str(), threads);
     const double gemm_ms = reporter.best("gemm/1024^3");
