@@ -73,8 +73,8 @@ void run_engine(benchmark::State& st, std::size_t batch) {
     auto loss = fg::mean(fg::nll(fg::softmax(logits), fg::labels<"y">(p.y)));
     auto graph = [&] {
         if constexpr (Xent)
-            return fg::compile(loss, fg::make_rule_set(fg::rules::nll_of_softmax,
-                                                       fg::rules::mean_of_xent));
+            return fg::compile(
+                loss, fg::make_rule_set(fg::rules::nll_of_softmax, fg::rules::mean_of_xent));
         else
             return fg::compile(loss);
     }();

@@ -24,10 +24,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "block_sum.hpp"
 #include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
-#include "block_sum.hpp"
 #include "parallel.hpp"
 #include "simd/softmax_xent_decl.hpp"
 

@@ -1,9 +1,9 @@
 // Compile cost of rewriting a wide graph: FUSEGRAD_HEADS softmax-regression heads (params V, c)
 // summed, head k reading its input through a stack of k log(softmax(linear(h, W, b))) levels
 // (the heads share their lower levels, which the plan evaluates once). 406 tree nodes and 88
-// rewrites at the default 11 heads (each head ends in linear_xent). (Were the heads to use W and b too, a head's softmax would
-// also be the inside of the next level's log(softmax(...)), and the rules rightly would not fuse
-// it: tests/core/test_rewrite.cpp covers that near miss.) Measured by
+// rewrites at the default 11 heads (each head ends in linear_xent). (Were the heads to use W and b
+// too, a head's softmax would also be the inside of the next level's log(softmax(...)), and the
+// rules rightly would not fuse it: tests/core/test_rewrite.cpp covers that near miss.) Measured by
 // scripts/measure-compile-cost.sh; also run as a test, which checks the rewritten graph against the
 // graph as written.
 

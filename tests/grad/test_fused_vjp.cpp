@@ -288,8 +288,8 @@ TEST_CASE("an operand with two consumers: the first writer fuses, the other accu
         fill_uniform(b, -1, 1, 44);
         // As written (the default rules would make it one linear_xent, with no softmax_xent).
         auto g = fg::compile(
-            fg::cross_entropy(
-                fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)), labels),
+            fg::cross_entropy(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)),
+                              labels),
             fg::no_rewrite);
         const auto ran = traced([&] { g.run(); });
         CHECK(ran.fused == 1);
