@@ -132,12 +132,45 @@ struct leaf_index {
     using type =
         decltype(position_of<X>(static_cast<const typename leaf_positions<List>::type*>(nullptr)));
 };
-/// Where each leaf of Sub sits in Super: an index_sequence (a type).
+
+/// A distinct address per type, for comparing types inside a constant evaluation.
+template <class T>
+struct type_key {
+    static constexpr char id = 0;
+};
+
+/// Where each leaf of Sub sits in Super (every leaf of Sub is in Super), and whether Sub is a
+/// prefix of Super (the common case: a node's first operand's leaves are the first of its own).
+///
+/// Compile cost: one constant evaluation over two arrays of addresses, not a template
+/// instantiation per leaf (a lookup per leaf costs a deduction against every base of a position
+/// table, cubic over a residual chain), and the result is data that a loop reads, not an index
+/// pack that a fold unrolls (quadratic code over a deep chain).
 template <class Sub, class Super>
 struct leaf_map;
-template <class... L, class Super>
-struct leaf_map<leaf_list<L...>, Super> {
-    using type = std::index_sequence<leaf_index<L, Super>::type::value...>;
+template <class... S, class... P>
+struct leaf_map<leaf_list<S...>, leaf_list<P...>> {
+    static constexpr std::size_t size = sizeof...(S);
+    struct result {
+        std::size_t at[sizeof...(S) > 0 ? sizeof...(S) : 1]{};
+        bool prefix = true;
+    };
+    static constexpr result compute() {
+        constexpr const void* sub[] = {&type_key<S>::id..., nullptr};
+        constexpr const void* super[] = {&type_key<P>::id..., nullptr};
+        result r{};
+        for (std::size_t i = 0; i < sizeof...(S); ++i) {
+            if (i < sizeof...(P) && sub[i] == super[i]) {
+                r.at[i] = i;
+                continue;
+            }
+            r.prefix = false;
+            for (std::size_t j = 0; j < sizeof...(P); ++j)
+                if (sub[i] == super[j]) r.at[i] = j;
+        }
+        return r;
+    }
+    static constexpr result value = compute();
 };
 
 /// One leaf's binding and its name.
@@ -168,17 +201,24 @@ inline void merge_binding(named_binding& dst, const named_binding& src,
     else if (dst.ref.source != src.ref.source && conflict.empty())
         conflict = src.name;
 }
-template <std::size_t... Map>
-void merge_mapped(named_binding* dst, const named_binding* src, std::string_view& conflict,
-                  std::index_sequence<Map...>) noexcept {
-    std::size_t j = 0;
-    (merge_binding(dst[Map], src[j++], conflict), ...);
+/// Merges n bindings of src into dst: src[i] into dst[i] (map null: src is a prefix of dst) or
+/// into dst[map[i]]. A loop, not a fold: one small function for every node of every model.
+inline void merge_bindings(named_binding* dst, const named_binding* src, const std::size_t* map,
+                           std::size_t n, std::string_view& conflict) noexcept {
+    for (std::size_t i = 0; i < n; ++i) merge_binding(dst[map ? map[i] : i], src[i], conflict);
 }
-template <std::size_t... Map>
-void gather_mapped(named_binding* dst, const named_binding* src,
-                   std::index_sequence<Map...>) noexcept {
-    std::size_t j = 0;
-    ((dst[j++] = src[Map]), ...);
+/// dst[i] = src[map[i]] (map null: src[i]) for i < n.
+inline void gather_bindings(named_binding* dst, const named_binding* src, const std::size_t* map,
+                            std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[map ? map[i] : i];
+}
+/// The map of leaf list Sub into Super for the two loops above: null when Sub is a prefix.
+template <class Sub, class Super>
+constexpr const std::size_t* leaf_map_data() noexcept {
+    if constexpr (leaf_map<Sub, Super>::value.prefix)
+        return nullptr;
+    else
+        return leaf_map<Sub, Super>::value.at;
 }
 
 template <class List>
@@ -209,30 +249,35 @@ struct node_storage<Op, true, C...> {
     node_storage() = default;
     node_storage(Op o, const operand_list<std::index_sequence_for<C...>, C...>& ch) : op(o) {
         [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (merge_from(operand_get<K>(ch)), ...);
+            (merge_from<K == 0>(operand_get<K>(ch)), ...);
         }
         (std::index_sequence_for<C...>{});
     }
     /// From the store of a pure node X whose leaves include all of ours.
     template <class X>
     node_storage(from_leaves_t, const X& x) {
-        gather_mapped(leaves.slots, x.leaves.slots,
-                      typename leaf_map<leaf_types, typename X::leaf_types>::type{});
+        gather_bindings(leaves.slots, x.leaves.slots,
+                        leaf_map_data<leaf_types, typename X::leaf_types>(),
+                        leaf_count<leaf_types>::value);
         leaves.conflict = x.leaves.conflict;  // a conflict below x stays reported
     }
 
   private:
     // An operand's leaves into ours: the first binding of a name wins; another array under it
-    // is a conflict (a conflict found below stays the one reported).
-    template <class X>
+    // is a conflict (a conflict found below stays the one reported). The first operand's leaves
+    // are the first of ours (leaves_of), so they need no map.
+    template <bool First, class X>
     void merge_from(const X& x) {
         if constexpr (requires { X::name; }) {
             const named_binding b{x.ref, X::name.view()};
             merge_binding(leaves.slots[leaf_index<X, leaf_types>::type::value], b, leaves.conflict);
         } else {
             if (leaves.conflict.empty()) leaves.conflict = x.leaves.conflict;
-            merge_mapped(leaves.slots, x.leaves.slots, leaves.conflict,
-                         typename leaf_map<typename X::leaf_types, leaf_types>::type{});
+            using sub = typename X::leaf_types;
+            const std::size_t* map = nullptr;
+            if constexpr (!First) map = leaf_map_data<sub, leaf_types>();
+            merge_bindings(leaves.slots, x.leaves.slots, map, leaf_count<sub>::value,
+                           leaves.conflict);
         }
     }
 };
