@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -95,12 +96,13 @@ requires requires(const Op& op, const shape& s) {
 }
 struct has_workspace<Op, std::index_sequence<C...>> : std::true_type {};
 
-template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>>
+template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>,
+          class List = typename Plan::entries>
 struct grad_tuple;
-template <class Plan, class T, std::size_t... I>
-struct grad_tuple<Plan, T, std::index_sequence<I...>> {
-    using type = flat_store<std::index_sequence<I...>,
-                            typename grad_storage<typename Plan::template expr_at<I>, T>::type...>;
+template <class Plan, class T, std::size_t... I, class... Es>
+struct grad_tuple<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
+    using type =
+        flat_store<std::index_sequence<I...>, typename grad_storage<typename Es::expr, T>::type...>;
 };
 
 // ---- one value's steps ------------------------------------------------------------------------
@@ -172,14 +174,6 @@ void forward_value(const Op& op, const value_table<T>& v, std::size_t self, cons
     else
         call();
 }
-template <bool Fused, bool InRun, class T>  // a leaf: nothing to compute
-void forward_value(const no_state&, const value_table<T>&, std::size_t, const std::size_t*, bool&,
-                   type_list<>, std::index_sequence<>) noexcept {}
-
-template <class T>
-void infer_value(const no_state&, value_table<T>&, std::size_t, const std::size_t*, type_list<>,
-                 std::index_sequence<>) noexcept {}  // a leaf: its shape comes from its binding
-
 template <class T>
 void size_grad(no_storage&, const shape&, T*&) noexcept {}
 /// A param's gradient: an xtensor shaped like the param (resized only when the shape changed).
@@ -193,56 +187,134 @@ void size_grad(G& g, const shape& d, T*& buffer) {
 }
 
 // fused: the forward wrote the first operand's gradient (run()); finish it instead.
-template <bool Active, bool MayBeFused, class T, class Op, class... V, std::size_t... C>
+template <bool MayBeFused, class T, class Op, class... V, std::size_t... C>
 void backward_value(const Op& op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
                     const bool* accumulate, bool& fused, type_list<V...>,
                     std::index_sequence<C...>) {
-    if constexpr (Active) {
-        constexpr keeps reads = kept_of<Op>();
-        const cview<T> g{v.grads[self], v.shapes[self]};
-        const cview<T> out = kept_view(reads.has_output(), cview<T>{v.out[self], v.shapes[self]});
-        const auto call = [&](auto... ws) {
-            if constexpr (MayBeFused) {
-                if (fused) {  // once: a second backward() recomputes from scratch
-                    fused = false;
-                    op.vjp_after_fused(
-                        grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
-                        kept_view(reads.has_operand(C), operand_view<operand_t<T, V>>(v, ch[C]))...,
-                        ws...);
-                    return;
-                }
+    constexpr keeps reads = kept_of<Op>();
+    const cview<T> g{v.grads[self], v.shapes[self]};
+    const cview<T> out = kept_view(reads.has_output(), cview<T>{v.out[self], v.shapes[self]});
+    const auto call = [&](auto... ws) {
+        if constexpr (MayBeFused) {
+            if (fused) {  // once: a second backward() recomputes from scratch
+                fused = false;
+                op.vjp_after_fused(
+                    grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
+                    kept_view(reads.has_operand(C), operand_view<operand_t<T, V>>(v, ch[C]))...,
+                    ws...);
+                return;
             }
-            op.vjp(grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
-                   kept_view(reads.has_operand(C), operand_view<operand_t<T, V>>(v, ch[C]))...,
-                   ws...);
-        };
-        if constexpr (has_workspace<Op, std::index_sequence<C...>>::value)
-            call(workspace<T>{v.ws[self], v.ws_sizes[self]});
-        else
-            call();
-    }
+        }
+        op.vjp(grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
+               kept_view(reads.has_operand(C), operand_view<operand_t<T, V>>(v, ch[C]))..., ws...);
+    };
+    if constexpr (has_workspace<Op, std::index_sequence<C...>>::value)
+        call(workspace<T>{v.ws[self], v.ws_sizes[self]});
+    else
+        call();
 }
-template <bool Active, bool MayBeFused, class T>
-void backward_value(const no_state&, const value_table<T>&, std::size_t, const std::size_t*,
-                    const bool*, bool&, type_list<>, std::index_sequence<>) noexcept {}
 
-/// Whether value I of the plan may write its first operand's gradient in its forward: the op
-/// offers it for these operand types, that operand needs a gradient, no other operand does, and
-/// I is the first writer of it in the backward pass (accumulate is false), so nothing touches
-/// the buffer in between. (A class, not a constexpr function: no mangled name.)
-template <class Plan, class T, std::size_t I,
+/// Whether value I of the plan (table entry Entry) may write its first operand's gradient in
+/// its forward: the op offers it for these operand types, that operand needs a gradient, no
+/// other operand does, and I is the first writer of it in the backward pass (accumulate is
+/// false), so nothing touches the buffer in between. (A class, not a constexpr function: no
+/// mangled name.)
+template <class Plan, class T, std::size_t I, class Entry,
           class Seq = std::make_index_sequence<Plan::tables::arity[I]>,
-          class Types = typename Plan::template entry_at<I>::operand_types>
+          class Types = typename Entry::operand_types>
 struct fused_vjp_at : std::false_type {};
-template <class Plan, class T, std::size_t I, std::size_t... C, class... V>
-requires(!Plan::tables::is_leaf[I]) struct fused_vjp_at<Plan, T, I, std::index_sequence<C...>,
-                                                        type_list<V...>>
-    : std::bool_constant<Plan::tables::requires_grad[Plan::tables::children[I][0]] &&
-                         !Plan::tables::accumulate[I][0] &&
-                         ((C == 0 || !Plan::tables::requires_grad[Plan::tables::children[I][C]]) &&
-                          ...) &&
-                         fused_vjp_op<typename Plan::template expr_at<I>::op_type, T,
-                                      cview<operand_t<T, V>>...>>{};
+template <class Plan, class T, std::size_t I, class Entry, std::size_t... C, class... V>
+requires(!Plan::tables::is_leaf[I]) struct fused_vjp_at<Plan, T, I, Entry,
+                                                        std::index_sequence<C...>, type_list<V...>>
+    : std::bool_constant<
+          Plan::tables::requires_grad[Plan::tables::children[I][0]] &&
+          !Plan::tables::accumulate[I][0] &&
+          ((C == 0 || !Plan::tables::requires_grad[Plan::tables::children[I][C]]) && ...) &&
+          fused_vjp_op<typename Entry::expr::op_type, T, cview<operand_t<T, V>>...>>{};
+
+// ---- the step tables --------------------------------------------------------------------------
+// A graph runs its values through tables of function pointers, one entry per value, indexed by
+// id: each pointer is a thunk instantiated per (op, operand element types), which every value
+// of that kind shares. So the code a model compiles to grows with the number of distinct ops,
+// not with the number of values: a fold that inlined every value's step into one function made
+// g++'s back end the largest compile cost of a deep model. An indirect call per value and step
+// costs nanoseconds against kernels that take microseconds.
+
+/// The forward step of one value: `op` points at its op object (its state).
+template <class T>
+using forward_fn = void (*)(const void* op, const value_table<T>& v, std::size_t self,
+                            const std::size_t* ch, bool& fused);
+/// The backward step of one value.
+template <class T>
+using backward_fn = void (*)(const void* op, const value_table<T>& v, std::size_t self,
+                             const std::size_t* ch, const bool* accumulate, bool& fused);
+/// The shape (and workspace) inference of one value.
+template <class T>
+using infer_fn = void (*)(const void* op, value_table<T>& v, std::size_t self,
+                          const std::size_t* ch);
+
+template <bool Fused, bool InRun, class T, class Op, class Types, class Seq>
+void forward_thunk(const void* op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
+                   bool& fused) {
+    forward_value<Fused, InRun, T>(*static_cast<const Op*>(op), v, self, ch, fused, Types{}, Seq{});
+}
+template <bool MayBeFused, class T, class Op, class Types, class Seq>
+void backward_thunk(const void* op, const value_table<T>& v, std::size_t self,
+                    const std::size_t* ch, const bool* accumulate, bool& fused) {
+    backward_value<MayBeFused, T>(*static_cast<const Op*>(op), v, self, ch, accumulate, fused,
+                                  Types{}, Seq{});
+}
+template <class T, class Op, class Types, class Seq>
+void infer_thunk(const void* op, value_table<T>& v, std::size_t self, const std::size_t* ch) {
+    infer_value<T>(*static_cast<const Op*>(op), v, self, ch, Types{}, Seq{});
+}
+
+/// The table entries of one value (null for a leaf, or where no backward runs).
+template <class Plan, class T, std::size_t I, class Entry>
+struct steps_of {
+    using op = typename state_of<typename Entry::expr>::type;
+    using types = typename Entry::operand_types;
+    using seq = std::make_index_sequence<Plan::tables::arity[I]>;
+    static constexpr bool node = !Plan::tables::is_leaf[I];
+    static constexpr bool fusable = fused_vjp_at<Plan, T, I, Entry>::value;
+    template <bool InRun>
+    static constexpr forward_fn<T> forward() noexcept {
+        if constexpr (node)
+            return &forward_thunk < InRun && fusable, InRun, T, op, types, seq > ;
+        else
+            return nullptr;
+    }
+    static constexpr backward_fn<T> backward() noexcept {
+        if constexpr (node && Plan::tables::requires_grad[I])
+            return &backward_thunk<fusable, T, op, types, seq>;
+        else
+            return nullptr;
+    }
+    static constexpr infer_fn<T> infer() noexcept {
+        if constexpr (node)
+            return &infer_thunk<T, op, types, seq>;
+        else
+            return nullptr;
+    }
+};
+
+/// The step tables of a plan; `may_fuse[i]`: run() may write value i's first operand's
+/// gradient in its forward.
+template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>,
+          class List = typename Plan::entries>
+struct step_tables;
+template <class Plan, class T, std::size_t... I, class... Es>
+struct step_tables<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
+    static constexpr std::size_t N = sizeof...(I);
+    static constexpr std::array<forward_fn<T>, N> forward{
+        steps_of<Plan, T, I, Es>::template forward<false>()...};
+    static constexpr std::array<forward_fn<T>, N> forward_in_run{
+        steps_of<Plan, T, I, Es>::template forward<true>()...};
+    static constexpr std::array<backward_fn<T>, N> backward{
+        steps_of<Plan, T, I, Es>::backward()...};
+    static constexpr std::array<infer_fn<T>, N> infer{steps_of<Plan, T, I, Es>::infer()...};
+    static constexpr std::array<bool, N> may_fuse{steps_of<Plan, T, I, Es>::fusable...};
+};
 
 }  // namespace detail
 
@@ -376,6 +448,34 @@ class graph {
         }
     }
 
+    /// How many param leaves the graph has, and their names in table order (the order of first
+    /// appearance, left to right).
+    static constexpr std::size_t num_params = [] {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < N; ++i) n += tables::is_leaf[i] && tables::requires_grad[i];
+        return n;
+    }();
+    static constexpr std::array<std::string_view, num_params> param_names = [] {
+        std::array<std::string_view, num_params> names{};
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < N; ++i)
+            if (tables::is_leaf[i] && tables::requires_grad[i]) names[k++] = tables::names[i];
+        return names;
+    }();
+
+    /// The gradient of param `name`, chosen at run time (what `grad<Name>()` holds), after a
+    /// backward pass. One function for every param: a caller looping over many params (the
+    /// gradient checker) instantiates nothing per param. Throws std::invalid_argument for a
+    /// name that is not a param of the graph.
+    cview<value_type> param_grad(std::string_view name) const {
+        require_forward("param_grad");
+        for (std::size_t i = 0; i < N; ++i)
+            if (tables::is_leaf[i] && tables::requires_grad[i] && tables::names[i] == name)
+                return {grads_[i], shapes_[i]};
+        throw std::invalid_argument("param_grad(): the graph has no param named \"" +
+                                    std::string(name) + "\"");
+    }
+
     /// The expression this graph runs (after any rewriting).
     const Expr& expression() const noexcept { return expr_; }
     /// The names of the rewrite rules that produced this graph's expression, in firing order.
@@ -423,12 +523,10 @@ class graph {
     // ---- the schedule (grad/memory.hpp): forward of i at step i, its backward at 2N − 1 − i ----
     static constexpr std::size_t end_step = 2 * N;
     static constexpr std::size_t backward_step(std::size_t i) { return 2 * N - 1 - i; }
+    using steps = detail::step_tables<plan_type, value_type>;
     // may_fuse[i]: run() may write value i's first operand's gradient in its forward.
-    static constexpr std::array<bool, N> may_fuse =
-        []<std::size_t... I>(std::index_sequence<I...>) {
-        return std::array<bool, N>{detail::fused_vjp_at<plan_type, value_type, I>::value...};
-    }
-    (std::make_index_sequence<N>{});
+    static constexpr const std::array<bool, N>& may_fuse = steps::may_fuse;
+    std::array<const void*, N> op_addresses() const noexcept { return values_.op_addresses(); }
     static constexpr bool has_vjp(std::size_t i) {
         return !tables::is_leaf[i] && tables::requires_grad[i];
     }
@@ -470,16 +568,10 @@ class graph {
         refresh_leaves();
         if (dirty_) prepare();
         const auto v = table();
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (detail::forward_value < Prepare &&
-                 detail::fused_vjp_at<plan_type, value_type, I>::value,
-             Prepare,
-             value_type > (detail::operand_get<I>(values_.ops), v, I, tables::children[I].data(),
-                           vjp_fused_[I], typename plan_type::template entry_at<I>::operand_types{},
-                           std::make_index_sequence<tables::arity[I]>{}),
-             ...);
-        }
-        (std::make_index_sequence<N>{});
+        const auto ops = op_addresses();
+        const auto& steps = Prepare ? steps::forward_in_run : steps::forward;
+        for (std::size_t i = 0; i < N; ++i)
+            if (steps[i]) steps[i](ops[i], v, i, tables::children[i].data(), vjp_fused_[i]);
         forward_done_ = true;
     }
 
@@ -521,14 +613,9 @@ class graph {
             if (tables::is_leaf[i]) shapes_[i] = values_.leaves[i].dims;
         ws_sizes_ = {};
         auto v = table();
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (detail::infer_value<value_type>(
-                 detail::operand_get<I>(values_.ops), v, I, tables::children[I].data(),
-                 typename plan_type::template entry_at<I>::operand_types{},
-                 std::make_index_sequence<tables::arity[I]>{}),
-             ...);
-        }
-        (std::make_index_sequence<N>{});
+        const auto ops = op_addresses();
+        for (std::size_t i = 0; i < N; ++i)
+            if (steps::infer[i]) steps::infer[i](ops[i], v, i, tables::children[i].data());
 
         // One buffer per computed value, gradient and workspace, placed by lifetime.
         constexpr std::size_t align = 64;
@@ -584,7 +671,11 @@ class graph {
             if (tables::is_leaf[i] && tables::requires_grad[i])
                 memory_.param_grad_bytes += shapes_[i].size() * sizeof(value_type);
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (detail::size_grad(detail::operand_get<I>(param_grads_), shapes_[I], grads_[I]), ...);
+            // A braced list, not a fold: clang nests a fold's N operands (its limit is 256).
+            const int sized[] = {
+                (detail::size_grad(detail::operand_get<I>(param_grads_), shapes_[I], grads_[I]),
+                 0)...};
+            (void)sized;
         }
         (std::make_index_sequence<N>{});
         dirty_ = false;
@@ -592,18 +683,11 @@ class graph {
 
     void backward_all() {
         const auto v = table();
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (detail::backward_value < !tables::is_leaf[N - 1 - I] &&
-                 tables::requires_grad[N - 1 - I],
-             detail::fused_vjp_at<plan_type, value_type, N - 1 - I>::value,
-             value_type > (detail::operand_get<N - 1 - I>(values_.ops), v, N - 1 - I,
-                           tables::children[N - 1 - I].data(), tables::accumulate[N - 1 - I].data(),
-                           vjp_fused_[N - 1 - I],
-                           typename plan_type::template entry_at<N - 1 - I>::operand_types{},
-                           std::make_index_sequence<tables::arity[N - 1 - I]>{}),
-             ...);
-        }
-        (std::make_index_sequence<N>{});
+        const auto ops = op_addresses();
+        for (std::size_t i = N; i-- > 0;)
+            if (steps::backward[i])
+                steps::backward[i](ops[i], v, i, tables::children[i].data(),
+                                   tables::accumulate[i].data(), vjp_fused_[i]);
     }
 };
 

@@ -121,13 +121,14 @@ constexpr std::size_t first_true(std::initializer_list<bool> flags) noexcept {
 // such variable a mangled name, and a name that spells a long list of entries costs time
 // quadratic in its length; a type that is only used inside other types is never mangled.
 
-/// The index of key K in the list, or the list's size when it is not there.
+/// The index of key K in the list, or the list's size when it is not there. `__is_same` (g++
+/// and clang) compares without instantiating anything: with `std::is_same` every comparison
+/// was a class template specialization, quadratic in the table's size over a lowering.
 template <class K, class List>
 struct key_index;
 template <class K, class... Es>
 struct key_index<K, type_list<Es...>>
-    : std::integral_constant<std::size_t,
-                             first_true({std::is_same<K, typename Es::key>::value...})> {};
+    : std::integral_constant<std::size_t, first_true({__is_same(K, typename Es::key)...})> {};
 template <class K, class List>
 inline constexpr std::size_t index_of_key_v = key_index<K, List>::value;
 
@@ -271,6 +272,13 @@ struct op_reads<void> {
     static constexpr keeps value = keeps::nothing();
 };
 
+/// An entry's operand ids as an array: one instantiation per distinct id list (integers only,
+/// shared by every plan), not a lambda per entry of each plan.
+template <std::size_t M, std::size_t... Ids>
+constexpr std::array<std::size_t, M> operand_slots(std::index_sequence<Ids...>) noexcept {
+    return {Ids...};
+}
+
 template <class List>
 struct plan_tables;
 
@@ -287,17 +295,8 @@ struct plan_tables<type_list<Es...>> {
     /// names[i]: the name of value i when it is a named leaf, else empty.
     static constexpr std::array<std::string_view, size> names{
         leaf_name_of(static_cast<const typename Es::expr*>(nullptr))...};
-    static constexpr std::array<slots, size> children = [] {
-        std::array<slots, size> ch{};
-        std::size_t i = 0;
-        const auto copy = [&]<std::size_t... Ids>(std::index_sequence<Ids...>) {
-            std::size_t c = 0;
-            ((ch[i][c++] = Ids), ...);
-            ++i;
-        };
-        (copy(typename Es::operand_ids{}), ...);
-        return ch;
-    }();
+    static constexpr std::array<slots, size> children{
+        operand_slots<max_arity>(typename Es::operand_ids{})...};
 
     /// reads[i]: what value i's vjp reads of the forward (core/keeps.hpp); nothing for a leaf.
     static constexpr std::array<keeps, size> reads{
@@ -380,12 +379,13 @@ struct state_of<node<Op, C...>> {
     using type = Op;
 };
 
-template <class Plan, class Seq = std::make_index_sequence<Plan::size>>
+template <class Plan, class Seq = std::make_index_sequence<Plan::size>,
+          class List = typename Plan::entries>
 struct op_store_of;
-template <class Plan, std::size_t... I>
-struct op_store_of<Plan, std::index_sequence<I...>> {
-    using type = flat_store<std::index_sequence<I...>,
-                            typename state_of<typename Plan::template expr_at<I>>::type...>;
+template <class Plan, std::size_t... I, class... Es>
+struct op_store_of<Plan, std::index_sequence<I...>, type_list<Es...>> {
+    using type =
+        flat_store<std::index_sequence<I...>, typename state_of<typename Es::expr>::type...>;
 };
 
 /// Where a walk of the expression reports the leaves it meets. Not a template: the walk's
@@ -436,6 +436,15 @@ struct bound_values {
     template <std::size_t I>
     const auto& op() const noexcept {
         return operand_get<I>(ops);
+    }
+
+    /// Where each value's op object sits (a leaf's slot holds nothing): what the graph's step
+    /// tables and the printers pass to their per-op functions.
+    std::array<const void*, N> op_addresses() const noexcept {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return std::array<const void*, N>{static_cast<const void*>(&operand_get<I>(ops))...};
+        }
+        (std::make_index_sequence<N>{});
     }
 
     /// Walks `e` once. Returns the name of a leaf bound to two different arrays, or an empty

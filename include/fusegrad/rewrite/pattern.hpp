@@ -73,8 +73,7 @@ inline constexpr std::size_t max_placeholder<as<placeholder<I>, P>> = std::max(I
 template <class Want, class NodeOp>
 struct op_matches : std::is_same<Want, NodeOp> {};
 template <class... Ops, class NodeOp>
-struct op_matches<one_of<Ops...>, NodeOp>
-    : std::bool_constant<(std::is_same<Ops, NodeOp>::value || ...)> {};
+struct op_matches<one_of<Ops...>, NodeOp> : std::bool_constant<(__is_same(Ops, NodeOp) || ...)> {};
 
 // ---- type-level matching -----------------------------------------------------------------
 // Matching is decided on types alone, by class templates: trying the rules on a node that no
@@ -248,7 +247,7 @@ requires(I < sizeof...(C)) struct subtree_along<node<Op, C...>, tree_path<I, Res
 template <class X, class List>
 struct in_list;
 template <class X, class... S>
-struct in_list<X, type_list<S...>> : std::bool_constant<(std::is_same<X, S>::value || ...)> {};
+struct in_list<X, type_list<S...>> : std::bool_constant<(__is_same(X, S) || ...)> {};
 
 /// True when no interior node of a match is a shared value of the graph: `Shared` lists the
 /// pure values that more than one operand reads (from the graph's table, before this pass), and

@@ -174,15 +174,32 @@ auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
 }
 
 /// The pure values (not leaves) of E that more than one operand slot reads: fusing inside
-/// one of them would compute it twice.
-template <class Plan, class Seq = std::make_index_sequence<Plan::size>>
+/// one of them would compute it twice. Picked by index from the table: no fold over the whole
+/// table (clang nests a fold's operands, and stops at 256) and no lookup per entry.
+template <class Plan, class List = typename Plan::entries>
 struct shared_values;
-template <class Plan, std::size_t... I>
-struct shared_values<Plan, std::index_sequence<I...>> {
-    using type = decltype((
-        std::conditional_t < !Plan::tables::is_leaf[I] && (Plan::tables::consumers[I] > 1) &&
-            pure_t<typename Plan::template expr_at<I>>::value,
-        type_list<typename Plan::template expr_at<I>>, type_list < >> {} + ... + type_list<>{}));
+template <class Plan, class... Es>
+struct shared_values<Plan, type_list<Es...>> {
+    static constexpr std::size_t N = sizeof...(Es);
+    struct picks {
+        std::size_t at[N]{};
+        std::size_t count = 0;
+    };
+    static constexpr picks chosen = [] {
+        constexpr bool pure[] = {pure_t<typename Es::expr>::value...};
+        picks p{};
+        for (std::size_t i = 0; i < N; ++i)
+            if (!Plan::tables::is_leaf[i] && Plan::tables::consumers[i] > 1 && pure[i])
+                p.at[p.count++] = i;
+        return p;
+    }();
+    template <class Seq>
+    struct pick;
+    template <std::size_t... J>
+    struct pick<std::index_sequence<J...>> {
+        using type = type_list<typename type_at_t<chosen.at[J], type_list<Es...>>::expr...>;
+    };
+    using type = typename pick<std::make_index_sequence<chosen.count>>::type;
 };
 template <class E>
 using shared_values_t = typename shared_values<plan<E>>::type;
