@@ -37,15 +37,6 @@ auto compile_with(const X& x, const Rules& rules) {
         return fusegrad::compile(x, rules);
 }
 
-/// The names of the param leaves of List.
-template <class List>
-std::vector<std::string> param_names() {
-    std::vector<std::string> names;
-    for_each_type<List>(
-        [&]<class L>(std::type_identity<L>) { names.emplace_back(L::name.view()); });
-    return names;
-}
-
 /// Throws std::invalid_argument when `wanted` names a leaf that is not a param of the graph.
 inline void require_known_leaves(const std::vector<std::string>& wanted,
                                  const std::vector<std::string>& params, const char* who) {
@@ -124,13 +115,17 @@ double central_difference(double* p, std::size_t i, double eps, F&& f) {
 }
 
 /// Every param gradient of graph g, as doubles, in the order of List (after backward).
-template <class List, class G>
-std::vector<std::vector<double>> gradients(const G& g) {
+/// Every named param's gradient, as double, in the order of `names`. A loop over run-time
+/// names: nothing is instantiated per param (a per-param lambda would be named after the whole
+/// model, a cost quadratic in its size).
+template <class G, class Names>
+std::vector<std::vector<double>> gradients(const G& g, const Names& names) {
     std::vector<std::vector<double>> out;
-    for_each_type<List>([&]<class L>(std::type_identity<L>) {
-        const auto& gr = g.template grad<L::name>();
-        out.emplace_back(gr.begin(), gr.end());
-    });
+    out.reserve(names.size());
+    for (const auto name : names) {
+        const auto gr = g.param_grad(name);
+        out.emplace_back(gr.data, gr.data + gr.size());
+    }
     return out;
 }
 
@@ -146,8 +141,8 @@ inline bool bitwise_equal(const std::vector<std::vector<double>>& a,
 }
 
 /// Backward twice, then forward and backward again: the gradients must agree bitwise.
-template <class List, class G>
-bool reentrant(G& g, const std::vector<double>& seed) {
+template <class G, class Names>
+bool reentrant(G& g, const std::vector<double>& seed, const Names& names) {
     using T = typename G::value_type;
     std::vector<T> s(seed.begin(), seed.end());
     auto back = [&] {
@@ -159,12 +154,12 @@ bool reentrant(G& g, const std::vector<double>& seed) {
     };
     g.forward();
     back();
-    const auto first = gradients<List>(g);
+    const auto first = gradients(g, names);
     back();
-    const auto second = gradients<List>(g);
+    const auto second = gradients(g, names);
     g.forward();
     back();
-    const auto third = gradients<List>(g);
+    const auto third = gradients(g, names);
     return bitwise_equal(first, second) && bitwise_equal(first, third);
 }
 
@@ -211,10 +206,12 @@ gradcheck_report run_gradcheck(const E& expr, const Rules& rules, const gradchec
                                std::vector<double> u) {
     const auto start = std::chrono::steady_clock::now();
     double_copy<E> copy(expr);
-    using D = typename double_copy<E>::expr_type;
-    using params = param_leaves_t<D>;
-    require_known_leaves(opts.leaves, param_names<params>(), "gradcheck");
-    require_something_to_check(opts, param_names<params>());
+    // The params of the graph as written, in order of first appearance (its table's order).
+    using written_graph = decltype(fusegrad::compile(copy.expr(), no_rewrite));
+    constexpr const auto& params = written_graph::param_names;
+    const std::vector<std::string> names(params.begin(), params.end());
+    require_known_leaves(opts.leaves, names, "gradcheck");
+    require_something_to_check(opts, names);
 
     gradcheck_report report;
     report.expression = fusegrad::to_string(expr);
@@ -239,10 +236,10 @@ gradcheck_report run_gradcheck(const E& expr, const Rules& rules, const gradchec
         } else {
             g.backward(cview<T>{seed.data(), g.value_shape()});
         }
-        auto grads = gradients<params>(g);
+        auto grads = gradients(g, params);
         if (opts.check_reentrancy) {
             report.reentrancy_checked = true;
-            report.reentrant = reentrant<params>(g, u);
+            report.reentrant = reentrant(g, u, params);
         }
         return grads;
     };
@@ -256,17 +253,12 @@ gradcheck_report run_gradcheck(const E& expr, const Rules& rules, const gradchec
     }
 
     auto check_all = [&](auto& numeric_graph) {
-        std::size_t k = 0;
-        for_each_type<params>([&]<class L>(std::type_identity<L>) {
-            const std::size_t idx = k++;
-            if (!selected(opts.leaves, L::name.view())) return;
-            auto& arr = copy.template array_of<L>();
-            shape dims = L::rank == 0   ? shape::scalar()
-                         : L::rank == 1 ? shape::vector(arr.size())
-                                        : shape::matrix(arr.shape()[0], arr.shape()[L::rank - 1]);
-            report.leaves.push_back(check_leaf(std::string(L::name.view()), dims, arr.data(),
-                                               analytic[idx], numeric_graph, u, opts));
-        });
+        for (std::size_t k = 0; k < params.size(); ++k) {
+            if (!selected(opts.leaves, params[k])) continue;
+            const auto [data, dims] = copy.view_of(params[k]);
+            report.leaves.push_back(check_leaf(std::string(params[k]), dims, data, analytic[k],
+                                               numeric_graph, u, opts));
+        }
     };
     if (opts.numeric_from_written) {
         auto numeric_graph = fusegrad::compile(copy.expr(), no_rewrite);

@@ -119,11 +119,29 @@ class double_copy {
         throw binding_error("double_copy: no leaf named \"" + std::string(L::name.view()) + "\"");
     }
 
+    /// The double copy of named leaf `name`: its data and shape (a vector is 1×n, a scalar
+    /// 1×1). Throws binding_error for an unknown name.
+    std::pair<double*, shape> view_of(std::string_view name) {
+        for (auto& s : named_)
+            if (s.name == name) {
+                if (s.rank == 0) return {storage<0>().at(s.index).data(), shape::scalar()};
+                if (s.rank == 1) {
+                    auto& a = storage<1>().at(s.index);
+                    return {a.data(), shape::vector(a.size())};
+                }
+                auto& a = storage<2>().at(s.index);
+                return {a.data(), shape::matrix(a.shape()[0], a.shape()[1])};
+            }
+        throw binding_error("double_copy: no leaf named \"" + std::string(name) + "\"");
+    }
+
   private:
     struct named_slot {
         std::string_view name;
         const void* source;  // the caller's container
         void* array;         // our double copy
+        std::size_t rank;    // its rank, and its index in that rank's deque
+        std::size_t index;
     };
     std::deque<xt::xtensor<double, 0>> s0_;  // deques: elements never move
     std::deque<xt::xtensor<double, 1>> s1_;
@@ -154,9 +172,54 @@ class double_copy {
         return a;
     }
 
+    // A named leaf's binding in the double expression: the caller's array for class indices,
+    // else the double copy of the array under that name (made on first use).
+    template <class L>
+    fusegrad::detail::named_binding convert_binding(const fusegrad::detail::named_binding& b) {
+        if constexpr (!std::floating_point<typename L::value_type>) {
+            return b;
+        } else {
+            tensor_ref<typename L::value_type, L::rank> ref{};
+            static_cast<array_binding&>(ref) = b.ref;
+            return {tensor_ref<double, L::rank>::of(named_copy<L>(ref)), L::name.view()};
+        }
+    }
+
+    // The double copy of named leaf L bound to `ref`; one copy per name.
+    template <class L, class Ref>
+    xt::xtensor<double, L::rank>& named_copy(const Ref& ref) {
+        for (auto& s : named_) {
+            if (s.name != L::name.view()) continue;
+            if (s.source != ref.source)
+                throw binding_error("leaf \"" + std::string(L::name.view()) +
+                                    "\" is used with two different arrays; one name is one "
+                                    "variable");
+            return *static_cast<xt::xtensor<double, L::rank>*>(s.array);
+        }
+        auto& a = fresh_copy(ref);
+        named_.push_back({L::name.view(), ref.source, &a, L::rank, storage<L::rank>().size() - 1});
+        return a;
+    }
+
     template <class X>
     auto convert(const X& e) {
-        if constexpr (!is_leaf_v<X>) {
+        if constexpr (!is_leaf_v<X> && fusegrad::detail::is_pure_expr<X>::value) {
+            // A pure node holds its leaves flat; so does its double twin, in the same order.
+            // One pass over the leaves, no walk of the tree: a walk would instantiate a
+            // function per node, each named after the whole model.
+            if (!e.leaves.conflict.empty())
+                throw binding_error("leaf \"" + std::string(e.leaves.conflict) +
+                                    "\" is used with two different arrays; one name is one "
+                                    "variable");
+            to_double_t<X> d{};
+            [&]<class... L>(fusegrad::detail::leaf_list<L...>) {
+                std::size_t i = 0;
+                const int done[] = {
+                    (d.leaves.slots[i] = convert_binding<L>(e.leaves.slots[i]), ++i, 0)...};
+                (void)done;
+            }(typename X::leaf_types{});
+            return d;
+        } else if constexpr (!is_leaf_v<X>) {
             // A pure node holds each name once; a second array under a name was recorded
             // when the node was built.
             if constexpr (requires { e.leaves.conflict; })
@@ -174,18 +237,7 @@ class double_copy {
         } else if constexpr (!fusegrad::detail::expr_traits<X>::is_named::value) {
             return to_double_t<X>{tensor_ref<double, X::rank>::of(fresh_copy(e.ref))};
         } else {
-            for (auto& s : named_) {
-                if (s.name != X::name.view()) continue;
-                if (s.source != e.ref.source)
-                    throw binding_error("leaf \"" + std::string(X::name.view()) +
-                                        "\" is used with two different arrays; one name is one "
-                                        "variable");
-                return to_double_t<X>{tensor_ref<double, X::rank>::of(
-                    *static_cast<xt::xtensor<double, X::rank>*>(s.array))};
-            }
-            auto& a = fresh_copy(e.ref);
-            named_.push_back({X::name.view(), e.ref.source, &a});
-            return to_double_t<X>{tensor_ref<double, X::rank>::of(a)};
+            return to_double_t<X>{tensor_ref<double, X::rank>::of(named_copy<X>(e.ref))};
         }
     }
 };

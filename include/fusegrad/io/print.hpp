@@ -7,6 +7,8 @@
 /// An op struct may add its own by defining `std::string describe() const`; the text goes
 /// inside the parentheses after the operands (`softmax_xent(s, y, reduction=mean)`).
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <concepts>
 #include <cstddef>
@@ -74,26 +76,93 @@ inline constexpr std::string_view leaf_name = "const";
 template <fixed_string Name, class Kind, class T, std::size_t R>
 inline constexpr std::string_view leaf_name<leaf<Name, Kind, T, R>> = Name.view();
 
+/// An op's printed state, for the print tables: `op` points at the op object.
+using details_fn = std::string (*)(const void* op);
+template <class Op>
+std::string details_thunk(const void* op) {
+    return op_details(*static_cast<const Op*>(op));
+}
+
 template <class E>
-void append_expr(std::string& out, const E& e) {
-    if constexpr (is_leaf_v<E>) {
-        // The shape the leaf's container had when it was bound (or last refreshed).
-        out.append(leaf_name<E>).append(" ").append(e.ref.dims.str());
-    } else {
-        out.append(E::op_type::name).append("(");
-        bool first = true;
-        const auto separate = [&] {
-            if (!first) out.append(", ");
-            first = false;
-        };
-        apply_operands([&](const auto&... c) { ((separate(), append_expr(out, c)), ...); }, e);
-        if (auto details = op_details(e.op); !details.empty()) {
-            separate();
+struct print_entry {  // a leaf
+    static constexpr std::string_view op_name{};
+    static constexpr details_fn details = nullptr;
+};
+template <class Op, class... C>
+struct print_entry<node<Op, C...>> {
+    static constexpr std::string_view op_name = Op::name;
+    static constexpr details_fn details = &details_thunk<Op>;
+};
+
+/// What printing needs of each value of plan P, indexed by id: one instantiation per plan, one
+/// function per op type, none per value (a function per value would be named after the whole
+/// model).
+template <class P, class List = typename P::entries>
+struct print_tables;
+template <class P, class... Es>
+struct print_tables<P, type_list<Es...>> {
+    static constexpr std::size_t N = sizeof...(Es);
+    static constexpr std::array<std::string_view, N> op_names{
+        print_entry<typename Es::expr>::op_name...};
+    static constexpr std::array<std::string_view, N> leaf_names{leaf_name<typename Es::expr>...};
+    static constexpr std::array<std::string_view, N> kinds{leaf_kind_name<typename Es::expr>...};
+    static constexpr std::array<details_fn, N> details{print_entry<typename Es::expr>::details...};
+};
+
+/// The text of a plan's values as written: a value used twice prints twice, until the text
+/// would grow past `limit` characters (a residual chain doubles it at every level); past that,
+/// a value that more than one operand reads prints in full once, as `v7=relu(...)`, and as `v7`
+/// after.
+template <class P>
+struct text_printer {
+    using tables = typename P::tables;
+    using print = print_tables<P>;
+    const bound_values<P>& values;
+    std::array<const void*, P::size> ops;
+    bool name_shared = false;
+    std::array<bool, P::size> printed{};
+
+    static constexpr std::size_t limit = std::size_t{1} << 16;
+
+    void append(std::string& out, std::size_t i) {
+        if (tables::is_leaf[i]) {
+            out.append(print::leaf_names[i]).append(" ").append(values.leaves[i].dims.str());
+            return;
+        }
+        const bool shared = name_shared && tables::consumers[i] > 1;
+        if (shared && printed[i]) {
+            out.append("v").append(std::to_string(i));
+            return;
+        }
+        if (shared) {
+            printed[i] = true;
+            out.append("v").append(std::to_string(i)).append("=");
+        }
+        out.append(print::op_names[i]).append("(");
+        for (std::size_t c = 0; c < tables::arity[i]; ++c) {
+            if (c > 0) out.append(", ");
+            append(out, tables::children[i][c]);
+        }
+        if (auto details = print::details[i](ops[i]); !details.empty()) {
+            if (tables::arity[i] > 0) out.append(", ");
             out.append(details);
         }
         out.append(")");
     }
-}
+
+    // The length of the tree as written, saturating at the limit: a value's text is at most its
+    // own and its operands', each counted once per use (a bound, not the exact length).
+    bool tree_fits() const {
+        std::array<std::size_t, P::size> len{};
+        for (std::size_t i = 0; i < P::size; ++i) {
+            std::size_t n = 32 + print::leaf_names[i].size() + print::op_names[i].size();
+            for (std::size_t c = 0; c < tables::arity[i]; ++c)
+                n = std::min(limit, n + len[tables::children[i][c]]);
+            len[i] = n;
+        }
+        return len[P::root] < limit;
+    }
+};
 
 /// Appends `s` as the inside of a DOT double-quoted string: quotes and backslashes escaped,
 /// line breaks as DOT's `\n`, other control characters as spaces.
@@ -119,50 +188,49 @@ inline std::string_view dot_fill_colour(std::string_view kind) {
     return "#d9d9d9";                        // grey: constants
 }
 
-// Value I of plan P: a box for a leaf, an ellipse for an op; the root (the result) is drawn with
+// Value i of plan P: a box for a leaf, an ellipse for an op; the root (the result) is drawn with
 // a double outline.
-template <class P, std::size_t I>
-void append_dot_node(std::string& out, const bound_values<P>& values) {
-    using V = typename P::template expr_at<I>;
-    out.append("  v").append(std::to_string(I)).append(" [label=\"");
-    if constexpr (is_leaf_v<V>) {
-        constexpr std::string_view kind = leaf_kind_name<V>;
-        append_dot_escaped(out, leaf_name<V>);
+template <class P>
+void append_dot_node(std::string& out, const bound_values<P>& values, const void* op,
+                     std::size_t i) {
+    using print = print_tables<P>;
+    out.append("  v").append(std::to_string(i)).append(" [label=\"");
+    if (P::tables::is_leaf[i]) {
+        const std::string_view kind = print::kinds[i];
+        append_dot_escaped(out, print::leaf_names[i]);
         out.append("\\n");
-        append_dot_escaped(out, values.leaves[I].dims.str());
+        append_dot_escaped(out, values.leaves[i].dims.str());
         out.append("\", shape=box, style=filled, fillcolor=\"")
             .append(dot_fill_colour(kind))
             .append("\", tooltip=\"")
             .append(kind)
             .append("\"");
     } else {
-        append_dot_escaped(out, V::op_type::name);
-        if (auto details = op_details(values.template op<I>()); !details.empty()) {
+        append_dot_escaped(out, print::op_names[i]);
+        if (auto details = print::details[i](op); !details.empty()) {
             out.append("\\n");
             append_dot_escaped(out, details);
         }
         out.append("\", shape=ellipse");
     }
-    if constexpr (I == P::root) out.append(", peripheries=2");
+    if (i == P::root) out.append(", peripheries=2");
     out.append("];\n");
 }
 
-// The edges into value I: one per operand, from the operand's value, so a value used twice
+// The edges into value i: one per operand, from the operand's value, so a value used twice
 // (CSE, or `add(x, x)`) has an edge to each use. Labelled with the operand index when the op
 // has more than one operand.
-template <class P, std::size_t I>
-void append_dot_edges(std::string& out) {
+template <class P>
+void append_dot_edges(std::string& out, std::size_t i) {
     using tables = typename P::tables;
-    constexpr std::size_t arity = tables::arity[I];
-    if constexpr (arity > 0) {  // not a leaf
-        for (std::size_t c = 0; c < arity; ++c) {
-            out.append("  v")
-                .append(std::to_string(tables::children[I][c]))
-                .append(" -> v")
-                .append(std::to_string(I));
-            if (arity > 1) out.append(" [label=\"").append(std::to_string(c)).append("\"]");
-            out.append(";\n");
-        }
+    const std::size_t arity = tables::arity[i];
+    for (std::size_t c = 0; c < arity; ++c) {
+        out.append("  v")
+            .append(std::to_string(tables::children[i][c]))
+            .append(" -> v")
+            .append(std::to_string(i));
+        if (arity > 1) out.append(" [label=\"").append(std::to_string(c)).append("\"]");
+        out.append(";\n");
     }
 }
 
@@ -182,8 +250,13 @@ inline std::string shell_quote_path(const std::string& path) {
 /// `const (3, 4)`. This is the tree as written: a subexpression used twice prints twice.
 template <expression E>
 std::string to_string(const E& expr) {
+    using P = detail::plan<E>;
+    detail::bound_values<P> values;
+    (void)values.bind(expr);  // a name bound to two arrays still prints (as its first array)
+    detail::text_printer<P> printer{values, values.op_addresses()};
+    printer.name_shared = !printer.tree_fits();
     std::string out;
-    detail::append_expr(out, expr);
+    printer.append(out, P::root);
     return out;
 }
 
@@ -205,11 +278,9 @@ std::string to_dot(const E& expr, std::string_view graph_name = "fusegrad") {
     out.append("\" {\n");
     out.append("  node [fontname=\"Helvetica\"];\n");
     out.append("  edge [fontname=\"Helvetica\", fontsize=10];\n");
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (detail::append_dot_node<P, I>(out, values), ...);
-        (detail::append_dot_edges<P, I>(out), ...);
-    }
-    (std::make_index_sequence<P::size>{});
+    const auto ops = values.op_addresses();
+    for (std::size_t i = 0; i < P::size; ++i) detail::append_dot_node<P>(out, values, ops[i], i);
+    for (std::size_t i = 0; i < P::size; ++i) detail::append_dot_edges<P>(out, i);
     out.append("}\n");
     return out;
 }
