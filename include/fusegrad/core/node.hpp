@@ -229,56 +229,85 @@ struct leaf_count<leaf_list<L...>> : std::integral_constant<std::size_t, sizeof.
 /// Tag for building a pure node from the leaf store of a node holding all of its leaves.
 struct from_leaves_t {};
 
-template <class Op, bool Pure, class... C>
+/// A pure node's leaf store, as a base: a function that merges an operand's leaves takes it by
+/// this base, so it is templated on the leaf count only, not on the operand's type (whose name
+/// spells the whole subexpression).
+template <std::size_t K>
+struct with_leaves {
+    leaf_store<K> leaves;
+};
+
+/// Where operand X's leaves go in the leaf list Super of its node: a leaf's slot, or the map of
+/// a pure node's leaves (null: a prefix, as the first operand's always is).
+template <bool First, class Sub, class Super>
+struct map_of {  // the first operand: a prefix, and no map is computed
+    static constexpr const std::size_t* value = nullptr;
+};
+template <class Sub, class Super>
+struct map_of<false, Sub, Super> {
+    static constexpr const std::size_t* value =
+        leaf_map<Sub, Super>::value.prefix ? nullptr : leaf_map<Sub, Super>::value.at;
+};
+template <bool First, class X, class Super>
+struct merge_target {
+    static constexpr std::size_t slot = 0;
+    static constexpr const std::size_t* map = map_of<First, typename X::leaf_types, Super>::value;
+};
+template <bool First, fixed_string Name, class Kind, class T, std::size_t R, class Super>
+struct merge_target<First, leaf<Name, Kind, T, R>, Super> {
+    static constexpr std::size_t slot = leaf_index<leaf<Name, Kind, T, R>, Super>::type::value;
+    static constexpr const std::size_t* map = nullptr;
+};
+
+/// An operand's leaves into a node's store: the first binding of a name wins; another array
+/// under it is a conflict (a conflict found below stays the one reported).
+template <std::size_t N, fixed_string Name, class Kind, class T, std::size_t R>
+void merge_operand(leaf_store<N>& store, const leaf<Name, Kind, T, R>& x, std::size_t slot,
+                   const std::size_t*) noexcept {
+    merge_binding(store.slots[slot], named_binding{x.ref, Name.view()}, store.conflict);
+}
+template <std::size_t N, std::size_t M>
+void merge_operand(leaf_store<N>& store, const with_leaves<M>& x, std::size_t,
+                   const std::size_t* map) noexcept {
+    if (store.conflict.empty()) store.conflict = x.leaves.conflict;
+    merge_bindings(store.slots, x.leaves.slots, map, M, store.conflict);
+}
+
+template <class Op, bool Pure, class Seq, class... C>
 struct node_storage;
-template <class Op, class... C>
-struct node_storage<Op, false, C...> {
+template <class Op, class Seq, class... C>
+struct node_storage<Op, false, Seq, C...> {
     [[no_unique_address]] Op op;
-    operand_list<std::index_sequence_for<C...>, C...> children;
+    operand_list<Seq, C...> children;
 
     node_storage() = default;
-    node_storage(Op o, operand_list<std::index_sequence_for<C...>, C...> ch)
-        : op(o), children(std::move(ch)) {}
+    node_storage(Op o, operand_list<Seq, C...> ch)
+        : op(o), children(static_cast<operand_list<Seq, C...>&&>(ch)) {}
 };
-template <class Op, class... C>
-struct node_storage<Op, true, C...> {
+// The operand indices K are the class's own parameters, so the constructor expands over them
+// directly: no lambda or member function per node (each would be named after the node).
+template <class Op, std::size_t... K, class... C>
+struct node_storage<Op, true, std::index_sequence<K...>, C...>
+    : with_leaves<leaf_count<typename leaves_of<node<Op, C...>>::type>::value> {
     using leaf_types = typename leaves_of<node<Op, C...>>::type;
     [[no_unique_address]] Op op;
-    leaf_store<leaf_count<leaf_types>::value> leaves;
 
     node_storage() = default;
-    node_storage(Op o, const operand_list<std::index_sequence_for<C...>, C...>& ch) : op(o) {
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (merge_from<K == 0>(operand_get<K>(ch)), ...);
-        }
-        (std::index_sequence_for<C...>{});
+    node_storage(Op o, const operand_list<std::index_sequence<K...>, C...>& ch) : op(o) {
+        const int merged[] = {
+            (merge_operand(this->leaves, static_cast<const operand_slot<K, C>&>(ch).value,
+                           merge_target<K == 0, C, leaf_types>::slot,
+                           merge_target<K == 0, C, leaf_types>::map),
+             0)...};
+        (void)merged;
     }
     /// From the store of a pure node X whose leaves include all of ours.
     template <class X>
     node_storage(from_leaves_t, const X& x) {
-        gather_bindings(leaves.slots, x.leaves.slots,
+        gather_bindings(this->leaves.slots, x.leaves.slots,
                         leaf_map_data<leaf_types, typename X::leaf_types>(),
                         leaf_count<leaf_types>::value);
-        leaves.conflict = x.leaves.conflict;  // a conflict below x stays reported
-    }
-
-  private:
-    // An operand's leaves into ours: the first binding of a name wins; another array under it
-    // is a conflict (a conflict found below stays the one reported). The first operand's leaves
-    // are the first of ours (leaves_of), so they need no map.
-    template <bool First, class X>
-    void merge_from(const X& x) {
-        if constexpr (requires { X::name; }) {
-            const named_binding b{x.ref, X::name.view()};
-            merge_binding(leaves.slots[leaf_index<X, leaf_types>::type::value], b, leaves.conflict);
-        } else {
-            if (leaves.conflict.empty()) leaves.conflict = x.leaves.conflict;
-            using sub = typename X::leaf_types;
-            const std::size_t* map = nullptr;
-            if constexpr (!First) map = leaf_map_data<sub, leaf_types>();
-            merge_bindings(leaves.slots, x.leaves.slots, map, leaf_count<sub>::value,
-                           leaves.conflict);
-        }
+        this->leaves.conflict = x.leaves.conflict;  // a conflict below x stays reported
     }
 };
 
@@ -297,15 +326,17 @@ using operands = detail::operand_list<std::index_sequence_for<C...>, C...>;
 /// the node holds only plumbing. Built as `node<Op, A, B>{op, {a, b}}`; what it keeps is in
 /// this file's header comment.
 template <class Op, class... Children>
-struct node
-    : detail::node_storage<Op, detail::is_pure_expr<node<Op, Children...>>::value, Children...> {
+struct node : detail::node_storage<Op, detail::is_pure_expr<node<Op, Children...>>::value,
+                                   std::index_sequence_for<Children...>, Children...> {
     using op_type = Op;
     static constexpr std::size_t arity = sizeof...(Children);
     static constexpr std::size_t rank = Op::template result_rank<Children::rank...>;
-    using storage = detail::node_storage<Op, detail::is_pure_expr<node>::value, Children...>;
+    using storage = detail::node_storage<Op, detail::is_pure_expr<node>::value,
+                                         std::index_sequence_for<Children...>, Children...>;
 
     node() = default;
-    node(Op op, operands<Children...> children) : storage(op, std::move(children)) {}
+    node(Op op, operands<Children...> children)
+        : storage(op, static_cast<operands<Children...>&&>(children)) {}
     template <class X>
     node(detail::from_leaves_t t, const X& from) : storage(t, from) {}
 };

@@ -28,7 +28,7 @@ template <expression A, expression B>
 auto matmul(A&& a, B&& b) {
     static_assert(std::remove_cvref_t<A>::rank == 2 && std::remove_cvref_t<B>::rank == 2,
                   "fg::matmul multiplies two matrices (rank 2)");
-    return detail::make_value_node(op::matmul{}, std::forward<A>(a), std::forward<B>(b));
+    return detail::make_value_node(op::matmul{}, static_cast<A&&>(a), static_cast<B&&>(b));
 }
 
 /// a + b: same shapes, a vector broadcast over the rows of a matrix, or a scalar broadcast.
@@ -36,12 +36,12 @@ template <expression A, expression B>
 auto add(A&& a, B&& b) {
     constexpr auto ra = std::remove_cvref_t<A>::rank, rb = std::remove_cvref_t<B>::rank;
     if constexpr (ra < rb) {
-        return add(std::forward<B>(b), std::forward<A>(a));  // the wider operand goes first
+        return add(static_cast<B&&>(b), static_cast<A&&>(a));  // the wider operand goes first
     } else {
         static_assert(ra == rb || rb == 0 || (ra == 2 && rb == 1),
                       "fg::add adds equal shapes, a scalar to anything, or a vector to each row of "
                       "a matrix");
-        return detail::make_value_node(op::add{}, std::forward<A>(a), std::forward<B>(b));
+        return detail::make_value_node(op::add{}, static_cast<A&&>(a), static_cast<B&&>(b));
     }
 }
 
@@ -51,60 +51,60 @@ auto linear(X&& x, W&& w, B&& b) {
     static_assert(std::remove_cvref_t<X>::rank == 2 && std::remove_cvref_t<W>::rank == 2 &&
                       std::remove_cvref_t<B>::rank == 1,
                   "fg::linear(x, W, b) takes a matrix x, a matrix W (in × out) and a vector b");
-    return detail::make_value_node(op::linear{}, std::forward<X>(x), std::forward<W>(w),
-                                   std::forward<B>(b));
+    return detail::make_value_node(op::linear{}, static_cast<X&&>(x), static_cast<W&&>(w),
+                                   static_cast<B&&>(b));
 }
 
 /// Row-wise softmax, max-subtracted. A vector is one row.
 template <expression X>
 auto softmax(X&& x) {
     static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::softmax needs a vector or a matrix");
-    return detail::make_value_node(op::softmax{}, std::forward<X>(x));
+    return detail::make_value_node(op::softmax{}, static_cast<X&&>(x));
 }
 
 /// Row-wise log-softmax, max-subtracted. A vector is one row.
 template <expression X>
 auto log_softmax(X&& x) {
     static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::log_softmax needs a vector or a matrix");
-    return detail::make_value_node(op::log_softmax{}, std::forward<X>(x));
+    return detail::make_value_node(op::log_softmax{}, static_cast<X&&>(x));
 }
 
 /// Elementwise natural logarithm.
 template <expression X>
 auto log(X&& x) {
-    return detail::make_value_node(op::log{}, std::forward<X>(x));
+    return detail::make_value_node(op::log{}, static_cast<X&&>(x));
 }
 /// Elementwise exponential.
 template <expression X>
 auto exp(X&& x) {
-    return detail::make_value_node(op::exp{}, std::forward<X>(x));
+    return detail::make_value_node(op::exp{}, static_cast<X&&>(x));
 }
 /// Elementwise max(x, 0).
 template <expression X>
 auto relu(X&& x) {
-    return detail::make_value_node(op::relu{}, std::forward<X>(x));
+    return detail::make_value_node(op::relu{}, static_cast<X&&>(x));
 }
 /// Elementwise -x.
 template <expression X>
 auto neg(X&& x) {
-    return detail::make_value_node(op::neg{}, std::forward<X>(x));
+    return detail::make_value_node(op::neg{}, static_cast<X&&>(x));
 }
 /// alpha · x.
 template <expression X>
 auto scale(X&& x, double alpha) {
     op::scale s;
     s.alpha = alpha;
-    return detail::make_value_node(s, std::forward<X>(x));
+    return detail::make_value_node(s, static_cast<X&&>(x));
 }
 /// The sum of all elements: a scalar.
 template <expression X>
 auto sum(X&& x) {
-    return detail::make_value_node(op::sum{}, std::forward<X>(x));
+    return detail::make_value_node(op::sum{}, static_cast<X&&>(x));
 }
 /// The mean of all elements: a scalar.
 template <expression X>
 auto mean(X&& x) {
-    return detail::make_value_node(op::mean{}, std::forward<X>(x));
+    return detail::make_value_node(op::mean{}, static_cast<X&&>(x));
 }
 
 /// Negative log-likelihood per row of a probability matrix p (the output of softmax), with y
@@ -117,31 +117,33 @@ auto nll(P&& p, Y&& y) {
     static_assert(is_index_leaf_v<YT> || YT::rank == 2,
                   "fg::nll(p, y) needs y as class indices (fg::labels of an integer vector) or as "
                   "a target matrix shaped like p");
-    detail::check_real_operand<P>();
-    return node<op::nll, std::remove_cvref_t<P>, YT>{{}, {std::forward<P>(p), std::forward<Y>(y)}};
+    static_assert(!is_index_leaf_v<std::remove_cvref_t<P>>,
+                  "class-index labels can only be the second operand of fg::nll");
+    return node<op::nll, std::remove_cvref_t<P>, YT>{{},
+                                                     {static_cast<P&&>(p), static_cast<Y&&>(y)}};
 }
 
 // ---- operators: only for fusegrad expressions, so xtensor's own operators are untouched ----
 
 template <expression A, expression B>
 auto operator+(A&& a, B&& b) {
-    return add(std::forward<A>(a), std::forward<B>(b));
+    return add(static_cast<A&&>(a), static_cast<B&&>(b));
 }
 template <expression A>
 auto operator-(A&& a) {
-    return neg(std::forward<A>(a));
+    return neg(static_cast<A&&>(a));
 }
 template <expression A, expression B>
 auto operator-(A&& a, B&& b) {
-    return add(std::forward<A>(a), neg(std::forward<B>(b)));
+    return add(static_cast<A&&>(a), neg(static_cast<B&&>(b)));
 }
 template <expression A>
 auto operator*(double alpha, A&& a) {
-    return scale(std::forward<A>(a), alpha);
+    return scale(static_cast<A&&>(a), alpha);
 }
 template <expression A>
 auto operator*(A&& a, double alpha) {
-    return scale(std::forward<A>(a), alpha);
+    return scale(static_cast<A&&>(a), alpha);
 }
 
 }  // namespace fusegrad

@@ -57,7 +57,7 @@ auto cross_entropy(S&& logits, Y&& y, xent_options options = {}) {
     detail::check_cross_entropy_operands<SE, YE>();
     detail::check_cross_entropy_options<YE>(options);
     return node<op::softmax_xent<R>, SE, YE>{op::softmax_xent<R>{options},
-                                             {std::forward<S>(logits), std::forward<Y>(y)}};
+                                             {static_cast<S&&>(logits), static_cast<Y&&>(y)}};
 }
 
 /// As above, with one weight per class (per column of s), PyTorch's `weight`. The weights get
@@ -77,7 +77,7 @@ auto cross_entropy(S&& logits, Y&& y, W&& weights, xent_options options = {}) {
     detail::check_cross_entropy_options<YE>(options);
     return node<op::softmax_xent<R>, SE, YE, WE>{
         op::softmax_xent<R>{options},
-        {std::forward<S>(logits), std::forward<Y>(y), std::forward<W>(weights)}};
+        {static_cast<S&&>(logits), static_cast<Y&&>(y), static_cast<W&&>(weights)}};
 }
 
 /// Negative log-likelihood per row of a matrix of log-probabilities (the output of
@@ -96,7 +96,7 @@ auto nll_logp(P&& logp, Y&& y) {
     static_assert(is_index_leaf_v<YE> || YE::rank == 2,
                   "fg::nll_logp(logp, y) needs y as class indices (fg::labels of an integer "
                   "vector) or as a target matrix shaped like logp");
-    return node<op::nll_logp, PE, YE>{{}, {std::forward<P>(logp), std::forward<Y>(y)}};
+    return node<op::nll_logp, PE, YE>{{}, {static_cast<P&&>(logp), static_cast<Y&&>(y)}};
 }
 
 }  // namespace fusegrad

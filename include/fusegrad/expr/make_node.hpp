@@ -13,22 +13,22 @@ namespace fusegrad {
 
 /// The node applying `op` (an op struct, holding its state if it has any) to the operands.
 ///   auto y = fg::make_node(my_op{}, x, fg::param<"W">(W));
+///
+/// Compile cost: builders are instantiated once per node of a model, with names that spell the
+/// node's operands, so each builder's path to the node is one function: no helper in between,
+/// and operands forwarded by a cast (std::forward is a function too).
 template <class Op, expression... C>
 auto make_node(Op op, C&&... c) {
-    return node<Op, std::remove_cvref_t<C>...>{std::move(op), {std::forward<C>(c)...}};
+    return node<Op, std::remove_cvref_t<C>...>{static_cast<Op&&>(op), {static_cast<C&&>(c)...}};
 }
 
 namespace detail {
-template <class E>
-constexpr void check_real_operand() {
-    static_assert(!is_index_leaf_v<std::remove_cvref_t<E>>,
-                  "class-index labels can only be the second operand of fg::nll");
-}
 /// make_node for the built-in builders: labels are not values.
 template <class Op, class... C>
 auto make_value_node(Op op, C&&... c) {
-    (check_real_operand<C>(), ...);
-    return fusegrad::make_node(std::move(op), std::forward<C>(c)...);
+    static_assert((!is_index_leaf_v<std::remove_cvref_t<C>> && ...),
+                  "class-index labels can only be the second operand of fg::nll");
+    return node<Op, std::remove_cvref_t<C>...>{static_cast<Op&&>(op), {static_cast<C&&>(c)...}};
 }
 }  // namespace detail
 

@@ -18,7 +18,7 @@ using abs = unary<kernels::body::abs>;
 /// |x|, elementwise.
 template <expression X>
 auto abs(X&& x) {
-    return detail::make_value_node(op::abs{}, std::forward<X>(x));
+    return detail::make_value_node(op::abs{}, static_cast<X&&>(x));
 }
 }  // namespace fusegrad
 

@@ -339,7 +339,7 @@ auto linear_cross_entropy(X&& x, W&& w, B&& b, Y&& y, linear_xent_options option
     detail::check_linear_xent_options<YE>(options);
     return node<op::linear_xent<R, true>, XE, WE, BE, YE>{
         op::linear_xent<R, true>{options},
-        {std::forward<X>(x), std::forward<W>(w), std::forward<B>(b), std::forward<Y>(y)}};
+        {static_cast<X&&>(x), static_cast<W&&>(w), static_cast<B&&>(b), static_cast<Y&&>(y)}};
 }
 
 /// As above with one weight per class (PyTorch's `weight`); the weights get no gradient.
@@ -360,8 +360,8 @@ auto linear_cross_entropy(X&& x, W&& w, B&& b, Y&& y, CW&& weights,
     detail::check_linear_xent_options<YE>(options);
     return node<op::linear_xent<R, true>, XE, WE, BE, YE, CE>{
         op::linear_xent<R, true>{options},
-        {std::forward<X>(x), std::forward<W>(w), std::forward<B>(b), std::forward<Y>(y),
-         std::forward<CW>(weights)}};
+        {static_cast<X&&>(x), static_cast<W&&>(w), static_cast<B&&>(b), static_cast<Y&&>(y),
+         static_cast<CW&&>(weights)}};
 }
 
 /// cross_entropy(matmul(x, W), y) fused: no bias.
@@ -375,7 +375,7 @@ auto linear_cross_entropy(X&& x, W&& w, Y&& y, linear_xent_options options = {})
     detail::check_linear_xent_options<YE>(options);
     return node<op::linear_xent<R, false>, XE, WE, YE>{
         op::linear_xent<R, false>{options},
-        {std::forward<X>(x), std::forward<W>(w), std::forward<Y>(y)}};
+        {static_cast<X&&>(x), static_cast<W&&>(w), static_cast<Y&&>(y)}};
 }
 
 /// No bias, with class weights.
@@ -391,7 +391,8 @@ auto linear_cross_entropy(X&& x, W&& w, Y&& y, CW&& weights, linear_xent_options
     detail::check_linear_xent_options<YE>(options);
     return node<op::linear_xent<R, false>, XE, WE, YE, CE>{
         op::linear_xent<R, false>{options},
-        {std::forward<X>(x), std::forward<W>(w), std::forward<Y>(y), std::forward<CW>(weights)}};
+        {static_cast<X&&>(x), static_cast<W&&>(w), static_cast<Y&&>(y),
+         static_cast<CW&&>(weights)}};
 }
 
 }  // namespace fusegrad

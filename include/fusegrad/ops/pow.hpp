@@ -24,7 +24,7 @@ template <expression X>
 auto pow(X&& x, double p) {
     op::pow o;
     o.exponent = p;
-    return detail::make_value_node(o, std::forward<X>(x));
+    return detail::make_value_node(o, static_cast<X&&>(x));
 }
 }  // namespace fusegrad
 

@@ -17,7 +17,7 @@ using sigmoid = unary<kernels::body::sigmoid>;
 /// The logistic function 1 / (1 + e^{−x}), elementwise; finite for every x.
 template <expression X>
 auto sigmoid(X&& x) {
-    return detail::make_value_node(op::sigmoid{}, std::forward<X>(x));
+    return detail::make_value_node(op::sigmoid{}, static_cast<X&&>(x));
 }
 }  // namespace fusegrad
 

@@ -18,7 +18,7 @@ using sqrt = unary<kernels::body::sqrt>;
 /// The square root, elementwise.
 template <expression X>
 auto sqrt(X&& x) {
-    return detail::make_value_node(op::sqrt{}, std::forward<X>(x));
+    return detail::make_value_node(op::sqrt{}, static_cast<X&&>(x));
 }
 }  // namespace fusegrad
 

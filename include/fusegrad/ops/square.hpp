@@ -17,7 +17,7 @@ using square = unary<kernels::body::square>;
 /// x², elementwise.
 template <expression X>
 auto square(X&& x) {
-    return detail::make_value_node(op::square{}, std::forward<X>(x));
+    return detail::make_value_node(op::square{}, static_cast<X&&>(x));
 }
 }  // namespace fusegrad
 
