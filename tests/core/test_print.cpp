@@ -549,3 +549,34 @@ TEST_CASE("contains_op and count_op look at every node of the tree", "[core][ins
     STATIC_REQUIRE(fg::count_op<Custom, tagged> == 1);
     STATIC_REQUIRE(fg::count_op<Custom, fg::op::exp> == 1);
 }
+
+namespace {
+// h, h + h, (h + h) + (h + h), ...: every level reads the one below twice, so the tree as
+// written doubles per level while the plan grows by one value.
+template <int Levels, class H>
+auto doubling(const H& h) {
+    if constexpr (Levels == 0)
+        return h;
+    else
+        return doubling<Levels - 1>(h + h);
+}
+}  // namespace
+
+TEST_CASE("to_string names a shared value once when the tree as written would be too long",
+          "[io][print]") {
+    xt::xtensor<double, 1> v = {1.0, 2.0, 3.0};
+    auto e = fg::exp(fg::param<"v">(v));
+    // Short: the tree as written, each use spelled out.
+    CHECK(fg::to_string(doubling<2>(e)) ==
+          "add(add(exp(v (3)), exp(v (3))), add(exp(v (3)), exp(v (3))))");
+    // 14 levels: 2^14 copies of exp(v (3)) as a tree (over 64 KiB). The exp and the 13 inner
+    // adds are each read twice, so each prints once as vN=... and then as vN.
+    const std::string s = fg::to_string(doubling<14>(e));
+    CHECK(s.size() < 2048);
+    std::size_t named = 0;
+    for (std::size_t at = s.find('='); at != std::string::npos; at = s.find('=', at + 1)) ++named;
+    CHECK(named == 14);
+    CHECK(s.rfind("add(v14=add(v13=add(", 0) == 0);
+    CHECK_THAT(s, Contains("v2=add(v1=exp(v (3)), v1), v2)"));
+    CHECK_THAT(s, Contains("v14)"));
+}

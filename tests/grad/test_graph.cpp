@@ -202,3 +202,23 @@ TEST_CASE("a graph that shape-errors recovers once the bindings fit", "[grad][er
     g.run();
     CHECK(g.value() == 4.0);
 }
+
+TEST_CASE("param_grad(name) is grad<Name>() chosen at run time", "[grad]") {
+    xt::xtensor<double, 2> X = {{1.0, -2.0}, {0.5, 3.0}};
+    xt::xtensor<double, 2> W = {{0.1, 0.2}, {-0.3, 0.4}};
+    xt::xtensor<double, 1> b = {0.05, -0.05};
+    auto loss =
+        fg::sum(fg::relu(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))));
+    auto g = fg::compile(loss);
+    STATIC_REQUIRE(decltype(g)::num_params == 2);
+    STATIC_REQUIRE(decltype(g)::param_names[0] == "W");
+    STATIC_REQUIRE(decltype(g)::param_names[1] == "b");
+    CHECK_THROWS_WITH(g.param_grad("W"), Contains("call forward()"));
+    g.run();
+    const auto dW = g.param_grad("W");
+    REQUIRE(dW.dims == fg::shape::matrix(2, 2));
+    for (std::size_t i = 0; i < 4; ++i) CHECK(dW.data[i] == g.grad<"W">().data()[i]);
+    CHECK(g.param_grad("b").data == g.grad<"b">().data());
+    CHECK_THROWS_AS(g.param_grad("x"), std::invalid_argument);  // an input, not a param
+    CHECK_THROWS_WITH(g.param_grad("w"), Contains("no param named \"w\""));
+}
