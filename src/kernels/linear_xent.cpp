@@ -494,16 +494,24 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
     };
     unit_beta(n * D, beta_x, dx);
     unit_beta(D * C, beta_w, dw);
+    // Without soft-cap (and not kept) G is made in place of the logits, and tiles A and B take
+    // turns: a thread may start the next tile's rows while another still reads this tile's G
+    // for dW, so the threads meet once per tile instead of twice. (Every thread has finished
+    // its columns of tile k before it reaches the barrier after its rows of tile k + 1, and only
+    // then can tile k + 2 overwrite tile k's buffer. dW and db columns of one class tile belong
+    // to the same thread in every row block.) One thread keeps to tile A, which stays in L2.
     team threads(use_team(p));
     threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
+        const bool alternate = !kept && !softcap && nth > 1;
+        std::size_t k = 0;  // tiles done
         for (std::size_t i0 = 0; i0 < n; i0 += bm) {
             const std::size_t rows = std::min(bm, n - i0);
             const share mine(rows, kRowGranule, tid, nth);
-            for (std::size_t j0 = 0; j0 < C; j0 += bc) {
+            for (std::size_t j0 = 0; j0 < C; j0 += bc, ++k) {
                 const std::size_t cols = std::min(bc, C - j0);
                 // s: the (capped) logits, or e^{s − M} when kept; G: the gradient tile.
-                T* s = ws.tile_a;
-                T* g = kept || softcap ? ws.tile_b : ws.tile_a;
+                T* s = alternate && k % 2 == 1 ? ws.tile_b : ws.tile_a;
+                T* g = kept || softcap ? ws.tile_b : s;
                 // This thread's rows: the logits, G, and their share of dx.
                 if (mine.size() != 0)
                     tm.step([&] {
@@ -528,7 +536,7 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
                             col_sums_ld<T>(rows, cs.size(), g + cs.begin, cols,
                                            i0 == 0 ? beta_b : T(1), db + j0 + cs.begin);
                     });
-                tm.barrier(nth);  // G is overwritten by the next tile
+                if (!alternate) tm.barrier(nth);  // G is overwritten by the next tile
             }
         }
     });
