@@ -11,11 +11,18 @@
 //      OMP_WAIT_POLICY=passive ./bench_linear_xent                          (all threads)
 // Options (environment): FUSEGRAD_BENCH_SHAPES=small|medium|all (default medium: the two
 // smaller shapes; "all" adds 4096×1024×32000 and 8192×1024×128256, minutes per step on one
-// core). After the timings it prints, per shape, the ratios, GFLOP/s over the work the fused op
-// does (four GEMMs' worth: logits, recomputed logits, dx, dW: 8·N·D·C flops) against the same
-// run's kernels::gemm rate at 1024³, and the peak memory of one step beyond the inputs, the
-// params and their gradients, measured in a child process per implementation (VmHWM after
-// resetting it, minus the resident size before the first step, minus the gradients' bytes).
+// core). After the timings it prints the CPU (family, model from /proc/cpuinfo), the FMA peak
+// of this machine at the run's thread count (a probe: 12 independent FMA chains per thread on
+// the widest vectors the CPU has, enough to fill two FMA pipes of 4 cycles' latency), and per
+// shape the medians over the repetitions (use --benchmark_repetitions=N; the table stays right
+// with --benchmark_report_aggregates_only too), their ratios, GFLOP/s over the work the fused op
+// does (four GEMMs' worth: logits, recomputed logits, dx, dW: 8·N·D·C flops) as a share of that
+// FMA peak and of the same run's kernels::gemm rate at 1024³, and the peak memory of one step
+// beyond the inputs, the params and their gradients, measured in a child process per
+// implementation (VmHWM after resetting it, minus the resident size before the first step, minus
+// the gradients' bytes). The child runs its step on one thread: a process forked from one whose
+// OpenMP pool has started hangs in its first parallel region (libgomp does not survive fork),
+// and the memory of a step hardly depends on the thread count.
 
 #include <benchmark/benchmark.h>
 
@@ -25,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -47,6 +55,8 @@
 #ifdef FUSEGRAD_HAVE_TORCH
 #include <torch/torch.h>
 #endif
+
+#include <immintrin.h>
 
 namespace fg = fusegrad;
 
@@ -165,6 +175,89 @@ void run_gemm_reference(benchmark::State& st) {
         benchmark::Counter(2.0 * double(n * n * n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// ---- FMA peak ------------------------------------------------------------------------------
+
+/// 12 independent FMA chains (a += a · m + c on 12 registers) for `iters` rounds; returns a sum
+/// so that nothing is optimized away. Zen 5 and recent Intel cores issue two vector FMAs per
+/// cycle with a latency of 4 cycles: 8 chains in flight are the minimum, 12 leave slack.
+__attribute__((target("avx512f"))) float fma_chains_avx512(long iters) {
+    __m512 a[12];
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1.0f + 0.01f * float(i));
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (long k = 0; k < iters; ++k) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+    alignas(64) float v[16];
+    _mm512_store_ps(v, s);
+    float r = 0;
+    for (float x : v) r += x;
+    return r;
+}
+
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(long iters) {
+    __m256 a[12];
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(1.0f + 0.01f * float(i));
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    for (long k = 0; k < iters; ++k) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], m, c);
+    }
+    __m256 s = a[0];
+    for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
+    alignas(32) float v[8];
+    _mm256_store_ps(v, s);
+    return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+
+/// Float GFLOP/s of `threads` threads each running the FMA chains (best of 5), or 0 when the
+/// CPU has neither AVX-512 nor AVX2 with FMA. lanes is set to the vector width used.
+double fma_peak(int threads, int& lanes) {
+    const bool avx512 = __builtin_cpu_supports("avx512f");
+    if (!avx512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
+    lanes = avx512 ? 16 : 8;
+    const long iters = 20'000'000;
+    double best = 0;
+    volatile float sink = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+        const auto t0 = std::chrono::steady_clock::now();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+        {
+            const float r = avx512 ? fma_chains_avx512(iters) : fma_chains_avx2(iters);
+#ifdef _OPENMP
+#pragma omp critical
+#endif
+            sink = sink + r;
+        }
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        best = std::max(best, double(threads) * double(iters) * 12.0 * 2.0 * lanes / s / 1e9);
+    }
+    return best;
+}
+
+/// "family F, model M (model name)" from /proc/cpuinfo.
+std::string cpu_label() {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line, family, model, name;
+    const auto value = [](const std::string& l) {
+        const auto c = l.find(':');
+        return c == std::string::npos ? std::string() : l.substr(std::min(l.size(), c + 2));
+    };
+    while (std::getline(f, line) && (family.empty() || model.empty() || name.empty())) {
+        if (line.rfind("cpu family", 0) == 0 && family.empty()) family = value(line);
+        if (line.rfind("model name", 0) == 0 && name.empty())
+            name = value(line);
+        else if (line.rfind("model", 0) == 0 && model.empty())
+            model = value(line);
+    }
+    return "family " + family + ", model " + model + " (" + name + ")";
+}
+
 // ---- peak memory, in a child process per implementation -------------------------------------
 
 long status_kib(const char* key) {
@@ -187,6 +280,14 @@ double peak_growth(Setup&& setup) {
     const pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
+        // One thread in the child (see the header): libgomp's pool did not survive the fork.
+        fg::nn::set_num_threads(1);
+#ifdef _OPENMP
+        omp_set_num_threads(1);
+#endif
+#ifdef FUSEGRAD_HAVE_TORCH
+        torch::set_num_threads(1);
+#endif
         double grown = -1;
         try {
             auto step = setup();
@@ -216,13 +317,17 @@ int main(int argc, char** argv) {
     torch::set_num_threads(int(g_threads));
 #endif
     const auto list = shapes();
-    benchmark::RegisterBenchmark("gemm/1024^3", run_gemm_reference)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("gemm/1024^3", run_gemm_reference)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
     for (const auto& s : list) {
         const bool huge = s.n * s.c > 300'000'000;
         auto add = [&](const std::string& impl, auto fn) {
             auto* b = benchmark::RegisterBenchmark(
                 ("linear_xent/" + shape_name(s) + "/" + impl).c_str(), fn, s);
-            b->Unit(benchmark::kMillisecond);
+            // Real time: with threads the main thread's CPU time is not the step's time (and
+            // the GFLOP/s counter would be divided by it).
+            b->Unit(benchmark::kMillisecond)->UseRealTime();
             if (huge) b->Iterations(1);
         };
         add("fused", run_fusegrad<true>);
@@ -236,18 +341,24 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(&reporter);
 
     const int threads = int(g_threads);
-    std::printf("\n%s, %d thread(s); CPU: see /proc/cpuinfo (family, model) in the notes\n",
+    int lanes = 0;
+    const double fma = fma_peak(threads, lanes);
+    std::printf("\nCPU %s; kernels on %s, %d thread(s)\n", cpu_label().c_str(),
                 std::string(fg::kernels::arch_name(fg::kernels::active_arch())).c_str(), threads);
-    const double gemm_ms = reporter.best("gemm/1024^3");
+    std::printf("FMA peak (probe, %d float lanes, %d thread(s)): %.1f GFLOP/s\n", lanes, threads,
+                fma);
+    const double gemm_ms = reporter.median("gemm/1024^3");
     const double peak = gemm_ms > 0 ? 2.0 * 1024.0 * 1024.0 * 1024.0 / (gemm_ms * 1e6) : 0;
-    std::printf("kernels::gemm 1024^3: %.1f GFLOP/s (the reference rate below)\n\n", peak);
-    std::printf("%-20s %10s %10s %10s %9s %9s %8s %12s %12s %12s %8s\n", "N x D x C", "fused ms",
-                "unfused ms", "torch ms", "unf/fused", "torch/fus", "%gemm", "fused MB",
-                "unfused MB", "torch MB", "fus/tor");
+    std::printf("kernels::gemm 1024^3: %.1f GFLOP/s (%.0f%% of the FMA peak)\n", peak,
+                fma > 0 ? 100.0 * peak / fma : 0);
+    std::printf("Times: medians over the repetitions, ms per step.\n\n");
+    std::printf("%-20s %10s %10s %10s %9s %9s %8s %8s %12s %12s %12s %8s\n", "N x D x C",
+                "fused ms", "unfused ms", "torch ms", "unf/fused", "torch/fus", "%fma", "%gemm",
+                "fused MB", "unfused MB", "torch MB", "fus/tor");
     for (const auto& s : list) {
         const std::string base = "linear_xent/" + shape_name(s) + "/";
-        const double f = reporter.best(base + "fused"), u = reporter.best(base + "unfused"),
-                     t = reporter.best(base + "torch");
+        const double f = reporter.median(base + "fused"), u = reporter.median(base + "unfused"),
+                     t = reporter.median(base + "torch");
         const double gflops = f > 0 ? 8.0 * double(s.n * s.d * s.c) / (f * 1e6) : 0;
         const double grads = 4.0 * double(s.n * s.d + s.d * s.c + s.c);
         const auto mem_fg = [&](auto fused) {
@@ -272,10 +383,11 @@ int main(int argc, char** argv) {
         mt = beyond(mt);
 #endif
         const auto mb = [](double v) { return v < 0 ? -1.0 : v / 1048576.0; };
-        std::printf("%-20s %10.2f %10.2f %10.2f %9.2f %9.2f %7.0f%% %12.1f %12.1f %12.1f %8.4f\n",
-                    shape_name(s).c_str(), f, u, t, f > 0 ? u / f : 0, f > 0 ? t / f : 0,
-                    peak > 0 ? 100.0 * gflops / peak : 0, mb(mf), mb(mu), mb(mt),
-                    mt > 0 ? mf / mt : 0);
+        std::printf(
+            "%-20s %10.2f %10.2f %10.2f %9.2f %9.2f %7.0f%% %7.0f%% %12.1f %12.1f %12.1f %8.4f\n",
+            shape_name(s).c_str(), f, u, t, f > 0 ? u / f : 0, f > 0 ? t / f : 0,
+            fma > 0 ? 100.0 * gflops / fma : 0, peak > 0 ? 100.0 * gflops / peak : 0, mb(mf),
+            mb(mu), mb(mt), mt > 0 ? mf / mt : 0);
     }
     std::printf(
         "\nMB: peak resident growth of one step beyond inputs, params and gradients (-1: "

@@ -15,9 +15,11 @@
 /// fixed by the tile grid, so results do not depend on the thread count.
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <type_traits>
 
@@ -27,6 +29,10 @@
 #include "fusegrad/kernels/trace.hpp"
 #include "fusegrad/kernels/unary.hpp"
 #include "parallel.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace fusegrad::kernels {
 
@@ -104,6 +110,102 @@ void logits_tile(const linear_xent_problem<T>& p, std::size_t i0, std::size_t ro
     }
 }
 
+/// Rows of a tile are shared between threads in multiples of this (even, and a multiple of the
+/// AVX-512 GEMM micro-tile height 8: see "Threads" below).
+constexpr std::size_t kRowGranule = 16;
+/// Columns of a tile are shared in multiples of this (the AVX-512 float GEMM panel width).
+constexpr std::size_t kColGranule = 32;
+
+/// [begin, end) of thread t's share of `count` items among nth threads: whole granules, as even
+/// as they go, in thread order.
+struct share {
+    std::size_t begin, end;
+    share(std::size_t count, std::size_t granule, std::size_t t, std::size_t nth) {
+        const std::size_t units = (count + granule - 1) / granule;
+        begin = std::min(count, units * t / nth * granule);
+        end = std::min(count, units * (t + 1) / nth * granule);
+    }
+    std::size_t size() const { return end - begin; }
+};
+
+/// One parallel region for a whole forward or backward, or none.
+///
+/// Threads: the region is opened once per call (not per GEMM: a tile's four GEMMs of 256 rows
+/// would split into 3 fixed MC blocks over 2 threads, with ~10 fork/joins per tile). Inside it
+/// every thread calls the serial kernels (use_threads is false inside a parallel region) on its
+/// share of a tile's rows (logits, the row passes, dx) and, after a barrier, on its share of the
+/// tile's columns (dW, db). Shares are whole granules of kRowGranule rows or kColGranule columns.
+/// Nothing is summed across threads, and the sum behind every element is the same as in one
+/// call on the whole tile: the GEMM's per-element sum runs over k in fixed kc blocks whatever m
+/// and n are; its paths that round differently (skinny against blocked) are chosen by n, k and
+/// trans_a, which a row split does not change; the transposed path (chosen by m > n) computes
+/// the same products in the same order; with alpha = 1 and beta ∈ {0, 1} (the others are
+/// applied beforehand, see backward) a ragged micro-tile stores the same value as a full one;
+/// the skinny path's AVX2/SSE row pairs stay aligned because shares start at even rows; exp,
+/// tanh and axpby are elementwise (a partial batch uses the same formula); the column sums are
+/// per column. So the result is bitwise the same for every thread count
+/// (tests/ops/test_linear_xent.cpp, on every instruction set).
+class team {
+  public:
+    /// Opens a region when `parallel` (and OpenMP has more than one thread to give).
+    explicit team(bool parallel) : parallel_(parallel) {}
+
+    /// body(*this, t, nth) on every thread of the region, or body(*this, 0, 1) on the caller
+    /// (whose kernels may then thread on their own, as outside linear_xent). An exception is
+    /// rethrown on the calling thread after the region.
+    template <class F>
+    void run(F&& body) {
+#ifdef _OPENMP
+        if (parallel_) {
+#pragma omp parallel
+            { body(*this, std::size_t(omp_get_thread_num()), std::size_t(omp_get_num_threads())); }
+            if (error_) std::rethrow_exception(error_);
+            return;
+        }
+#endif
+        body(*this, 0, 1);
+        if (error_) std::rethrow_exception(error_);
+    }
+
+    /// f() unless a thread has failed; an exception is kept for run() (it must not leave the
+    /// region, and the other threads must still meet this one at the barriers).
+    template <class F>
+    void step(F&& f) {
+        if (failed_.load(std::memory_order_relaxed)) return;
+        try {
+            f();
+        } catch (...) {
+            if (!failed_.exchange(true)) error_ = std::current_exception();
+        }
+    }
+
+    /// Waits for the other threads of the region (nothing outside one).
+    void barrier(std::size_t nth) const {
+        (void)nth;
+#ifdef _OPENMP
+        if (nth > 1) {
+#pragma omp barrier
+        }
+#endif
+    }
+
+  private:
+    bool parallel_;
+    std::atomic<bool> failed_{false};
+    std::exception_ptr error_;
+};
+
+/// Whether a linear_xent call on these tiles should open its own region: more than one thread
+/// to give, not already inside a region, several row granules per tile and GEMMs big enough to
+/// pay for the wake-ups. A kept tiling (one small tile, small C) stays as it was: its kernels
+/// thread on their own.
+template <class T>
+bool use_team(const linear_xent_problem<T>& p) {
+    if (p.tiles.kept) return false;
+    const std::size_t chunks = (p.tiles.rows + kRowGranule - 1) / kRowGranule;
+    return detail::use_threads(chunks, p.tiles.rows * p.tiles.classes * p.depth);
+}
+
 template <class F>
 void for_rows(std::size_t rows, std::size_t cols, F&& f) {
     detail::for_each_chunk(rows, kRowChunk, cols * 8,
@@ -112,79 +214,163 @@ void for_rows(std::size_t rows, std::size_t cols, F&& f) {
                            });
 }
 
-/// The forward over all tiles: fills the per-row numbers (M, log S, A, s_y). With a kept
-/// tiling, tile A is left holding e^{s − M}.
+/// forward_stats on rows [first, first + rows) of one row block, through all the class tiles,
+/// in the rows of tile A from `offset` on (rows `p.tiles.classes` apart: threads need not be on
+/// the same class tile, and a narrower last tile must not reach into another thread's rows).
 template <class T, class I>
-void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws) {
-    const std::size_t n = p.n, C = p.classes, bm = p.tiles.rows, bc = p.tiles.classes;
+void forward_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws,
+                  std::size_t first, std::size_t rows, std::size_t offset) {
+    const std::size_t C = p.classes, bc = p.tiles.classes;
     const auto& t = p.targets;
     const bool smoothing = t.smoothing != T(0);
-    for (std::size_t i0 = 0; i0 < n; i0 += bm) {
-        const std::size_t rows = std::min(bm, n - i0);
-        T* rs = ws.rows + 4 * i0;
-        for (std::size_t r = 0; r < rows; ++r) {
-            rs[4 * r] = -kInf<T>;
-            rs[4 * r + 1] = T(0);
-            rs[4 * r + 2] = T(0);
-            rs[4 * r + 3] = T(0);
-        }
-        T weight_before = T(0);  // Σ c_j over the classes of the earlier tiles
-        for (std::size_t j0 = 0; j0 < C; j0 += bc) {
-            const std::size_t cols = std::min(bc, C - j0);
-            T* tile = ws.tile_a;
-            logits_tile(p, i0, rows, j0, cols, tile);
-            T tile_weight = T(0);
-            if (smoothing) {
-                for (std::size_t j = 0; j < cols; ++j) tile_weight += class_weight(t, j0 + j);
-            }
-            // Pass 1 per row: the target logit, the new max, the shift of the running sums, and
-            // the row moved to the new max (in place).
-            for_rows(rows, cols, [&](std::size_t r) {
-                T* row = tile + r * cols;
-                T* st = rs + 4 * r;
-                const I label = y[i0 + r];
-                if (!is_ignored(t, label)) {
-                    const auto k = static_cast<std::size_t>(label);
-                    if (k >= j0 && k < j0 + cols) st[3] = row[k - j0];
-                }
-                const T old_max = st[0];
-                const T new_max = std::max(old_max, row_max(cols, row));
-                if (new_max == -kInf<T>) {  // everything so far is masked
-                    if (smoothing && tile_weight != T(0)) st[2] = kInf<T>;
-                    for (std::size_t j = 0; j < cols; ++j) row[j] = -kInf<T>;  // e^{-inf} = 0
-                    return;
-                }
-                if (old_max != new_max) {
-                    st[1] *= std::exp(old_max - new_max);  // 0 when old_max = -inf
-                    if (smoothing && weight_before != T(0))
-                        st[2] += (new_max - old_max) * weight_before;
-                    st[0] = new_max;
-                }
-                for (std::size_t j = 0; j < cols; ++j) row[j] -= new_max;
-                if (smoothing) {
-                    T a = T(0);
-                    if (t.class_weights == nullptr) {
-                        a = -row_sum(cols, row);
-                    } else {
-                        for (std::size_t j = 0; j < cols; ++j) {
-                            const T c = t.class_weights[j0 + j];
-                            if (c != T(0)) a -= c * row[j];
-                        }
-                    }
-                    st[2] += a;
-                }
-            });
-            exp<T>(rows * cols, tile, tile);
-            for_rows(rows, cols,
-                     [&](std::size_t r) { rs[4 * r + 1] += row_sum(cols, tile + r * cols); });
-            weight_before += tile_weight;
-        }
-        for (std::size_t r = 0; r < rows; ++r) {
-            T* st = rs + 4 * r;
-            // An all −inf row has no softmax: NaN, as PyTorch (and softmax_xent) give.
-            st[1] = st[0] == -kInf<T> ? std::numeric_limits<T>::quiet_NaN() : std::log(st[1]);
-        }
+    T* rs = ws.rows + 4 * first;
+    for (std::size_t r = 0; r < rows; ++r) {
+        rs[4 * r] = -kInf<T>;
+        rs[4 * r + 1] = T(0);
+        rs[4 * r + 2] = T(0);
+        rs[4 * r + 3] = T(0);
     }
+    T weight_before = T(0);  // Σ c_j over the classes of the earlier tiles
+    for (std::size_t j0 = 0; j0 < C; j0 += bc) {
+        const std::size_t cols = std::min(bc, C - j0);
+        T* tile = ws.tile_a + offset * bc;
+        logits_tile(p, first, rows, j0, cols, tile);
+        T tile_weight = T(0);
+        if (smoothing) {
+            for (std::size_t j = 0; j < cols; ++j) tile_weight += class_weight(t, j0 + j);
+        }
+        // Pass 1 per row: the target logit, the new max, the shift of the running sums, and
+        // the row moved to the new max (in place).
+        for_rows(rows, cols, [&](std::size_t r) {
+            T* row = tile + r * cols;
+            T* st = rs + 4 * r;
+            const I label = y[first + r];
+            if (!is_ignored(t, label)) {
+                const auto k = static_cast<std::size_t>(label);
+                if (k >= j0 && k < j0 + cols) st[3] = row[k - j0];
+            }
+            const T old_max = st[0];
+            const T new_max = std::max(old_max, row_max(cols, row));
+            if (new_max == -kInf<T>) {  // everything so far is masked
+                if (smoothing && tile_weight != T(0)) st[2] = kInf<T>;
+                for (std::size_t j = 0; j < cols; ++j) row[j] = -kInf<T>;  // e^{-inf} = 0
+                return;
+            }
+            if (old_max != new_max) {
+                st[1] *= std::exp(old_max - new_max);  // 0 when old_max = -inf
+                if (smoothing && weight_before != T(0))
+                    st[2] += (new_max - old_max) * weight_before;
+                st[0] = new_max;
+            }
+            for (std::size_t j = 0; j < cols; ++j) row[j] -= new_max;
+            if (smoothing) {
+                T a = T(0);
+                if (t.class_weights == nullptr) {
+                    a = -row_sum(cols, row);
+                } else {
+                    for (std::size_t j = 0; j < cols; ++j) {
+                        const T c = t.class_weights[j0 + j];
+                        if (c != T(0)) a -= c * row[j];
+                    }
+                }
+                st[2] += a;
+            }
+        });
+        exp<T>(rows * cols, tile, tile);
+        for_rows(rows, cols,
+                 [&](std::size_t r) { rs[4 * r + 1] += row_sum(cols, tile + r * cols); });
+        weight_before += tile_weight;
+    }
+    for (std::size_t r = 0; r < rows; ++r) {
+        T* st = rs + 4 * r;
+        // An all −inf row has no softmax: NaN, as PyTorch (and softmax_xent) give.
+        st[1] = st[0] == -kInf<T> ? std::numeric_limits<T>::quiet_NaN() : std::log(st[1]);
+    }
+}
+
+/// The forward over all tiles: fills the per-row numbers (M, log S, A, s_y). With a kept
+/// tiling, tile A is left holding e^{s − M}. With a team, each thread takes its share of every
+/// row block through all the class tiles, in its own rows of tile A, and the threads meet once
+/// per row block (a thread's rows of tile A differ from one block to the next when the last
+/// block is shorter).
+template <class T, class I>
+void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws) {
+    const std::size_t n = p.n, bm = p.tiles.rows;
+    team threads(use_team(p));
+    threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
+        for (std::size_t i0 = 0; i0 < n; i0 += bm) {
+            const share mine(std::min(bm, n - i0), kRowGranule, tid, nth);
+            if (mine.size() != 0)
+                tm.step([&] { forward_rows(p, y, ws, i0 + mine.begin, mine.size(), mine.begin); });
+            tm.barrier(nth);
+        }
+    });
+}
+
+/// Rows [first, first + rows) of the tile at class j0 (cols wide): the logits into s (unless
+/// kept: s then holds e^{s − M}), and the gradient G into g (which may be s), where s and g point
+/// at these rows of the tiles.
+template <class T, class I>
+void gradient_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws, bool kept,
+                   T total_weight, T ce_scale, T z_scale, const T* row_scale, std::size_t first,
+                   std::size_t rows, std::size_t j0, std::size_t cols, T* s, T* g) {
+    const auto& t = p.targets;
+    const T eps = t.smoothing;
+    const T lambda = p.z_loss;
+    const bool softcap = p.softcap > T(0);
+    const std::size_t C = p.classes;
+    const T* rs = ws.rows + 4 * first;
+    if (!kept) logits_tile(p, first, rows, j0, cols, s);
+    // G_ij = a_i e^{s_ij − lse_i} − r_i t_ij, a_i = r_i T_i + 2 λ q_i lse_i.
+    if (!kept) {
+        for_rows(rows, cols, [&](std::size_t r) {
+            const T* st = rs + 4 * r;
+            const T* sr = s + r * cols;
+            T* gr = g + r * cols;
+            for (std::size_t j = 0; j < cols; ++j) gr[j] = (sr[j] - st[0]) - st[1];
+        });
+        exp<T>(rows * cols, g, g);
+    }
+    for_rows(rows, cols, [&](std::size_t r) {
+        const std::size_t i = first + r;
+        const T* st = rs + 4 * r;
+        T* gr = g + r * cols;
+        const I label = y[i];
+        if (is_ignored(t, label)) {
+            std::fill(gr, gr + cols, T(0));
+            return;
+        }
+        const T u = row_scale != nullptr ? row_scale[i] : T(1);
+        const T ri = ce_scale * u;
+        const T on_target = (T(1) - eps) * class_weight(t, std::size_t(label));
+        T a = ri * (on_target + eps / T(C) * total_weight);
+        if (lambda != T(0)) a += T(2) * lambda * z_scale * u * (st[0] + st[1]);
+        if (kept) {
+            const T* pr = s + r * cols;
+            const T f = a * std::exp(-st[1]);
+            for (std::size_t j = 0; j < cols; ++j) gr[j] = f * pr[j];
+        } else {
+            for (std::size_t j = 0; j < cols; ++j) gr[j] *= a;
+        }
+        if (eps != T(0)) {
+            const T k = ri * eps / T(C);
+            if (t.class_weights == nullptr) {
+                for (std::size_t j = 0; j < cols; ++j) gr[j] -= k;
+            } else {
+                for (std::size_t j = 0; j < cols; ++j) gr[j] -= k * t.class_weights[j0 + j];
+            }
+        }
+        const auto k = static_cast<std::size_t>(label);
+        if (k >= j0 && k < j0 + cols) gr[k - j0] -= ri * on_target;
+        if (softcap) {  // ∂(c tanh(z / c))/∂z = 1 − (s / c)²
+            const T* sr = s + r * cols;
+            const T inv = T(1) / p.softcap;
+            for (std::size_t j = 0; j < cols; ++j) {
+                const T q = sr[j] * inv;
+                gr[j] *= T(1) - q * q;
+            }
+        }
+    });
 }
 
 /// y = 0 + beta · y (y not read when beta is 0), for a gradient no tile reaches; y may be null.
@@ -291,7 +477,6 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
     const std::size_t bm = p.tiles.rows, bc = p.tiles.classes;
     const auto& t = p.targets;
     const T eps = t.smoothing;
-    const T lambda = p.z_loss;
     const bool softcap = p.softcap > T(0);
     T total_weight = T(0);
     if (eps != T(0))
@@ -300,74 +485,61 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
         scale_by_beta(n * D, beta_x, dx);
         return;
     }
-    for (std::size_t i0 = 0; i0 < n; i0 += bm) {
-        const std::size_t rows = std::min(bm, n - i0);
-        const T* rs = ws.rows + 4 * i0;
-        for (std::size_t j0 = 0; j0 < C; j0 += bc) {
-            const std::size_t cols = std::min(bc, C - j0);
-            // s: the (capped) logits, or e^{s − M} when kept; G: the gradient tile.
-            T* s = ws.tile_a;
-            T* g = kept || softcap ? ws.tile_b : ws.tile_a;
-            if (!kept) logits_tile(p, i0, rows, j0, cols, s);
-            // G_ij = a_i e^{s_ij − lse_i} − r_i t_ij, a_i = r_i T_i + 2 λ q_i lse_i.
-            if (!kept) {
-                for_rows(rows, cols, [&](std::size_t r) {
-                    const T* st = rs + 4 * r;
-                    const T* sr = s + r * cols;
-                    T* gr = g + r * cols;
-                    for (std::size_t j = 0; j < cols; ++j) gr[j] = (sr[j] - st[0]) - st[1];
-                });
-                exp<T>(rows * cols, g, g);
+    // A beta other than 0 or 1 is applied up front, so that every GEMM below has beta 0 or 1
+    // (see team: the bits then do not depend on how rows and columns are shared).
+    const auto unit_beta = [](std::size_t count, T& beta, T* y) {
+        if (y == nullptr || beta == T(0) || beta == T(1)) return;
+        axpby<T>(count, beta, y, T(0), y);
+        beta = T(1);
+    };
+    unit_beta(n * D, beta_x, dx);
+    unit_beta(D * C, beta_w, dw);
+    // Without soft-cap (and not kept) G is made in place of the logits, and tiles A and B take
+    // turns: a thread may start the next tile's rows while another still reads this tile's G
+    // for dW, so the threads meet once per tile instead of twice. (Every thread has finished
+    // its columns of tile k before it reaches the barrier after its rows of tile k + 1, and only
+    // then can tile k + 2 overwrite tile k's buffer. dW and db columns of one class tile belong
+    // to the same thread in every row block.) One thread keeps to tile A, which stays in L2.
+    team threads(use_team(p));
+    threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
+        const bool alternate = !kept && !softcap && nth > 1;
+        std::size_t k = 0;  // tiles done
+        for (std::size_t i0 = 0; i0 < n; i0 += bm) {
+            const std::size_t rows = std::min(bm, n - i0);
+            const share mine(rows, kRowGranule, tid, nth);
+            for (std::size_t j0 = 0; j0 < C; j0 += bc, ++k) {
+                const std::size_t cols = std::min(bc, C - j0);
+                // s: the (capped) logits, or e^{s − M} when kept; G: the gradient tile.
+                T* s = alternate && k % 2 == 1 ? ws.tile_b : ws.tile_a;
+                T* g = kept || softcap ? ws.tile_b : s;
+                // This thread's rows: the logits, G, and their share of dx.
+                if (mine.size() != 0)
+                    tm.step([&] {
+                        gradient_rows(p, y, ws, kept, total_weight, ce_scale, z_scale, row_scale,
+                                      i0 + mine.begin, mine.size(), j0, cols, s + mine.begin * cols,
+                                      g + mine.begin * cols);
+                        if (dx != nullptr)
+                            gemm<T>(false, true, mine.size(), D, cols, T(1), g + mine.begin * cols,
+                                    cols, p.w + j0, C, j0 == 0 ? beta_x : T(1),
+                                    dx + (i0 + mine.begin) * D, D);
+                    });
+                tm.barrier(nth);
+                // This thread's columns of the whole G: dW and db.
+                const share cs(cols, kColGranule, tid, nth);
+                if (cs.size() != 0)
+                    tm.step([&] {
+                        if (dw != nullptr)
+                            gemm<T>(true, false, D, cs.size(), rows, T(1), p.x + i0 * D, D,
+                                    g + cs.begin, cols, i0 == 0 ? beta_w : T(1), dw + j0 + cs.begin,
+                                    C);
+                        if (db != nullptr)
+                            col_sums_ld<T>(rows, cs.size(), g + cs.begin, cols,
+                                           i0 == 0 ? beta_b : T(1), db + j0 + cs.begin);
+                    });
+                if (!alternate) tm.barrier(nth);  // G is overwritten by the next tile
             }
-            for_rows(rows, cols, [&](std::size_t r) {
-                const std::size_t i = i0 + r;
-                const T* st = rs + 4 * r;
-                T* gr = g + r * cols;
-                const I label = y[i];
-                if (is_ignored(t, label)) {
-                    std::fill(gr, gr + cols, T(0));
-                    return;
-                }
-                const T u = row_scale != nullptr ? row_scale[i] : T(1);
-                const T ri = ce_scale * u;
-                const T on_target = (T(1) - eps) * class_weight(t, std::size_t(label));
-                T a = ri * (on_target + eps / T(C) * total_weight);
-                if (lambda != T(0)) a += T(2) * lambda * z_scale * u * (st[0] + st[1]);
-                if (kept) {
-                    const T* pr = s + r * cols;
-                    const T f = a * std::exp(-st[1]);
-                    for (std::size_t j = 0; j < cols; ++j) gr[j] = f * pr[j];
-                } else {
-                    for (std::size_t j = 0; j < cols; ++j) gr[j] *= a;
-                }
-                if (eps != T(0)) {
-                    const T k = ri * eps / T(C);
-                    if (t.class_weights == nullptr) {
-                        for (std::size_t j = 0; j < cols; ++j) gr[j] -= k;
-                    } else {
-                        for (std::size_t j = 0; j < cols; ++j) gr[j] -= k * t.class_weights[j0 + j];
-                    }
-                }
-                const auto k = static_cast<std::size_t>(label);
-                if (k >= j0 && k < j0 + cols) gr[k - j0] -= ri * on_target;
-                if (softcap) {  // ∂(c tanh(z / c))/∂z = 1 − (s / c)²
-                    const T* sr = s + r * cols;
-                    const T inv = T(1) / p.softcap;
-                    for (std::size_t j = 0; j < cols; ++j) {
-                        const T q = sr[j] * inv;
-                        gr[j] *= T(1) - q * q;
-                    }
-                }
-            });
-            if (dx != nullptr)
-                gemm<T>(false, true, rows, D, cols, T(1), g, cols, p.w + j0, C,
-                        j0 == 0 ? beta_x : T(1), dx + i0 * D, D);
-            if (dw != nullptr)
-                gemm<T>(true, false, D, cols, rows, T(1), p.x + i0 * D, D, g, cols,
-                        i0 == 0 ? beta_w : T(1), dw + j0, C);
-            if (db != nullptr) col_sums<T>(rows, cols, g, i0 == 0 ? beta_b : T(1), db + j0);
         }
-    }
+    });
     if (n == 0) {  // no rows: dW and db get 0 + beta · old
         scale_by_beta(D * C, beta_w, dw);
         scale_by_beta(C, beta_b, db);

@@ -78,23 +78,29 @@ T sum(std::size_t n, const T* x) {
 }
 
 template <class T>
-void col_sums(std::size_t m, std::size_t n, const T* x, T beta, T* y) {
+void col_sums_ld(std::size_t m, std::size_t n, const T* x, std::size_t ld, T beta, T* y) {
     detail::dispatch([&](auto arch_tag) {
         using A = decltype(arch_tag);
         detail::for_each_chunk(n, kColChunk, m, [&](std::size_t, std::size_t b, std::size_t e) {
             // x + b is formed only for a non-empty chunk; with m == 0 x is never read.
             const T* xb = m > 0 ? x + b : x;
             if constexpr (detail::is_scalar_v<A>)
-                reference_col_sums(m, e - b, xb, n, beta, y + b);
+                reference_col_sums(m, e - b, xb, ld, beta, y + b);
             else
-                simd::col_sums<A, T>(m, e - b, xb, n, beta, y + b);
+                simd::col_sums<A, T>(m, e - b, xb, ld, beta, y + b);
         });
     });
 }
 
-#define FUSEGRAD_INSTANTIATE_REDUCE(T)        \
-    template T sum<T>(std::size_t, const T*); \
-    template void col_sums<T>(std::size_t, std::size_t, const T*, T, T*);
+template <class T>
+void col_sums(std::size_t m, std::size_t n, const T* x, T beta, T* y) {
+    col_sums_ld<T>(m, n, x, n, beta, y);
+}
+
+#define FUSEGRAD_INSTANTIATE_REDUCE(T)                                    \
+    template T sum<T>(std::size_t, const T*);                             \
+    template void col_sums<T>(std::size_t, std::size_t, const T*, T, T*); \
+    template void col_sums_ld<T>(std::size_t, std::size_t, const T*, std::size_t, T, T*);
 
 FUSEGRAD_INSTANTIATE_REDUCE(float)
 FUSEGRAD_INSTANTIATE_REDUCE(double)

@@ -22,6 +22,7 @@
 
 #include <fusegrad/fusegrad.hpp>
 
+#include "../kernels/each_arch.hpp"
 #include "../support/finite_differences.hpp"
 
 namespace fg = fusegrad;
@@ -144,19 +145,35 @@ TEST_CASE("linear_xent gives bitwise the same loss and gradients with 1 and 2 th
 #ifndef FUSEGRAD_TEST_HAVE_OMP
     WARN("built without OpenMP: one thread only, nothing to compare");
 #else
-    // Big enough for the GEMMs and the row passes to split over threads: tiles of 256 × 512.
-    const std::size_t n = 700, d = 96, c = 3000;
-    auto X = xt::xtensor<float, 2>::from_shape({n, d});
-    auto W = xt::xtensor<float, 2>::from_shape({d, c});
-    auto bias = xt::xtensor<float, 1>::from_shape({c});
-    auto y = xt::xtensor<std::int64_t, 1>::from_shape({n});
+    // With 2 threads the forward and backward run in one parallel region, each thread on its
+    // share of a tile's rows and then of its columns; with 1 thread each kernel gets the whole
+    // tile. Shapes with several row and class tiles, a shorter last row block (the forward's
+    // threads then change rows between blocks), a narrow last class tile (32 or fewer columns:
+    // the GEMMs' skinny and transposed paths), D of 20 (the skinny path for dx) and soft-cap
+    // (tile B in use), on every instruction set.
+    FUSEGRAD_EACH_ARCH();
+    struct problem {
+        std::size_t n, d, c, tile_rows, tile_classes;
+        double softcap;
+    };
+    const auto p = GENERATE(problem{700, 96, 3000, 0, 0, 0.0},     // tiles of 256 x 512
+                            problem{300, 20, 1000, 100, 72, 0.0},  // last class tile 64 wide
+                            problem{250, 40, 530, 96, 512, 2.0});  // last class tile 18 wide
+    INFO("N x D x C = " << p.n << " x " << p.d << " x " << p.c << ", softcap " << p.softcap);
+    auto X = xt::xtensor<float, 2>::from_shape({p.n, p.d});
+    auto W = xt::xtensor<float, 2>::from_shape({p.d, p.c});
+    auto bias = xt::xtensor<float, 1>::from_shape({p.c});
+    auto y = xt::xtensor<std::int64_t, 1>::from_shape({p.n});
     fill_uniform(X, -1, 1, 5);
     fill_uniform(W, -0.5, 0.5, 6);
     fill_uniform(bias, -1, 1, 7);
-    for (std::size_t i = 0; i < n; ++i) y(i) = std::int64_t((i * 131) % c);
+    for (std::size_t i = 0; i < p.n; ++i) y(i) = std::int64_t((i * 131) % p.c);
     fg::linear_xent_options o;
     o.label_smoothing = 0.1;
     o.z_loss = 1e-3;
+    o.tile_rows = p.tile_rows;
+    o.tile_classes = p.tile_classes;
+    o.softcap = p.softcap;
     auto run = [&](int threads) {
         const int previous = omp_get_max_threads();
         omp_set_num_threads(threads);
@@ -167,6 +184,10 @@ TEST_CASE("linear_xent gives bitwise the same loss and gradients with 1 and 2 th
         for (const auto* a : {&g.grad<"x">(), &g.grad<"W">()})
             out.insert(out.end(), a->begin(), a->end());
         out.insert(out.end(), g.grad<"b">().begin(), g.grad<"b">().end());
+        // A second run on the same graph (the workspace now holds the first run's numbers).
+        g.run();
+        out.push_back(g.value());
+        out.insert(out.end(), g.grad<"W">().begin(), g.grad<"W">().end());
         omp_set_num_threads(previous);
         return out;
     };

@@ -82,6 +82,11 @@ T sum(std::size_t n, const T* x);
 /// y[j] = Σ_i x[i, j] + beta * y[j] for an m×n contiguous x.
 template <class T>
 void col_sums(std::size_t m, std::size_t n, const T* x, T beta, T* y);
+/// The same over the m×n block of a matrix whose rows are `ld` apart (ld ≥ n). Each column is
+/// summed on its own, in the same order as by col_sums, so a block of columns gets the same bits
+/// as the same columns of a wider call.
+template <class T>
+void col_sums_ld(std::size_t m, std::size_t n, const T* x, std::size_t ld, T beta, T* y);
 
 // ---- softmax family, row-wise over an m×n contiguous matrix ------------------------------------
 
