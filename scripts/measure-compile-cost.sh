@@ -52,6 +52,7 @@ for cxx in ${COMPILERS}; do
     for d in ${MLP_DEPTHS}; do measure "${cxx}" "MLP depth ${d}" tests/compile_cost/mlp.cpp "-DFUSEGRAD_DEPTH=${d}"; done
     measure "${cxx}" "MLP depth 64 + gradcheck" tests/compile_cost/mlp.cpp -DFUSEGRAD_DEPTH=64 -DFUSEGRAD_GRADCHECK
     for d in ${RES_DEPTHS}; do measure "${cxx}" "residual depth ${d}" tests/compile_cost/mlp.cpp "-DFUSEGRAD_DEPTH=${d}" -DFUSEGRAD_RESIDUAL; done
+    measure "${cxx}" "residual depth 32 + gradcheck" tests/compile_cost/mlp.cpp -DFUSEGRAD_DEPTH=32 -DFUSEGRAD_RESIDUAL -DFUSEGRAD_GRADCHECK
     measure "${cxx}" "deep_rewrite (32 levels)" tests/compile_cost/deep_rewrite.cpp
     measure "${cxx}" "wide_rewrite (11 heads)" tests/compile_cost/wide_rewrite.cpp
 done
