@@ -6,6 +6,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -42,24 +43,26 @@ struct real_leaf_type<constant_leaf<T, R>> {
     using type = T;
 };
 
-template <class... Ts>
-struct first_non_void {
-    using type = float;  // a graph without any real leaf computes in float
-};
-template <class T0, class... Ts>
-struct first_non_void<T0, Ts...> {
-    using type = std::conditional_t<std::is_void_v<T0>, typename first_non_void<Ts...>::type, T0>;
-};
+constexpr bool all_true(std::initializer_list<bool> flags) noexcept {
+    for (const bool f : flags)
+        if (!f) return false;
+    return true;
+}
 
+// The graph's scalar type: the first real leaf's element type (float when it has none). Lists,
+// not recursion or folds over the table: clang stops at 256 fold operands.
 template <class List>
 struct graph_scalar;
 template <class... Es>
 struct graph_scalar<type_list<Es...>> {
-    using type = typename first_non_void<typename real_leaf_type<typename Es::expr>::type...>::type;
-    static_assert(((std::is_void_v<typename real_leaf_type<typename Es::expr>::type> ||
-                    std::is_same_v<typename real_leaf_type<typename Es::expr>::type, type>)&&...),
-                  "all real-valued leaves of one graph must have the same element type (all float "
-                  "or all double)");
+    using reals = type_list<typename real_leaf_type<typename Es::expr>::type..., float>;
+    using type = type_at_t<
+        first_true({!std::is_void_v<typename real_leaf_type<typename Es::expr>::type>...}), reals>;
+    static_assert(
+        all_true({(std::is_void_v<typename real_leaf_type<typename Es::expr>::type> ||
+                   std::is_same_v<typename real_leaf_type<typename Es::expr>::type, type>)...}),
+        "all real-valued leaves of one graph must have the same element type (all float "
+        "or all double)");
 };
 
 // What holds a value's gradient: a param's is an xtensor handed to the user, others live in
