@@ -61,6 +61,16 @@ template <class Op, class... C>
 struct is_pure_expr<node<Op, C...>>
     : std::bool_constant<std::is_empty_v<Op> && (is_pure_expr<C>::value && ...)> {};
 
+/// The index of the first true flag, or the number of flags.
+constexpr std::size_t first_true_of(std::initializer_list<bool> flags) noexcept {
+    std::size_t i = 0;
+    for (const bool f : flags) {
+        if (f) return i;
+        ++i;
+    }
+    return i;
+}
+
 template <class... Ts>
 struct leaf_list {};
 
@@ -133,16 +143,15 @@ struct leaf_index {
         decltype(position_of<X>(static_cast<const typename leaf_positions<List>::type*>(nullptr)));
 };
 
-/// A distinct address per type, for comparing types inside a constant evaluation.
-template <class T>
-struct type_key {
-    static constexpr char id = 0;
-};
+/// The position of type X among P... (or sizeof...(P)): builtin comparisons, one class per
+/// (leaf, list), no deduction against a base per element.
+template <class X, class... P>
+struct index_in : std::integral_constant<std::size_t, first_true_of({__is_same(X, P)...})> {};
 
 /// Where each leaf of Sub sits in Super (every leaf of Sub is in Super), and whether Sub is a
 /// prefix of Super (the common case: a node's first operand's leaves are the first of its own).
 ///
-/// Compile cost: one constant evaluation over two arrays of addresses, not a template
+/// Compile cost: one builtin comparison per (leaf, leaf) pair, not a template
 /// instantiation per leaf (a lookup per leaf costs a deduction against every base of a position
 /// table, cubic over a residual chain), and the result is data that a loop reads, not an index
 /// pack that a fold unrolls (quadratic code over a deep chain).
@@ -156,17 +165,11 @@ struct leaf_map<leaf_list<S...>, leaf_list<P...>> {
         bool prefix = true;
     };
     static constexpr result compute() {
-        constexpr const void* sub[] = {&type_key<S>::id..., nullptr};
-        constexpr const void* super[] = {&type_key<P>::id..., nullptr};
+        constexpr std::size_t pos[] = {index_in<S, P...>::value..., 0};
         result r{};
         for (std::size_t i = 0; i < sizeof...(S); ++i) {
-            if (i < sizeof...(P) && sub[i] == super[i]) {
-                r.at[i] = i;
-                continue;
-            }
-            r.prefix = false;
-            for (std::size_t j = 0; j < sizeof...(P); ++j)
-                if (sub[i] == super[j]) r.at[i] = j;
+            r.at[i] = pos[i];
+            if (pos[i] != i) r.prefix = false;
         }
         return r;
     }
