@@ -75,6 +75,12 @@ TEST_CASE("every built-in rule is verified: values and gradients, three ways",
     record(ck::verify_rule(fg::rules::nll_logp_of_log_softmax, ck::matrix(2, 3, -3, 3),
                            ck::targets(2, 3)));
 
+    // The sigmoid fusions: logits in [-3, 3), targets in [0, 1) (a param: their gradient too).
+    record(ck::verify_rule(fg::rules::bce_of_sigmoid, ck::matrix(3, 4, -3, 3),
+                           ck::matrix(3, 4, 0, 1)));
+    record(ck::verify_rule(fg::rules::bce_of_sigmoid, ck::vector(9, -3, 3), ck::vector(9, 0, 1)));
+    record(ck::verify_rule(fg::rules::log_of_sigmoid, ck::matrix(3, 4, -3, 3)));
+
     // The reduction rules match any operand of sum / mean and decline unless it is a per-row
     // softmax_xent: verified on expressions built here, with every option of softmax_xent.
     xt::xtensor<double, 2> S = {
@@ -137,7 +143,7 @@ TEST_CASE("every built-in rule is verified: values and gradients, three ways",
     std::set<std::string> builtin;
     boost::hana::for_each(fg::default_rules().rules,
                           [&](const auto& r) { builtin.insert(std::string(r.name)); });
-    CHECK(builtin.size() == 11);
+    CHECK(builtin.size() == 13);
     CHECK(verified == builtin);
 }
 

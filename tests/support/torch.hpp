@@ -50,4 +50,23 @@ void check_close(const A& ours, const torch::Tensor& theirs, double tol) {
     check_close(ours.data(), ours.size(), theirs, tol);
 }
 
+/// Compares ours with a torch tensor elementwise to tol · (1 + |theirs|), where a NaN of theirs
+/// must be a NaN of ours and an infinity the same infinity; `what` names the comparison.
+template <class T>
+inline void agree_elementwise(const T* ours, const torch::Tensor& theirs, double tol, const char* what) {
+    auto t = theirs.contiguous().to(torch::kFloat64);
+    const double* p = t.data_ptr<double>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) {
+        const double a = double(ours[i]), b = p[i];
+        INFO(what << " element " << i << ": ours " << a << ", libtorch " << b);
+        // (CHECK itself is glog's once torch is included: CHECK_FALSE is Catch's.)
+        if (std::isnan(b))
+            CHECK_FALSE(!std::isnan(a));
+        else if (std::isinf(b))
+            CHECK_FALSE(a != b);
+        else
+            CHECK_FALSE(std::abs(a - b) > tol * (1 + std::abs(b)));
+    }
+}
+
 }  // namespace fusegrad_test

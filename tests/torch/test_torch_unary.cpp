@@ -17,6 +17,7 @@
 #include "../support/torch.hpp"
 
 namespace fg = fusegrad;
+using fusegrad_test::agree_elementwise;
 using fusegrad_test::to_torch;
 
 namespace {
@@ -26,23 +27,6 @@ std::vector<double> grid(double lo, double hi, std::size_t n, std::vector<double
     for (std::size_t i = 0; i < n; ++i) v.push_back(lo + (hi - lo) * double(i) / double(n - 1));
     v.insert(v.end(), extra.begin(), extra.end());
     return v;
-}
-
-template <class T>
-void agree_elementwise(const T* ours, const torch::Tensor& theirs, double tol, const char* what) {
-    auto t = theirs.contiguous().to(torch::kFloat64);
-    const double* p = t.data_ptr<double>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) {
-        const double a = double(ours[i]), b = p[i];
-        INFO(what << " element " << i << ": ours " << a << ", libtorch " << b);
-        // (CHECK itself is glog's once torch is included: CHECK_FALSE is Catch's.)
-        if (std::isnan(b))
-            CHECK_FALSE(!std::isnan(a));
-        else if (std::isinf(b))
-            CHECK_FALSE(a != b);
-        else
-            CHECK_FALSE(std::abs(a - b) > tol * (1 + std::abs(b)));
-    }
 }
 
 // op(x) and its vjp for upstream u, against torch_op.

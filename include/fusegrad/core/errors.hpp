@@ -25,4 +25,11 @@ class binding_error : public std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
 
+/// An input value outside an op's domain, e.g. `binary_cross_entropy: p[3] = 1.5 is not a
+/// probability in [0, 1]`.
+class value_error : public std::domain_error {
+  public:
+    using std::domain_error::domain_error;
+};
+
 }  // namespace fusegrad

@@ -20,6 +20,7 @@
 #include "fusegrad/ops/relu.hpp"
 #include "fusegrad/ops/scale.hpp"
 #include "fusegrad/ops/softmax.hpp"
+#include "fusegrad/ops/softmax_xent.hpp"  // reduction
 
 namespace fusegrad {
 
@@ -106,6 +107,19 @@ template <expression X>
 auto mean(X&& x) {
     return detail::make_value_node(op::mean{}, static_cast<X&&>(x));
 }
+
+namespace detail {
+/// x reduced as a loss with reduction R: itself (none), fg::sum (sum) or fg::mean (mean).
+template <reduction R, expression X>
+auto reduced(X&& x) {
+    if constexpr (R == reduction::none)
+        return std::remove_cvref_t<X>(static_cast<X&&>(x));
+    else if constexpr (R == reduction::sum)
+        return sum(static_cast<X&&>(x));
+    else
+        return mean(static_cast<X&&>(x));
+}
+}  // namespace detail
 
 /// Negative log-likelihood per row of a probability matrix p (the output of softmax), with y
 /// class indices (integer vector, from fg::labels) or probability / one-hot targets (a matrix).

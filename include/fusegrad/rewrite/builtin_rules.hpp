@@ -6,14 +6,18 @@
 #include <type_traits>
 
 #include "fusegrad/core/node.hpp"
+#include "fusegrad/ops/binary_cross_entropy.hpp"
 #include "fusegrad/ops/linear.hpp"
 #include "fusegrad/ops/linear_xent.hpp"
 #include "fusegrad/ops/log.hpp"
+#include "fusegrad/ops/log_sigmoid.hpp"
 #include "fusegrad/ops/log_softmax.hpp"
 #include "fusegrad/ops/matmul.hpp"
 #include "fusegrad/ops/nll.hpp"
 #include "fusegrad/ops/nll_logp.hpp"
 #include "fusegrad/ops/reduce.hpp"
+#include "fusegrad/ops/sigmoid.hpp"
+#include "fusegrad/ops/sigmoid_bce.hpp"
 #include "fusegrad/ops/softmax.hpp"
 #include "fusegrad/ops/softmax_xent.hpp"
 #include "fusegrad/rewrite/pattern.hpp"
@@ -216,6 +220,25 @@ inline const auto mean_of_linear_xent = make_rule<
         }
     });
 
+/// binary_cross_entropy(sigmoid(s), y) -> sigmoid_bce(s, y):  −[y log σ(s) + (1 − y) log(1 − σ(s))]
+/// = (1 − y) s + softplus(−s), since log σ(s) = −softplus(−s) and log(1 − σ(s)) = −s − softplus(−s);
+/// its gradient in s is σ(s) − y, finite where σ(s) rounds to 0 or 1 and the written graph's
+/// clamped logs lose the gradient.
+inline const auto bce_of_sigmoid =
+    make_rule<pattern<op::binary_cross_entropy, pattern<op::sigmoid, _1_t>, _2_t>>(
+        "binary_cross_entropy(sigmoid(s), y) -> sigmoid_bce(s, y)",
+        [](const auto& s, const auto& y) {
+            return node<op::sigmoid_bce, std::remove_cvref_t<decltype(s)>,
+                        std::remove_cvref_t<decltype(y)>>{{}, {s, y}};
+        });
+
+/// log(sigmoid(x)) -> log_sigmoid(x):  log(1 / (1 + e^{−x})) = −softplus(−x), finite where σ(x)
+/// underflows to 0.
+inline const auto log_of_sigmoid = make_rule<pattern<op::log, pattern<op::sigmoid, _1_t>>>(
+    "log(sigmoid(x)) -> log_sigmoid(x)", [](const auto& x) {
+        return node<op::log_sigmoid, std::remove_cvref_t<decltype(x)>>{{}, {x}};
+    });
+
 }  // namespace rules
 
 /// The rules `fg::compile` and `fg::rewrite` apply by default, in the order they are tried.
@@ -224,7 +247,8 @@ inline auto default_rules() {
                          rules::nll_logp_of_log_softmax, rules::sum_of_xent, rules::mean_of_xent,
                          rules::xent_of_linear, rules::weighted_xent_of_linear,
                          rules::xent_of_matmul, rules::weighted_xent_of_matmul,
-                         rules::sum_of_linear_xent, rules::mean_of_linear_xent);
+                         rules::sum_of_linear_xent, rules::mean_of_linear_xent,
+                         rules::bce_of_sigmoid, rules::log_of_sigmoid);
 }
 
 }  // namespace fusegrad

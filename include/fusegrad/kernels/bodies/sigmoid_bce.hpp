@@ -1,0 +1,46 @@
+#pragma once
+/// @file
+/// The body of fg::binary_cross_entropy_with_logits (see fusegrad/kernels/binary.hpp): binary
+/// cross-entropy of σ(s) against t, from the logit s, never forming σ(s) or its logs:
+/// (1 − t) s + softplus(−s), softplus(−s) = max(−s, 0) + log1p(e^{−|s|}). Finite for every finite
+/// s; its derivative in s is σ(s) − t, as softmax_xent's is softmax(s) − y.
+
+#include <cmath>
+#include <string_view>
+
+#include "fusegrad/core/keeps.hpp"
+#include "fusegrad/kernels/binary.hpp"
+#include "fusegrad/kernels/bodies/sigmoid.hpp"
+#include "fusegrad/kernels/unary.hpp"
+
+namespace fusegrad::kernels::body {
+
+struct sigmoid_bce {
+    static constexpr std::string_view name = "sigmoid_bce";
+    static constexpr keeps kept = keeps::operand(0) | keeps::operand(1);
+
+    template <class V>
+    V forward(V s, V t) const {
+        using S = generic::scalar_t<V>;
+        using generic::select;
+        using std::abs;
+        using std::exp;
+        using std::log1p;
+        const V zero = V(S(0));
+        return (V(S(1)) - t) * s + select(s < zero, -s, zero) + log1p(exp(-abs(s)));
+    }
+    // ds = g (σ(s) − t)
+    template <class V>
+    V grad_a(V s, V t, V, V g) const {
+        return g * (sigmoid{}.forward(s) - t);
+    }
+    // dt = −g s
+    template <class V>
+    V grad_b(V s, V, V, V g) const {
+        return -(g * s);
+    }
+};
+
+}  // namespace fusegrad::kernels::body
+
+FUSEGRAD_BINARY_KERNEL(fusegrad::kernels::body::sigmoid_bce)

@@ -1,0 +1,46 @@
+#pragma once
+/// @file
+/// fg::binary_cross_entropy(p, y): PyTorch's binary_cross_entropy on probabilities, reduced by R
+/// (default: the mean); op::binary_cross_entropy is the elementwise term, body in
+/// kernels/bodies/binary_cross_entropy.hpp. Probabilities outside [0, 1] (or NaN) are an error
+/// naming the first one, as in PyTorch.
+
+#include <cstddef>
+#include <string>
+
+#include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/type_list.hpp"
+#include "fusegrad/expr/builders.hpp"
+#include "fusegrad/kernels/bodies/binary_cross_entropy.hpp"
+#include "fusegrad/ops/binary.hpp"
+
+namespace fusegrad {
+namespace op {
+struct binary_cross_entropy : binary<kernels::body::binary_cross_entropy> {
+    template <class T>
+    void forward(mview<T> out, cview<T> p, cview<T> y) const {
+        for (std::size_t i = 0; i < p.size(); ++i)
+            if (!(p.data[i] >= T(0) && p.data[i] <= T(1)))
+                throw value_error("binary_cross_entropy: p[" + std::to_string(i) + "] = " +
+                                  std::to_string(double(p.data[i])) +
+                                  " is not a probability in [0, 1] (for logits use "
+                                  "fg::binary_cross_entropy_with_logits)");
+        binary::forward(out, p, y);
+    }
+};
+}  // namespace op
+
+/// −[y log p + (1 − y) log(1 − p)] elementwise, each log clamped at −100 as PyTorch, reduced by R
+/// (default: the mean over every element). y broadcasts as in fg::mul and gets a gradient too.
+/// On σ(s) the rewriter turns it into fg::binary_cross_entropy_with_logits(s, y).
+template <reduction R = reduction::mean, expression P, expression Y>
+auto binary_cross_entropy(P&& p, Y&& y) {
+    return detail::reduced<R>(detail::make_value_node(op::binary_cross_entropy{},
+                                                      static_cast<P&&>(p), static_cast<Y&&>(y)));
+}
+}  // namespace fusegrad
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using binary_cross_entropy = fusegrad::detail::type_list<fusegrad::op::binary_cross_entropy>;
+}  // namespace fusegrad::op::header_ops

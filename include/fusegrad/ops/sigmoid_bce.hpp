@@ -1,0 +1,51 @@
+#pragma once
+/// @file
+/// fg::binary_cross_entropy_with_logits(s, y[, pos_weight]): PyTorch's function of that name,
+/// reduced by R (default: the mean). op::sigmoid_bce is the elementwise term, fused by
+/// construction (body in kernels/bodies/sigmoid_bce.hpp): its gradient in s is σ(s) − y, and the
+/// rewriter turns binary_cross_entropy(sigmoid(s), y) into it.
+
+#include <type_traits>
+
+#include "fusegrad/core/traits.hpp"
+#include "fusegrad/core/type_list.hpp"
+#include "fusegrad/expr/builders.hpp"
+#include "fusegrad/kernels/bodies/sigmoid_bce.hpp"
+#include "fusegrad/ops/binary.hpp"
+#include "fusegrad/ops/mul.hpp"
+#include "fusegrad/ops/softplus.hpp"
+
+namespace fusegrad {
+namespace op {
+using sigmoid_bce = binary<kernels::body::sigmoid_bce>;
+}  // namespace op
+
+/// Binary cross-entropy of σ(s) against y, from the logits s: (1 − y) s + softplus(−s)
+/// elementwise, reduced by R (default: the mean over every element). Finite for every finite s;
+/// the gradient in s is σ(s) − y (times the reduction's scale), in y it is −s.
+template <reduction R = reduction::mean, expression S, expression Y>
+auto binary_cross_entropy_with_logits(S&& s, Y&& y) {
+    return detail::reduced<R>(detail::make_value_node(op::sigmoid_bce{}, static_cast<S&&>(s),
+                                                      static_cast<Y&&>(y)));
+}
+
+/// ... with PyTorch's pos_weight w (one weight per column of s, or a scalar), which weighs the
+/// positive term: ℓ = (1 − y) s + (1 + (w − 1) y) softplus(−s). Built as sigmoid_bce(s, y) +
+/// (w y − y) softplus(−s), every piece finite for finite s.
+template <reduction R = reduction::mean, expression S, expression Y, expression W>
+auto binary_cross_entropy_with_logits(S&& s, Y&& y, W&& pos_weight) {
+    static_assert(!requires_grad_v<std::remove_cvref_t<W>>,
+                  "fg::binary_cross_entropy_with_logits(s, y, pos_weight) gives no gradient for "
+                  "pos_weight: build it with fg::constant or fg::input, not from a param");
+    const auto& sv = s;
+    const auto& yv = y;
+    auto term = detail::make_value_node(op::sigmoid_bce{}, sv, yv) +
+                (mul(static_cast<W&&>(pos_weight), yv) - yv) * softplus(-sv);
+    return detail::reduced<R>(term);
+}
+}  // namespace fusegrad
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using sigmoid_bce = fusegrad::detail::type_list<fusegrad::op::sigmoid_bce>;
+}  // namespace fusegrad::op::header_ops

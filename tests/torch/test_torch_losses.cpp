@@ -1,0 +1,161 @@
+// The elementwise losses against libtorch, in float and double, for every reduction: values and
+// the gradients of both operands (prediction and target). mse_loss; binary_cross_entropy on
+// probabilities, 0 and 1 included (PyTorch clamps each log at −100); binary_cross_entropy_with_
+// logits with and without pos_weight, logits out to ±1000; and the rewriter's fusion of
+// binary_cross_entropy(sigmoid(s), y), which stays finite where the written graph saturates.
+
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <fusegrad/fusegrad.hpp>
+
+#include "../support/torch.hpp"
+
+namespace fg = fusegrad;
+using fusegrad_test::agree_elementwise;
+using fusegrad_test::to_torch;
+
+namespace {
+
+template <class T>
+xt::xtensor<T, 2> grid(std::size_t rows, std::size_t cols, double lo, double hi, unsigned seed,
+                       std::vector<double> extra = {}) {
+    auto a = xt::xtensor<T, 2>::from_shape({rows, cols});
+    for (std::size_t i = 0; i < a.size(); ++i)
+        a.data()[i] = T(lo + (hi - lo) * double((i * 37 + seed * 11) % 101) / 100.0);
+    for (std::size_t i = 0; i < extra.size() && i < a.size(); ++i) a.data()[i] = T(extra[i]);
+    return a;
+}
+
+/// loss(p, t) with reduction R against torch_loss(p, t, reduction), values and both gradients.
+template <class T, fg::reduction R, class Build, class TorchLoss>
+void agree(const std::string& what, const xt::xtensor<T, 2>& p, const xt::xtensor<T, 2>& t,
+           Build build, TorchLoss torch_loss, bool target_grad = true) {
+    INFO(what << (sizeof(T) == 4 ? " in float" : " in double") << ", reduction "
+              << (R == fg::reduction::none ? "none" : R == fg::reduction::sum ? "sum" : "mean"));
+    const double tol = sizeof(T) == 4 ? 3e-5 : 1e-10;
+    auto g = fg::compile(build(fg::param<"p">(p), fg::param<"t">(t)));
+    g.forward();
+    const fg::shape out = g.value_shape();
+    std::vector<T> u(out.size());
+    for (std::size_t i = 0; i < u.size(); ++i) u[i] = T(0.25 + double((i * 7) % 11) / 8.0);
+    g.backward(fg::cview<T>{u.data(), out});
+
+    auto tp = to_torch(p, true), tt = to_torch(t, target_grad);
+    const auto r = R == fg::reduction::none  ? at::Reduction::None
+                   : R == fg::reduction::sum ? at::Reduction::Sum
+                                             : at::Reduction::Mean;
+    auto ty = torch_loss(tp, tt, r);
+    REQUIRE(static_cast<std::size_t>(ty.numel()) == out.size());
+    ty.backward(torch::from_blob(u.data(), ty.sizes(), ty.dtype()).clone());
+    agree_elementwise(g.value_view().data, ty.detach(), tol, "value");
+    agree_elementwise(g.template grad<"p">().data(), tp.grad(), tol, "gradient of the prediction");
+    if (target_grad)
+        agree_elementwise(g.template grad<"t">().data(), tt.grad(), tol, "gradient of the target");
+}
+
+template <class T, fg::reduction R>
+void every_loss() {
+    const auto pred = grid<T>(6, 37, -3, 3, 1), target = grid<T>(6, 37, -1, 1, 2);
+    agree<T, R>(
+        "mse", pred, target, [](auto p, auto t) { return fg::mse<R>(p, t); },
+        [](const torch::Tensor& p, const torch::Tensor& t, auto r) {
+            return torch::mse_loss(p, t, r);
+        });
+    // Probabilities, exact 0 and 1 among them; soft targets in [0, 1].
+    const auto prob = grid<T>(6, 37, 0.001, 0.999, 3, {0.0, 1.0, 1.0, 0.0, 1e-30, 0.5});
+    const auto soft = grid<T>(6, 37, 0, 1, 4, {0.0, 1.0, 0.0, 1.0, 0.3, 0.5});
+    // The target gradient of BCE is −logit(p): ±inf at p = 0 or 1, where torch has inf · 0 =
+    // NaN for some elements; checked on the interior grid below instead.
+    agree<T, R>(
+        "binary_cross_entropy", prob, soft,
+        [](auto p, auto t) { return fg::binary_cross_entropy<R>(p, t); },
+        [](const torch::Tensor& p, const torch::Tensor& t, auto r) {
+            return torch::binary_cross_entropy(p, t, {}, r);
+        },
+        false);
+    const auto interior = grid<T>(6, 37, 0.01, 0.99, 5);
+    agree<T, R>(
+        "binary_cross_entropy (interior)", interior, soft,
+        [](auto p, auto t) { return fg::binary_cross_entropy<R>(p, t); },
+        [](const torch::Tensor& p, const torch::Tensor& t, auto r) {
+            return torch::binary_cross_entropy(p, t, {}, r);
+        });
+    const auto logits = grid<T>(6, 37, -8, 8, 6, {1000, -1000, 30, -30, 88, -88, 0.0});
+    agree<T, R>(
+        "binary_cross_entropy_with_logits", logits, soft,
+        [](auto s, auto t) { return fg::binary_cross_entropy_with_logits<R>(s, t); },
+        [](const torch::Tensor& s, const torch::Tensor& t, auto r) {
+            return torch::binary_cross_entropy_with_logits(s, t, {}, {}, r);
+        });
+    // pos_weight: one weight per column.
+    static xt::xtensor<T, 1> pw = [] {
+        auto w = xt::xtensor<T, 1>::from_shape({37});
+        for (std::size_t i = 0; i < w.size(); ++i) w[i] = T(0.5 + 0.1 * double(i % 13));
+        return w;
+    }();
+    agree<T, R>(
+        "binary_cross_entropy_with_logits, pos_weight", logits, soft,
+        [](auto s, auto t) {
+            return fg::binary_cross_entropy_with_logits<R>(s, t, fg::constant(pw));
+        },
+        [](const torch::Tensor& s, const torch::Tensor& t, auto r) {
+            return torch::binary_cross_entropy_with_logits(s, t, {}, to_torch(pw), r);
+        });
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("losses agree with libtorch for every reduction", "[torch][loss]", float,
+                   double) {
+    every_loss<TestType, fg::reduction::none>();
+    every_loss<TestType, fg::reduction::sum>();
+    every_loss<TestType, fg::reduction::mean>();
+}
+
+TEMPLATE_TEST_CASE("binary_cross_entropy(sigmoid(s), y) becomes sigmoid_bce: finite where the "
+                   "written graph saturates",
+                   "[torch][loss][rewrite]", float, double) {
+    using T = TestType;
+    auto s = grid<T>(4, 9, -8, 8, 7, {1000, -1000, 3000, -3000, 40, -40, 100, -100});
+    auto y = grid<T>(4, 9, 0, 1, 8, {0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.5, 0.5});
+    const auto loss = fg::binary_cross_entropy(fg::sigmoid(fg::param<"s">(s)), fg::input<"y">(y));
+    STATIC_REQUIRE(fg::contains_op<decltype(fg::rewrite(loss)), fg::op::sigmoid_bce>);
+    STATIC_REQUIRE_FALSE(fg::contains_op<decltype(fg::rewrite(loss)), fg::op::sigmoid>);
+    auto g = fg::compile(loss);
+    g.run();
+    auto ts = to_torch(s, true);
+    auto ty = torch::binary_cross_entropy_with_logits(ts, to_torch(y));
+    ty.backward();
+    const double tol = sizeof(T) == 4 ? 3e-5 : 1e-10;
+    const T v = g.value();
+    agree_elementwise(&v, ty.detach(), tol, "value");
+    agree_elementwise(g.template grad<"s">().data(), ts.grad(), tol, "gradient");
+    // Without the rule, the clamped logs give a different loss and no gradient at |s| = 1000.
+    auto plain = fg::compile(loss, fg::no_rewrite);
+    plain.run();
+    CHECK_FALSE(std::abs(double(plain.value()) - double(v)) < 1.0);
+}
+
+TEMPLATE_TEST_CASE("log_sigmoid agrees with libtorch, and log(sigmoid(x)) becomes it",
+                   "[torch][unary][rewrite]", float, double) {
+    using T = TestType;
+    auto x = grid<T>(3, 21, -10, 10, 9, {1000, -1000, 100, -100, 0.0});
+    auto g = fg::compile(fg::sum(fg::log(fg::sigmoid(fg::param<"x">(x)))));
+    STATIC_REQUIRE(fg::contains_op<decltype(fg::rewrite(fg::log(fg::sigmoid(fg::param<"x">(x))))),
+                                   fg::op::log_sigmoid>);
+    g.run();
+    auto tx = to_torch(x, true);
+    auto ty = torch::log_sigmoid(tx).sum();
+    ty.backward();
+    const double tol = sizeof(T) == 4 ? 3e-5 : 1e-10;
+    const T v = g.value();
+    agree_elementwise(&v, ty.detach(), tol, "value");
+    agree_elementwise(g.template grad<"x">().data(), tx.grad(), tol, "gradient");
+}
