@@ -23,6 +23,11 @@ struct law_fixture<fg::op::add> {
         run("vector + vector", fg::param<"u">(v1) + fg::param<"v">(v2), fg::shape::vector(5));
         run("scalar + scalar", fg::param<"s">(s) + fg::param<"t">(t), fg::shape::scalar());
         run("a + a (one operand twice)", A + A, fg::shape::matrix(3, 4));
+        M col = mat(3, 1, -1, 1, 6), row = mat(1, 4, -1, 1, 7);
+        run("matrix + column", A + fg::param<"c">(col), fg::shape::matrix(3, 4));
+        run("column + 1xC row (both broadcast)", fg::param<"c">(col) + fg::param<"w">(row),
+            fg::shape::matrix(3, 4));
+        run("matrix - column", A - fg::param<"c">(col), fg::shape::matrix(3, 4));
     }
 };
 

@@ -80,6 +80,7 @@ TEST_CASE("every built-in rule is verified: values and gradients, three ways",
                            ck::matrix(3, 4, 0, 1)));
     record(ck::verify_rule(fg::rules::bce_of_sigmoid, ck::vector(9, -3, 3), ck::vector(9, 0, 1)));
     record(ck::verify_rule(fg::rules::log_of_sigmoid, ck::matrix(3, 4, -3, 3)));
+    record(ck::verify_rule(fg::rules::logsumexp_of_exp, ck::matrix(3, 5, -3, 3)));
 
     // The reduction rules match any operand of sum / mean and decline unless it is a per-row
     // softmax_xent: verified on expressions built here, with every option of softmax_xent.
@@ -143,7 +144,7 @@ TEST_CASE("every built-in rule is verified: values and gradients, three ways",
     std::set<std::string> builtin;
     boost::hana::for_each(fg::default_rules().rules,
                           [&](const auto& r) { builtin.insert(std::string(r.name)); });
-    CHECK(builtin.size() == 13);
+    CHECK(builtin.size() == 14);
     CHECK(verified == builtin);
 }
 

@@ -32,18 +32,15 @@ auto matmul(A&& a, B&& b) {
     return detail::make_value_node(op::matmul{}, static_cast<A&&>(a), static_cast<B&&>(b));
 }
 
-/// a + b: same shapes, a vector broadcast over the rows of a matrix, or a scalar broadcast.
+/// a + b, broadcast as PyTorch: equal shapes, a scalar, a row (a vector over a matrix's columns)
+/// or a column (an N×1 matrix) on either side. The wider operand goes first.
 template <expression A, expression B>
 auto add(A&& a, B&& b) {
     constexpr auto ra = std::remove_cvref_t<A>::rank, rb = std::remove_cvref_t<B>::rank;
-    if constexpr (ra < rb) {
-        return add(static_cast<B&&>(b), static_cast<A&&>(a));  // the wider operand goes first
-    } else {
-        static_assert(ra == rb || rb == 0 || (ra == 2 && rb == 1),
-                      "fg::add adds equal shapes, a scalar to anything, or a vector to each row of "
-                      "a matrix");
+    if constexpr (ra < rb)
+        return add(static_cast<B&&>(b), static_cast<A&&>(a));
+    else
         return detail::make_value_node(op::add{}, static_cast<A&&>(a), static_cast<B&&>(b));
-    }
 }
 
 /// x·W + b for x (batch × in), W (in × out) and b (out).

@@ -1,57 +1,56 @@
 #pragma once
 /// @file
-/// add(a, b) = a + b: same shapes, a vector b broadcast over the rows of a matrix a, or a
-/// scalar b broadcast over all of a. (The builder puts the higher-rank operand first.)
+/// add(a, b) = a + b, broadcast as PyTorch (ops/binary.hpp: a scalar, a row or a column on either
+/// side). The builder puts the higher-rank operand first. The layouts the first version covered
+/// (equal shapes; b a scalar or a row of a) keep their kernels: contiguous SIMD adds, and the
+/// row's gradient by pairwise column sums (its rounding error grows like log N over N rows); the
+/// other broadcasts run the add body through the binary front door.
 
-#include <string>
-#include <string_view>
-
-#include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/bodies/add.hpp"
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/binary.hpp"
 
 namespace fusegrad::op {
 
-struct add {
-    static constexpr std::string_view name = "add";
-    static constexpr keeps kept = keeps::nothing();  // what the vjp reads
-    template <std::size_t A, std::size_t B>
-    static constexpr std::size_t result_rank = A;
-
-    shape infer(const shape& a, const shape& b) const {
-        const bool ok =
-            (a == b) || (b.rank == 0) || (a.rank == 2 && b.rank == 1 && b.cols == a.cols);
-        if (!ok)
-            throw shape_error("add: cannot add b " + b.str() + " to a " + a.str() +
-                              " (shapes must match, or b must be a scalar, or a vector with one "
-                              "entry per column of a)");
-        return a;
-    }
-
+struct add : binary<kernels::body::add> {
     template <class T>
     void forward(mview<T> out, cview<T> a, cview<T> b) const {
-        if (b.dims.rank == a.dims.rank)
+        using kernels::layout;
+        const layout la = detail::layout_in(a.dims, out.dims), lb = detail::layout_in(b.dims, out.dims);
+        if (la == layout::full && lb == layout::full)
             kernels::add<T>(a.size(), a.data, b.data, out.data);
-        else if (b.dims.rank == 0)
+        else if (la == layout::full && lb == layout::scalar)
             kernels::add_scalar<T>(a.size(), a.data, b.data[0], out.data);
+        else if (la == layout::full && lb == layout::row)
+            kernels::add_row<T>(out.dims.rows, out.dims.cols, a.data, b.data, out.data);
         else
-            kernels::add_row<T>(a.dims.rows, a.dims.cols, a.data, b.data, out.data);
+            binary::forward(out, a, b);
     }
 
-    // da = g;  db = g, summed over the dimensions b was broadcast along
+    // da = g, db = g, each summed over the dimensions it was broadcast along
     template <class T>
-    void vjp(grad_sink<T> da, grad_sink<T> db, cview<T> g, cview<T>, cview<T> a, cview<T> b) const {
+    void vjp(grad_sink<T> da, grad_sink<T> db, cview<T> g, cview<T> out, cview<T> a,
+             cview<T> b) const {
+        using kernels::layout;
+        const layout la = detail::layout_in(a.dims, g.dims), lb = detail::layout_in(b.dims, g.dims);
+        if (la != layout::full) {
+            binary::vjp(da, db, g, out, a, b);
+            return;
+        }
         if (da) kernels::axpby<T>(g.size(), T(1), g.data, da.beta(), da.data);
         if (!db) return;
-        if (b.dims.rank == a.dims.rank) {
+        if (lb == layout::full) {
             kernels::axpby<T>(g.size(), T(1), g.data, db.beta(), db.data);
-        } else if (b.dims.rank == 0) {
+        } else if (lb == layout::scalar) {
             const T s = kernels::sum<T>(g.size(), g.data);
             db.data[0] = db.accumulate ? db.data[0] + s : s;  // beta = 0 must not read db
-        } else {
+        } else if (lb == layout::row) {
             kernels::col_sums<T>(g.dims.rows, g.dims.cols, g.data, db.beta(), db.data);
+        } else {
+            binary::vjp(grad_sink<T>{}, db, g, out, a, b);
         }
     }
 };

@@ -6,12 +6,15 @@
 #include <type_traits>
 
 #include "fusegrad/core/node.hpp"
+#include "fusegrad/ops/axis_reduce.hpp"
 #include "fusegrad/ops/binary_cross_entropy.hpp"
+#include "fusegrad/ops/exp.hpp"
 #include "fusegrad/ops/linear.hpp"
 #include "fusegrad/ops/linear_xent.hpp"
 #include "fusegrad/ops/log.hpp"
 #include "fusegrad/ops/log_sigmoid.hpp"
 #include "fusegrad/ops/log_softmax.hpp"
+#include "fusegrad/ops/logsumexp.hpp"
 #include "fusegrad/ops/matmul.hpp"
 #include "fusegrad/ops/nll.hpp"
 #include "fusegrad/ops/nll_logp.hpp"
@@ -239,6 +242,14 @@ inline const auto log_of_sigmoid = make_rule<pattern<op::log, pattern<op::sigmoi
         return node<op::log_sigmoid, std::remove_cvref_t<decltype(x)>>{{}, {x}};
     });
 
+/// log(sum_rows(exp(x))) -> logsumexp(x):  log Σ_j e^{x_j} = m + log Σ_j e^{x_j − m} for the row's
+/// max m: no overflow where e^{x_j} does, no log 0 where every e^{x_j} underflows.
+inline const auto logsumexp_of_exp =
+    make_rule<pattern<op::log, pattern<op::sum_rows, pattern<op::exp, _1_t>>>>(
+        "log(sum_rows(exp(x))) -> logsumexp(x)", [](const auto& x) {
+            return node<op::logsumexp, std::remove_cvref_t<decltype(x)>>{{}, {x}};
+        });
+
 }  // namespace rules
 
 /// The rules `fg::compile` and `fg::rewrite` apply by default, in the order they are tried.
@@ -248,7 +259,8 @@ inline auto default_rules() {
                          rules::xent_of_linear, rules::weighted_xent_of_linear,
                          rules::xent_of_matmul, rules::weighted_xent_of_matmul,
                          rules::sum_of_linear_xent, rules::mean_of_linear_xent,
-                         rules::bce_of_sigmoid, rules::log_of_sigmoid);
+                         rules::bce_of_sigmoid, rules::log_of_sigmoid,
+                         rules::logsumexp_of_exp);
 }
 
 }  // namespace fusegrad
