@@ -3,6 +3,8 @@
 // reads and a write: compared with memcpy's bytes moved, so a ratio can exceed 1 only in
 // cache). Every registered unary op is found through the registry; prints, after the table,
 // each op's forward time as a fraction of memcpy's bandwidth (issue target: at least 0.70).
+// The elementwise binary ops (mul, div, ... : two reads and a write, equal shapes) are run the
+// same way through their front door, their bandwidth counting the three arrays.
 //
 // Run: OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive ./bench_unary
 
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include <fusegrad/kernels/arch.hpp>
+#include <fusegrad/kernels/binary.hpp>
 #include <fusegrad/ops/registry.hpp>
 
 namespace fg = fusegrad;
@@ -75,7 +78,20 @@ void backward_1m(benchmark::State& s) {
     }
 }
 
-std::vector<std::string> names;
+template <class Body>
+void binary_forward_1m(benchmark::State& s) {
+    auto& b = data();
+    const Body k{};
+    for (auto _ : s) {
+        fk::binary_forward<Body, float>(k, 1, kN, b.x.data(), fk::layout::full, b.g.data(),
+                                        fk::layout::full, b.y.data());
+        benchmark::DoNotOptimize(b.y.data());
+        benchmark::ClobberMemory();
+    }
+    s.SetBytesProcessed(std::int64_t(s.iterations()) * std::int64_t(3 * kN * sizeof(float)));
+}
+
+std::vector<std::string> names, binary_names;
 
 template <class... Ops>
 void register_all(fg::detail::type_list<Ops...>) {
@@ -87,6 +103,12 @@ void register_all(fg::detail::type_list<Ops...>) {
                                          forward_1m<typename Op::body>);
             benchmark::RegisterBenchmark(("unary/" + n + "/backward").c_str(),
                                          backward_1m<typename Op::body>);
+        }
+        if constexpr (requires { typename Op::binary_body; }) {
+            const std::string n(Op::name);
+            binary_names.push_back(n);
+            benchmark::RegisterBenchmark(("binary/" + n + "/forward").c_str(),
+                                         binary_forward_1m<typename Op::binary_body>);
         }
     };
     (one.template operator()<Ops>(), ...);
@@ -108,6 +130,11 @@ int main(int argc, char** argv) {
         const double f = reporter.best("unary/" + n + "/forward");
         const double bk = reporter.best("unary/" + n + "/backward");
         if (f > 0 && mem > 0) std::printf("%-12s %20.2f %22.2f\n", n.c_str(), mem / f, bk / mem);
+    }
+    std::printf("\n%-22s %20s\n", "binary op", "forward / memcpy bw");
+    for (const auto& n : binary_names) {
+        const double f = reporter.best("binary/" + n + "/forward");  // 3 arrays moved, memcpy 2
+        if (f > 0 && mem > 0) std::printf("%-22s %20.2f\n", n.c_str(), 1.5 * mem / f);
     }
     return 0;
 }

@@ -1,0 +1,80 @@
+#pragma once
+/// @file
+/// fg::embedding(table, indices): the rows of a V×D table picked by an integer vector of N
+/// indices (fg::labels), N×D, as PyTorch's nn.functional.embedding. The gradient of the table
+/// is a scatter-add of the upstream rows, done in index order on one thread: bitwise the same
+/// for any thread count. An index outside [0, V) is a label_error naming it.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/node.hpp"
+#include "fusegrad/core/traits.hpp"
+#include "fusegrad/core/type_list.hpp"
+#include "fusegrad/core/views.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+
+namespace fusegrad {
+namespace op {
+struct embedding {
+    static constexpr std::string_view name = "embedding";
+    static constexpr keeps kept = keeps::operand(1);  // the indices; the table is not read back
+    template <std::size_t W, std::size_t I>
+    static constexpr std::size_t result_rank = 2;
+
+    shape infer(const shape& table, const shape& idx) const {
+        if (table.rank != 2)
+            throw shape_error("embedding: the table must be a matrix (one row per index), got " +
+                              table.str());
+        return shape::matrix(idx.cols, table.cols);
+    }
+
+    template <class T, class I>
+    void forward(mview<T> out, cview<T> table, cview<I> idx) const {
+        const std::size_t n = idx.size(), d = table.dims.cols;
+        const std::size_t bad = kernels::first_label_out_of_range<I>(n, idx.data, table.dims.rows);
+        if (bad < n)
+            throw label_error("embedding: index idx[" + std::to_string(bad) + "] = " +
+                              std::to_string(static_cast<long long>(idx.data[bad])) +
+                              " is outside [0, " + std::to_string(table.dims.rows) + ")");
+        for (std::size_t i = 0; i < n; ++i)
+            kernels::axpby<T>(d, T(1), table.data + std::size_t(idx.data[i]) * d, T(0),
+                              out.data + i * d);
+    }
+    // dtable[idx[i], :] += g[i, :] for i in order (rows never picked get 0)
+    template <class T, class I>
+    void vjp(grad_sink<T> dtable, grad_sink<T>, cview<T> g, cview<T>, cview<T>,
+             cview<I> idx) const {
+        if (!dtable) return;
+        const std::size_t d = dtable.dims.cols;
+        if (!dtable.accumulate) kernels::fill<T>(dtable.size(), T(0), dtable.data);
+        for (std::size_t i = 0; i < idx.size(); ++i)
+            kernels::axpby<T>(d, T(1), g.data + i * d, T(1),
+                              dtable.data + std::size_t(idx.data[i]) * d);
+    }
+};
+}  // namespace op
+
+/// The rows of `table` (V×D) at `indices` (fg::labels of an integer vector of N): N×D.
+template <expression W, expression I>
+auto embedding(W&& table, I&& indices) {
+    using WE = std::remove_cvref_t<W>;
+    using IE = std::remove_cvref_t<I>;
+    static_assert(!is_index_leaf_v<WE> && WE::rank == 2,
+                  "fg::embedding(table, indices) takes the table (a matrix, one row per index) "
+                  "first");
+    static_assert(is_index_leaf_v<IE>,
+                  "fg::embedding(table, indices) needs the indices as fg::labels of an integer "
+                  "vector");
+    return node<op::embedding, WE, IE>{{}, {static_cast<W&&>(table), static_cast<I&&>(indices)}};
+}
+}  // namespace fusegrad
+
+namespace fusegrad::op::header_ops {
+/// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.
+using embedding = fusegrad::detail::type_list<fusegrad::op::embedding>;
+}  // namespace fusegrad::op::header_ops

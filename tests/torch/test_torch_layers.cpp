@@ -1,0 +1,115 @@
+// layer_norm and embedding against libtorch, in float and double: values and the gradients of
+// every operand for a random upstream gradient (layer_norm: x, gamma, beta over rows of several
+// widths, rows of near-constant values, a large eps; embedding: repeated indices, int32 and int64).
+
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <fusegrad/fusegrad.hpp>
+
+#include "../support/torch.hpp"
+
+namespace fg = fusegrad;
+using fusegrad_test::agree_elementwise;
+using fusegrad_test::to_torch;
+
+namespace {
+
+template <class T, std::size_t R>
+xt::xtensor<T, R> filled(std::array<std::size_t, R> dims, double lo, double hi, unsigned seed) {
+    auto a = xt::xtensor<T, R>::from_shape(dims);
+    for (std::size_t i = 0; i < a.size(); ++i)
+        a.data()[i] = T(lo + (hi - lo) * double((i * 37 + seed * 11) % 101) / 100.0);
+    return a;
+}
+
+template <class T>
+std::vector<T> upstream(std::size_t n) {
+    std::vector<T> u(n);
+    for (std::size_t i = 0; i < n; ++i) u[i] = T(0.25 + double((i * 7) % 11) / 8.0);
+    return u;
+}
+
+template <class T>
+void layer_norm_agrees(std::size_t rows, std::size_t cols, double eps, double spread) {
+    INFO("layer_norm " << rows << "x" << cols << ", eps " << eps << ", spread " << spread
+                       << (sizeof(T) == 4 ? " in float" : " in double"));
+    // float: against the exact (double) result; the near-constant rows lose |x| / spread · 2^-24.
+    const double tol = sizeof(T) == 4 ? 3e-6 * (1 + 3.0 / spread) : 1e-9;
+    auto x = filled<T, 2>({rows, cols}, -spread, spread, 1);
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] += T(3);  // a mean away from 0
+    auto gamma = filled<T, 1>({cols}, 0.5, 1.5, 2), beta = filled<T, 1>({cols}, -1, 1, 3);
+    auto g = fg::compile(fg::layer_norm(fg::param<"x">(x), fg::param<"g">(gamma),
+                                        fg::param<"b">(beta), eps));
+    g.forward();
+    auto u = upstream<T>(x.size());
+    g.backward(fg::cview<T>{u.data(), g.value_shape()});
+    // libtorch in double on the same values: in float, rows close to constant are ill-conditioned
+    // (|x| / spread = 300 below) and float results differ from the exact ones, ours and torch's.
+    auto tx = to_torch(x).to(torch::kFloat64).requires_grad_(true);
+    auto tg = to_torch(gamma).to(torch::kFloat64).requires_grad_(true);
+    auto tb = to_torch(beta).to(torch::kFloat64).requires_grad_(true);
+    auto ty = torch::layer_norm(tx, {static_cast<std::int64_t>(cols)}, tg, tb, eps);
+    ty.backward(torch::from_blob(u.data(), ty.sizes(), to_torch(x).dtype()).clone().to(torch::kFloat64));
+    agree_elementwise(g.value_view().data, ty.detach(), tol, "value");
+    agree_elementwise(g.template grad<"x">().data(), tx.grad(), tol, "gradient of x");
+    agree_elementwise(g.template grad<"g">().data(), tg.grad(), tol, "gradient of gamma");
+    agree_elementwise(g.template grad<"b">().data(), tb.grad(), tol, "gradient of beta");
+}
+
+template <class T, class I>
+void embedding_agrees(const std::vector<I>& idx) {
+    INFO("embedding" << (sizeof(T) == 4 ? " in float" : " in double") << ", index width "
+                     << sizeof(I));
+    const double tol = sizeof(T) == 4 ? 3e-6 : 1e-12;
+    auto table = filled<T, 2>({11, 7}, -1, 1, 4);
+    xt::xtensor<I, 1> k = xt::xtensor<I, 1>::from_shape({idx.size()});
+    for (std::size_t i = 0; i < idx.size(); ++i) k[i] = idx[i];
+    auto g = fg::compile(fg::embedding(fg::param<"w">(table), fg::labels<"k">(k)));
+    g.forward();
+    auto u = upstream<T>(idx.size() * 7);
+    g.backward(fg::cview<T>{u.data(), g.value_shape()});
+    auto tw = to_torch(table, true);
+    auto ty = torch::embedding(tw, to_torch(k).to(torch::kInt64));
+    ty.backward(torch::from_blob(u.data(), ty.sizes(), ty.dtype()).clone());
+    agree_elementwise(g.value_view().data, ty.detach(), tol, "value");
+    agree_elementwise(g.template grad<"w">().data(), tw.grad(), tol, "gradient of the table");
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("layer_norm agrees with libtorch", "[torch][layer_norm]", float, double) {
+    using T = TestType;
+    layer_norm_agrees<T>(6, 37, 1e-5, 2);
+    layer_norm_agrees<T>(3, 1024, 1e-5, 5);
+    layer_norm_agrees<T>(5, 4, 0.5, 1);       // a large eps
+    layer_norm_agrees<T>(4, 16, 1e-5, 1e-2);  // rows close to constant
+}
+
+TEMPLATE_TEST_CASE("embedding agrees with libtorch", "[torch][embedding]", float, double) {
+    using T = TestType;
+    embedding_agrees<T, std::int32_t>({3, 0, 10, 3, 3, 7});
+    embedding_agrees<T, std::int64_t>({5, 5, 5, 1, 0, 9, 2, 5});
+}
+
+TEST_CASE("embedding names an index outside the table, layer_norm mismatched gamma",
+          "[embedding][layer_norm]") {
+    xt::xtensor<double, 2> table = xt::zeros<double>({4, 3});
+    xt::xtensor<std::int32_t, 1> k = {1, 4, 0};
+    auto g = fg::compile(fg::embedding(fg::param<"w">(table), fg::labels<"k">(k)));
+    CHECK_THROWS_WITH(g.forward(), Catch::Matchers::Contains(
+                                       "embedding: index idx[1] = 4 is outside [0, 4)"));
+    xt::xtensor<double, 2> x = xt::zeros<double>({2, 5});
+    xt::xtensor<double, 1> gamma = xt::ones<double>({4}), beta = xt::zeros<double>({5});
+    auto ln = fg::compile(fg::layer_norm(fg::param<"x">(x), fg::param<"g">(gamma),
+                                         fg::param<"b">(beta)));
+    CHECK_THROWS_WITH(ln.forward(), Catch::Matchers::Contains(
+                                        "layer_norm: gamma (4) and beta (5) must have one entry "
+                                        "per column of x (2, 5)"));
+}
