@@ -30,6 +30,7 @@
 #include <string>
 
 #include "binary_rows.hpp"  // includes fusegrad/kernels/binary.hpp
+#include "body_names.hpp"
 #include "dispatch.hpp"
 #include "fusegrad/kernels/trace.hpp"
 #include "parallel.hpp"
@@ -60,11 +61,6 @@ bool summed_across_rows(const void* dx, layout l) {
     return dx != nullptr && (l == layout::row || l == layout::scalar);
 }
 
-template <class K>
-const std::string& backward_name() {
-    static const std::string s = std::string(K::name) + "_backward";
-    return s;
-}
 }  // namespace
 
 template <class K, class T>
@@ -101,7 +97,7 @@ void binary_backward(const K& k, std::size_t rows, std::size_t cols, const T* a,
                      const T* b, layout lb, const T* y, const T* g, T* da, T beta_a, T* db,
                      T beta_b) {
     if (da == nullptr && db == nullptr) return;
-    detail::trace_call(backward_name<K>());
+    detail::trace_call(detail::backward_name<K>());
     detail::dispatch([&](auto arch_tag) {
         using A = decltype(arch_tag);
         auto rows_of = [&](std::size_t r0, std::size_t r1, std::size_t n, std::size_t off) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "body_names.hpp"
 #include "dispatch.hpp"
 #include "fusegrad/kernels/trace.hpp"
 #include "parallel.hpp"
@@ -31,11 +32,6 @@ namespace {
 constexpr std::size_t kUnaryChunk = std::size_t(1) << 15;  // as the other elementwise kernels
 constexpr std::size_t kUnaryWork = 8;                      // about an exp's cost per element
 
-template <class K>
-const std::string& backward_name() {
-    static const std::string s = std::string(K::name) + "_backward";
-    return s;
-}
 }  // namespace
 
 template <class K, class T>
@@ -56,7 +52,7 @@ void unary_forward(const K& k, std::size_t n, const T* x, T* y) {
 
 template <class K, class T>
 void unary_backward(const K& k, std::size_t n, const T* x, const T* y, const T* g, T beta, T* dx) {
-    detail::trace_call(backward_name<K>());
+    detail::trace_call(detail::backward_name<K>());
     constexpr bool wants_x = K::kept.has_operand(0), wants_y = K::kept.has_output();
     detail::dispatch([&](auto arch_tag) {
         using A = decltype(arch_tag);

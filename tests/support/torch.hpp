@@ -5,6 +5,9 @@
 
 #include <torch/torch.h>
 
+#include <xtensor/xtensor.hpp>
+
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -67,6 +70,24 @@ inline void agree_elementwise(const T* ours, const torch::Tensor& theirs, double
         else
             CHECK_FALSE(std::abs(a - b) > tol * (1 + std::abs(b)));
     }
+}
+
+/// An array of rank R and the given dimensions filled deterministically from `seed` with values
+/// in [lo, hi] (a fixed stride through 101 levels).
+template <class T, std::size_t R>
+xt::xtensor<T, R> filled(std::array<std::size_t, R> dims, double lo, double hi, unsigned seed) {
+    auto a = xt::xtensor<T, R>::from_shape(dims);
+    for (std::size_t i = 0; i < a.size(); ++i)
+        a.data()[i] = T(lo + (hi - lo) * double((i * 37 + seed * 11) % 101) / 100.0);
+    return a;
+}
+
+/// An upstream gradient of n entries in [0.25, 1.5], for vector-Jacobian products.
+template <class T>
+std::vector<T> upstream(std::size_t n) {
+    std::vector<T> u(n);
+    for (std::size_t i = 0; i < n; ++i) u[i] = T(0.25 + double((i * 7) % 11) / 8.0);
+    return u;
 }
 
 }  // namespace fusegrad_test

@@ -25,9 +25,7 @@ namespace {
 
 template <class T>
 xt::xtensor<T, 2> grid(std::size_t rows, std::size_t cols, double lo, double hi, unsigned seed) {
-    auto a = xt::xtensor<T, 2>::from_shape({rows, cols});
-    for (std::size_t i = 0; i < a.size(); ++i)
-        a.data()[i] = T(lo + (hi - lo) * double((i * 37 + seed * 11) % 101) / 100.0);
+    auto a = fusegrad_test::filled<T, 2>({rows, cols}, lo, hi, seed);
     return a;
 }
 
@@ -40,8 +38,7 @@ void agree(const std::string& what, const xt::xtensor<T, 2>& x, Build build, Tor
     auto g = fg::compile(build(fg::param<"x">(x)));
     g.forward();
     const fg::shape out = g.value_shape();
-    std::vector<T> u(out.size());
-    for (std::size_t i = 0; i < u.size(); ++i) u[i] = T(0.25 + double((i * 7) % 11) / 8.0);
+    auto u = fusegrad_test::upstream<T>(out.size());
     g.backward(fg::cview<T>{u.data(), out});
     auto tx = to_torch(x, true);
     auto ty = torch_op(tx);

@@ -17,19 +17,11 @@
 
 namespace fg = fusegrad;
 using fusegrad_test::agree_elementwise;
+using fusegrad_test::filled;
+using fusegrad_test::upstream;
 using fusegrad_test::to_torch;
 
 namespace {
-
-/// An array of rank R and the given dimensions (leading ones of a rank-2 shape dropped for lower
-/// ranks), filled from `seed` in [lo, hi].
-template <class T, std::size_t R>
-xt::xtensor<T, R> filled(std::array<std::size_t, R> dims, double lo, double hi, unsigned seed) {
-    auto a = xt::xtensor<T, R>::from_shape(dims);
-    for (std::size_t i = 0; i < a.size(); ++i)
-        a.data()[i] = T(lo + (hi - lo) * double((i * 37 + seed * 11) % 101) / 100.0);
-    return a;
-}
 
 template <class T, std::size_t RA, std::size_t RB, class Build, class TorchOp>
 void agree(const std::string& what, std::array<std::size_t, RA> da, std::array<std::size_t, RB> db,
@@ -45,8 +37,7 @@ void agree(const std::string& what, std::array<std::size_t, RA> da, std::array<s
     auto g = fg::compile(build(fg::param<"a">(a), fg::param<"b">(b)));
     g.forward();
     const fg::shape out = g.value_shape();
-    std::vector<T> u(out.size());
-    for (std::size_t i = 0; i < u.size(); ++i) u[i] = T(0.25 + double((i * 7) % 11) / 8.0);
+    auto u = upstream<T>(out.size());
     g.backward(fg::cview<T>{u.data(), out});
 
     auto ta = to_torch(a, true), tb = to_torch(b, true);

@@ -17,24 +17,11 @@
 
 namespace fg = fusegrad;
 using fusegrad_test::agree_elementwise;
+using fusegrad_test::filled;
+using fusegrad_test::upstream;
 using fusegrad_test::to_torch;
 
 namespace {
-
-template <class T, std::size_t R>
-xt::xtensor<T, R> filled(std::array<std::size_t, R> dims, double lo, double hi, unsigned seed) {
-    auto a = xt::xtensor<T, R>::from_shape(dims);
-    for (std::size_t i = 0; i < a.size(); ++i)
-        a.data()[i] = T(lo + (hi - lo) * double((i * 37 + seed * 11) % 101) / 100.0);
-    return a;
-}
-
-template <class T>
-std::vector<T> upstream(std::size_t n) {
-    std::vector<T> u(n);
-    for (std::size_t i = 0; i < n; ++i) u[i] = T(0.25 + double((i * 7) % 11) / 8.0);
-    return u;
-}
 
 template <class T>
 void layer_norm_agrees(std::size_t rows, std::size_t cols, double eps, double spread) {

@@ -18,19 +18,26 @@
 namespace fusegrad {
 namespace op {
 namespace detail {
-/// y (+)= x over n elements: the forward and the vjp of every reshape.
-template <class T>
-void copy_or_add(std::size_t n, const T* x, bool accumulate, T* y) {
-    kernels::axpby<T>(n, T(1), x, accumulate ? T(1) : T(0), y);
-}
+/// What reshape and flatten share: the value is x's elements copied, the gradient g's.
+struct same_elements {
+    static constexpr keeps kept = keeps::nothing();
+    template <class T>
+    void forward(mview<T> out, cview<T> x) const {
+        kernels::axpby<T>(x.size(), T(1), x.data, T(0), out.data);
+    }
+    // dx = g, element by element
+    template <class T>
+    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T>) const {
+        if (dx) kernels::axpby<T>(g.size(), T(1), g.data, dx.beta(), dx.data);
+    }
+};
 }  // namespace detail
 
 /// x viewed as a vector (Rank 1) of `cols` entries or a `rows`×`cols` matrix (Rank 2).
 template <std::size_t Rank>
-struct reshape {
+struct reshape : detail::same_elements {
     static_assert(Rank == 1 || Rank == 2, "fg::reshape makes a vector or a matrix");
     static constexpr std::string_view name = "reshape";
-    static constexpr keeps kept = keeps::nothing();
     template <std::size_t R>
     static constexpr std::size_t result_rank = Rank;
     std::size_t rows = 1, cols = 0;
@@ -47,31 +54,14 @@ struct reshape {
         return Rank == 1 ? "(" + std::to_string(cols) + ")"
                          : "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
     }
-    template <class T>
-    void forward(mview<T> out, cview<T> x) const {
-        detail::copy_or_add(x.size(), x.data, false, out.data);
-    }
-    template <class T>
-    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T>) const {
-        if (dx) detail::copy_or_add(g.size(), g.data, dx.accumulate, dx.data);
-    }
 };
 
 /// Every element of x as one vector, rows in order.
-struct flatten {
+struct flatten : detail::same_elements {
     static constexpr std::string_view name = "flatten";
-    static constexpr keeps kept = keeps::nothing();
     template <std::size_t R>
     static constexpr std::size_t result_rank = 1;
     shape infer(const shape& x) const { return shape::vector(x.size()); }
-    template <class T>
-    void forward(mview<T> out, cview<T> x) const {
-        detail::copy_or_add(x.size(), x.data, false, out.data);
-    }
-    template <class T>
-    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T>) const {
-        if (dx) detail::copy_or_add(g.size(), g.data, dx.accumulate, dx.data);
-    }
 };
 }  // namespace op
 
