@@ -8,21 +8,20 @@
 /// operand with a gradient); such a backward runs its rows in order on one thread, so the sum's
 /// order never depends on the thread count.
 
-#define FUSEGRAD_BINARY_KERNEL(K)                                                              \
-    template void fusegrad::kernels::binary_forward<K, float>(                                 \
-        const K&, std::size_t, std::size_t, const float*, fusegrad::kernels::layout,           \
-        const float*, fusegrad::kernels::layout, float*);                                      \
-    template void fusegrad::kernels::binary_forward<K, double>(                                \
-        const K&, std::size_t, std::size_t, const double*, fusegrad::kernels::layout,          \
-        const double*, fusegrad::kernels::layout, double*);                                    \
-    template void fusegrad::kernels::binary_backward<K, float>(                                \
-        const K&, std::size_t, std::size_t, const float*, fusegrad::kernels::layout,           \
-        const float*, fusegrad::kernels::layout, const float*, const float*, float*, float,    \
-        float*, float);                                                                        \
-    template void fusegrad::kernels::binary_backward<K, double>(                               \
-        const K&, std::size_t, std::size_t, const double*, fusegrad::kernels::layout,          \
-        const double*, fusegrad::kernels::layout, const double*, const double*, double*,       \
-        double, double*, double);
+#define FUSEGRAD_BINARY_KERNEL(K)                                                                  \
+    template void fusegrad::kernels::binary_forward<K, float>(                                     \
+        const K&, std::size_t, std::size_t, const float*, fusegrad::kernels::layout, const float*, \
+        fusegrad::kernels::layout, float*);                                                        \
+    template void fusegrad::kernels::binary_forward<K, double>(                                    \
+        const K&, std::size_t, std::size_t, const double*, fusegrad::kernels::layout,              \
+        const double*, fusegrad::kernels::layout, double*);                                        \
+    template void fusegrad::kernels::binary_backward<K, float>(                                    \
+        const K&, std::size_t, std::size_t, const float*, fusegrad::kernels::layout, const float*, \
+        fusegrad::kernels::layout, const float*, const float*, float*, float, float*, float);      \
+    template void fusegrad::kernels::binary_backward<K, double>(                                   \
+        const K&, std::size_t, std::size_t, const double*, fusegrad::kernels::layout,              \
+        const double*, fusegrad::kernels::layout, const double*, const double*, double*, double,   \
+        double*, double);
 
 // Defined before any include of fusegrad/kernels/binary.hpp, which otherwise defines it empty.
 #include <algorithm>
@@ -35,7 +34,6 @@
 #include "fusegrad/kernels/trace.hpp"
 #include "parallel.hpp"
 #include "simd/binary_decl.hpp"
-
 
 namespace fusegrad::kernels {
 
@@ -56,7 +54,9 @@ struct scalar_lanes {
     static T hsum(T v) { return v; }
 };
 
-bool elementwise(layout l) { return l == layout::full || l == layout::scalar; }
+bool elementwise(layout l) {
+    return l == layout::full || l == layout::scalar;
+}
 bool summed_across_rows(const void* dx, layout l) {
     return dx != nullptr && (l == layout::row || l == layout::scalar);
 }
@@ -69,8 +69,8 @@ void binary_forward(const K& k, std::size_t rows, std::size_t cols, const T* a, 
     detail::trace_call(K::name);
     detail::dispatch([&](auto arch_tag) {
         using A = decltype(arch_tag);
-        auto rows_of = [&](std::size_t r0, std::size_t r1, std::size_t n, const T* pa,
-                           const T* pb, T* py) {
+        auto rows_of = [&](std::size_t r0, std::size_t r1, std::size_t n, const T* pa, const T* pb,
+                           T* py) {
             if constexpr (detail::is_scalar_v<A>)
                 binary_rows::forward<scalar_lanes<T>>(k, r0, r1, n, pa, la, pb, lb, py);
             else
@@ -83,7 +83,8 @@ void binary_forward(const K& k, std::size_t rows, std::size_t cols, const T* a, 
                                                lb == layout::full ? b + s : b, y + s);
                                    });
         } else {
-            const std::size_t chunk_rows = std::max<std::size_t>(1, kBinaryChunk / std::max<std::size_t>(cols, 1));
+            const std::size_t chunk_rows =
+                std::max<std::size_t>(1, kBinaryChunk / std::max<std::size_t>(cols, 1));
             detail::for_each_chunk(rows, chunk_rows, kBinaryWork * cols,
                                    [&](std::size_t, std::size_t r0, std::size_t r1) {
                                        rows_of(r0, r1, cols, a, b, y);
@@ -117,16 +118,15 @@ void binary_backward(const K& k, std::size_t rows, std::size_t cols, const T* a,
         if (summed_across_rows(da, la) || summed_across_rows(db, lb)) {
             rows_of(0, rows, cols, 0);  // every row, in order, on this thread
         } else if (elementwise(la) && elementwise(lb)) {
-            detail::for_each_chunk(rows * cols, kBinaryChunk, kBinaryWork,
-                                   [&](std::size_t, std::size_t s, std::size_t e) {
-                                       rows_of(0, 1, e - s, s);
-                                   });
+            detail::for_each_chunk(
+                rows * cols, kBinaryChunk, kBinaryWork,
+                [&](std::size_t, std::size_t s, std::size_t e) { rows_of(0, 1, e - s, s); });
         } else {
-            const std::size_t chunk_rows = std::max<std::size_t>(1, kBinaryChunk / std::max<std::size_t>(cols, 1));
-            detail::for_each_chunk(rows, chunk_rows, kBinaryWork * cols,
-                                   [&](std::size_t, std::size_t r0, std::size_t r1) {
-                                       rows_of(r0, r1, cols, 0);
-                                   });
+            const std::size_t chunk_rows =
+                std::max<std::size_t>(1, kBinaryChunk / std::max<std::size_t>(cols, 1));
+            detail::for_each_chunk(
+                rows, chunk_rows, kBinaryWork * cols,
+                [&](std::size_t, std::size_t r0, std::size_t r1) { rows_of(r0, r1, cols, 0); });
         }
     });
 }

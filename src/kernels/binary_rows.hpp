@@ -52,9 +52,9 @@ void forward(const K& k, std::size_t r0, std::size_t r1, std::size_t cols, const
             P::storeu(yr + j, k.forward(pa ? P::loadu(pa + j) : ca, pb ? P::loadu(pb + j) : cb));
         if (j < cols) {
             const std::size_t c = cols - j;  // padded lanes hold 1: no 0/0 in a lane never stored
-            P::store(yr + j, c,
-                     k.forward(pa ? P::load(pa + j, c, T(1)) : ca,
-                               pb ? P::load(pb + j, c, T(1)) : cb));
+            P::store(
+                yr + j, c,
+                k.forward(pa ? P::load(pa + j, c, T(1)) : ca, pb ? P::load(pb + j, c, T(1)) : cb));
         }
     }
 }
@@ -92,9 +92,8 @@ grad_target<T> target_of(T* dx, layout l, T beta, std::size_t i, std::size_t r0,
 /// Rows [r0, r1) of the backward (see kernels::binary_backward). A row or scalar layout with a
 /// gradient needs every row in one call, in order (r0 = 0, r1 = rows): the front door sees to it.
 template <class P, class K, class T>
-void backward(const K& k, std::size_t r0, std::size_t r1, std::size_t cols, const T* a,
-              layout la, const T* b, layout lb, const T* y, const T* g, T* da, T beta_a, T* db,
-              T beta_b) {
+void backward(const K& k, std::size_t r0, std::size_t r1, std::size_t cols, const T* a, layout la,
+              const T* b, layout lb, const T* y, const T* g, T* da, T beta_a, T* db, T beta_b) {
     using V = typename P::batch;
     constexpr std::size_t W = P::size;
     T total_a = T(0), total_b = T(0);  // scalar layouts: the sum over every row, rows in order
@@ -130,7 +129,8 @@ void backward(const K& k, std::size_t r0, std::size_t r1, std::size_t cols, cons
         }
         if (j < cols) {
             const std::size_t c = cols - j;
-            const V va = pa ? P::load(pa + j, c, T(1)) : ca, vb = pb ? P::load(pb + j, c, T(1)) : cb;
+            const V va = pa ? P::load(pa + j, c, T(1)) : ca,
+                    vb = pb ? P::load(pb + j, c, T(1)) : cb;
             const V vy = yr ? P::load(yr + j, c, T(0)) : zero, vg = P::load(gr + j, c, T(0));
             alignas(64) T lanes[W];
             if (ta.store || ta.sum) {

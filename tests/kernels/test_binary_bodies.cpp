@@ -58,20 +58,26 @@ void check_body(const std::string& name) {
         for (const fk::layout lb : layouts)
             for (const std::size_t rows : {1u, 3u})
                 for (const std::size_t cols : {1u, 7u, 17u, 33u}) {
-                    INFO("a " << name_of(la) << ", b " << name_of(lb) << ", " << rows << "x" << cols);
+                    INFO("a " << name_of(la) << ", b " << name_of(lb) << ", " << rows << "x"
+                              << cols);
                     const std::size_t n = rows * cols, na = count_of(la, rows, cols),
                                       nb = count_of(lb, rows, cols);
                     std::vector<T> a(na), b(nb), g(n), y(n), y_ref(n);
-                    for (std::size_t i = 0; i < na; ++i) a[i] = T(0.05 + double((i * 37) % 41) / 45.0);  // in every body's domain (BCE: (0, 1))
-                    for (std::size_t i = 0; i < nb; ++i) b[i] = T(0.5 + double((i * 13) % 17) / 8.0);
+                    for (std::size_t i = 0; i < na; ++i)
+                        a[i] = T(0.05 + double((i * 37) % 41) /
+                                            45.0);  // in every body's domain (BCE: (0, 1))
+                    for (std::size_t i = 0; i < nb; ++i)
+                        b[i] = T(0.5 + double((i * 13) % 17) / 8.0);
                     for (std::size_t i = 0; i < n; ++i) g[i] = T(0.5 + double(i % 5) * 0.25);
-                    fk::binary_forward<Body, T>(k, rows, cols, a.data(), la, b.data(), lb, y.data());
+                    fk::binary_forward<Body, T>(k, rows, cols, a.data(), la, b.data(), lb,
+                                                y.data());
                     {
                         const fk::arch_scope scalar(fk::arch::scalar);
                         fk::binary_forward<Body, T>(k, rows, cols, a.data(), la, b.data(), lb,
                                                     y_ref.data());
                     }
-                    for (std::size_t i = 0; i < n; ++i) CHECK(close(y[i], y_ref[i], std::abs(double(y_ref[i]))));
+                    for (std::size_t i = 0; i < n; ++i)
+                        CHECK(close(y[i], y_ref[i], std::abs(double(y_ref[i]))));
                     for (const T beta : {T(0), T(1)}) {
                         INFO("beta = " << beta);
                         std::vector<T> da(na), db(nb), da_ref(na), db_ref(nb);
@@ -83,8 +89,8 @@ void check_body(const std::string& name) {
                         {
                             const fk::arch_scope scalar(fk::arch::scalar);
                             fk::binary_backward<Body, T>(k, rows, cols, a.data(), la, b.data(), lb,
-                                                         y_ref.data(), g.data(), da_ref.data(), beta,
-                                                         db_ref.data(), beta);
+                                                         y_ref.data(), g.data(), da_ref.data(),
+                                                         beta, db_ref.data(), beta);
                         }
                         const double scale = 8.0 * double(n);  // |sums| over up to n terms
                         for (std::size_t i = 0; i < na; ++i) {
@@ -100,7 +106,9 @@ void check_body(const std::string& name) {
 }
 
 template <class Op>
-concept binary_op = requires { typename Op::binary_body; };
+concept binary_op = requires {
+    typename Op::binary_body;
+};
 
 template <class... Ops>
 std::size_t check_all(fg::detail::type_list<Ops...>) {
@@ -134,15 +142,18 @@ TEST_CASE("binary kernels: broadcast gradients are the sums PyTorch takes", "[bi
     fk::binary_forward(k, 2, 3, a, fk::layout::full, col, fk::layout::col, y);
     CHECK(y[0] == 10);
     CHECK(y[5] == 120);
-    fk::binary_backward(k, 2, 3, a, fk::layout::full, col, fk::layout::col, y, g, da, 0.0, dcol, 0.0);
+    fk::binary_backward(k, 2, 3, a, fk::layout::full, col, fk::layout::col, y, g, da, 0.0, dcol,
+                        0.0);
     CHECK(da[0] == 10);
     CHECK(da[3] == 40);
-    CHECK(dcol[0] == 1 + 2 + 2 * 3);   // Σ_j g[0, j] a[0, j]
+    CHECK(dcol[0] == 1 + 2 + 2 * 3);  // Σ_j g[0, j] a[0, j]
     CHECK(dcol[1] == 8 + 15 + 18);
-    fk::binary_backward<fk::body::mul, double>(k, 2, 3, a, fk::layout::full, row, fk::layout::row, y, g, nullptr, 0.0, drow, 0.0);
-    CHECK(drow[0] == 1 * 1 + 2 * 4);   // Σ_i g[i, 0] a[i, 0]
+    fk::binary_backward<fk::body::mul, double>(k, 2, 3, a, fk::layout::full, row, fk::layout::row,
+                                               y, g, nullptr, 0.0, drow, 0.0);
+    CHECK(drow[0] == 1 * 1 + 2 * 4);  // Σ_i g[i, 0] a[i, 0]
     CHECK(drow[2] == 2 * 3 + 3 * 6);
     ds[0] = 1;
-    fk::binary_backward<fk::body::mul, double>(k, 2, 3, a, fk::layout::full, s, fk::layout::scalar, y, g, nullptr, 0.0, ds, 1.0);
+    fk::binary_backward<fk::body::mul, double>(k, 2, 3, a, fk::layout::full, s, fk::layout::scalar,
+                                               y, g, nullptr, 0.0, ds, 1.0);
     CHECK(ds[0] == 1 + (1 + 2 + 6 + 8 + 15 + 18));  // beta 1 adds to what was there
 }

@@ -11,7 +11,9 @@ TEST_CASE("mul and div name both shapes when they cannot broadcast", "[binary]")
     xt::xtensor<double, 2> a = xt::zeros<double>({3, 4}), b = xt::zeros<double>({2, 4});
     xt::xtensor<double, 1> v = xt::zeros<double>({5});
     auto g1 = fg::compile(fg::param<"a">(a) * fg::param<"b">(b));
-    CHECK_THROWS_WITH(g1.forward(), Catch::Matchers::Contains("mul: cannot broadcast a (3, 4) with b (2, 4)"));
+    CHECK_THROWS_WITH(g1.forward(),
+                      Catch::Matchers::Contains("mul: cannot broadcast a (3, 4) with b (2, 4)"));
     auto g2 = fg::compile(fg::param<"a">(a) / fg::param<"v">(v));
-    CHECK_THROWS_WITH(g2.forward(), Catch::Matchers::Contains("div: cannot broadcast a (3, 4) with b (5)"));
+    CHECK_THROWS_WITH(g2.forward(),
+                      Catch::Matchers::Contains("div: cannot broadcast a (3, 4) with b (5)"));
 }

@@ -56,7 +56,8 @@ void check_close(const A& ours, const torch::Tensor& theirs, double tol) {
 /// Compares ours with a torch tensor elementwise to tol · (1 + |theirs|), where a NaN of theirs
 /// must be a NaN of ours and an infinity the same infinity; `what` names the comparison.
 template <class T>
-inline void agree_elementwise(const T* ours, const torch::Tensor& theirs, double tol, const char* what) {
+inline void agree_elementwise(const T* ours, const torch::Tensor& theirs, double tol,
+                              const char* what) {
     auto t = theirs.contiguous().to(torch::kFloat64);
     const double* p = t.data_ptr<double>();
     for (std::int64_t i = 0; i < t.numel(); ++i) {

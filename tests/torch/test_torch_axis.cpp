@@ -54,59 +54,78 @@ TEMPLATE_TEST_CASE("axis reductions and logsumexp agree with libtorch", "[torch]
                    double) {
     using T = TestType;
     const auto x = grid<T>(7, 37, -5, 5, 1);
-    agree<T>("sum_rows", x, [](auto v) { return fg::sum_rows(v); },
-             [](const torch::Tensor& t) { return t.sum(1, true); });
-    agree<T>("mean_rows", x, [](auto v) { return fg::mean_rows(v); },
-             [](const torch::Tensor& t) { return t.mean(1, true); });
-    agree<T>("sum_cols", x, [](auto v) { return fg::sum_cols(v); },
-             [](const torch::Tensor& t) { return t.sum(0); });
-    agree<T>("mean_cols", x, [](auto v) { return fg::mean_cols(v); },
-             [](const torch::Tensor& t) { return t.mean(0); });
-    agree<T>("max_rows", x, [](auto v) { return fg::max_rows(v); },
-             [](const torch::Tensor& t) { return std::get<0>(t.max(1, true)); });
-    agree<T>("logsumexp", x, [](auto v) { return fg::logsumexp(v); },
-             [](const torch::Tensor& t) { return torch::logsumexp(t, 1, true); });
+    agree<T>(
+        "sum_rows", x, [](auto v) { return fg::sum_rows(v); },
+        [](const torch::Tensor& t) { return t.sum(1, true); });
+    agree<T>(
+        "mean_rows", x, [](auto v) { return fg::mean_rows(v); },
+        [](const torch::Tensor& t) { return t.mean(1, true); });
+    agree<T>(
+        "sum_cols", x, [](auto v) { return fg::sum_cols(v); },
+        [](const torch::Tensor& t) { return t.sum(0); });
+    agree<T>(
+        "mean_cols", x, [](auto v) { return fg::mean_cols(v); },
+        [](const torch::Tensor& t) { return t.mean(0); });
+    agree<T>(
+        "max_rows", x, [](auto v) { return fg::max_rows(v); },
+        [](const torch::Tensor& t) { return std::get<0>(t.max(1, true)); });
+    agree<T>(
+        "logsumexp", x, [](auto v) { return fg::logsumexp(v); },
+        [](const torch::Tensor& t) { return torch::logsumexp(t, 1, true); });
     // Large logits: e^x overflows, the max-subtracted sum does not.
     const auto big = grid<T>(4, 19, -1000, 1000, 2);
-    agree<T>("logsumexp of ±1000", big, [](auto v) { return fg::logsumexp(v); },
-             [](const torch::Tensor& t) { return torch::logsumexp(t, 1, true); });
+    agree<T>(
+        "logsumexp of ±1000", big, [](auto v) { return fg::logsumexp(v); },
+        [](const torch::Tensor& t) { return torch::logsumexp(t, 1, true); });
     // x - logsumexp(x) is log_softmax.
-    agree<T>("x - logsumexp(x)", x, [](auto v) { return v - fg::logsumexp(v); },
-             [](const torch::Tensor& t) { return torch::log_softmax(t, 1); });
+    agree<T>(
+        "x - logsumexp(x)", x, [](auto v) { return v - fg::logsumexp(v); },
+        [](const torch::Tensor& t) { return torch::log_softmax(t, 1); });
     // Ties: the gradient goes to the first maximum, as torch.max(x, 1).
     auto ties = grid<T>(3, 6, -1, 1, 3);
     for (std::size_t i = 0; i < 3; ++i) ties(i, 1) = ties(i, 4) = T(2);
-    agree<T>("max_rows with ties", ties, [](auto v) { return fg::max_rows(v); },
-             [](const torch::Tensor& t) { return std::get<0>(t.max(1, true)); });
+    agree<T>(
+        "max_rows with ties", ties, [](auto v) { return fg::max_rows(v); },
+        [](const torch::Tensor& t) { return std::get<0>(t.max(1, true)); });
     // Rows of -inf, +inf and NaN: values as torch (gradients there are NaN or 0 by convention).
     auto special = grid<T>(3, 5, -1, 1, 4);
     const T inf = std::numeric_limits<T>::infinity();
     for (std::size_t j = 0; j < 5; ++j) special(0, j) = -inf;
     special(1, 2) = inf;
     special(2, 3) = std::numeric_limits<T>::quiet_NaN();
-    agree<T>("logsumexp of -inf, +inf, NaN rows", special, [](auto v) { return fg::logsumexp(v); },
-             [](const torch::Tensor& t) { return torch::logsumexp(t, 1, true); }, false);
-    agree<T>("max_rows of -inf, +inf, NaN rows", special, [](auto v) { return fg::max_rows(v); },
-             [](const torch::Tensor& t) { return std::get<0>(t.max(1, true)); }, false);
+    agree<T>(
+        "logsumexp of -inf, +inf, NaN rows", special, [](auto v) { return fg::logsumexp(v); },
+        [](const torch::Tensor& t) { return torch::logsumexp(t, 1, true); }, false);
+    agree<T>(
+        "max_rows of -inf, +inf, NaN rows", special, [](auto v) { return fg::max_rows(v); },
+        [](const torch::Tensor& t) { return std::get<0>(t.max(1, true)); }, false);
 }
 
 TEMPLATE_TEST_CASE("shape ops agree with libtorch", "[torch][shape]", float, double) {
     using T = TestType;
     const auto x = grid<T>(5, 37, -3, 3, 5);
-    agree<T>("transpose", x, [](auto v) { return fg::transpose(v); },
-             [](const torch::Tensor& t) { return t.t(); });
-    agree<T>("reshape 37x5", x, [](auto v) { return fg::reshape(v, 37, 5); },
-             [](const torch::Tensor& t) { return t.reshape({37, 5}); });
-    agree<T>("reshape 185", x, [](auto v) { return fg::reshape(v, 185); },
-             [](const torch::Tensor& t) { return t.reshape({185}); });
-    agree<T>("flatten", x, [](auto v) { return fg::flatten(v); },
-             [](const torch::Tensor& t) { return t.flatten(); });
-    agree<T>("concat(x, exp(x), x)", x,
-             [](auto v) { return fg::concat(v, fg::exp(v), v); },
-             [](const torch::Tensor& t) { return torch::cat({t, t.exp(), t}, 1); });
-    agree<T>("transpose(x) * x-row broadcast", x,
-             [](auto v) { return fg::matmul(fg::transpose(v), v); },
-             [](const torch::Tensor& t) { return t.t().mm(t); });
+    agree<T>(
+        "transpose", x, [](auto v) { return fg::transpose(v); },
+        [](const torch::Tensor& t) { return t.t(); });
+    agree<T>(
+        "reshape 37x5", x, [](auto v) { return fg::reshape(v, 37, 5); },
+        [](const torch::Tensor& t) {
+            return t.reshape({37, 5});
+        });
+    agree<T>(
+        "reshape 185", x, [](auto v) { return fg::reshape(v, 185); },
+        [](const torch::Tensor& t) { return t.reshape({185}); });
+    agree<T>(
+        "flatten", x, [](auto v) { return fg::flatten(v); },
+        [](const torch::Tensor& t) { return t.flatten(); });
+    agree<T>(
+        "concat(x, exp(x), x)", x, [](auto v) { return fg::concat(v, fg::exp(v), v); },
+        [](const torch::Tensor& t) {
+            return torch::cat({t, t.exp(), t}, 1);
+        });
+    agree<T>(
+        "transpose(x) * x-row broadcast", x, [](auto v) { return fg::matmul(fg::transpose(v), v); },
+        [](const torch::Tensor& t) { return t.t().mm(t); });
 }
 
 TEST_CASE("shape ops and axis reductions name the shapes they cannot take", "[shape]") {
@@ -116,7 +135,9 @@ TEST_CASE("shape ops and axis reductions name the shapes they cannot take", "[sh
     CHECK_THROWS_WITH(r.forward(), Catch::Matchers::Contains(
                                        "reshape: cannot reshape x (3, 4) (12 elements) to (5, 2)"));
     auto c = fg::compile(fg::concat(fg::param<"a">(a), fg::param<"b">(b)));
-    CHECK_THROWS_WITH(c.forward(), Catch::Matchers::Contains("concat: cannot put a (3, 4) and b (2, 4)"));
+    CHECK_THROWS_WITH(c.forward(),
+                      Catch::Matchers::Contains("concat: cannot put a (3, 4) and b (2, 4)"));
     auto m = fg::compile(fg::max_rows(fg::param<"e">(e)));
-    CHECK_THROWS_WITH(m.forward(), Catch::Matchers::Contains("max_rows: x (3, 0) has rows of no entries"));
+    CHECK_THROWS_WITH(m.forward(),
+                      Catch::Matchers::Contains("max_rows: x (3, 0) has rows of no entries"));
 }

@@ -18,8 +18,8 @@
 namespace fg = fusegrad;
 using fusegrad_test::agree_elementwise;
 using fusegrad_test::filled;
-using fusegrad_test::upstream;
 using fusegrad_test::to_torch;
+using fusegrad_test::upstream;
 
 namespace {
 
@@ -85,9 +85,11 @@ TEMPLATE_TEST_CASE("mul and div agree with libtorch under every broadcast", "[to
         [](const torch::Tensor& a, const torch::Tensor& b) { return a / b; });
     using A2 = std::array<std::size_t, 2>;
     agree<T>(
-        "div by +0 and -0", A2{3, 20}, A2{3, 20}, 0.25, [](auto a, auto b) { return fg::div(a, b); },
+        "div by +0 and -0", A2{3, 20}, A2{3, 20}, 0.25,
+        [](auto a, auto b) { return fg::div(a, b); },
         [](const torch::Tensor& a, const torch::Tensor& b) { return torch::div(a, b); }, true);
     agree<T>(
-        "mul through fg::mul", A2{3, 20}, A2{1, 20}, -1, [](auto a, auto b) { return fg::mul(a, b); },
+        "mul through fg::mul", A2{3, 20}, A2{1, 20}, -1,
+        [](auto a, auto b) { return fg::mul(a, b); },
         [](const torch::Tensor& a, const torch::Tensor& b) { return torch::mul(a, b); });
 }

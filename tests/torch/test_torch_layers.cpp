@@ -18,8 +18,8 @@
 namespace fg = fusegrad;
 using fusegrad_test::agree_elementwise;
 using fusegrad_test::filled;
-using fusegrad_test::upstream;
 using fusegrad_test::to_torch;
+using fusegrad_test::upstream;
 
 namespace {
 
@@ -32,8 +32,8 @@ void layer_norm_agrees(std::size_t rows, std::size_t cols, double eps, double sp
     auto x = filled<T, 2>({rows, cols}, -spread, spread, 1);
     for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] += T(3);  // a mean away from 0
     auto gamma = filled<T, 1>({cols}, 0.5, 1.5, 2), beta = filled<T, 1>({cols}, -1, 1, 3);
-    auto g = fg::compile(fg::layer_norm(fg::param<"x">(x), fg::param<"g">(gamma),
-                                        fg::param<"b">(beta), eps));
+    auto g = fg::compile(
+        fg::layer_norm(fg::param<"x">(x), fg::param<"g">(gamma), fg::param<"b">(beta), eps));
     g.forward();
     auto u = upstream<T>(x.size());
     g.backward(fg::cview<T>{u.data(), g.value_shape()});
@@ -43,7 +43,8 @@ void layer_norm_agrees(std::size_t rows, std::size_t cols, double eps, double sp
     auto tg = to_torch(gamma).to(torch::kFloat64).requires_grad_(true);
     auto tb = to_torch(beta).to(torch::kFloat64).requires_grad_(true);
     auto ty = torch::layer_norm(tx, {static_cast<std::int64_t>(cols)}, tg, tb, eps);
-    ty.backward(torch::from_blob(u.data(), ty.sizes(), to_torch(x).dtype()).clone().to(torch::kFloat64));
+    ty.backward(
+        torch::from_blob(u.data(), ty.sizes(), to_torch(x).dtype()).clone().to(torch::kFloat64));
     agree_elementwise(g.value_view().data, ty.detach(), tol, "value");
     agree_elementwise(g.template grad<"x">().data(), tx.grad(), tol, "gradient of x");
     agree_elementwise(g.template grad<"g">().data(), tg.grad(), tol, "gradient of gamma");
@@ -90,12 +91,12 @@ TEST_CASE("embedding names an index outside the table, layer_norm mismatched gam
     xt::xtensor<double, 2> table = xt::zeros<double>({4, 3});
     xt::xtensor<std::int32_t, 1> k = {1, 4, 0};
     auto g = fg::compile(fg::embedding(fg::param<"w">(table), fg::labels<"k">(k)));
-    CHECK_THROWS_WITH(g.forward(), Catch::Matchers::Contains(
-                                       "embedding: index idx[1] = 4 is outside [0, 4)"));
+    CHECK_THROWS_WITH(g.forward(),
+                      Catch::Matchers::Contains("embedding: index idx[1] = 4 is outside [0, 4)"));
     xt::xtensor<double, 2> x = xt::zeros<double>({2, 5});
     xt::xtensor<double, 1> gamma = xt::ones<double>({4}), beta = xt::zeros<double>({5});
-    auto ln = fg::compile(fg::layer_norm(fg::param<"x">(x), fg::param<"g">(gamma),
-                                         fg::param<"b">(beta)));
+    auto ln =
+        fg::compile(fg::layer_norm(fg::param<"x">(x), fg::param<"g">(gamma), fg::param<"b">(beta)));
     CHECK_THROWS_WITH(ln.forward(), Catch::Matchers::Contains(
                                         "layer_norm: gamma (4) and beta (5) must have one entry "
                                         "per column of x (2, 5)"));

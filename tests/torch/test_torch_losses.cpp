@@ -36,7 +36,9 @@ template <class T, fg::reduction R, class Build, class TorchLoss>
 void agree(const std::string& what, const xt::xtensor<T, 2>& p, const xt::xtensor<T, 2>& t,
            Build build, TorchLoss torch_loss, bool target_grad = true) {
     INFO(what << (sizeof(T) == 4 ? " in float" : " in double") << ", reduction "
-              << (R == fg::reduction::none ? "none" : R == fg::reduction::sum ? "sum" : "mean"));
+              << (R == fg::reduction::none  ? "none"
+                  : R == fg::reduction::sum ? "sum"
+                                            : "mean"));
     const double tol = sizeof(T) == 4 ? 3e-5 : 1e-10;
     auto g = fg::compile(build(fg::param<"p">(p), fg::param<"t">(t)));
     g.forward();
@@ -116,9 +118,10 @@ TEMPLATE_TEST_CASE("losses agree with libtorch for every reduction", "[torch][lo
     every_loss<TestType, fg::reduction::mean>();
 }
 
-TEMPLATE_TEST_CASE("binary_cross_entropy(sigmoid(s), y) becomes sigmoid_bce: finite where the "
-                   "written graph saturates",
-                   "[torch][loss][rewrite]", float, double) {
+TEMPLATE_TEST_CASE(
+    "binary_cross_entropy(sigmoid(s), y) becomes sigmoid_bce: finite where the "
+    "written graph saturates",
+    "[torch][loss][rewrite]", float, double) {
     using T = TestType;
     auto s = grid<T>(4, 9, -8, 8, 7, {1000, -1000, 3000, -3000, 40, -40, 100, -100});
     auto y = grid<T>(4, 9, 0, 1, 8, {0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.5, 0.5});

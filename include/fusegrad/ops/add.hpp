@@ -19,7 +19,8 @@ struct add : binary<kernels::body::add> {
     template <class T>
     void forward(mview<T> out, cview<T> a, cview<T> b) const {
         using kernels::layout;
-        const layout la = detail::layout_in(a.dims, out.dims), lb = detail::layout_in(b.dims, out.dims);
+        const layout la = detail::layout_in(a.dims, out.dims),
+                     lb = detail::layout_in(b.dims, out.dims);
         if (la == layout::full && lb == layout::full)
             kernels::add<T>(a.size(), a.data, b.data, out.data);
         else if (la == layout::full && lb == layout::scalar)

@@ -44,7 +44,9 @@ void broadcast_per_col(grad_sink<T> dx, const T* g, T alpha) {
     }
 }
 /// Every row reduction takes a matrix; the builders check the rank.
-inline shape per_row_shape(const shape& x) { return shape::matrix(x.rows, 1); }
+inline shape per_row_shape(const shape& x) {
+    return shape::matrix(x.rows, 1);
+}
 }  // namespace detail
 
 /// Σ_j x[i, j]: N×C → N×1.
@@ -109,7 +111,8 @@ struct max_rows {
     template <class T>
     void forward(mview<T> out, cview<T> x) const {
         const std::size_t n = x.dims.cols;
-        for (std::size_t i = 0; i < x.dims.rows; ++i) out.data[i] = x.data[i * n + arg_max(x.data + i * n, n)];
+        for (std::size_t i = 0; i < x.dims.rows; ++i)
+            out.data[i] = x.data[i * n + arg_max(x.data + i * n, n)];
     }
     // dx[i, j] = g[i] at the first maximal j of row i, 0 elsewhere
     template <class T>

@@ -21,8 +21,8 @@ struct binary_cross_entropy : binary<kernels::body::binary_cross_entropy> {
     void forward(mview<T> out, cview<T> p, cview<T> y) const {
         for (std::size_t i = 0; i < p.size(); ++i)
             if (!(p.data[i] >= T(0) && p.data[i] <= T(1)))
-                throw value_error("binary_cross_entropy: p[" + std::to_string(i) + "] = " +
-                                  std::to_string(double(p.data[i])) +
+                throw value_error("binary_cross_entropy: p[" + std::to_string(i) +
+                                  "] = " + std::to_string(double(p.data[i])) +
                                   " is not a probability in [0, 1] (for logits use "
                                   "fg::binary_cross_entropy_with_logits)");
         binary::forward(out, p, y);

@@ -41,8 +41,7 @@ struct concat {
     }
     // da = the first columns of g, db the others
     template <class T>
-    void vjp(grad_sink<T> da, grad_sink<T> db, cview<T> g, cview<T>, cview<T> a,
-             cview<T> b) const {
+    void vjp(grad_sink<T> da, grad_sink<T> db, cview<T> g, cview<T>, cview<T> a, cview<T> b) const {
         const std::size_t ca = a.dims.cols, cb = b.dims.cols, c = ca + cb;
         for (std::size_t i = 0; i < a.dims.rows; ++i) {
             if (da) kernels::axpby<T>(ca, T(1), g.data + i * c, da.beta(), da.data + i * ca);

@@ -38,8 +38,8 @@ struct embedding {
         const std::size_t n = idx.size(), d = table.dims.cols;
         const std::size_t bad = kernels::first_label_out_of_range<I>(n, idx.data, table.dims.rows);
         if (bad < n)
-            throw label_error("embedding: index idx[" + std::to_string(bad) + "] = " +
-                              std::to_string(static_cast<long long>(idx.data[bad])) +
+            throw label_error("embedding: index idx[" + std::to_string(bad) +
+                              "] = " + std::to_string(static_cast<long long>(idx.data[bad])) +
                               " is outside [0, " + std::to_string(table.dims.rows) + ")");
         for (std::size_t i = 0; i < n; ++i)
             kernels::axpby<T>(d, T(1), table.data + std::size_t(idx.data[i]) * d, T(0),

@@ -56,7 +56,8 @@ struct layer_norm {
             mean[i] = mu;
             rstd[i] = s;
             T* o = out.data + i * d;
-            for (std::size_t j = 0; j < d; ++j) o[j] = (r[j] - mu) * s * gamma.data[j] + beta.data[j];
+            for (std::size_t j = 0; j < d; ++j)
+                o[j] = (r[j] - mu) * s * gamma.data[j] + beta.data[j];
         }
     }
     // x̂ = (x − μ)/σ, h = g ⊙ γ:  dx = (1/σ)(h − mean_j(h) − x̂ mean_j(h ⊙ x̂));

@@ -25,8 +25,8 @@ using sigmoid_bce = binary<kernels::body::sigmoid_bce>;
 /// the gradient in s is σ(s) − y (times the reduction's scale), in y it is −s.
 template <reduction R = reduction::mean, expression S, expression Y>
 auto binary_cross_entropy_with_logits(S&& s, Y&& y) {
-    return detail::reduced<R>(detail::make_value_node(op::sigmoid_bce{}, static_cast<S&&>(s),
-                                                      static_cast<Y&&>(y)));
+    return detail::reduced<R>(
+        detail::make_value_node(op::sigmoid_bce{}, static_cast<S&&>(s), static_cast<Y&&>(y)));
 }
 
 /// ... with PyTorch's pos_weight w (one weight per column of s, or a scalar), which weighs the

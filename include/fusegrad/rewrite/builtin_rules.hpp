@@ -224,9 +224,9 @@ inline const auto mean_of_linear_xent = make_rule<
     });
 
 /// binary_cross_entropy(sigmoid(s), y) -> sigmoid_bce(s, y):  −[y log σ(s) + (1 − y) log(1 − σ(s))]
-/// = (1 − y) s + softplus(−s), since log σ(s) = −softplus(−s) and log(1 − σ(s)) = −s − softplus(−s);
-/// its gradient in s is σ(s) − y, finite where σ(s) rounds to 0 or 1 and the written graph's
-/// clamped logs lose the gradient.
+/// = (1 − y) s + softplus(−s), since log σ(s) = −softplus(−s) and log(1 − σ(s)) = −s −
+/// softplus(−s); its gradient in s is σ(s) − y, finite where σ(s) rounds to 0 or 1 and the written
+/// graph's clamped logs lose the gradient.
 inline const auto bce_of_sigmoid =
     make_rule<pattern<op::binary_cross_entropy, pattern<op::sigmoid, _1_t>, _2_t>>(
         "binary_cross_entropy(sigmoid(s), y) -> sigmoid_bce(s, y)",
@@ -259,8 +259,7 @@ inline auto default_rules() {
                          rules::xent_of_linear, rules::weighted_xent_of_linear,
                          rules::xent_of_matmul, rules::weighted_xent_of_matmul,
                          rules::sum_of_linear_xent, rules::mean_of_linear_xent,
-                         rules::bce_of_sigmoid, rules::log_of_sigmoid,
-                         rules::logsumexp_of_exp);
+                         rules::bce_of_sigmoid, rules::log_of_sigmoid, rules::logsumexp_of_exp);
 }
 
 }  // namespace fusegrad

@@ -2,7 +2,7 @@
 // body (include/fusegrad/kernels/bodies/) that names itself with FUSEGRAD_BINARY_KERNEL is
 // instantiated here. The bodies include only the standard library and small fusegrad headers.
 // Defined first: fusegrad/kernels/binary.hpp (included below) defines it empty otherwise.
-#define FUSEGRAD_BINARY_KERNEL(K)                                                      \
+#define FUSEGRAD_BINARY_KERNEL(K)                                                         \
     FUSEGRAD_BINARY_SIMD_INSTANTIATE_T(fusegrad::kernels::detail::avx512f_arch, K, float) \
     FUSEGRAD_BINARY_SIMD_INSTANTIATE_T(fusegrad::kernels::detail::avx512f_arch, K, double)
 

@@ -42,10 +42,10 @@ void binary_backward(const K& k, std::size_t r0, std::size_t r1, std::size_t col
 }  // namespace fusegrad::kernels::simd
 
 // Explicit instantiations of one body for one arch and value type.
-#define FUSEGRAD_BINARY_SIMD_INSTANTIATE_T(A, K, T)                                             \
-    template void fusegrad::kernels::simd::binary_forward<A, T, K>(                             \
-        const K&, std::size_t, std::size_t, std::size_t, const T*, fusegrad::kernels::layout,   \
-        const T*, fusegrad::kernels::layout, T*);                                               \
-    template void fusegrad::kernels::simd::binary_backward<A, T, K>(                            \
-        const K&, std::size_t, std::size_t, std::size_t, const T*, fusegrad::kernels::layout,   \
+#define FUSEGRAD_BINARY_SIMD_INSTANTIATE_T(A, K, T)                                           \
+    template void fusegrad::kernels::simd::binary_forward<A, T, K>(                           \
+        const K&, std::size_t, std::size_t, std::size_t, const T*, fusegrad::kernels::layout, \
+        const T*, fusegrad::kernels::layout, T*);                                             \
+    template void fusegrad::kernels::simd::binary_backward<A, T, K>(                          \
+        const K&, std::size_t, std::size_t, std::size_t, const T*, fusegrad::kernels::layout, \
         const T*, fusegrad::kernels::layout, const T*, const T*, T*, T, T*, T);

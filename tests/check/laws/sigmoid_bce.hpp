@@ -13,9 +13,18 @@ struct law_fixture<fg::op::sigmoid_bce> {
     static void instances(Run&& run) {
         M p = mat(3, 19, -4, 4, 131), t = mat(3, 19, 0, 1, 132);
         V q = vec(19, -4, 4, 133), r = vec(19, 0, 1, 134);
-        run("matrix, matrix", fg::binary_cross_entropy_with_logits<fg::reduction::none>(fg::param<"p">(p), fg::param<"t">(t)), fg::shape::matrix(3, 19));
-        run("vector, vector", fg::binary_cross_entropy_with_logits<fg::reduction::none>(fg::param<"q">(q), fg::param<"r">(r)), fg::shape::vector(19));
-        run("target a row", fg::binary_cross_entropy_with_logits<fg::reduction::none>(fg::param<"p">(p), fg::param<"r">(r)), fg::shape::matrix(3, 19));
+        run("matrix, matrix",
+            fg::binary_cross_entropy_with_logits<fg::reduction::none>(fg::param<"p">(p),
+                                                                      fg::param<"t">(t)),
+            fg::shape::matrix(3, 19));
+        run("vector, vector",
+            fg::binary_cross_entropy_with_logits<fg::reduction::none>(fg::param<"q">(q),
+                                                                      fg::param<"r">(r)),
+            fg::shape::vector(19));
+        run("target a row",
+            fg::binary_cross_entropy_with_logits<fg::reduction::none>(fg::param<"p">(p),
+                                                                      fg::param<"r">(r)),
+            fg::shape::matrix(3, 19));
     }
 };
 

@@ -11,7 +11,8 @@ struct law_fixture<fg::op::transpose> {
     template <class Run>
     static void instances(Run&& run) {
         M a = mat(5, 37, -1, 1, 161), r = mat(1, 4, -1, 1, 162);
-        run("5x37 (more than one 32x32 tile)", fg::transpose(fg::param<"a">(a)), fg::shape::matrix(37, 5));
+        run("5x37 (more than one 32x32 tile)", fg::transpose(fg::param<"a">(a)),
+            fg::shape::matrix(37, 5));
         run("one row", fg::transpose(fg::param<"r">(r)), fg::shape::matrix(4, 1));
     }
 };

@@ -5,11 +5,11 @@
 /// (1 − t) s + softplus(−s), softplus(−s) = max(−s, 0) + log1p(e^{−|s|}). Finite for every finite
 /// s; its derivative in s is σ(s) − t, as softmax_xent's is softmax(s) − y.
 
-#include <cmath>
 #include <string_view>
 
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/kernels/binary.hpp"
+#include "fusegrad/kernels/bodies/log_sigmoid.hpp"
 #include "fusegrad/kernels/bodies/sigmoid.hpp"
 #include "fusegrad/kernels/unary.hpp"
 
@@ -19,15 +19,11 @@ struct sigmoid_bce {
     static constexpr std::string_view name = "sigmoid_bce";
     static constexpr keeps kept = keeps::operand(0) | keeps::operand(1);
 
+    // softplus(−s) = −log σ(s): log_sigmoid's body, so both share one stable formula
     template <class V>
     V forward(V s, V t) const {
         using S = generic::scalar_t<V>;
-        using generic::select;
-        using std::abs;
-        using std::exp;
-        using std::log1p;
-        const V zero = V(S(0));
-        return (V(S(1)) - t) * s + select(s < zero, -s, zero) + log1p(exp(-abs(s)));
+        return (V(S(1)) - t) * s - log_sigmoid{}.forward(s);
     }
     // ds = g (σ(s) − t)
     template <class V>
