@@ -1,0 +1,5 @@
+// Gradient laws, part 2 of 4: the ops of the registry at index 1 modulo 4 (op_laws.hpp).
+
+#include "op_laws.hpp"
+
+FUSEGRAD_OP_LAWS_PART(1)
