@@ -95,11 +95,12 @@ idx_array read_idx(const std::string& path) {
     }
 
     // Grow as the data arrives rather than trusting the header with one big allocation: a
-    // corrupt header then gives "truncated", not std::bad_alloc.
-    constexpr std::size_t step = std::size_t(1) << 24;
+    // corrupt header then gives "truncated", not std::bad_alloc, and the buffer is never more
+    // than twice the data actually read (plus 64 KiB), whatever the header claims.
     std::size_t have = 0;
     while (have < total) {
-        const std::size_t want = std::min(step, total - have);
+        const std::size_t want =
+            std::min({total - have, std::max<std::size_t>(have, 1 << 16), std::size_t(1) << 26});
         out.data.resize(have + want);
         const std::size_t got = read_some(f.get(), path, out.data.data() + have, want);
         have += got;
