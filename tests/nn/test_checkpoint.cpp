@@ -5,15 +5,22 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <thread>
 
+#include <xtensor/xnpy.hpp>
+#include <xtensor/xoperation.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include <fusegrad/core/errors.hpp>
@@ -241,4 +248,206 @@ TEST_CASE("missing and truncated checkpoint files are errors", "[nn][checkpoint]
     REQUIRE_THROWS_WITH(nn::load_npy(dir.path / "b.npy", b), Contains("truncated"));
     fusegrad_test::write_plain((dir.path / "junk.npy").string(), {1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
     REQUIRE_THROWS_AS(nn::load_npy(dir.path / "junk.npy", b), nn::data_error);
+}
+
+TEST_CASE("checkpoint: a manifest makes the files one set; a changed or missing file is refused",
+          "[nn][checkpoint][errors]") {
+    temp_dir dir("ckpt_manifest");
+    xt::xtensor<float, 2> W = xt::ones<float>({4, 3});
+    xt::xtensor<float, 1> b = {1.f, 2.f, 3.f};
+    nn::checkpoint c;
+    c.add("W", W).add("b", b);
+    CHECK(nn::checkpoint::generation(dir.path) == 0);
+    c.save(dir.path);
+    CHECK(nn::checkpoint::generation(dir.path) == 1);
+    c.save(dir.path);
+    CHECK(nn::checkpoint::generation(dir.path) == 2);
+    const auto manifest =
+        fusegrad_test::read_bytes((dir.path / std::string(nn::checkpoint::manifest_name)).string());
+    const std::string text(manifest.begin(), manifest.end());
+    CHECK_THAT(text, Contains("generation 2") && Contains("W.npy\t<f4\t(4, 3)\t") &&
+                         Contains("b.npy\t<f4\t(3,)\t"));
+
+    xt::xtensor<float, 2> W2 = xt::zeros<float>({4, 3});
+    xt::xtensor<float, 1> b2 = xt::zeros<float>({3});
+    nn::checkpoint r;
+    r.add("W", W2).add("b", b2);
+    // One array replaced from outside the set (as a save killed between its renames leaves it):
+    // the set no longer matches its manifest, and nothing is loaded.
+    nn::save_npy(dir.path / "b.npy", xt::xtensor<float, 1>{7.f, 8.f, 9.f});
+    REQUIRE_THROWS_WITH(r.load(dir.path), Contains("b.npy") && Contains("not one complete save") &&
+                                              Contains("generation 2") && !Contains("W.npy"));
+    CHECK(bool(W2 == xt::zeros<float>({4, 3})));
+    CHECK(bool(b2 == xt::zeros<float>({3})));
+    c.save(dir.path);  // a complete save makes it loadable again
+    r.load(dir.path);
+    CHECK(bool(W2 == W));
+    CHECK(bool(b2 == b));
+
+    // No manifest: not a checkpoint this version wrote completely.
+    fs::remove(dir.path / std::string(nn::checkpoint::manifest_name));
+    REQUIRE_THROWS_WITH(r.load(dir.path),
+                        Contains("no fusegrad-checkpoint.txt") && Contains("load_npy"));
+    // A manifest that lists other files (another model).
+    c.save(dir.path);
+    nn::checkpoint other;
+    xt::xtensor<float, 1> v = xt::zeros<float>({3});
+    other.add("v", v);
+    REQUIRE_THROWS_WITH(other.load(dir.path), Contains("v.npy") && Contains("another model"));
+    // A manifest that is not one.
+    fusegrad_test::write_plain((dir.path / std::string(nn::checkpoint::manifest_name)).string(),
+                               {'h', 'i', '\n'});
+    REQUIRE_THROWS_WITH(r.load(dir.path), Contains("not a valid checkpoint manifest"));
+    CHECK(nn::checkpoint::generation(dir.path) == 0);
+}
+
+TEST_CASE("checkpoint: names are checked when added", "[nn][checkpoint][errors]") {
+    xt::xtensor<float, 1> a = xt::zeros<float>({2});
+    nn::checkpoint c;
+    c.add("a", a);
+    REQUIRE_THROWS_WITH(c.add("a", a), Contains("\"a\" was added twice"));
+    REQUIRE_THROWS_AS(c.add("", a), nn::data_error);
+    REQUIRE_THROWS_WITH(c.add("x\ty", a), Contains("tab"));
+}
+
+TEST_CASE("checkpoint: the next save removes the temporaries an interrupted save left",
+          "[nn][checkpoint]") {
+    temp_dir dir("ckpt_stale_tmp");
+    xt::xtensor<float, 1> W = xt::ones<float>({3});
+    nn::checkpoint c;
+    c.add("W", W);
+    // What a save killed before its renames leaves: io::staged_file's temporaries.
+    fusegrad_test::write_plain((dir.path / "W.npy.a1B2c3.tmp").string(), {1, 2, 3});
+    fusegrad_test::write_plain((dir.path / "fusegrad-checkpoint.txt.zZ9yY8.tmp").string(), {1});
+    // Not ours: another name, another pattern, a directory.
+    fusegrad_test::write_plain((dir.path / "V.npy.a1B2c3.tmp").string(), {1});
+    fusegrad_test::write_plain((dir.path / "W.npy.tmp").string(), {1});
+    fs::create_directories(dir.path / "W.npy.dddddd.tmp");
+    c.save(dir.path);
+    CHECK(!fs::exists(dir.path / "W.npy.a1B2c3.tmp"));
+    CHECK(!fs::exists(dir.path / "fusegrad-checkpoint.txt.zZ9yY8.tmp"));
+    CHECK(fs::exists(dir.path / "V.npy.a1B2c3.tmp"));
+    CHECK(fs::exists(dir.path / "W.npy.tmp"));
+    CHECK(fs::is_directory(dir.path / "W.npy.dddddd.tmp"));
+}
+
+namespace {
+
+// The model the kill test saves: every element of every array holds the generation g.
+struct killed_model {
+    xt::xtensor<float, 2> W = xt::zeros<float>({256, 64});
+    xt::xtensor<float, 1> b = xt::zeros<float>({64});
+    xt::xtensor<double, 2> V = xt::zeros<double>({64, 32});
+    nn::checkpoint ckpt;
+    killed_model() { ckpt.add("W", W).add("b", b).add("V", V); }
+    void fill(double g) {
+        W.fill(static_cast<float>(g));
+        b.fill(static_cast<float>(g));
+        V.fill(g);
+    }
+    // The one generation all arrays hold, or -1 for a mixed set.
+    double generation() const {
+        const double g = V(0, 0);
+        const bool same = bool(xt::all(xt::equal(W, static_cast<float>(g)))) &&
+                          bool(xt::all(xt::equal(b, static_cast<float>(g)))) &&
+                          bool(xt::all(xt::equal(V, g)));
+        return same ? g : -1;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("checkpoint: a save killed at random points never leaves a set that loads mixed",
+          "[nn][checkpoint][kill]") {
+    temp_dir dir("ckpt_kill");
+    {
+        killed_model m;
+        m.fill(1);
+        m.ckpt.save(dir.path);  // a good first checkpoint
+    }
+    std::uint64_t rng = 0x9e3779b97f4a7c15ull;
+    const int kills = 200;
+    int loaded = 0, refused = 0, mixed = 0;
+    double last_loaded = 1;
+    for (int k = 0; k < kills; ++k) {
+        const pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            // The child saves generations 1000k+1, 1000k+2, ... until it is killed.
+            // Never returns into Catch: an error exits the child, which the parent sees.
+            try {
+                killed_model m;
+                for (int g = 1;; ++g) {
+                    m.fill(1000.0 * (k + 1) + g);
+                    m.ckpt.save(dir.path);
+                }
+            } catch (...) {
+            }
+            std::_Exit(3);
+        }
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        ::usleep(static_cast<useconds_t>(200 + rng % 20000));  // 0.2 to 20 ms into the saves
+        ::kill(child, SIGKILL);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        REQUIRE(WIFSIGNALED(status));
+
+        killed_model into;
+        into.fill(-5);
+        try {
+            into.ckpt.load(dir.path);
+            const double g = into.generation();
+            if (g < 0) ++mixed;
+            ++loaded;
+            last_loaded = g;
+        } catch (const nn::data_error& e) {
+            ++refused;
+            CHECK_THAT(e.what(), Contains(".npy") && Contains("not one complete save"));
+            CHECK(into.generation() == -5);  // nothing changed
+        }
+    }
+    std::printf(
+        "checkpoint kill test: %d kills, %d loaded one complete save, %d refused, %d mixed\n",
+        kills, loaded, refused, mixed);
+    CHECK(mixed == 0);
+    CHECK(loaded + refused == kills);
+    CHECK(loaded > 0);
+    CHECK(last_loaded != 0);
+    // The next save cleans up what the killed ones left, and loads again.
+    killed_model m;
+    m.fill(3);
+    m.ckpt.save(dir.path);
+    CHECK(!has_tmp_file(dir.path));
+    killed_model back;
+    back.ckpt.load(dir.path);
+    CHECK(back.generation() == 3);
+}
+
+TEST_CASE("checkpoint: a diverged model (NaN or inf) does not replace a checkpoint",
+          "[nn][checkpoint][errors]") {
+    temp_dir dir("ckpt_nan");
+    xt::xtensor<float, 2> W = xt::ones<float>({2, 3});
+    xt::xtensor<double, 1> b = {1.0, 2.0};
+    nn::checkpoint c;
+    c.add("W", W).add("b", b);
+    c.save(dir.path);
+    W(1, 2) = std::numeric_limits<float>::quiet_NaN();
+    REQUIRE_THROWS_AS(c.save(dir.path), fusegrad::value_error);
+    REQUIRE_THROWS_WITH(c.save(dir.path), Contains("\"W\" holds nan at element 5 of (2, 3)") &&
+                                              Contains("nothing was written"));
+    W(1, 2) = 1.f;
+    b(0) = -std::numeric_limits<double>::infinity();
+    REQUIRE_THROWS_WITH(c.save(dir.path), Contains("\"b\" holds -inf at element 0"));
+    CHECK(nn::checkpoint::generation(dir.path) == 1);  // the good one is still there
+    xt::xtensor<float, 2> W2 = xt::zeros<float>({2, 3});
+    xt::xtensor<double, 1> b2 = xt::zeros<double>({2});
+    nn::checkpoint r;
+    r.add("W", W2).add("b", b2);
+    r.load(dir.path);
+    CHECK(bool(W2 == xt::ones<float>({2, 3})));
+    CHECK(b2(0) == 1.0);
+    // On request it is written.
+    c.allow_non_finite(true).save(dir.path);
+    r.load(dir.path);
+    CHECK(std::isinf(b2(0)));
 }

@@ -1,34 +1,38 @@
 #pragma once
 /// @file
-/// Checkpoints: named arrays saved as one .npy file each (xtensor's npy support), each file
-/// written atomically (io/atomic_file.hpp), and loaded back only when every file matches its
-/// array's shape and type.
+/// Checkpoints: named arrays saved as one .npy file each (nn/npy.hpp), each file written
+/// atomically (io/atomic_file.hpp), with a manifest written last that makes the files one set:
+/// a load accepts only files that are exactly the ones the manifest lists. The set logic is in
+/// src/nn/checkpoint.cpp.
 
-#include <algorithm>
 #include <cstddef>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xnpy.hpp>
-
-#include "fusegrad/core/errors.hpp"
 #include "fusegrad/io/atomic_file.hpp"
 #include "fusegrad/nn/data_error.hpp"
+#include "fusegrad/nn/npy.hpp"
 
 namespace fusegrad::nn {
 
 namespace detail {
-template <class Shape>
-std::string shape_str(const Shape& s) {
-    std::string out = "(";
-    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-    return out + (s.size() == 1 ? ",)" : ")");
+/// An array as a checkpoint sees it: its .npy dtype, shape and bytes.
+struct array_ref {
+    std::string_view descr;
+    std::vector<std::size_t> shape;
+    void* data = nullptr;
+    std::size_t bytes = 0;
+};
+
+template <class A>
+array_ref ref_of(const A& a) {
+    using T = std::remove_const_t<typename A::value_type>;
+    return {npy_descr<T>(), std::vector<std::size_t>(a.shape().begin(), a.shape().end()),
+            const_cast<T*>(a.data()), a.size() * sizeof(T)};
 }
 }  // namespace detail
 
@@ -36,7 +40,8 @@ std::string shape_str(const Shape& s) {
 /// fsync'ed), not yet renamed. Throws data_error, leaving no temporary behind, on failure.
 template <class A>
 io::staged_file stage_npy(const std::filesystem::path& path, const A& a) {
-    io::staged_file f(path.string(), xt::dump_npy(a));
+    const detail::array_ref r = detail::ref_of(a);
+    io::staged_file f(path.string(), npy_file_bytes(r.descr, r.shape, r.data, r.bytes));
     if (!f.ok())
         throw data_error(path.string() + ": could not write the checkpoint file (" + f.error() +
                          ")");
@@ -61,89 +66,74 @@ void save_npy(const std::filesystem::path& path, const A& a) {
 
 /// Reads the .npy file `path` into `a`, which must already have the file's shape and element
 /// type: a mismatch throws shape_error naming the file and both shapes, and leaves `a` as it
-/// was. A missing, truncated or malformed file throws data_error.
+/// was. A missing, truncated or malformed file throws data_error (nn/npy.hpp says what is
+/// checked); `a` is written only when the whole file was read.
 template <class A>
 void load_npy(const std::filesystem::path& path, A& a) {
-    using T = typename A::value_type;
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw data_error(path.string() + ": no such checkpoint file");
-    std::vector<std::size_t> shape;
-    std::vector<T> values;
-    try {
-        auto arr = xt::load_npy<T>(f);
-        if (f.fail()) throw data_error(path.string() + ": truncated .npy file");
-        shape.assign(arr.shape().begin(), arr.shape().end());
-        values.assign(arr.begin(), arr.end());
-    } catch (const data_error&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw data_error(path.string() + ": not a readable .npy file of this element type (" +
-                         e.what() + ")");
-    }
-    const auto& want = a.shape();
-    const bool same =
-        shape.size() == want.size() && std::equal(shape.begin(), shape.end(), want.begin());
-    if (!same)
-        throw shape_error("checkpoint: " + path.string() + " holds an array of shape " +
-                          detail::shape_str(shape) + " but the parameter has shape " +
-                          detail::shape_str(want));
-    std::copy(values.begin(), values.end(), a.data());
+    const detail::array_ref r = detail::ref_of(a);
+    read_npy(path, r.descr, r.shape, r.data, r.bytes);
 }
 
-/// A set of named arrays saved to and loaded from a directory, one `<name>.npy` per array.
+/// A set of named arrays saved to and loaded from a directory: one `<name>.npy` per array (plain
+/// .npy files NumPy reads) and the manifest `fusegrad-checkpoint.txt`, which lists every file
+/// with its dtype, shape, size and CRC-32 and a generation number, and is written last.
+///
+/// A save that is interrupted (killed, a crash, a full disk) leaves files that do not match
+/// the manifest; load() refuses such a set, naming the files, instead of loading arrays from
+/// two different saves. Saves into one directory are serialised by a lock file
+/// (`.fusegrad-checkpoint.lock`, flock), and the temporaries an interrupted save left behind
+/// are removed by the next save.
 class checkpoint {
   public:
-    /// Adds `array` under `name`; the array must outlive the checkpoint.
+    /// The manifest's file name in a checkpoint directory.
+    static constexpr std::string_view manifest_name = "fusegrad-checkpoint.txt";
+
+    /// Adds `array` under `name`; the array must outlive the checkpoint. Throws data_error for
+    /// an empty name, a name with a tab or a line break, or a name already added.
     template <class A>
     checkpoint& add(std::string name, A& array) {
-        entries_.push_back(
-            {name, [&array](const std::filesystem::path& p) { return stage_npy(p, array); },
-             [&array](const std::filesystem::path& p) {
-                 A copy = array;  // load into a copy first: all-or-nothing over the whole set
-                 load_npy(p, copy);
-                 return std::function<void()>([&array, c = std::move(copy)]() {
-                     std::copy_n(c.data(), c.size(), array.data());
-                 });
-             }});
+        check_name(name);
+        entries_.push_back({std::move(name), [&array] { return detail::ref_of(array); }});
         return *this;
     }
 
-    /// Saves every array to `dir/<name>.npy` (creating `dir`). Each file is replaced atomically,
-    /// and every file is written (to its temporary) before any is renamed: a failure while
-    /// writing (disk full, an unwritable name) leaves the whole old checkpoint as it was. The
-    /// set is not atomic as a whole: a crash or a failed rename part-way through the renames
-    /// can leave some files new and some old (each one complete). Throws data_error.
-    void save(const std::filesystem::path& dir) const {
-        std::error_code ec;
-        std::filesystem::create_directories(dir, ec);
-        std::vector<io::staged_file> staged;
-        staged.reserve(entries_.size());
-        for (const auto& e : entries_) staged.push_back(e.save(dir / (e.name + ".npy")));
-        for (auto& f : staged) commit_npy(f);
+    /// Saves every array to `dir/<name>.npy` and then the manifest (creating `dir`). Every
+    /// file is written to its temporary before any is renamed, so a failure while writing (a
+    /// full disk, an unwritable name) leaves the old checkpoint whole and loadable. An
+    /// interruption during the renames leaves a set that load() refuses. Throws data_error; and
+    /// fusegrad::value_error, writing nothing, when a floating-point array holds a NaN or an
+    /// inf (a diverged run must not replace a good checkpoint) unless allow_non_finite(true).
+    void save(const std::filesystem::path& dir) const;
+
+    /// Lets save() write arrays holding NaN or inf (off by default).
+    checkpoint& allow_non_finite(bool allow) noexcept {
+        allow_non_finite_ = allow;
+        return *this;
     }
 
-    /// Loads every array from `dir/<name>.npy`. Every file is read and checked before any
-    /// array changes, so a mismatched or missing file leaves the model as it was.
-    void load(const std::filesystem::path& dir) {
-        std::vector<std::function<void()>> commits;
-        for (const auto& e : entries_) commits.push_back(e.load(dir / (e.name + ".npy")));
-        for (auto& c : commits) c();
-    }
+    /// Loads every array from `dir/<name>.npy`, after checking each file against the manifest
+    /// (size and CRC-32) and against its array (dtype and shape). Every file is read and checked
+    /// before any array changes: on any error the model is as it was. Throws data_error (no
+    /// manifest, files that are not one complete save, a missing or malformed file) or
+    /// shape_error (a file of another shape).
+    void load(const std::filesystem::path& dir);
+
+    /// The generation of the checkpoint in `dir` (1 for the first save into a directory, +1 per
+    /// save), or 0 when `dir` holds no readable manifest.
+    static unsigned long long generation(const std::filesystem::path& dir);
 
     /// The names, in the order they were added.
-    std::vector<std::string> names() const {
-        std::vector<std::string> out;
-        for (const auto& e : entries_) out.push_back(e.name);
-        return out;
-    }
+    std::vector<std::string> names() const;
 
   private:
+    void check_name(const std::string& name) const;
+
     struct entry {
         std::string name;
-        std::function<io::staged_file(const std::filesystem::path&)> save;
-        std::function<std::function<void()>(const std::filesystem::path&)> load;
+        std::function<detail::array_ref()> ref;
     };
     std::vector<entry> entries_;
+    bool allow_non_finite_ = false;
 };
 
 }  // namespace fusegrad::nn
