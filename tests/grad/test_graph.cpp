@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
 #include <string>
 
 #include <fusegrad/fusegrad.hpp>
@@ -213,7 +216,7 @@ TEST_CASE("param_grad(name) is grad<Name>() chosen at run time", "[grad]") {
     STATIC_REQUIRE(decltype(g)::num_params == 2);
     STATIC_REQUIRE(decltype(g)::param_names[0] == "W");
     STATIC_REQUIRE(decltype(g)::param_names[1] == "b");
-    CHECK_THROWS_WITH(g.param_grad("W"), Contains("call forward()"));
+    CHECK_THROWS_WITH(g.param_grad("W"), Contains("no gradients yet"));
     g.run();
     const auto dW = g.param_grad("W");
     REQUIRE(dW.dims == fg::shape::matrix(2, 2));
@@ -221,4 +224,80 @@ TEST_CASE("param_grad(name) is grad<Name>() chosen at run time", "[grad]") {
     CHECK(g.param_grad("b").data == g.grad<"b">().data());
     CHECK_THROWS_AS(g.param_grad("x"), std::invalid_argument);  // an input, not a param
     CHECK_THROWS_WITH(g.param_grad("w"), Contains("no param named \"w\""));
+}
+
+TEST_CASE("grad<Name>() before a backward throws as value() does", "[grad][errors]") {
+    xt::xtensor<double, 1> a = {1.0, 2.0};
+    auto g = fg::compile(fg::sum(fg::param<"a">(a)));
+    CHECK_THROWS_WITH(g.grad<"a">(), Contains("grad(): no gradients yet"));
+    g.forward();
+    CHECK_THROWS_AS(g.grad<"a">(), std::logic_error);  // a forward alone computes none
+    g.backward();
+    CHECK(g.grad<"a">()(1) == 1.0);
+    g.forward();  // a forward keeps the last backward's gradients readable
+    CHECK(g.param_grad("a").data[0] == 1.0);
+    xt::xtensor<double, 1> longer = {1.0, 2.0, 3.0};
+    g.bind<"a">(longer);
+    g.forward();  // a new shape re-sizes the gradients: none is valid until a backward
+    CHECK_THROWS_AS(g.param_grad("a"), std::logic_error);
+    g.run();
+    CHECK(g.param_grad("a").data[0] == 1.0);
+}
+
+TEST_CASE("an empty batch is an error naming the averaging op that reads it", "[grad][errors]") {
+    xt::xtensor<float, 2> X = xt::zeros<float>({0, 3}), W = xt::ones<float>({3, 2});
+    xt::xtensor<float, 1> b = xt::zeros<float>({2});
+    xt::xtensor<std::int32_t, 1> y = xt::zeros<std::int32_t>({0});
+    auto g = fg::compile(fg::mean(
+        fg::nll(fg::softmax(fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b))),
+                fg::labels<"y">(y))));
+    CHECK_THROWS_AS(g.run(), fg::shape_error);
+    CHECK_THROWS_WITH(g.run(), Contains("linear_xent: operand 0, leaf \"x\", is empty (0, 3)"));
+    xt::xtensor<double, 1> none = xt::zeros<double>({0});
+    CHECK_THROWS_WITH(fg::compile(fg::mean(fg::param<"e">(none))).run(),
+                      Contains("mean: operand 0, leaf \"e\", is empty (0): an average over "
+                               "nothing"));
+    auto total = fg::compile(fg::sum(fg::param<"e">(none)));  // a sum of nothing is 0
+    total.run();
+    CHECK(total.value() == 0.0);
+    // The graph recovers with a real batch.
+    xt::xtensor<float, 2> X1 = xt::ones<float>({1, 3});
+    xt::xtensor<std::int32_t, 1> y1 = {1};
+    g.bind<"x">(X1);
+    g.bind<"y">(y1);
+    g.run();
+    CHECK(std::isfinite(g.value()));
+}
+
+TEST_CASE("check_finite stops at the first op that makes a NaN or inf, and names it",
+          "[grad][errors][check_finite]") {
+    // Forward: log of a negative number. Off by default: the NaN goes through silently.
+    xt::xtensor<double, 1> v = {1.0, -1.0, 2.0};
+    auto g = fg::compile(fg::sum(fg::exp(fg::log(fg::param<"v">(v)))), fg::no_rewrite);
+    CHECK(!g.check_finite());
+    g.run();
+    CHECK(std::isnan(g.value()));
+    g.check_finite(true);
+    CHECK_THROWS_AS(g.run(), fusegrad::value_error);
+    CHECK_THROWS_WITH(g.run(), Contains("check_finite: log (value 1) produced nan at element 1") &&
+                                   Contains("from finite operands (leaf \"v\""));
+    CHECK_THROWS_AS(g.value(), std::logic_error);  // the failed forward left no value
+    v(1) = 0.5;                                    // fixed: the graph is usable again
+    g.run();
+    CHECK(std::isfinite(g.value()));
+
+    // A non-finite input is named as such, not blamed on the op that reads it.
+    v(2) = std::numeric_limits<double>::infinity();
+    CHECK_THROWS_WITH(g.forward(), Contains("leaf \"v\" holds inf at element 2"));
+    v(2) = 2.0;
+
+    // Backward: sqrt is finite at 0, its derivative is not.
+    xt::xtensor<double, 1> w = {4.0, 0.0};
+    auto h = fg::compile(fg::sum(fg::sqrt(fg::param<"w">(w))));
+    h.check_finite(true);
+    h.forward();
+    CHECK(h.value() == 2.0);
+    CHECK_THROWS_WITH(h.backward(), Contains("the backward of sqrt (value 1) wrote a gradient of "
+                                             "inf at element 1") &&
+                                        Contains("leaf \"w\""));
 }

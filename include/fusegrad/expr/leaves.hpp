@@ -4,6 +4,7 @@
 /// `fg::constant(C)`. A leaf refers to the caller's array, which must outlive the graph.
 
 #include <concepts>
+#include <cstdint>
 #include <type_traits>
 
 #include "fusegrad/core/leaf.hpp"
@@ -58,6 +59,10 @@ auto labels(A&& array) {
     static_assert((std::integral<T> && R == 1) || (std::floating_point<T> && R == 2),
                   "fg::labels takes class indices as an integer vector, or probability / one-hot "
                   "targets as a floating-point matrix");
+    static_assert(
+        !std::integral<T> || std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t>,
+        "fg::labels: class indices are std::int32_t or std::int64_t (the index types "
+        "the kernels are built for); convert other integer labels first");
     return leaf<Name, labels_kind, T, R>{tensor_ref<T, R>::of(array)};
 }
 

@@ -3,6 +3,7 @@
 /// A compiled graph: the plan of an expression, its buffers, and forward/backward over them.
 
 #include <array>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -272,6 +273,29 @@ void infer_thunk(const void* op, value_table<T>& v, std::size_t self, const std:
     infer_value<T>(*static_cast<const Op*>(op), v, self, ch, Types{}, Seq{});
 }
 
+/// The first non-finite element of p[0, n), or n (graph::check_finite).
+template <class T>
+std::size_t first_non_finite(const T* p, std::size_t n) noexcept {
+    for (std::size_t k = 0; k < n; ++k)
+        if (!std::isfinite(p[k])) return k;
+    return n;
+}
+
+/// "nan", "inf" or "-inf" and where: the tail of every check_finite message.
+inline std::string non_finite_at(double v, std::size_t k, const shape& s) {
+    return std::string(std::isnan(v) ? "nan"
+                       : v > 0       ? "inf"
+                                     : "-inf") +
+           " at element " + std::to_string(k) + " of " + s.str();
+}
+
+/// How a check_finite message names value i: `leaf "x"` or `softmax (value 3)`.
+inline std::string value_label(bool leaf, std::string_view name, std::string_view op,
+                               std::size_t i) {
+    if (leaf) return name.empty() ? "a constant leaf" : "leaf \"" + std::string(name) + "\"";
+    return std::string(op) + " (value " + std::to_string(i) + ")";
+}
+
 /// The table entries of one value (null for a leaf, or where no backward runs).
 template <class Plan, class T, std::size_t I, class Entry>
 struct steps_of {
@@ -373,6 +397,7 @@ class graph {
             grads_[root][0] = value_type(1);
             backward_all();
         }
+        backward_done_ = true;
     }
 
     /// Backward pass seeded with an upstream gradient shaped like the value (a vector-Jacobian
@@ -386,6 +411,7 @@ class graph {
             for (std::size_t i = 0; i < seed.size(); ++i) grads_[root][i] = seed.data[i];
             backward_all();
         }
+        backward_done_ = true;
     }
 
     /// Forward then backward: the value and every param's gradient. An op that can (see
@@ -394,6 +420,15 @@ class graph {
         forward_impl<true>();
         backward();
     }
+
+    /// Anomaly mode. With it on, forward() checks every leaf it reads and every value it
+    /// computes, and backward() every gradient it writes, and throws value_error at the first
+    /// NaN or ±inf, naming the op (or leaf), the element and the shape: the first op that
+    /// turned finite numbers into non-finite ones. Off by default: it costs one pass over every
+    /// value and gradient. The graph stays usable after the error.
+    void check_finite(bool on) noexcept { check_finite_ = on; }
+    /// Whether anomaly mode is on.
+    bool check_finite() const noexcept { return check_finite_; }
 
     /// The value of a scalar graph, after forward().
     value_type value() const {
@@ -421,6 +456,7 @@ class graph {
                 is_param_v<expr_at<s>>,
                 "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
         } else {
+            require_backward("grad");
             return detail::operand_get<s>(param_grads_);
         }
     }
@@ -471,7 +507,7 @@ class graph {
     /// gradient checker) instantiates nothing per param. Throws std::invalid_argument for a
     /// name that is not a param of the graph.
     cview<value_type> param_grad(std::string_view name) const {
-        require_forward("param_grad");
+        require_backward("param_grad");
         for (std::size_t i = 0; i < N; ++i)
             if (tables::is_leaf[i] && tables::requires_grad[i] && tables::names[i] == name)
                 return {grads_[i], shapes_[i]};
@@ -517,6 +553,8 @@ class graph {
     std::array<bool, N> vjp_fused_{};
     bool dirty_ = true;
     bool forward_done_ = false;
+    bool backward_done_ = false;
+    bool check_finite_ = false;
 
     detail::value_table<value_type> table() noexcept {
         return {src_.data(),   shapes_.data(), out_.data(),
@@ -573,14 +611,67 @@ class graph {
         const auto v = table();
         const auto ops = op_addresses();
         const auto& steps = Prepare ? steps::forward_in_run : steps::forward;
-        for (std::size_t i = 0; i < N; ++i)
-            if (steps[i]) steps[i](ops[i], v, i, tables::children[i].data(), vjp_fused_[i]);
+        if (check_finite_) check_leaves_finite();
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!steps[i]) continue;
+            steps[i](ops[i], v, i, tables::children[i].data(), vjp_fused_[i]);
+            if (check_finite_) check_value_finite(i);
+        }
         forward_done_ = true;
+    }
+
+    // ---- anomaly mode (check_finite) ----
+    std::string label(std::size_t i) const {
+        return detail::value_label(tables::is_leaf[i], tables::names[i], tables::op_names[i], i);
+    }
+    void check_leaves_finite() const {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!tables::is_leaf[i] || tables::labels[i]) continue;
+            const auto& l = values_.leaves[i];
+            const auto* p = static_cast<const value_type*>(l.data);
+            const std::size_t k = detail::first_non_finite(p, l.dims.size());
+            if (k < l.dims.size())
+                throw value_error("check_finite: " + label(i) + " holds " +
+                                  detail::non_finite_at(double(p[k]), k, l.dims));
+        }
+    }
+    void check_value_finite(std::size_t i) const {
+        const std::size_t n = shapes_[i].size();
+        const std::size_t k = detail::first_non_finite(out_[i], n);
+        if (k == n) return;
+        std::string from;
+        for (std::size_t c = 0; c < tables::arity[i]; ++c) {
+            const std::size_t s = tables::children[i][c];
+            from += (c ? ", " : "") + label(s) + " " + shapes_[s].str();
+        }
+        throw value_error("check_finite: " + label(i) + " produced " +
+                          detail::non_finite_at(double(out_[i][k]), k, shapes_[i]) +
+                          " from finite operands (" + from + ")");
+    }
+    void check_grads_finite(std::size_t i) const {
+        for (std::size_t c = 0; c < tables::arity[i]; ++c) {
+            const std::size_t s = tables::children[i][c];
+            if (!grads_[s]) continue;
+            const std::size_t n = shapes_[s].size();
+            const std::size_t k = detail::first_non_finite(grads_[s], n);
+            if (k < n)
+                throw value_error("check_finite: the backward of " + label(i) +
+                                  " wrote a gradient of " +
+                                  detail::non_finite_at(double(grads_[s][k]), k, shapes_[s]) +
+                                  " for its operand " + std::to_string(c) + ", " + label(s) +
+                                  ", from a finite upstream gradient");
+        }
     }
 
     void require_forward(const char* what) const {
         if (!forward_done_)
             throw std::logic_error(std::string(what) + "(): call forward() (or run()) first");
+    }
+    void require_backward(const char* what) const {
+        if (!backward_done_)
+            throw std::logic_error(std::string(what) +
+                                   "(): no gradients yet; call backward() after forward(), or "
+                                   "run()");
     }
 
     template <std::size_t S>
@@ -619,6 +710,21 @@ class graph {
         const auto ops = op_addresses();
         for (std::size_t i = 0; i < N; ++i)
             if (steps::infer[i]) steps::infer[i](ops[i], v, i, tables::children[i].data());
+        // An op that averages (it declares refuses_empty) over an empty operand, an empty
+        // batch say, would give 0/0: refused, naming the op and the operand.
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!tables::refuses_empty[i]) continue;
+            for (std::size_t c = 0; c < tables::arity[i]; ++c) {
+                const std::size_t s = tables::children[i][c];
+                if (shapes_[s].size() == 0)
+                    throw shape_error(std::string(tables::op_names[i]) + ": operand " +
+                                      std::to_string(c) + ", " + label(s) + ", is empty " +
+                                      shapes_[s].str() +
+                                      ": an average over nothing (an empty "
+                                      "batch?)");
+            }
+        }
+        backward_done_ = false;  // the gradients are re-sized below: none is valid any more
 
         // One buffer per computed value, gradient and workspace, placed by lifetime.
         constexpr std::size_t align = 64;
@@ -688,9 +794,11 @@ class graph {
         const auto v = table();
         const auto ops = op_addresses();
         for (std::size_t i = N; i-- > 0;)
-            if (steps::backward[i])
+            if (steps::backward[i]) {
                 steps::backward[i](ops[i], v, i, tables::children[i].data(),
                                    tables::accumulate[i].data(), vjp_fused_[i]);
+                if (check_finite_) check_grads_finite(i);
+            }
     }
 };
 

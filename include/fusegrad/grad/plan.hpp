@@ -253,6 +253,16 @@ constexpr std::string_view leaf_name_of(const void*) noexcept {
     return {};
 }
 
+/// Whether a leaf holds class labels (integers), as leaf_name_of: an overload, not a trait
+/// instantiated per node type.
+template <fixed_string Name, class T>
+constexpr bool is_label_leaf(const leaf<Name, labels_kind, T, 1>*) noexcept {
+    return true;
+}
+constexpr bool is_label_leaf(const void*) noexcept {
+    return false;
+}
+
 /// The op of a node (void for a leaf), and what its vjp reads (core/keeps.hpp): classes, so
 /// that only one instantiation per op spells anything.
 template <class E>
@@ -262,6 +272,31 @@ struct op_of {
 template <class Op, class... C>
 struct op_of<node<Op, C...>> {
     using type = Op;
+};
+/// An op's name ("softmax"); empty for a leaf.
+template <class Op>
+struct op_name {
+    static constexpr std::string_view value = Op::name;
+};
+template <>
+struct op_name<void> {
+    static constexpr std::string_view value{};
+};
+/// Whether an op refuses empty operands: an op that averages over them (mean, the mean
+/// cross-entropies) declares `static constexpr bool refuses_empty = true;`, and the graph then
+/// refuses an empty batch with a shape_error naming it instead of computing 0/0.
+template <class Op>
+struct op_refuses_empty {
+    static constexpr bool value = [] {
+        if constexpr (requires { Op::refuses_empty; })
+            return bool(Op::refuses_empty);
+        else
+            return false;
+    }();
+};
+template <>
+struct op_refuses_empty<void> {
+    static constexpr bool value = false;
 };
 template <class Op>
 struct op_reads {
@@ -295,6 +330,15 @@ struct plan_tables<type_list<Es...>> {
     /// names[i]: the name of value i when it is a named leaf, else empty.
     static constexpr std::array<std::string_view, size> names{
         leaf_name_of(static_cast<const typename Es::expr*>(nullptr))...};
+    /// op_names[i]: the name of value i's op; empty for a leaf.
+    static constexpr std::array<std::string_view, size> op_names{
+        op_name<typename op_of<typename Es::expr>::type>::value...};
+    /// refuses_empty[i]: value i's op averages over its operands (see op_refuses_empty).
+    static constexpr std::array<bool, size> refuses_empty{
+        op_refuses_empty<typename op_of<typename Es::expr>::type>::value...};
+    /// labels[i]: value i is a leaf of class labels (integers).
+    static constexpr std::array<bool, size> labels{
+        is_label_leaf(static_cast<const typename Es::expr*>(nullptr))...};
     static constexpr std::array<slots, size> children{
         operand_slots<max_arity>(typename Es::operand_ids{})...};
 

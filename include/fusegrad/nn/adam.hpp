@@ -42,7 +42,8 @@ class adam<param_list<Names, A...>> {
     template <class Graph>
     void step(const Graph& graph) {
         ++t_;
-        step_all(graph, Names{}, std::index_sequence_for<A...>{});
+        detail::for_each_param<Graph>(
+            Names{}, [&]<fixed_string Name, std::size_t I>() { step_one<Name, I>(graph); });
     }
 
     /// How many steps have been taken.
@@ -57,11 +58,6 @@ class adam<param_list<Names, A...>> {
     std::int64_t t_ = 0;
     std::array<std::vector<T>, sizeof...(A)> m_{};
     std::array<std::vector<T>, sizeof...(A)> v_{};
-
-    template <class Graph, fixed_string... N, std::size_t... I>
-    void step_all(const Graph& graph, name_list<N...>, std::index_sequence<I...>) {
-        (step_one<N, I>(graph), ...);
-    }
 
     template <fixed_string Name, std::size_t I, class Graph>
     void step_one(const Graph& graph) {

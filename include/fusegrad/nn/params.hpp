@@ -7,9 +7,11 @@
 /// buffer at every forward (docs/design.md), so in-place updates are always seen.
 
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/fixed_string.hpp"
@@ -53,9 +55,42 @@ auto params(A&... arrays) {
 }
 
 namespace detail {
+/// Whether `Name` is a param leaf of `Graph`: an optimizer checks every name of its params<...>
+/// with this first, so that a misspelt name is one static_assert that says so.
+template <class Graph, fixed_string Name>
+constexpr bool is_param_of() {
+    for (auto n : Graph::param_names)
+        if (n == Name.view()) return true;
+    return false;
+}
+
+/// Calls `f.template operator()<Name, I>()` for every name of `names` and its position I,
+/// after one check that every name is a param leaf of Graph: a misspelt name is one
+/// static_assert that says so, and nothing else is instantiated.
+template <class Graph, fixed_string... N, class F>
+void for_each_param(name_list<N...>, F&& f) {
+    constexpr bool known = (is_param_of<Graph, N>() && ...);
+    if constexpr (!known) {
+        static_assert(
+            known,
+            "fg::nn optimizer: a name given to fg::nn::params<...> is not a param leaf of "
+            "this graph (the names are in the lines above): check its spelling, and "
+            "that the leaf is fg::param, not fg::input");
+    } else {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (f.template operator()<N, I>(), ...);
+        }
+        (std::make_index_sequence<sizeof...(N)>{});
+    }
+}
+
 // The size check every optimizer does before touching memory.
 template <fixed_string Name>
 void check_param_grad(const char* optimizer, std::size_t param_size, std::size_t grad_size) {
+    if (grad_size == 0 && param_size != 0)
+        throw std::logic_error(std::string(optimizer) + ": param \"" + std::string(Name.view()) +
+                               "\" has no gradient yet: run the graph (graph.run()) before "
+                               "the optimizer's step");
     if (param_size != grad_size)
         throw shape_error(std::string(optimizer) + ": param \"" + std::string(Name.view()) +
                           "\" has " + std::to_string(param_size) +

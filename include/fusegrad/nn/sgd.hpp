@@ -39,7 +39,8 @@ class sgd<param_list<Names, A...>> {
     /// an array and its gradient differ in size.
     template <class Graph>
     void step(const Graph& graph) {
-        step_all(graph, Names{}, std::index_sequence_for<A...>{});
+        detail::for_each_param<Graph>(
+            Names{}, [&]<fixed_string Name, std::size_t I>() { step_one<Name, I>(graph); });
     }
 
     /// The settings; the learning rate may be changed between steps (a schedule).
@@ -50,11 +51,6 @@ class sgd<param_list<Names, A...>> {
     list params_;
     sgd_options options_;
     std::array<std::vector<T>, sizeof...(A)> velocity_{};
-
-    template <class Graph, fixed_string... N, std::size_t... I>
-    void step_all(const Graph& graph, name_list<N...>, std::index_sequence<I...>) {
-        (step_one<N, I>(graph), ...);
-    }
 
     template <fixed_string Name, std::size_t I, class Graph>
     void step_one(const Graph& graph) {

@@ -68,9 +68,11 @@ struct sum_rows {
     }
 };
 
-/// (1/C) Σ_j x[i, j]: N×C → N×1; a row of no entries has mean NaN, as in PyTorch.
+/// (1/C) Σ_j x[i, j]: N×C → N×1. An empty operand (a row of no entries: NaN in PyTorch) is
+/// refused with shape_error.
 struct mean_rows {
     static constexpr std::string_view name = "mean_rows";
+    static constexpr bool refuses_empty = true;
     static constexpr keeps kept = keeps::nothing();
     template <std::size_t R>
     static constexpr std::size_t result_rank = 2;
@@ -145,9 +147,11 @@ struct sum_cols {
     }
 };
 
-/// (1/N) Σ_i x[i, j]: N×C → C; a column of no entries has mean NaN, as in PyTorch.
+/// (1/N) Σ_i x[i, j]: N×C → C. An empty operand (a column of no entries: NaN in PyTorch) is
+/// refused with shape_error.
 struct mean_cols {
     static constexpr std::string_view name = "mean_cols";
+    static constexpr bool refuses_empty = true;
     static constexpr keeps kept = keeps::nothing();
     template <std::size_t R>
     static constexpr std::size_t result_rank = 1;

@@ -59,6 +59,8 @@ namespace op {
 template <reduction R, bool Bias = true>
 struct linear_xent {
     static constexpr std::string_view name = "linear_xent";
+    /// The mean over an empty batch is refused (shape_error), not 0/0.
+    static constexpr bool refuses_empty = R == reduction::mean;
     /// The vjp recomputes the logits: it reads every operand, never the loss.
     static constexpr keeps kept = keeps::operand(0) | keeps::operand(1) | keeps::operand(2) |
                                   keeps::operand(3) | keeps::operand(4);

@@ -39,9 +39,11 @@ struct sum {
     }
 };
 
-/// The mean of no elements is NaN (0/0), as in NumPy and PyTorch.
+/// The mean of no elements (0/0, NaN in NumPy and PyTorch) is refused: a graph with an empty
+/// operand of mean throws shape_error on its forward ("no silent NaN").
 struct mean {
     static constexpr std::string_view name = "mean";
+    static constexpr bool refuses_empty = true;
     static constexpr keeps kept = keeps::nothing();  // the vjp reads only shapes
     template <std::size_t R>
     static constexpr std::size_t result_rank = 0;

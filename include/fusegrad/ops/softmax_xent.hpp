@@ -61,6 +61,8 @@ namespace op {
 template <reduction R>
 struct softmax_xent {
     static constexpr std::string_view name = "softmax_xent";
+    /// The mean over an empty batch is refused (shape_error), not 0/0.
+    static constexpr bool refuses_empty = R == reduction::mean;
     /// The vjp reads the logits, the targets and the weights; never the loss.
     static constexpr keeps kept = keeps::operand(0) | keeps::operand(1) | keeps::operand(2);
     template <std::size_t... Ranks>
