@@ -12,13 +12,18 @@
 // for a full run: 0.83 softmax, 0.88 MLP; 0.5 for a run on a --limit subset).
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -119,6 +124,14 @@ struct evaluation {
 evaluation evaluate(const fg::cview<float>& logits, const xt::xtensor<std::int32_t, 1>& y) {
     evaluation e;
     const std::size_t m = logits.dims.rows, n = logits.dims.cols;
+    if (y.size() != m)
+        throw fg::shape_error("evaluate: " + std::to_string(m) + " rows of logits but " +
+                              std::to_string(y.size()) + " labels");
+    for (std::size_t i = 0; i < m; ++i)  // before anything reads with them
+        if (y(i) < 0 || static_cast<std::size_t>(y(i)) >= n)
+            throw fg::label_error("evaluate: label y[" + std::to_string(i) +
+                                  "] = " + std::to_string(y(i)) + " is outside [0, " +
+                                  std::to_string(n) + ")");
     double loss = 0;
     for (std::size_t i = 0; i < m; ++i) {
         const float* row = logits.data + i * n;
@@ -131,6 +144,44 @@ evaluation evaluate(const fg::cview<float>& logits, const xt::xtensor<std::int32
     e.confusion.add_scores(m, logits.data, y.data());
     e.accuracy = e.confusion.accuracy();
     return e;
+}
+
+// Validators that read the flag's text before CLI11 converts it: an unsigned option would take
+// "-1" as 18446744073709551615, and a double option takes "nan" and "inf".
+//
+// An integer in [lo, hi], digits only.
+CLI::Validator integer_in(std::uint64_t lo, std::uint64_t hi) {
+    const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    return CLI::Validator(
+        [lo, hi, range](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.size() <= 20 &&
+                                text.find_first_not_of("0123456789") == std::string::npos;
+            errno = 0;
+            const unsigned long long v = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+            if (!digits || errno != 0 || v < lo || v > hi)
+                return "'" + text + "' is not an integer in " + range;
+            return {};
+        },
+        "INT in " + range, "integer_in");
+}
+
+// A finite number with lo < x (or lo <= x when lo_closed) and x <= hi (or x < hi).
+CLI::Validator number_in(double lo, bool lo_closed, double hi, bool hi_closed) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%c%g, %g%c", lo_closed ? '[' : '(', lo, hi,
+                  hi_closed ? ']' : ')');
+    const std::string range = buf;
+    return CLI::Validator(
+        [=](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = text.empty() ? std::nan("") : std::strtod(text.c_str(), &end);
+            const bool parsed = !text.empty() && end && *end == '\0';
+            const bool in = std::isfinite(v) && (lo_closed ? v >= lo : v > lo) &&
+                            (hi_closed ? v <= hi : v < hi);
+            if (!parsed || !in) return "'" + text + "' is not a finite number in " + range;
+            return {};
+        },
+        "NUMBER in " + range, "number_in");
 }
 
 template <class A>
@@ -179,6 +230,9 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
     auto y = fg::labels<"y">(train_data.y());
     auto loss = fg::mean(fg::nll(fg::softmax(model.logits(x)), y));
     auto graph = fg::compile(loss);  // rewrites nll(softmax(.)) into the fused softmax_xent
+    // Anomaly mode: a NaN or inf anywhere (a too-large --lr, a NaN in the data) stops the run
+    // at the op that produced it, before the weights or the checkpoint are overwritten.
+    graph.check_finite(true);
     std::printf("fusion     %zu rule(s) fired\n", graph.rules_fired().size());
     for (const auto& r : graph.rules_fired()) std::printf("             %s\n", r.c_str());
 
@@ -323,28 +377,35 @@ int main(int argc, char** argv) {
     app.add_option("--model", s.model, "softmax or mlp")
         ->check(CLI::IsMember({"softmax", "mlp"}))
         ->capture_default_str();
+    const std::uint64_t cores = std::max(1u, std::thread::hardware_concurrency());
     app.add_option("--epochs", s.epochs,
                    "passes over the training set (default: 10 softmax, 15 mlp)")
-        ->check(CLI::Range(1, 100000));
-    app.add_option("--batch", s.batch, "batch size (default: 256 softmax, 128 mlp)");
-    app.add_option("--lr", s.lr, "learning rate (default: 0.1 with sgd, 1e-3 with adam)");
+        ->check(integer_in(1, 100000));
+    app.add_option("--batch", s.batch, "batch size (default: 256 softmax, 128 mlp)")
+        ->check(integer_in(1, 1 << 20));
+    app.add_option("--lr", s.lr, "learning rate (default: 0.1 with sgd, 1e-3 with adam)")
+        ->check(number_in(0, false, 100, true));
     app.add_option("--optimizer", s.optimizer,
                    "sgd or adam (default: sgd for softmax, adam for mlp)")
         ->check(CLI::IsMember({"sgd", "adam"}));
-    app.add_option("--momentum", s.momentum, "SGD momentum (default: 0)");
-    app.add_option("--threads", s.threads, "threads the kernels may use")
-        ->check(CLI::Range(1, 1024))
+    app.add_option("--momentum", s.momentum, "SGD momentum (default: 0)")
+        ->check(number_in(0, true, 1, false));
+    app.add_option("--threads", s.threads, "threads the kernels may use (at most this machine's)")
+        ->check(integer_in(1, cores))
         ->capture_default_str();
     app.add_option("--seed", s.seed, "seed of the initial weights and the shuffles")
+        ->check(integer_in(0, std::numeric_limits<std::uint64_t>::max()))
         ->capture_default_str();
     app.add_option("--out", s.out, "directory for the weights, pictures and checks")
         ->capture_default_str();
     app.add_option("--data", s.data, "directory holding the four Fashion-MNIST IDX files")
         ->capture_default_str();
-    app.add_option("--limit", s.limit, "use only the first N training and test images (0: all)");
+    app.add_option("--limit", s.limit, "use only the first N training and test images (0: all)")
+        ->check(integer_in(0, std::numeric_limits<std::uint32_t>::max()));
     app.add_option("--min-accuracy", s.min_accuracy,
                    "fail below this test accuracy (default: 0.83 softmax, 0.88 mlp; 0.5 with "
-                   "--limit)");
+                   "--limit)")
+        ->check(number_in(0, true, 1, true));
     CLI11_PARSE(app, argc, argv);
     if (s.epochs == 0) s.epochs = s.model == "mlp" ? 15 : 10;
 
@@ -362,6 +423,11 @@ int main(int argc, char** argv) {
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     } catch (const fg::nn::data_error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
+        return 2;
+    }
+    if (s.batch > data.train.size()) {
+        std::fprintf(stderr, "error: --batch %zu is larger than the %zu training images\n", s.batch,
+                     data.train.size());
         return 2;
     }
     try {

@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# Installs fusegrad's build, test and example dependencies from Debian 12's packages.
-# A no-op (no apt at all) when every package is already installed.
+# Installs fusegrad's dependencies from Debian 12's packages. A no-op (no apt at all) when every
+# package is already installed.
+#
+#   bash scripts/install-deps.sh          what the library and the examples need (the main job)
+#   bash scripts/install-deps.sh --tests  that, plus what the tests and benchmarks need
 set -euo pipefail
 
+# The library, the examples and the dataset: build tools, xtensor, xsimd, Boost (Hana), zlib,
+# stb, CLI11.
 PACKAGES=(
     build-essential cmake ninja-build ccache git
     libxtensor-dev libxsimd-dev xtl-dev libboost-dev
-    catch2 libbenchmark-dev zlib1g-dev libtorch-dev libopenblas-dev
-    graphviz dataset-fashion-mnist libstb-dev libcli11-dev
+    zlib1g-dev libstb-dev libcli11-dev dataset-fashion-mnist
 )
+# Tests, benchmarks and fuzzing: Catch2, Google Benchmark, libtorch (and the OpenBLAS it
+# needs), Graphviz (the examples' .svg graphs, tested), clang with libFuzzer.
+TEST_PACKAGES=(
+    catch2 libbenchmark-dev libtorch-dev libopenblas-dev graphviz clang libclang-rt-14-dev
+)
+case "${1:-}" in
+    "") ;;
+    --tests) PACKAGES+=("${TEST_PACKAGES[@]}") ;;
+    *)
+        echo "install-deps: unknown argument '$1' (expected nothing or --tests)" >&2
+        exit 2
+        ;;
+esac
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 MAIN_EXAMPLE=fashion_mnist   # examples/<name>.cpp -> build/examples/example_<name>
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh  # the library's and the example's packages (run-tests.sh adds --tests)
 
 generator=()
 [[ -f build/CMakeCache.txt ]] || generator=(-G Ninja)
