@@ -26,6 +26,10 @@ struct gradcheck_options {
     /// How many random directions v per leaf in fast mode; 0 is refused (std::invalid_argument):
     /// a check that compares nothing would pass vacuously.
     std::size_t projections = 4;
+    /// Fast mode: a projection that fails at eps is measured again at eps/100 and eps/10⁴, and
+    /// passes if either agrees (a step along a random direction crosses ReLU-like kinks often;
+    /// a wrong vjp fails at every step). The report counts these (leaf_report::kink_retries).
+    bool kink_retries = true;
     /// Seeds every random direction and upstream vector; the same seed gives the same check.
     std::uint64_t seed = 0x5eed;
     /// Throw `fg::check::gradcheck_error` (holding the report) when the check fails, instead

@@ -24,6 +24,8 @@ struct leaf_report {
     shape dims{};         ///< its shape
     bool fast = false;    ///< true: `result` compares random projections, not entries
     comparison result{};  ///< errors, the worst entry (or projection) and pass/fail
+    /// Fast mode: projections that failed at eps and passed at a smaller step (a kink crossed).
+    std::size_t kink_retries = 0;
 
     /// True when every entry (projection) was within atol + rtol·|numeric|.
     bool passed() const noexcept { return result.passed(); }
@@ -90,6 +92,11 @@ inline std::ostream& operator<<(std::ostream& os, const gradcheck_report& r) {
                                     std::to_string(c.count) + ")"});
     }
     t.print(os, "  ");
+    std::size_t retried = 0;
+    for (const auto& l : r.leaves) retried += l.kink_retries;
+    if (retried)
+        os << "  kinks: " << retried
+           << " projection(s) failed at eps and agreed at eps/100 or eps/1e4 (a kink crossed)\n";
     if (r.reentrancy_checked)
         os << "  reentrancy: "
            << (r.reentrant ? "ok (repeated backward runs agree bitwise)"
