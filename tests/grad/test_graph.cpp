@@ -301,3 +301,26 @@ TEST_CASE("check_finite stops at the first op that makes a NaN or inf, and names
                                              "inf at element 1") &&
                                         Contains("leaf \"w\""));
 }
+
+TEST_CASE("check_finite: nll given logits instead of probabilities says so",
+          "[grad][errors][check_finite]") {
+    xt::xtensor<double, 2> s = {{2.0, -1.0}, {0.5, 0.3}};
+    xt::xtensor<std::int32_t, 1> y = {0, 1};
+    auto logits = fg::compile(fg::mean(fg::nll(fg::param<"s">(s), fg::labels<"y">(y))));
+    logits.run();  // off by default: a meaningless value, silently
+    logits.check_finite(true);
+    CHECK_THROWS_AS(logits.run(), fusegrad::value_error);
+    CHECK_THROWS_WITH(logits.run(), Contains("check_finite: nll (value") &&
+                                        Contains("p[0, 0] = 2.0") &&
+                                        Contains("fg::cross_entropy(logits, y)"));
+    xt::xtensor<double, 2> half = {{0.5, 0.4}, {0.5, 0.5}};  // in [0, 1], a row sums to 0.9
+    auto rows = fg::compile(fg::mean(fg::nll(fg::param<"p">(half), fg::labels<"y">(y))));
+    rows.check_finite(true);
+    CHECK_THROWS_WITH(rows.run(), Contains("row 0 of p sums to 0.9"));
+    // softmax's output passes.
+    auto good = fg::compile(fg::mean(fg::nll(fg::softmax(fg::param<"s">(s)), fg::labels<"y">(y))),
+                            fg::no_rewrite);
+    good.check_finite(true);
+    good.run();
+    CHECK(std::isfinite(good.value()));
+}

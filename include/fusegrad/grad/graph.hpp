@@ -178,6 +178,23 @@ void forward_value(const Op& op, const value_table<T>& v, std::size_t self, cons
     else
         call();
 }
+/// Whether an op checks its operands in anomaly mode (graph::check_finite): it has
+/// `std::string check_operands(cview<V>... operands) const`, returning what is wrong with them
+/// (empty when nothing is). nll uses it to refuse logits where it needs probabilities.
+template <class Op, class T, class Types>
+struct op_checks_operands : std::false_type {};
+template <class Op, class T, class... V>
+    struct op_checks_operands<Op, T, type_list<V...>>
+    : std::bool_constant < requires(const Op& op, cview<operand_t<T, V>>... o) {
+    { op.check_operands(o...) } -> std::convertible_to<std::string>;
+} > {};
+
+template <class T, class Op, class... V, std::size_t... C>
+std::string check_operands_of(const Op& op, const value_table<T>& v, const std::size_t* ch,
+                              type_list<V...>, std::index_sequence<C...>) {
+    return op.check_operands(operand_view<operand_t<T, V>>(v, ch[C])...);
+}
+
 template <class T>
 void size_grad(no_storage&, const shape&, T*&) noexcept {}
 /// A param's gradient: an xtensor shaped like the param (resized only when the shape changed).
@@ -268,6 +285,13 @@ void backward_thunk(const void* op, const value_table<T>& v, std::size_t self,
     backward_value<MayBeFused, T>(*static_cast<const Op*>(op), v, self, ch, accumulate, fused,
                                   Types{}, Seq{});
 }
+template <class T>
+using check_fn = std::string (*)(const void* op, const value_table<T>& v, const std::size_t* ch);
+template <class T, class Op, class Types, class Seq>
+std::string check_thunk(const void* op, const value_table<T>& v, const std::size_t* ch) {
+    return check_operands_of<T>(*static_cast<const Op*>(op), v, ch, Types{}, Seq{});
+}
+
 template <class T, class Op, class Types, class Seq>
 void infer_thunk(const void* op, value_table<T>& v, std::size_t self, const std::size_t* ch) {
     infer_value<T>(*static_cast<const Op*>(op), v, self, ch, Types{}, Seq{});
@@ -323,6 +347,16 @@ struct steps_of {
         else
             return nullptr;
     }
+    static constexpr check_fn<T> check() noexcept {
+        if constexpr (node) {
+            if constexpr (op_checks_operands<op, T, types>::value)
+                return &check_thunk<T, op, types, seq>;
+            else
+                return nullptr;
+        } else {
+            return nullptr;
+        }
+    }
 };
 
 /// The step tables of a plan; `may_fuse[i]`: run() may write value i's first operand's
@@ -340,6 +374,7 @@ struct step_tables<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
     static constexpr std::array<backward_fn<T>, N> backward{
         steps_of<Plan, T, I, Es>::backward()...};
     static constexpr std::array<infer_fn<T>, N> infer{steps_of<Plan, T, I, Es>::infer()...};
+    static constexpr std::array<check_fn<T>, N> check{steps_of<Plan, T, I, Es>::check()...};
     static constexpr std::array<bool, N> may_fuse{steps_of<Plan, T, I, Es>::fusable...};
 };
 
@@ -424,8 +459,9 @@ class graph {
     /// Anomaly mode. With it on, forward() checks every leaf it reads and every value it
     /// computes, and backward() every gradient it writes, and throws value_error at the first
     /// NaN or ±inf, naming the op (or leaf), the element and the shape: the first op that
-    /// turned finite numbers into non-finite ones. Off by default: it costs one pass over every
-    /// value and gradient. The graph stays usable after the error.
+    /// turned finite numbers into non-finite ones. Ops that can check their operands do so
+    /// first (nll: its input must be a probability matrix, not logits). Off by default: it
+    /// costs one pass over every value and gradient. The graph stays usable after the error.
     void check_finite(bool on) noexcept { check_finite_ = on; }
     /// Whether anomaly mode is on.
     bool check_finite() const noexcept { return check_finite_; }
@@ -614,6 +650,7 @@ class graph {
         if (check_finite_) check_leaves_finite();
         for (std::size_t i = 0; i < N; ++i) {
             if (!steps[i]) continue;
+            if (check_finite_ && steps::check[i]) check_operands(i, v, ops[i]);
             steps[i](ops[i], v, i, tables::children[i].data(), vjp_fused_[i]);
             if (check_finite_) check_value_finite(i);
         }
@@ -634,6 +671,12 @@ class graph {
                 throw value_error("check_finite: " + label(i) + " holds " +
                                   detail::non_finite_at(double(p[k]), k, l.dims));
         }
+    }
+    // An op's own check of its operands (op_checks_operands), before its forward.
+    void check_operands(std::size_t i, const detail::value_table<value_type>& v,
+                        const void* op) const {
+        const std::string why = steps::check[i](op, v, tables::children[i].data());
+        if (!why.empty()) throw value_error("check_finite: " + label(i) + ": " + why);
     }
     void check_value_finite(std::size_t i) const {
         const std::size_t n = shapes_[i].size();

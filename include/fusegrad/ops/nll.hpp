@@ -5,6 +5,7 @@
 /// With probability or one-hot targets y (a matrix like p): out_i = -Σ_j y_ij log p_ij,
 /// taking 0 · log 0 = 0. The result is a vector with one loss per row.
 
+#include <cmath>
 #include <concepts>
 #include <string>
 #include <string_view>
@@ -35,6 +36,31 @@ struct nll {
         if (y.rank == 0)
             throw shape_error("nll: y must be a label vector or a target matrix, got a scalar");
         return shape::vector(p.rows);
+    }
+
+    /// Anomaly mode (graph::check_finite): p must be a probability matrix, every entry in
+    /// [0, 1] and every row summing to 1 within 1e-3. Logits passed to nll instead would train
+    /// a meaningless "loss" without a word.
+    template <class T, class Y>
+    std::string check_operands(cview<T> p, cview<Y>) const {
+        const auto m = p.dims.rows, n = p.dims.cols;
+        const std::string advice =
+            ": nll takes probabilities (softmax's output); for logits use "
+            "fg::cross_entropy(logits, y)";
+        for (std::size_t i = 0; i < m; ++i) {
+            double sum = 0;
+            for (std::size_t j = 0; j < n; ++j) {
+                const double x = static_cast<double>(p.data[i * n + j]);
+                if (!(x >= 0 && x <= 1))
+                    return "p[" + std::to_string(i) + ", " + std::to_string(j) +
+                           "] = " + std::to_string(x) + " is not a probability" + advice;
+                sum += x;
+            }
+            if (!(std::abs(sum - 1) <= 1e-3))
+                return "row " + std::to_string(i) + " of p sums to " + std::to_string(sum) +
+                       ", not 1" + advice;
+        }
+        return {};
     }
 
     template <class T, class Y>
