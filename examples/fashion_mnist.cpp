@@ -77,8 +77,6 @@ struct softmax_model {
     auto logits(X&& x) {
         return fg::linear(std::forward<X>(x), fg::param<"W">(W), fg::param<"b">(b));
     }
-    auto params() { return fg::nn::params<"W", "b">(W, b); }
-    void add_to(fg::nn::checkpoint& c) { c.add("W", W).add("b", b); }
     bool same_as(const softmax_model& o) const { return W == o.W && b == o.b; }
     // The ten columns of W, each a 28×28 template.
     xt::xtensor<float, 2> templates() const { return xt::transpose(W); }
@@ -102,10 +100,6 @@ struct mlp_model {
     auto logits(X&& x) {
         auto h = fg::relu(fg::linear(std::forward<X>(x), fg::param<"W1">(W1), fg::param<"b1">(b1)));
         return fg::linear(h, fg::param<"W2">(W2), fg::param<"b2">(b2));
-    }
-    auto params() { return fg::nn::params<"W1", "b1", "W2", "b2">(W1, b1, W2, b2); }
-    void add_to(fg::nn::checkpoint& c) {
-        c.add("W1", W1).add("b1", b1).add("W2", W2).add("b2", b2);
     }
     bool same_as(const mlp_model& o) const {
         return W1 == o.W1 && b1 == o.b1 && W2 == o.W2 && b2 == o.b2;
@@ -248,9 +242,10 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
     auto test_x = fg::input<"x">(data.test.images);
     auto eval = fg::compile(model.logits(test_x));
 
-    auto params = model.params();
-    fg::nn::sgd sgd(params, {.lr = lr, .momentum = momentum});
-    fg::nn::adam adam(params, {.lr = lr});
+    // The optimizers update every param of the graph: the model names its params once, in
+    // its expression.
+    fg::nn::sgd sgd(fg::nn::params_of(graph), {.lr = lr, .momentum = momentum});
+    fg::nn::adam adam(fg::nn::params_of(graph), {.lr = lr});
 
     std::vector<double> train_loss, test_loss, test_acc, epoch_seconds;
     fg::nn::progress bar(std::cout, s.epochs, train_data.num_batches(),
@@ -299,13 +294,13 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
                 last.confusion.str(names).c_str());
 
     // Outputs: weights, templates, curves.
+    // Every param under its leaf name; reloaded into another instance's graph as a check.
     fg::nn::checkpoint ckpt;
-    model.add_to(ckpt);
-    ckpt.save(out);
+    ckpt.add_params(eval).save(out);
     Model reloaded(s.seed + 1000);
+    auto reloaded_eval = fg::compile(reloaded.logits(test_x));
     fg::nn::checkpoint check;
-    reloaded.add_to(check);
-    check.load(out);
+    check.add_params(reloaded_eval).load(out);
     const bool round_trip = reloaded.same_as(model);
 
     const auto templates = model.templates();

@@ -1,4 +1,5 @@
-// Optimizer kernels and the sgd / adam classes against hand-computed updates.
+// Optimizer kernels and the sgd / adam classes against hand-computed updates; optimizers and
+// checkpoints over every param of a graph (params named once).
 
 #include <catch2/catch.hpp>
 
@@ -9,7 +10,10 @@
 #include <fusegrad/kernels/optim.hpp>
 #include <fusegrad/kernels/trace.hpp>
 #include <fusegrad/nn/adam.hpp>
+#include <fusegrad/nn/checkpoint.hpp>
 #include <fusegrad/nn/sgd.hpp>
+
+#include "idx_files.hpp"
 
 namespace fg = fusegrad;
 namespace k = fusegrad::kernels;
@@ -128,4 +132,136 @@ TEST_CASE("an optimizer refuses a param whose array was resized", "[nn][optim][e
     fg::nn::sgd opt(fg::nn::params<"p">(other), {.lr = 0.1});
     REQUIRE_THROWS_AS(opt.step(graph), fg::shape_error);
     REQUIRE_THROWS_WITH(opt.step(graph), Catch::Matchers::Contains("\"p\" has 3 elements"));
+}
+
+// ---- params named once: an optimizer over every param of a graph -----------------------------
+
+namespace {
+// A two-layer model whose params appear only in its expression.
+struct tiny_mlp {
+    xt::xtensor<float, 2> X = {{1.f, -2.f, 0.5f}, {0.3f, 0.8f, -1.f}, {-0.7f, 0.1f, 2.f}};
+    xt::xtensor<std::int32_t, 1> y = {2, 0, 1};
+    xt::xtensor<float, 2> W1 = {{0.1f, -0.2f}, {0.3f, 0.4f}, {-0.5f, 0.6f}};
+    xt::xtensor<float, 1> b1 = {0.05f, -0.05f};
+    xt::xtensor<float, 2> W2 = {{0.2f, -0.1f, 0.3f}, {-0.4f, 0.5f, 0.1f}};
+    xt::xtensor<float, 1> b2 = {0.f, 0.1f, -0.1f};
+    auto loss() {
+        auto h = fg::relu(fg::linear(fg::input<"x">(X), fg::param<"W1">(W1), fg::param<"b1">(b1)));
+        return fg::cross_entropy(fg::linear(h, fg::param<"W2">(W2), fg::param<"b2">(b2)),
+                                 fg::labels<"y">(y));
+    }
+    bool operator==(const tiny_mlp& o) const {
+        return W1 == o.W1 && b1 == o.b1 && W2 == o.W2 && b2 == o.b2;
+    }
+};
+}  // namespace
+
+TEST_CASE("fg::nn::params_of(graph) trains every param, bitwise as the named list does",
+          "[nn][optim]") {
+    tiny_mlp named, every;
+    auto g1 = fg::compile(named.loss());
+    auto g2 = fg::compile(every.loss());
+    STATIC_REQUIRE(decltype(g2)::num_params == 4);
+    SECTION("sgd with momentum") {
+        const fg::nn::sgd_options o{.lr = 0.2, .momentum = 0.9, .weight_decay = 1e-3};
+        fg::nn::sgd a(
+            fg::nn::params<"W1", "b1", "W2", "b2">(named.W1, named.b1, named.W2, named.b2), o);
+        fg::nn::sgd b(fg::nn::params_of(g2), o);
+        fg::kernels::trace_scope trace;
+        for (int s = 0; s < 6; ++s) {
+            g1.run(), a.step(g1);
+            g2.run(), b.step(g2);
+        }
+        REQUIRE(trace.count("sgd_update") == 2 * 6 * 4);
+    }
+    SECTION("adam") {
+        fg::nn::adam a(
+            fg::nn::params<"W1", "b1", "W2", "b2">(named.W1, named.b1, named.W2, named.b2),
+            {.lr = 0.05});
+        fg::nn::adam b(fg::nn::params_of(g2), {.lr = 0.05});
+        for (int s = 0; s < 6; ++s) {
+            g1.run(), a.step(g1);
+            g2.run(), b.step(g2);
+        }
+        REQUIRE(b.steps() == 6);
+    }
+    REQUIRE(!(every == tiny_mlp{}));  // it trained
+    REQUIRE(every == named);          // and bitwise as the named list did
+}
+
+TEST_CASE("params_of follows a container that moved its buffer", "[nn][optim]") {
+    xt::xtensor<float, 1> p = {1.f, 2.f};
+    auto graph = fg::compile(fg::sum(fg::scale(fg::param<"p">(p), 3.0)));
+    fg::nn::sgd opt(fg::nn::params_of(graph), {.lr = 0.1});
+    graph.run();
+    const float* before = p.data();
+    p = xt::xtensor<float, 1>{5.f, 6.f};  // a new buffer, same shape
+    REQUIRE(p.data() != before);
+    opt.step(graph);  // dp = 3 from the last run, written into the new buffer
+    REQUIRE(p(0) == Approx(5.f - 0.3f));
+    REQUIRE(p(1) == Approx(6.f - 0.3f));
+}
+
+TEST_CASE("params_of refuses a param built from a const array, naming it", "[nn][optim][errors]") {
+    const xt::xtensor<float, 1> frozen = {1.f, 2.f};
+    xt::xtensor<float, 1> free = {3.f, 4.f};
+    auto graph =
+        fg::compile(fg::sum(fg::param<"free">(free)) + fg::sum(fg::param<"frozen">(frozen)));
+    fg::nn::sgd opt(fg::nn::params_of(graph), {.lr = 0.1});
+    graph.run();
+    REQUIRE_THROWS_AS(opt.step(graph), std::logic_error);
+    REQUIRE_THROWS_WITH(opt.step(graph), Catch::Matchers::Contains("\"frozen\"") &&
+                                             Catch::Matchers::Contains("const array"));
+    REQUIRE_THROWS_AS(graph.param_array("nope"), std::invalid_argument);
+    // Rebinding a mutable array makes it trainable.
+    xt::xtensor<float, 1> thawed = frozen;
+    graph.bind<"frozen">(thawed);
+    graph.run();
+    REQUIRE_NOTHROW(opt.step(graph));
+    REQUIRE(thawed(0) == Approx(0.9f));
+}
+
+TEST_CASE("params_of before any run says to run the graph first", "[nn][optim][errors]") {
+    xt::xtensor<float, 1> p = {1.f, 2.f};
+    auto graph = fg::compile(fg::sum(fg::param<"p">(p)));
+    fg::nn::adam opt(fg::nn::params_of(graph), {});
+    REQUIRE_THROWS_AS(opt.step(graph), std::logic_error);
+}
+
+TEST_CASE("checkpoint::add_params saves and loads every param of a graph by its leaf name",
+          "[nn][optim][checkpoint]") {
+    fusegrad_test::temp_dir dir("add_params");
+    tiny_mlp trained;
+    trained.W1(0, 0) = 1.25f, trained.b2(2) = -3.5f;
+    auto g = fg::compile(trained.loss());
+    fg::nn::checkpoint save;
+    save.add_params(g);
+    REQUIRE(save.names() == std::vector<std::string>{"W1", "b1", "W2", "b2"});
+    save.save(dir.path);
+
+    // Read back by hand-given names: the files are the params under their leaf names.
+    xt::xtensor<float, 2> W1 = xt::zeros<float>({3, 2});
+    xt::xtensor<float, 1> b2 = xt::zeros<float>({3});
+    fg::nn::load_npy(dir.path / "W1.npy", W1);
+    fg::nn::load_npy(dir.path / "b2.npy", b2);
+    REQUIRE(bool(W1 == trained.W1));
+    REQUIRE(bool(b2 == trained.b2));
+
+    // And into another model's graph, through its params.
+    tiny_mlp fresh;
+    REQUIRE(!(fresh == trained));
+    auto g2 = fg::compile(fresh.loss());
+    fg::nn::checkpoint load;
+    load.add_params(g2).load(dir.path);
+    REQUIRE(fresh == trained);
+
+    // A param whose shape differs from the file is refused, and nothing changes.
+    tiny_mlp other;
+    other.W2 = xt::zeros<float>({2, 4});
+    other.b2 = xt::zeros<float>({4});
+    auto g3 = fg::compile(other.loss());
+    fg::nn::checkpoint wrong;
+    wrong.add_params(g3);
+    REQUIRE_THROWS_AS(wrong.load(dir.path), fg::shape_error);
+    REQUIRE(bool(other.W1 == tiny_mlp{}.W1));
 }

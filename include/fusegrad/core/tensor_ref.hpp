@@ -40,6 +40,9 @@ struct array_binding {
     reader read = nullptr;         // how to get its current buffer and shape
     const void* data = nullptr;    // as of the last refresh()
     shape dims{};
+    /// Whether the container was passed as a mutable lvalue: only then may an optimizer or a
+    /// checkpoint load write its buffer through the graph (graph::param_array).
+    bool writable = false;
 
     /// Re-read the container's buffer and shape.
     void refresh() noexcept {
@@ -51,8 +54,19 @@ template <class T, std::size_t Rank>
 struct tensor_ref : array_binding {
     static_assert(Rank <= 2, "fusegrad values are scalars, vectors or matrices (rank 0, 1 or 2)");
 
+    /// The binding of container `a`; writable when `a` is not const.
+    template <class C>
+    requires dense_array<std::remove_const_t<C>>
+    static tensor_ref of(C& a) noexcept {
+        tensor_ref r = read_only(a);
+        r.writable = !std::is_const_v<C>;
+        return r;
+    }
+
+  private:
+    // One reader per container type, whether it was passed const or not.
     template <dense_array A>
-    static tensor_ref of(const A& a) noexcept {
+    static tensor_ref read_only(const A& a) noexcept {
         static_assert(std::is_same_v<typename A::value_type, T> && A::rank == Rank);
         tensor_ref r;
         r.source = &a;
@@ -70,6 +84,7 @@ struct tensor_ref : array_binding {
         return r;
     }
 
+  public:
     const T* typed_data() const noexcept { return static_cast<const T*>(data); }
 };
 

@@ -19,6 +19,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/finite.hpp"
 #include "fusegrad/core/tensor_ref.hpp"
 #include "fusegrad/core/traits.hpp"
 #include "fusegrad/core/views.hpp"
@@ -297,20 +298,9 @@ void infer_thunk(const void* op, value_table<T>& v, std::size_t self, const std:
     infer_value<T>(*static_cast<const Op*>(op), v, self, ch, Types{}, Seq{});
 }
 
-/// The first non-finite element of p[0, n), or n (graph::check_finite).
-template <class T>
-std::size_t first_non_finite(const T* p, std::size_t n) noexcept {
-    for (std::size_t k = 0; k < n; ++k)
-        if (!std::isfinite(p[k])) return k;
-    return n;
-}
-
 /// "nan", "inf" or "-inf" and where: the tail of every check_finite message.
 inline std::string non_finite_at(double v, std::size_t k, const shape& s) {
-    return std::string(std::isnan(v) ? "nan"
-                       : v > 0       ? "inf"
-                                     : "-inf") +
-           " at element " + std::to_string(k) + " of " + s.str();
+    return std::string(non_finite_name(v)) + " at element " + std::to_string(k) + " of " + s.str();
 }
 
 /// How a check_finite message names value i: `leaf "x"` or `softmax (value 3)`.
@@ -548,6 +538,28 @@ class graph {
             if (tables::is_leaf[i] && tables::requires_grad[i] && tables::names[i] == name)
                 return {grads_[i], shapes_[i]};
         throw std::invalid_argument("param_grad(): the graph has no param named \"" +
+                                    std::string(name) + "\"");
+    }
+
+    /// The current buffer of param `name`'s array, to write in place: what an optimizer over
+    /// every param (`fg::nn::params_of(graph)`) and `checkpoint::add_params` use, so that a
+    /// model names its params once, in its expression. Re-reads the container, so it is right
+    /// after the caller moved or resized it. Throws std::invalid_argument for a name that is not
+    /// a param of the graph, and std::logic_error when the param was built from (or bound to)
+    /// a const array, which nothing may write.
+    mview<value_type> param_array(std::string_view name) {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!(tables::is_leaf[i] && tables::requires_grad[i] && tables::names[i] == name))
+                continue;
+            array_binding b = values_.leaves[i];  // a copy: forward() compares the stored shape
+            if (!b.writable)
+                throw std::logic_error("param_array(): param \"" + std::string(name) +
+                                       "\" refers to a const array, which cannot be written; "
+                                       "build it with fg::param from a mutable array");
+            b.refresh();
+            return {static_cast<value_type*>(const_cast<void*>(b.data)), b.dims};
+        }
+        throw std::invalid_argument("param_array(): the graph has no param named \"" +
                                     std::string(name) + "\"");
     }
 

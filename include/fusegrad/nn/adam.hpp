@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -26,6 +27,24 @@ struct adam_options {
 
 template <class Params>
 class adam;
+
+namespace detail {
+/// One param's Adam update (step number t), the same for both kinds of param list: the size
+/// check, the moments (allocated at the first step), the kernel.
+template <class T>
+void adam_step_one(const adam_options& o, std::int64_t t, std::string_view name, T* p,
+                   std::size_t p_size, const T* g, std::size_t g_size, std::vector<T>& m,
+                   std::vector<T>& v) {
+    check_param_grad("adam", name, p_size, g_size);
+    if (m.size() != p_size) {
+        m.assign(p_size, T(0));
+        v.assign(p_size, T(0));
+    }
+    kernels::adam_update<T>(p_size, static_cast<T>(o.lr), static_cast<T>(o.beta1),
+                            static_cast<T>(o.beta2), static_cast<T>(o.eps),
+                            static_cast<T>(o.weight_decay), t, g, m.data(), v.data(), p);
+}
+}  // namespace detail
 
 /// Adam over the arrays of `fg::nn::params<...>(...)`; `step(graph)` reads each param's
 /// gradient from the graph by name and updates the array and its moments in place.
@@ -63,19 +82,47 @@ class adam<param_list<Names, A...>> {
     void step_one(const Graph& graph) {
         auto& p = *std::get<I>(params_.arrays);
         const auto& g = graph.template grad<Name>();
-        detail::check_param_grad<Name>("adam", p.size(), g.size());
-        if (m_[I].size() != p.size()) {
-            m_[I].assign(p.size(), T(0));
-            v_[I].assign(p.size(), T(0));
-        }
-        kernels::adam_update<T>(p.size(), static_cast<T>(options_.lr),
-                                static_cast<T>(options_.beta1), static_cast<T>(options_.beta2),
-                                static_cast<T>(options_.eps), static_cast<T>(options_.weight_decay),
-                                t_, g.data(), m_[I].data(), v_[I].data(), p.data());
+        detail::adam_step_one<T>(options_, t_, Name.view(), p.data(), p.size(), g.data(), g.size(),
+                                 m_[I], v_[I]);
     }
 };
 
 template <class Names, class... A>
 adam(param_list<Names, A...>, adam_options) -> adam<param_list<Names, A...>>;
+
+/// Adam over every param of a graph (`fg::nn::params_of(graph)`): `step(graph)` updates each
+/// param's array and its moments in place through `graph.param_array(name)`.
+template <class Graph>
+class adam<graph_params<Graph>> {
+    using T = typename Graph::value_type;
+
+  public:
+    adam(graph_params<Graph>, adam_options options) : options_(options) {}
+
+    /// One update (step number t + 1) from the gradients of the graph's last backward pass.
+    /// Throws shape_error if an array and its gradient differ in size, std::logic_error for a
+    /// param built from a const array.
+    void step(Graph& graph) {
+        ++t_;
+        detail::for_each_graph_param(
+            graph, [&](std::size_t k, std::string_view name, auto p, auto g) {
+                detail::adam_step_one<T>(options_, t_, name, p.data, p.size(), g.data, g.size(),
+                                         m_[k], v_[k]);
+            });
+    }
+
+    std::int64_t steps() const noexcept { return t_; }
+    adam_options& options() noexcept { return options_; }
+    const adam_options& options() const noexcept { return options_; }
+
+  private:
+    adam_options options_;
+    std::int64_t t_ = 0;
+    std::array<std::vector<T>, Graph::num_params> m_{};
+    std::array<std::vector<T>, Graph::num_params> v_{};
+};
+
+template <class Graph>
+adam(graph_params<Graph>, adam_options) -> adam<graph_params<Graph>>;
 
 }  // namespace fusegrad::nn

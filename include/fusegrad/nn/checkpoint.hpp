@@ -97,6 +97,27 @@ class checkpoint {
         return *this;
     }
 
+    /// Adds every param of `graph` under its leaf name (`Graph::param_names`), reading and
+    /// writing the arrays the graph's params refer to (`graph.param_array`): a model names its
+    /// params once, in its expression. The graph must outlive the checkpoint, and its params'
+    /// arrays must be mutable for load(). Throws data_error as add() does.
+    template <class Graph>
+    checkpoint& add_params(Graph& graph) {
+        using T = typename Graph::value_type;
+        for (const std::string_view name : Graph::param_names) {
+            check_name(std::string(name));
+            entries_.push_back({std::string(name), [&graph, name] {
+                                    const auto a = graph.param_array(name);
+                                    std::vector<std::size_t> dims;
+                                    if (a.dims.rank >= 2) dims.push_back(a.dims.rows);
+                                    if (a.dims.rank >= 1) dims.push_back(a.dims.cols);
+                                    return detail::array_ref{npy_descr<T>(), std::move(dims),
+                                                             a.data, a.size() * sizeof(T)};
+                                }});
+        }
+        return *this;
+    }
+
     /// Saves every array to `dir/<name>.npy` and then the manifest (creating `dir`). Every
     /// file is written to its temporary before any is renamed, so a failure while writing (a
     /// full disk, an unwritable name) leaves the old checkpoint whole and loadable. An

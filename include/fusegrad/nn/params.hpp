@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -54,6 +55,24 @@ auto params(A&... arrays) {
     return param_list<name_list<Names...>, A...>{{&arrays...}};
 }
 
+/// Every param leaf of a graph of type `Graph`, in the graph's order (`Graph::param_names`):
+/// what `fg::nn::params_of(graph)` returns. An optimizer built on it updates each param's
+/// array in place through the graph (`graph.param_array(name)`), so a model names its params
+/// once, in its expression. The arrays must have been given to `fg::param` as mutable lvalues.
+template <class Graph>
+struct graph_params {
+    using value_type = typename Graph::value_type;
+    static constexpr std::size_t size = Graph::num_params;
+};
+
+/// Every param of `graph`: `fg::nn::sgd opt(fg::nn::params_of(graph), {.lr = 0.1});` then
+/// `opt.step(graph)` after each `graph.run()`.
+template <class Graph>
+graph_params<Graph> params_of(const Graph&) noexcept {
+    static_assert(Graph::num_params > 0, "fg::nn::params_of: the graph has no fg::param leaf");
+    return {};
+}
+
 namespace detail {
 /// Whether `Name` is a param leaf of `Graph`: an optimizer checks every name of its params<...>
 /// with this first, so that a misspelt name is one static_assert that says so.
@@ -84,17 +103,28 @@ void for_each_param(name_list<N...>, F&& f) {
     }
 }
 
+/// Calls `f(k, name, array, gradient)` for every param of `graph` in its order: the param's
+/// array to update in place (`graph.param_array`) and its gradient (`graph.param_grad`).
+template <class Graph, class F>
+void for_each_graph_param(Graph& graph, F&& f) {
+    for (std::size_t k = 0; k < Graph::num_params; ++k) {
+        const std::string_view name = Graph::param_names[k];
+        const auto g = graph.param_grad(name);
+        f(k, name, graph.param_array(name), g);
+    }
+}
+
 // The size check every optimizer does before touching memory.
-template <fixed_string Name>
-void check_param_grad(const char* optimizer, std::size_t param_size, std::size_t grad_size) {
+inline void check_param_grad(const char* optimizer, std::string_view name, std::size_t param_size,
+                             std::size_t grad_size) {
     if (grad_size == 0 && param_size != 0)
-        throw std::logic_error(std::string(optimizer) + ": param \"" + std::string(Name.view()) +
+        throw std::logic_error(std::string(optimizer) + ": param \"" + std::string(name) +
                                "\" has no gradient yet: run the graph (graph.run()) before "
                                "the optimizer's step");
     if (param_size != grad_size)
-        throw shape_error(std::string(optimizer) + ": param \"" + std::string(Name.view()) +
-                          "\" has " + std::to_string(param_size) +
-                          " elements but its gradient has " + std::to_string(grad_size) +
+        throw shape_error(std::string(optimizer) + ": param \"" + std::string(name) + "\" has " +
+                          std::to_string(param_size) + " elements but its gradient has " +
+                          std::to_string(grad_size) +
                           " (was the array resized after the graph last ran?)");
 }
 }  // namespace detail

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -24,6 +25,23 @@ struct sgd_options {
 
 template <class Params>
 class sgd;
+
+namespace detail {
+/// One param's SGD update, the same for both kinds of param list: the size check, the velocity
+/// (allocated at the first step with momentum), the kernel.
+template <class T>
+void sgd_step_one(const sgd_options& o, std::string_view name, T* p, std::size_t p_size, const T* g,
+                  std::size_t g_size, std::vector<T>& velocity) {
+    check_param_grad("sgd", name, p_size, g_size);
+    T* v = nullptr;
+    if (o.momentum != 0.0) {
+        if (velocity.size() != p_size) velocity.assign(p_size, T(0));
+        v = velocity.data();
+    }
+    kernels::sgd_update<T>(p_size, static_cast<T>(o.lr), static_cast<T>(o.momentum),
+                           static_cast<T>(o.weight_decay), o.nesterov, g, v, p);
+}
+}  // namespace detail
 
 /// SGD over the arrays of `fg::nn::params<...>(...)`; `step(graph)` reads each param's
 /// gradient from the graph by name and updates the array in place through the kernels.
@@ -56,19 +74,43 @@ class sgd<param_list<Names, A...>> {
     void step_one(const Graph& graph) {
         auto& p = *std::get<I>(params_.arrays);
         const auto& g = graph.template grad<Name>();
-        detail::check_param_grad<Name>("sgd", p.size(), g.size());
-        T* v = nullptr;
-        if (options_.momentum != 0.0) {
-            if (velocity_[I].size() != p.size()) velocity_[I].assign(p.size(), T(0));
-            v = velocity_[I].data();
-        }
-        kernels::sgd_update<T>(
-            p.size(), static_cast<T>(options_.lr), static_cast<T>(options_.momentum),
-            static_cast<T>(options_.weight_decay), options_.nesterov, g.data(), v, p.data());
+        detail::sgd_step_one<T>(options_, Name.view(), p.data(), p.size(), g.data(), g.size(),
+                                velocity_[I]);
     }
 };
 
 template <class Names, class... A>
 sgd(param_list<Names, A...>, sgd_options) -> sgd<param_list<Names, A...>>;
+
+/// SGD over every param of a graph (`fg::nn::params_of(graph)`): `step(graph)` updates each
+/// param's array in place through `graph.param_array(name)`.
+template <class Graph>
+class sgd<graph_params<Graph>> {
+    using T = typename Graph::value_type;
+
+  public:
+    sgd(graph_params<Graph>, sgd_options options) : options_(options) {}
+
+    /// One update from the gradients of the graph's last backward pass. Throws shape_error if
+    /// an array and its gradient differ in size, std::logic_error for a param built from a
+    /// const array.
+    void step(Graph& graph) {
+        detail::for_each_graph_param(graph,
+                                     [&](std::size_t k, std::string_view name, auto p, auto g) {
+                                         detail::sgd_step_one<T>(options_, name, p.data, p.size(),
+                                                                 g.data, g.size(), velocity_[k]);
+                                     });
+    }
+
+    sgd_options& options() noexcept { return options_; }
+    const sgd_options& options() const noexcept { return options_; }
+
+  private:
+    sgd_options options_;
+    std::array<std::vector<T>, Graph::num_params> velocity_{};
+};
+
+template <class Graph>
+sgd(graph_params<Graph>, sgd_options) -> sgd<graph_params<Graph>>;
 
 }  // namespace fusegrad::nn
