@@ -34,6 +34,7 @@
 #include <sstream>
 
 #include "fusegrad/core/errors.hpp"
+#include "fusegrad/core/finite.hpp"
 
 namespace fusegrad::nn {
 
@@ -200,57 +201,22 @@ void remove_stale_temporaries(const fs::path& target) {
 
 // The whole of the .npy file `p` after its header was checked against `r`: its size is then
 // the destination's bytes plus a bounded header, whatever the file claims.
-std::string read_checked_npy(const fs::path& p, const detail::array_ref& r, npy_header& h) {
-    const std::string who = p.string();
-    std::error_code ec;
-    if (!fs::is_regular_file(p, ec)) throw data_error(who + ": no such checkpoint file");
-    std::ifstream f(p, std::ios::binary);
-    f.seekg(0, std::ios::end);
-    const auto end = f.tellg();
-    if (!f || end < 0) throw data_error(who + ": cannot be read");
-    const auto size = static_cast<std::uint64_t>(end);
-    std::string bytes(
-        static_cast<std::size_t>(std::min<std::uint64_t>(size, 12 + npy_max_header_bytes)), '\0');
-    f.seekg(0);
-    if (!f.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
-        throw data_error(who + ": cannot be read");
-    h = parse_npy_header(bytes, size, who);
-    check_npy_target(h, who, r.descr, r.shape);
-    // size == data_offset + data_bytes == header + r.bytes now: bounded by the destination.
-    const std::size_t had = bytes.size();
-    bytes.resize(static_cast<std::size_t>(size));
-    if (size > had && !f.read(bytes.data() + had, static_cast<std::streamsize>(size - had)))
-        throw data_error(who + ": truncated while reading the data (did the file change?)");
-    return bytes;
-}
-
-// The first non-finite element of a float or double array, or `count` (other types: none).
-template <class T>
-std::size_t first_non_finite(const void* data, std::size_t count) {
-    const T* p = static_cast<const T*>(data);
-    for (std::size_t k = 0; k < count; ++k)
-        if (!std::isfinite(p[k])) return k;
-    return count;
-}
-
 void refuse_non_finite(const std::string& name, const detail::array_ref& r) {
     std::size_t count = 0, k = 0;
     double v = 0;
     if (r.descr == "<f4") {
         count = r.bytes / 4;
-        k = first_non_finite<float>(r.data, count);
+        k = fusegrad::detail::first_non_finite(static_cast<const float*>(r.data), count);
         if (k < count) v = static_cast<const float*>(r.data)[k];
     } else if (r.descr == "<f8") {
         count = r.bytes / 8;
-        k = first_non_finite<double>(r.data, count);
+        k = fusegrad::detail::first_non_finite(static_cast<const double*>(r.data), count);
         if (k < count) v = static_cast<const double*>(r.data)[k];
     }
     if (k < count)
         throw value_error("checkpoint::save: \"" + name + "\" holds " +
-                          (std::isnan(v) ? "nan"
-                           : v > 0       ? "inf"
-                                         : "-inf") +
-                          " at element " + std::to_string(k) + " of " + npy_shape_string(r.shape) +
+                          std::string(fusegrad::detail::non_finite_name(v)) + " at element " +
+                          std::to_string(k) + " of " + npy_shape_string(r.shape) +
                           "; nothing was written (a diverged run does not replace a checkpoint; "
                           "allow_non_finite(true) saves it anyway)");
 }
@@ -326,8 +292,9 @@ void checkpoint::load(const fs::path& dir) {
     manifest m;
     if (!read_manifest(dir, m))
         throw data_error(dir.string() + ": no " + std::string(manifest_name) +
-                         ": not a complete fusegrad checkpoint (a save that never finished, or "
-                         "files from elsewhere; nn::load_npy reads single .npy files)");
+                         ": not a complete fusegrad checkpoint (a save that never finished, files "
+                         "from elsewhere, or a save by a fusegrad from before manifests; "
+                         "nn::load_npy reads single .npy files, and a save() makes a set)");
     struct loaded {
         const entry* e;
         detail::array_ref r;
@@ -345,7 +312,7 @@ void checkpoint::load(const fs::path& dir) {
                              " in its manifest: saved from another model?");
         const detail::array_ref r = e.ref();
         npy_header h;
-        std::string bytes = read_checked_npy(dir / file, r, h);
+        std::string bytes = read_npy_file(dir / file, r.descr, r.shape, h);
         if (bytes.size() != l->bytes || crc32_of(bytes) != l->crc) stale.push_back(file);
         all.push_back({&e, r, std::move(bytes), h.data_offset});
     }

@@ -263,8 +263,8 @@ void read_npy_bytes(std::string_view file, std::string_view name, std::string_vi
     if (out_bytes) std::memcpy(out, file.data() + h.data_offset, out_bytes);
 }
 
-void read_npy(const std::filesystem::path& path, std::string_view descr,
-              std::span<const std::size_t> shape, void* out, std::size_t out_bytes) {
+std::string read_npy_file(const std::filesystem::path& path, std::string_view descr,
+                          std::span<const std::size_t> shape, npy_header& h) {
     const std::string who = path.string();
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
@@ -279,21 +279,30 @@ void read_npy(const std::filesystem::path& path, std::string_view descr,
     f.seekg(0);
     // Only the header's bytes, bounded by the cap and by the file, before anything is trusted.
     const std::size_t cap = 12 + npy_max_header_bytes;
-    std::string prefix(static_cast<std::size_t>(std::min<std::uint64_t>(file_size, cap)), '\0');
-    if (!f.read(prefix.data(), static_cast<std::streamsize>(prefix.size())))
+    std::string bytes(static_cast<std::size_t>(std::min<std::uint64_t>(file_size, cap)), '\0');
+    if (!f.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
         throw data_error(who + ": cannot be read");
-    const npy_header h = parse_npy_header(prefix, file_size, who);
+    h = parse_npy_header(bytes, file_size, who);
     check_npy_target(h, who, descr, shape);
-    if (h.data_bytes != out_bytes)
-        throw data_error(who + ": the destination has " + std::to_string(out_bytes) +
-                         " bytes, the file's data " + std::to_string(h.data_bytes));
-    // Read into a buffer of the destination's size (not the file's word), then copy: `out`
-    // changes only after the whole read succeeded.
-    std::vector<char> data(out_bytes);
-    f.seekg(static_cast<std::streamoff>(h.data_offset));
-    if (out_bytes && !f.read(data.data(), static_cast<std::streamsize>(out_bytes)))
+    // file_size == data_offset + data_bytes now (parse_npy_header), and data_bytes is the
+    // destination's size (check_npy_target): the rest is bounded by what the caller holds.
+    const std::size_t had = bytes.size();
+    bytes.resize(static_cast<std::size_t>(file_size));
+    if (file_size > had &&
+        !f.read(bytes.data() + had, static_cast<std::streamsize>(file_size - had)))
         throw data_error(who + ": truncated while reading the data (did the file change?)");
-    if (out_bytes) std::memcpy(out, data.data(), out_bytes);
+    return bytes;
+}
+
+void read_npy(const std::filesystem::path& path, std::string_view descr,
+              std::span<const std::size_t> shape, void* out, std::size_t out_bytes) {
+    npy_header h;
+    const std::string bytes = read_npy_file(path, descr, shape, h);
+    if (h.data_bytes != out_bytes)
+        throw data_error(path.string() + ": the destination has " + std::to_string(out_bytes) +
+                         " bytes, the file's data " + std::to_string(h.data_bytes));
+    // `out` changes only after the whole file was read and checked.
+    if (out_bytes) std::memcpy(out, bytes.data() + h.data_offset, out_bytes);
 }
 
 std::string npy_file_bytes(std::string_view descr, std::span<const std::size_t> shape,

@@ -61,8 +61,9 @@ template <class Op, class... C>
 struct is_pure_expr<node<Op, C...>>
     : std::bool_constant<std::is_empty_v<Op> && (is_pure_expr<C>::value && ...)> {};
 
-/// The index of the first true flag, or the number of flags.
-constexpr std::size_t first_true_of(std::initializer_list<bool> flags) noexcept {
+/// The index of the first true flag, or the number of flags. Not a template: the types whose
+/// flags these are never reach a mangled name (the lowering's key lookup uses it too).
+constexpr std::size_t first_true(std::initializer_list<bool> flags) noexcept {
     std::size_t i = 0;
     for (const bool f : flags) {
         if (f) return i;
@@ -146,7 +147,7 @@ struct leaf_index {
 /// The position of type X among P... (or sizeof...(P)): builtin comparisons, one class per
 /// (leaf, list), no deduction against a base per element.
 template <class X, class... P>
-struct index_in : std::integral_constant<std::size_t, first_true_of({__is_same(X, P)...})> {};
+struct index_in : std::integral_constant<std::size_t, first_true({__is_same(X, P)...})> {};
 
 /// Where each leaf of Sub sits in Super (every leaf of Sub is in Super), and whether Sub is a
 /// prefix of Super (the common case: a node's first operand's leaves are the first of its own).

@@ -105,17 +105,6 @@ struct type_at<I, type_list<Es...>> {
 template <std::size_t I, class List>
 using type_at_t = typename type_at<I, List>::type;
 
-/// The index of the first true flag, or the number of flags. Not a template: the key and list
-/// types never reach a mangled name.
-constexpr std::size_t first_true(std::initializer_list<bool> flags) noexcept {
-    std::size_t i = 0;
-    for (const bool f : flags) {
-        if (f) return i;
-        ++i;
-    }
-    return i;
-}
-
 // Compile cost: the metafunctions of the lowering hold their results as types
 // (std::integral_constant), never as static data members or variable templates. g++ gives every
 // such variable a mangled name, and a name that spells a long list of entries costs time

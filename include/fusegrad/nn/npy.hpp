@@ -67,6 +67,13 @@ npy_header parse_npy_header(std::string_view prefix, std::uint64_t file_size,
 void check_npy_target(const npy_header& h, std::string_view name, std::string_view descr,
                       std::span<const std::size_t> shape);
 
+/// The whole .npy file `path`, read only after its header was parsed and checked against the
+/// destination (element type `descr`, `shape`), so the bytes read are bounded by the
+/// destination's size, not by the file's word. `h` receives the header. Throws as read_npy.
+/// (read_npy and checkpoint::load, which also checks the bytes' CRC, both read through it.)
+std::string read_npy_file(const std::filesystem::path& path, std::string_view descr,
+                          std::span<const std::size_t> shape, npy_header& h);
+
 /// Reads the .npy file `path`, which must hold an array of element type `descr` and shape
 /// `shape`, into `out` (its `out_bytes` bytes: elements × element size). The file's header is
 /// checked before the data is read, and `out` is written only once everything matched; on any
