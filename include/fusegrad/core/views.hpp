@@ -3,6 +3,7 @@
 /// What an op's forward and vjp receive: pointers with shapes, never expressions.
 
 #include <cstddef>
+#include <cstdint>
 
 #include "fusegrad/core/shape.hpp"
 
@@ -45,6 +46,17 @@ struct grad_sink {
 /// at once. The op computes the same value and may leave in its workspace what its vjp will
 /// reuse (linear_xent: the gradient tile for an upstream of one). See docs/design.md.
 struct backward_follows {};
+
+/// What an op that declares `static constexpr bool uses_run_context = true;` receives as the
+/// last argument of its forward and vjp: whether the graph is training (graph::train(),
+/// graph::eval()) and the graph's step, the number of run() calls so far. dropout draws its
+/// mask from (seed, step, element); run() advances the step after its backward, so each run()
+/// draws a new mask, and forward() and backward() on their own keep it (what a gradient check
+/// needs).
+struct run_context {
+    bool training = true;
+    std::uint64_t step = 0;
+};
 
 /// An op's own scratch memory, when the op declares `workspace_size` (see core/keeps.hpp): the
 /// same buffer is passed to the forward and to the vjp of the same value, and holds what the

@@ -120,11 +120,38 @@ template <class T>
 struct value_table {
     const void* const* src;  // every value's data (leaves: the caller's)
     shape* shapes;
-    T* const* out;          // computed values
-    T* const* grads;        // gradients, null where none is needed
-    T* const* ws;           // workspaces, null where an op has none
-    std::size_t* ws_sizes;  // their sizes in elements
+    T* const* out;           // computed values
+    T* const* grads;         // gradients, null where none is needed
+    T* const* ws;            // workspaces, null where an op has none
+    std::size_t* ws_sizes;   // their sizes in elements
+    const run_context* ctx;  // training or evaluation, and the step (core/views.hpp)
 };
+
+/// Whether an op takes the run context as the last argument of its forward and vjp.
+template <class Op>
+constexpr bool uses_run_context() {
+    if constexpr (requires { Op::uses_run_context; })
+        return bool(Op::uses_run_context);
+    else
+        return false;
+}
+
+/// Calls f with the trailing arguments of op's forward and vjp: its workspace if it declares
+/// one, then the run context if it takes it.
+template <class Op, class Seq, class T, class F>
+void with_trailing(const value_table<T>& v, std::size_t self, F&& f) {
+    if constexpr (has_workspace<Op, Seq>::value) {
+        const workspace<T> ws{v.ws[self], v.ws_sizes[self]};
+        if constexpr (uses_run_context<Op>())
+            f(ws, *v.ctx);
+        else
+            f(ws);
+    } else if constexpr (uses_run_context<Op>()) {
+        f(*v.ctx);
+    } else {
+        f();
+    }
+}
 
 /// The view of an operand (or output) a vjp gets: null data where the op did not declare that
 /// it reads it (core/keeps.hpp), since the buffer may by then hold another value.
@@ -162,7 +189,7 @@ template <bool Fused, bool InRun, class T, class Op, class... V, std::size_t... 
 void forward_value(const Op& op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
                    bool& fused, type_list<V...>, std::index_sequence<C...>) {
     const mview<T> out{v.out[self], v.shapes[self]};
-    const auto call = [&](auto... ws) {  // ws: the op's workspace, if it declares one
+    const auto call = [&](auto... ws) {  // the op's workspace and run context (with_trailing)
         if constexpr (Fused) {
             op.forward_with_vjp(out, mview<T>{v.grads[ch[0]], v.shapes[ch[0]]},
                                 operand_view<operand_t<T, V>>(v, ch[C])..., ws...);
@@ -174,10 +201,7 @@ void forward_value(const Op& op, const value_table<T>& v, std::size_t self, cons
             op.forward(out, operand_view<operand_t<T, V>>(v, ch[C])..., ws...);
         }
     };
-    if constexpr (has_workspace<Op, std::index_sequence<C...>>::value)
-        call(workspace<T>{v.ws[self], v.ws_sizes[self]});
-    else
-        call();
+    with_trailing<Op, std::index_sequence<C...>>(v, self, call);
 }
 /// Whether an op checks its operands in anomaly mode (graph::check_finite): it has
 /// `std::string check_operands(cview<V>... operands) const`, returning what is wrong with them
@@ -230,10 +254,7 @@ void backward_value(const Op& op, const value_table<T>& v, std::size_t self, con
         op.vjp(grad_sink<T>{v.grads[ch[C]], v.shapes[ch[C]], accumulate[C]}..., g, out,
                kept_view(reads.has_operand(C), operand_view<operand_t<T, V>>(v, ch[C]))..., ws...);
     };
-    if constexpr (has_workspace<Op, std::index_sequence<C...>>::value)
-        call(workspace<T>{v.ws[self], v.ws_sizes[self]});
-    else
-        call();
+    with_trailing<Op, std::index_sequence<C...>>(v, self, call);
 }
 
 /// Whether value I of the plan (table entry Entry) may write its first operand's gradient in
@@ -441,10 +462,27 @@ class graph {
 
     /// Forward then backward: the value and every param's gradient. An op that can (see
     /// docs/design.md, "fused forward and vjp") writes its operand's gradient during the forward.
+    ///
+    /// Each run() is one training step: an op that draws random numbers (dropout) draws them
+    /// for step(), and run() then advances step(), so the next run() draws new ones. forward()
+    /// and backward() on their own keep the step (a gradient check sees one mask).
     void run() {
         forward_impl<true>();
         backward();
+        ++ctx_.step;
     }
+
+    /// Training mode (the default), as PyTorch's `module.train()`: dropout drops. `train(false)`
+    /// is eval().
+    void train(bool on = true) noexcept { ctx_.training = on; }
+    /// Evaluation mode, as PyTorch's `module.eval()`: dropout is the identity.
+    void eval() noexcept { ctx_.training = false; }
+    /// Whether the graph is in training mode.
+    bool training() const noexcept { return ctx_.training; }
+    /// The step dropout's masks are drawn for: the number of run() calls so far.
+    std::uint64_t step() const noexcept { return ctx_.step; }
+    /// Sets the step, to replay the masks of an earlier one.
+    void set_step(std::uint64_t step) noexcept { ctx_.step = step; }
 
     /// Anomaly mode. With it on, forward() checks every leaf it reads and every value it
     /// computes, and backward() every gradient it writes, and throws value_error at the first
@@ -603,10 +641,11 @@ class graph {
     bool forward_done_ = false;
     bool backward_done_ = false;
     bool check_finite_ = false;
+    run_context ctx_{};  // training or evaluation, and the step (core/views.hpp)
 
     detail::value_table<value_type> table() noexcept {
-        return {src_.data(),   shapes_.data(), out_.data(),
-                grads_.data(), ws_.data(),     ws_sizes_.data()};
+        return {src_.data(), shapes_.data(),   out_.data(), grads_.data(),
+                ws_.data(),  ws_sizes_.data(), &ctx_};
     }
 
     // ---- the schedule (grad/memory.hpp): forward of i at step i, its backward at 2N − 1 − i ----
