@@ -199,8 +199,7 @@ void remove_stale_temporaries(const fs::path& target) {
     }
 }
 
-// The whole of the .npy file `p` after its header was checked against `r`: its size is then
-// the destination's bytes plus a bounded header, whatever the file claims.
+// checkpoint::save's refusal of a float or double array holding a NaN or an inf.
 void refuse_non_finite(const std::string& name, const detail::array_ref& r) {
     std::size_t count = 0, k = 0;
     double v = 0;

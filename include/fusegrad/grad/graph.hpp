@@ -572,11 +572,8 @@ class graph {
     /// name that is not a param of the graph.
     cview<value_type> param_grad(std::string_view name) const {
         require_backward("param_grad");
-        for (std::size_t i = 0; i < N; ++i)
-            if (tables::is_leaf[i] && tables::requires_grad[i] && tables::names[i] == name)
-                return {grads_[i], shapes_[i]};
-        throw std::invalid_argument("param_grad(): the graph has no param named \"" +
-                                    std::string(name) + "\"");
+        const std::size_t i = param_slot(name, "param_grad");
+        return {grads_[i], shapes_[i]};
     }
 
     /// The current buffer of param `name`'s array, to write in place: what an optimizer over
@@ -586,19 +583,14 @@ class graph {
     /// a param of the graph, and std::logic_error when the param was built from (or bound to)
     /// a const array, which nothing may write.
     mview<value_type> param_array(std::string_view name) {
-        for (std::size_t i = 0; i < N; ++i) {
-            if (!(tables::is_leaf[i] && tables::requires_grad[i] && tables::names[i] == name))
-                continue;
-            array_binding b = values_.leaves[i];  // a copy: forward() compares the stored shape
-            if (!b.writable)
-                throw std::logic_error("param_array(): param \"" + std::string(name) +
-                                       "\" refers to a const array, which cannot be written; "
-                                       "build it with fg::param from a mutable array");
-            b.refresh();
-            return {static_cast<value_type*>(const_cast<void*>(b.data)), b.dims};
-        }
-        throw std::invalid_argument("param_array(): the graph has no param named \"" +
-                                    std::string(name) + "\"");
+        // A copy of the binding: forward() compares the stored shape with the container's.
+        array_binding b = values_.leaves[param_slot(name, "param_array")];
+        if (!b.writable)
+            throw std::logic_error("param_array(): param \"" + std::string(name) +
+                                   "\" refers to a const array, which cannot be written; "
+                                   "build it with fg::param from a mutable array");
+        b.refresh();
+        return {static_cast<value_type*>(const_cast<void*>(b.data)), b.dims};
     }
 
     /// The expression this graph runs (after any rewriting).
@@ -642,6 +634,15 @@ class graph {
     bool backward_done_ = false;
     bool check_finite_ = false;
     run_context ctx_{};  // training or evaluation, and the step (core/views.hpp)
+
+    // The slot of param `name`; std::invalid_argument, naming the caller, when there is none.
+    static std::size_t param_slot(std::string_view name, const char* who) {
+        for (std::size_t i = 0; i < N; ++i)
+            if (tables::is_leaf[i] && tables::requires_grad[i] && tables::names[i] == name)
+                return i;
+        throw std::invalid_argument(std::string(who) + "(): the graph has no param named \"" +
+                                    std::string(name) + "\"");
+    }
 
     detail::value_table<value_type> table() noexcept {
         return {src_.data(), shapes_.data(),   out_.data(), grads_.data(),

@@ -40,9 +40,12 @@ struct dropout : elementwise_unary {
     }
     /// The key of one step's mask.
     std::uint64_t key(std::uint64_t step) const noexcept { return mix(seed ^ mix(step)); }
-    /// Whether element i survives in the mask of `key`: a uniform 53-bit draw against p.
-    bool keeps_element(std::uint64_t key, std::size_t i) const noexcept {
-        const auto threshold = static_cast<std::uint64_t>(std::ldexp(p, 53));
+    /// Element i survives in the mask of `key` when a uniform 53-bit draw reaches
+    /// `threshold()` = p · 2⁵³: with probability 1 − p.
+    std::uint64_t threshold() const noexcept {
+        return static_cast<std::uint64_t>(std::ldexp(p, 53));
+    }
+    static bool keeps_element(std::uint64_t key, std::uint64_t threshold, std::size_t i) noexcept {
         return (mix(key + i) >> 11) >= threshold;
     }
 
@@ -70,9 +73,9 @@ struct dropout : elementwise_unary {
             return;
         }
         const T scale = p < 1 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
-        const std::uint64_t k = key(ctx.step);
+        const std::uint64_t k = key(ctx.step), t = threshold();
         for (std::size_t i = 0; i < n; ++i)
-            y[i] = beta * y[i] + (keeps_element(k, i) ? x[i] * scale : T(0));
+            y[i] = beta * y[i] + (keeps_element(k, t, i) ? x[i] * scale : T(0));
     }
 };
 
