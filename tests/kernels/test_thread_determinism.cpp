@@ -108,6 +108,34 @@ TEST_CASE("kernels give bitwise identical results with 1 and 2 threads", "[threa
             return loss;
         });
     }
+    SECTION("logsumexp_rows and its backward, max_rows") {
+        require_same_with_1_and_2_threads([&] {
+            std::vector<float> lse(m), mx(m), d(m * n);
+            fk::logsumexp_rows<float>(m, n, s.data(), lse.data());
+            fk::max_rows<float>(m, n, s.data(), mx.data());
+            fk::logsumexp_rows_backward<float>(m, n, s.data(), lse.data(), lse.data(), 0.0f,
+                                               d.data());
+            d.insert(d.end(), lse.begin(), lse.end());
+            d.insert(d.end(), mx.begin(), mx.end());
+            return d;
+        });
+    }
+    SECTION("layer_norm_rows and its backward (dgamma, dbeta over chunk partials)") {
+        require_same_with_1_and_2_threads([&] {
+            const auto gamma = random_floats(n, 0.5f, 1.5f, 4), beta = random_floats(n, -1, 1, 5);
+            std::vector<float> y(m * n), stats(2 * m), dx(m * n), dg(n), db(n);
+            std::vector<float> scratch(fk::layer_norm_backward_scratch(m, n));
+            fk::layer_norm_rows<float>(m, n, s.data(), gamma.data(), beta.data(), 1e-5f, y.data(),
+                                       stats.data(), stats.data() + m);
+            fk::layer_norm_rows_backward<float>(m, n, s.data(), gamma.data(), stats.data(),
+                                                stats.data() + m, g.data(), 0.0f, dx.data(), 0.0f,
+                                                dg.data(), 0.0f, db.data(), scratch.data());
+            dx.insert(dx.end(), y.begin(), y.end());
+            dx.insert(dx.end(), dg.begin(), dg.end());
+            dx.insert(dx.end(), db.begin(), db.end());
+            return dx;
+        });
+    }
     SECTION("adam_update") {
         require_same_with_1_and_2_threads([&] {
             std::vector<float> p(x), mm(big, 0.0f), vv(big, 0.0f);

@@ -105,6 +105,44 @@ void softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g,
 template <class T>
 void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const T* g, T beta,
                                T* dx);
+/// out[i] = max_j x[i, j] + log Σ_j e^{x[i, j] − max}, the row's log-sum-exp, m outputs. A row
+/// with a NaN gives NaN, a row whose max is ±inf gives that max, a row of no entries (n = 0)
+/// gives −inf (the log of an empty sum), as torch.logsumexp.
+template <class T>
+void logsumexp_rows(std::size_t m, std::size_t n, const T* x, T* out);
+/// dx[i, j] = g[i] · e^{x[i, j] − lse[i]} + beta · dx[i, j]: g[i] times the row's softmax, with
+/// lse the forward's output.
+template <class T>
+void logsumexp_rows_backward(std::size_t m, std::size_t n, const T* x, const T* lse, const T* g,
+                             T beta, T* dx);
+/// out[i] = max_j x[i, j], or NaN when row i has a NaN (and for n = 0: no maximum).
+template <class T>
+void max_rows(std::size_t m, std::size_t n, const T* x, T* out);
+
+// ---- layer normalisation, row-wise over an m×n contiguous matrix (src/kernels/norm.cpp) -------
+
+/// y[i, j] = (x[i, j] − μ_i) · r_i · gamma[j] + beta[j], with μ_i the row's mean and
+/// r_i = 1 / sqrt(var_i + eps), var_i the biased variance from a second pass over (x − μ_i)² (no
+/// E[x²] − E[x]² cancellation). Writes mean[i] = μ_i and rstd[i] = r_i (m each). y may alias x.
+template <class T>
+void layer_norm_rows(std::size_t m, std::size_t n, const T* x, const T* gamma, const T* beta, T eps,
+                     T* y, T* mean, T* rstd);
+/// Scratch elements layer_norm_rows_backward needs for m×n: the per-chunk partial sums of
+/// dgamma and dbeta (0 when everything is one chunk).
+std::size_t layer_norm_backward_scratch(std::size_t m, std::size_t n);
+/// The backward of layer_norm_rows, with mean and rstd from its forward, h = g ⊙ gamma and
+/// x̂ = (x − μ) r:
+///   dx[i, j]  = r_i (h_ij − mean_j h_i − x̂_ij mean_j(h_i ⊙ x̂_i)) + beta_x · dx[i, j],
+///   dgamma[j] = Σ_i g_ij x̂_ij + beta_gamma · dgamma[j],   dbeta[j] = Σ_i g_ij + beta_beta ·
+///   dbeta[j],
+/// in one pass over g and x. Any of dx, dgamma, dbeta may be null (skipped). The column sums run
+/// over fixed chunks of rows, each chunk's partial sums kept in `scratch`
+/// (layer_norm_backward_scratch(m, n) elements) and added in chunk order: the result is bitwise
+/// the same for every thread count.
+template <class T>
+void layer_norm_rows_backward(std::size_t m, std::size_t n, const T* x, const T* gamma,
+                              const T* mean, const T* rstd, const T* g, T beta_x, T* dx,
+                              T beta_gamma, T* dgamma, T beta_beta, T* dbeta, T* scratch);
 
 // ---- negative log-likelihood over probabilities, row-wise over an m×n contiguous p -----------
 

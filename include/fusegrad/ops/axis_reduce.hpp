@@ -112,9 +112,7 @@ struct max_rows {
     }
     template <class T>
     void forward(mview<T> out, cview<T> x) const {
-        const std::size_t n = x.dims.cols;
-        for (std::size_t i = 0; i < x.dims.rows; ++i)
-            out.data[i] = x.data[i * n + arg_max(x.data + i * n, n)];
+        kernels::max_rows<T>(x.dims.rows, x.dims.cols, x.data, out.data);
     }
     // dx[i, j] = g[i] at the first maximal j of row i, 0 elsewhere
     template <class T>

@@ -5,7 +5,6 @@
 /// PyTorch's layer_norm(x, [D], gamma, beta, eps). The forward keeps each row's mean and 1/σ in
 /// the op's workspace, so the backward does not re-scan the rows for them.
 
-#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -36,60 +35,28 @@ struct layer_norm {
         return x;
     }
     std::string describe() const { return detail::param_text("eps", eps); }
-    /// Each row's mean and 1/σ: 2 per row.
+    /// Each row's mean and 1/σ (2 per row), kept from the forward for the backward, and the
+    /// backward's partial column sums (kernels::layer_norm_backward_scratch).
     std::size_t workspace_size(const shape&, const shape& x, const shape&, const shape&) const {
-        return 2 * x.rows;
+        return 2 * x.rows + kernels::layer_norm_backward_scratch(x.rows, x.cols);
     }
 
     template <class T>
     void forward(mview<T> out, cview<T> x, cview<T> gamma, cview<T> beta, workspace<T> ws) const {
-        const std::size_t n = x.dims.rows, d = x.dims.cols;
-        T* mean = ws.data;
-        T* rstd = ws.data + n;
-        for (std::size_t i = 0; i < n; ++i) {
-            const T* r = x.data + i * d;
-            const T mu = kernels::sum<T>(d, r) / T(d);
-            T var = T(0);  // two passes: no cancellation of E[x²] − E[x]²
-            for (std::size_t j = 0; j < d; ++j) var += (r[j] - mu) * (r[j] - mu);
-            var /= T(d);
-            const T s = T(1) / std::sqrt(var + T(eps));
-            mean[i] = mu;
-            rstd[i] = s;
-            T* o = out.data + i * d;
-            for (std::size_t j = 0; j < d; ++j)
-                o[j] = (r[j] - mu) * s * gamma.data[j] + beta.data[j];
-        }
+        const std::size_t n = x.dims.rows;
+        kernels::layer_norm_rows<T>(n, x.dims.cols, x.data, gamma.data, beta.data, T(eps), out.data,
+                                    ws.data, ws.data + n);
     }
     // x̂ = (x − μ)/σ, h = g ⊙ γ:  dx = (1/σ)(h − mean_j(h) − x̂ mean_j(h ⊙ x̂));
-    // dγ = Σ_rows g ⊙ x̂;  dβ = Σ_rows g
+    // dγ = Σ_rows g ⊙ x̂;  dβ = Σ_rows g   (one pass over g and x:
+    // kernels::layer_norm_rows_backward)
     template <class T>
     void vjp(grad_sink<T> dx, grad_sink<T> dgamma, grad_sink<T> dbeta, cview<T> g, cview<T>,
              cview<T> x, cview<T> gamma, cview<T>, workspace<T> ws) const {
-        const std::size_t n = x.dims.rows, d = x.dims.cols;
-        const T* mean = ws.data;
-        const T* rstd = ws.data + n;
-        if (dbeta) kernels::col_sums<T>(n, d, g.data, dbeta.beta(), dbeta.data);
-        if (dgamma && !dgamma.accumulate) kernels::fill<T>(d, T(0), dgamma.data);
-        for (std::size_t i = 0; i < n; ++i) {
-            const T* r = x.data + i * d;
-            const T* gr = g.data + i * d;
-            const T mu = mean[i], s = rstd[i];
-            if (dgamma)
-                for (std::size_t j = 0; j < d; ++j) dgamma.data[j] += gr[j] * (r[j] - mu) * s;
-            if (!dx) continue;
-            T sum_h = T(0), sum_hx = T(0);
-            for (std::size_t j = 0; j < d; ++j) {
-                const T h = gr[j] * gamma.data[j];
-                sum_h += h;
-                sum_hx += h * (r[j] - mu) * s;
-            }
-            const T mh = sum_h / T(d), mhx = sum_hx / T(d);
-            T* o = dx.data + i * d;
-            for (std::size_t j = 0; j < d; ++j) {
-                const T v = s * (gr[j] * gamma.data[j] - mh - (r[j] - mu) * s * mhx);
-                o[j] = dx.accumulate ? o[j] + v : v;
-            }
-        }
+        const std::size_t n = x.dims.rows;
+        kernels::layer_norm_rows_backward<T>(
+            n, x.dims.cols, x.data, gamma.data, ws.data, ws.data + n, g.data, dx.beta(), dx.data,
+            dgamma.beta(), dgamma.data, dbeta.beta(), dbeta.data, ws.data + 2 * n);
     }
 };
 }  // namespace op

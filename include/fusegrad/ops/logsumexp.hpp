@@ -3,15 +3,14 @@
 /// fg::logsumexp(x): log Σ_j e^{x[i, j]} over each row, max-subtracted, N×C → N×1 (PyTorch's
 /// torch.logsumexp(x, 1, keepdim=True)). The rewriter turns log(sum_rows(exp(x))) into it.
 
-#include <cmath>
 #include <cstddef>
-#include <limits>
 #include <string_view>
 
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/expr/make_node.hpp"
+#include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/axis_reduce.hpp"
 
 namespace fusegrad {
@@ -28,36 +27,14 @@ struct logsumexp {
 
     template <class T>
     void forward(mview<T> out, cview<T> x) const {
-        const std::size_t n = x.dims.cols;
-        for (std::size_t i = 0; i < x.dims.rows; ++i) {
-            const T* r = x.data + i * n;
-            if (n == 0) {
-                out.data[i] = -std::numeric_limits<T>::infinity();
-                continue;
-            }
-            const T m = r[max_rows::arg_max(r, n)];
-            if (!std::isfinite(m)) {  // NaN, or ±inf: the sum is dominated by (or undefined at) m
-                out.data[i] = m;
-                continue;
-            }
-            T s = T(0);
-            for (std::size_t j = 0; j < n; ++j) s += std::exp(r[j] - m);
-            out.data[i] = m + std::log(s);
-        }
+        kernels::logsumexp_rows<T>(x.dims.rows, x.dims.cols, x.data, out.data);
     }
     // dx[i, j] = g[i] e^{x[i, j] − lse[i]}: the row's softmax
     template <class T>
     void vjp(grad_sink<T> dx, cview<T> g, cview<T> out, cview<T> x) const {
         if (!dx) return;
-        const std::size_t n = x.dims.cols;
-        for (std::size_t i = 0; i < x.dims.rows; ++i) {
-            const T* r = x.data + i * n;
-            T* d = dx.data + i * n;
-            for (std::size_t j = 0; j < n; ++j) {
-                const T v = g.data[i] * std::exp(r[j] - out.data[i]);
-                d[j] = dx.accumulate ? d[j] + v : v;
-            }
-        }
+        kernels::logsumexp_rows_backward<T>(x.dims.rows, x.dims.cols, x.data, out.data, g.data,
+                                            dx.beta(), dx.data);
     }
 };
 }  // namespace op

@@ -12,73 +12,10 @@
 #include <limits>
 
 #include "batch_io.hpp"
+#include "row_ops.hpp"
 #include "softmax_decl.hpp"
 
 namespace fusegrad::kernels::simd {
-
-namespace detail {
-
-template <class A, class T>
-T row_max(std::size_t n, const T* x) {
-    using L = lanes<A, T>;
-    using B = typename L::batch;
-    constexpr T ninf = -std::numeric_limits<T>::infinity();
-    B m0(ninf), m1(ninf);
-    std::size_t j = 0;
-    for (; j + 2 * L::size <= n; j += 2 * L::size) {
-        m0 = xsimd::max(m0, B::load_unaligned(x + j));
-        m1 = xsimd::max(m1, B::load_unaligned(x + j + L::size));
-    }
-    for (; j < n; j += L::size)
-        m0 = xsimd::max(m0, L::load(x + j, n - j < L::size ? n - j : L::size, ninf));
-    return L::max_lane(xsimd::max(m0, m1));
-}
-
-/// Σ_j f(j-th batch) over a row, the tail padded with `fill` (f(fill) must be 0).
-template <class A, class T, class F>
-T row_sum(std::size_t n, const T* x, T fill, F f) {
-    using L = lanes<A, T>;
-    using B = typename L::batch;
-    B s0(T(0)), s1(T(0));
-    std::size_t j = 0;
-    for (; j + 2 * L::size <= n; j += 2 * L::size) {
-        s0 += f(B::load_unaligned(x + j));
-        s1 += f(B::load_unaligned(x + j + L::size));
-    }
-    for (; j < n; j += L::size) s0 += f(L::load(x + j, n - j < L::size ? n - j : L::size, fill));
-    return xsimd::hadd(s0 + s1);
-}
-
-/// Σ_j a_j b_j over a row.
-template <class A, class T>
-T row_dot(std::size_t n, const T* a, const T* b) {
-    using L = lanes<A, T>;
-    using B = typename L::batch;
-    B s0(T(0)), s1(T(0));
-    std::size_t j = 0;
-    for (; j + 2 * L::size <= n; j += 2 * L::size) {
-        s0 = xsimd::fma(B::load_unaligned(a + j), B::load_unaligned(b + j), s0);
-        s1 = xsimd::fma(B::load_unaligned(a + j + L::size), B::load_unaligned(b + j + L::size), s1);
-    }
-    for (; j < n; j += L::size) {
-        const std::size_t c = n - j < L::size ? n - j : L::size;
-        s0 = xsimd::fma(L::load(a + j, c, T(0)), L::load(b + j, c, T(0)), s0);
-    }
-    return xsimd::hadd(s0 + s1);
-}
-
-/// y = x / d over a row (y may alias x).
-template <class A, class T>
-void row_divide(std::size_t n, T* y, T d) {
-    using L = lanes<A, T>;
-    using B = typename L::batch;
-    const B vd(d);
-    std::size_t j = 0;
-    for (; j + L::size <= n; j += L::size) (B::load_unaligned(y + j) / vd).store_unaligned(y + j);
-    for (; j < n; ++j) y[j] /= d;
-}
-
-}  // namespace detail
 
 template <class A, class T>
 void softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
@@ -169,6 +106,54 @@ void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const 
     }
 }
 
+template <class A, class T>
+void logsumexp_rows(std::size_t m, std::size_t n, const T* x, T* out) {
+    using B = typename lanes<A, T>::batch;
+    constexpr T ninf = -std::numeric_limits<T>::infinity();
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* xr = x + i * n;
+        if (n == 0) {
+            out[i] = ninf;  // the log of an empty sum
+            continue;
+        }
+        const T mx = detail::row_max_or_nan<A, T>(n, xr);
+        if (!std::isfinite(mx)) {  // NaN, or ±inf: the sum is dominated by (or undefined at) mx
+            out[i] = mx;
+            continue;
+        }
+        const B vm(mx);
+        const T s = detail::row_sum<A, T>(
+            n, xr, ninf, [&](const B& v) { return exp_nonpositive<A, T>(v - vm); });
+        out[i] = mx + std::log(s);
+    }
+}
+
+template <class A, class T>
+void logsumexp_rows_backward(std::size_t m, std::size_t n, const T* x, const T* lse, const T* g,
+                             T beta, T* dx) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    const B vb(beta);
+    for (std::size_t i = 0; i < m; ++i) {
+        const T* xr = x + i * n;
+        T* dr = dx + i * n;
+        const B vl(lse[i]), vg(g[i]);
+        for (std::size_t j = 0; j < n; j += L::size) {
+            const std::size_t c = n - j < L::size ? n - j : L::size;
+            // x <= lse whenever lse is finite: exp_nonpositive's range. An infinite lse gives
+            // inf − inf = NaN or −inf − −inf = NaN, as std::exp of the same difference.
+            B r = vg * exp_nonpositive<A, T>(L::load(xr + j, c, T(0)) - vl);
+            if (beta != T(0)) r += vb * L::load(dr + j, c, T(0));
+            L::store(dr + j, c, r);
+        }
+    }
+}
+
+template <class A, class T>
+void max_rows(std::size_t m, std::size_t n, const T* x, T* out) {
+    for (std::size_t i = 0; i < m; ++i) out[i] = detail::row_max_or_nan<A, T>(n, x + i * n);
+}
+
 }  // namespace fusegrad::kernels::simd
 
 #define FUSEGRAD_INSTANTIATE_SOFTMAX_T(A, T)                                                       \
@@ -179,7 +164,12 @@ void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const 
     template void fusegrad::kernels::simd::softmax_rows_backward<A, T>(std::size_t, std::size_t,   \
                                                                        const T*, const T*, T, T*); \
     template void fusegrad::kernels::simd::log_softmax_rows_backward<A, T>(                        \
-        std::size_t, std::size_t, const T*, const T*, T, T*);
+        std::size_t, std::size_t, const T*, const T*, T, T*);                                      \
+    template void fusegrad::kernels::simd::logsumexp_rows<A, T>(std::size_t, std::size_t,          \
+                                                                const T*, T*);                     \
+    template void fusegrad::kernels::simd::logsumexp_rows_backward<A, T>(                          \
+        std::size_t, std::size_t, const T*, const T*, const T*, T, T*);                            \
+    template void fusegrad::kernels::simd::max_rows<A, T>(std::size_t, std::size_t, const T*, T*);
 #define FUSEGRAD_INSTANTIATE_SOFTMAX(A)      \
     FUSEGRAD_INSTANTIATE_SOFTMAX_T(A, float) \
     FUSEGRAD_INSTANTIATE_SOFTMAX_T(A, double)

@@ -1,0 +1,5 @@
+// The layer-norm kernel bodies compiled for avx2 (CMake adds that set's flags to this file).
+#include "../simd/norm.hpp"
+#include "../dispatch.hpp"
+
+FUSEGRAD_INSTANTIATE_NORM(fusegrad::kernels::detail::avx2_arch)

@@ -1,0 +1,234 @@
+// The row kernels of logsumexp, max_rows and layer_norm: every instruction set against a
+// long-double oracle computed here from the definitions (not from the reference loop), and
+// against the scalar reference; special rows (NaN, ±inf, all −inf, no entries); in-place,
+// beta = 1 accumulation, null outputs, and row counts that span several of the backward's
+// chunks of 256 rows.
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "each_arch.hpp"
+#include "fusegrad/kernels/kernels.hpp"
+#include "kernel_test_data.hpp"
+
+namespace fk = fusegrad::kernels;
+using fusegrad_test::kEps;
+using fusegrad_test::unaligned;
+
+namespace {
+
+template <class T>
+unaligned<T> uniform(std::size_t n, double lo, double hi, unsigned seed) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<double> dist(lo, hi);
+    unaligned<T> b(n);
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<T>(dist(gen));
+    return b;
+}
+
+using LD = long double;
+
+/// |got − want| ≤ tol, NaN only against NaN, equal infinities.
+void require_near(double got, LD want, double tol) {
+    INFO("got " << got << " want " << static_cast<double>(want) << " tol " << tol);
+    if (std::isnan(static_cast<double>(want))) {
+        REQUIRE(std::isnan(got));
+        return;
+    }
+    if (std::isinf(static_cast<double>(want))) {
+        REQUIRE(got == static_cast<double>(want));
+        return;
+    }
+    REQUIRE(std::fabs(got - static_cast<double>(want)) <= tol);
+}
+
+const std::size_t kShapes[][2] = {{1, 1}, {7, 9}, {9, 7}, {3, 1023}, {300, 10}, {5, 33}, {600, 17}};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("logsumexp_rows and max_rows: the oracle and the special rows", "[rows]", float,
+                   double) {
+    using T = TestType;
+    FUSEGRAD_EACH_ARCH();
+    constexpr T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+    for (const auto& sh : kShapes) {
+        const std::size_t m = sh[0], n = sh[1];
+        INFO(m << "x" << n);
+        auto x = uniform<T>(m * n, -30, 30, 3);
+        if (n > 3) x[2] = -inf;  // a masked entry
+        std::vector<T> lse(m), mx(m);
+        fk::logsumexp_rows<T>(m, n, x.data(), lse.data());
+        fk::max_rows<T>(m, n, x.data(), mx.data());
+        for (std::size_t i = 0; i < m; ++i) {
+            LD big = -INFINITY;
+            for (std::size_t j = 0; j < n; ++j) big = std::max<LD>(big, x[i * n + j]);
+            LD s = 0;
+            for (std::size_t j = 0; j < n; ++j) s += std::exp(LD(x[i * n + j]) - big);
+            const LD want = big + std::log(s);
+            // exp ≤ 2 ulp per term, n terms summed: (n + 4) ε relative in the sum, then the log
+            // (≤ 1 ulp) and the add of the max.
+            require_near(lse[i], want, (n + 8) * kEps<T> * (1 + std::fabs(double(want))));
+            REQUIRE(mx[i] == static_cast<T>(big));
+        }
+        // Backward: g_i · softmax, beta 0 and 1.
+        const auto g = uniform<T>(m, -2, 2, 4);
+        const auto old = uniform<T>(m * n, -1, 1, 5);
+        for (T beta : {T(0), T(1)}) {
+            unaligned<T> d(old);
+            fk::logsumexp_rows_backward<T>(m, n, x.data(), lse.data(), g.data(), beta, d.data());
+            for (std::size_t k = 0; k < m * n; ++k) {
+                const std::size_t i = k / n;
+                const LD want = LD(g[i]) * std::exp(LD(x[k]) - LD(lse[i])) + LD(beta) * old[k];
+                require_near(d[k], want, (2 * n + 8) * kEps<T> * (std::fabs(double(g[i])) + 1));
+            }
+        }
+    }
+    SECTION("special rows") {
+        const std::size_t n = 21;  // not a multiple of any lane count
+        std::vector<T> x(5 * n, T(1));
+        x[0 * n + 17] = nan;                                      // a NaN late in the row
+        x[1 * n + 3] = inf;                                       // +inf
+        for (std::size_t j = 0; j < n; ++j) x[2 * n + j] = -inf;  // all −inf
+        x[3 * n + 20] = T(5);  // an ordinary row, max in the tail
+        x[4 * n + 0] = -inf;
+        std::vector<T> lse(5), mx(5);
+        fk::logsumexp_rows<T>(5, n, x.data(), lse.data());
+        fk::max_rows<T>(5, n, x.data(), mx.data());
+        CHECK(std::isnan(lse[0]));
+        CHECK(std::isnan(mx[0]));
+        CHECK(lse[1] == inf);
+        CHECK(mx[1] == inf);
+        CHECK(lse[2] == -inf);
+        CHECK(mx[2] == -inf);
+        CHECK(mx[3] == T(5));
+        CHECK(lse[3] == Approx(5 + std::log(std::exp(0.0) + 20 * std::exp(-4.0))).epsilon(1e-6));
+        CHECK(lse[4] == Approx(1 + std::log(20.0)).epsilon(1e-6));
+        // The gradient of a masked entry is exactly 0; of a NaN row NaN.
+        std::vector<T> d(5 * n), ones(5, T(1));
+        fk::logsumexp_rows_backward<T>(5, n, x.data(), lse.data(), ones.data(), T(0), d.data());
+        CHECK(d[4 * n + 0] == T(0));
+        CHECK(std::isnan(d[0]));
+        // No entries: −inf (the log of an empty sum).
+        T empty = 0;
+        fk::logsumexp_rows<T>(1, 0, x.data(), &empty);
+        CHECK(empty == -inf);
+    }
+}
+
+TEMPLATE_TEST_CASE("layer_norm_rows and its backward against a long-double oracle", "[rows]", float,
+                   double) {
+    using T = TestType;
+    FUSEGRAD_EACH_ARCH();
+    for (const auto& sh : kShapes) {
+        const std::size_t m = sh[0], n = sh[1];
+        INFO(m << "x" << n);
+        // An offset of 100 makes E[x²] − E[x]² cancel badly: the two-pass variance must not.
+        const auto x = uniform<T>(m * n, 99, 101, 6);
+        const auto gamma = uniform<T>(n, 0.5, 1.5, 7), beta = uniform<T>(n, -1, 1, 8);
+        const auto g = uniform<T>(m * n, -1, 1, 9);
+        const T eps = T(1e-5);
+        std::vector<T> y(m * n), mean(m), rstd(m);
+        fk::layer_norm_rows<T>(m, n, x.data(), gamma.data(), beta.data(), eps, y.data(),
+                               mean.data(), rstd.data());
+        std::vector<LD> xh(m * n), r(m);
+        for (std::size_t i = 0; i < m; ++i) {
+            LD mu = 0, var = 0;
+            for (std::size_t j = 0; j < n; ++j) mu += x[i * n + j];
+            mu /= n;
+            for (std::size_t j = 0; j < n; ++j) var += (x[i * n + j] - mu) * (x[i * n + j] - mu);
+            var /= n;
+            r[i] = 1 / std::sqrt(var + LD(eps));
+            // The mean is a sum of n values near 100: n ε relative.
+            require_near(mean[i], mu, (n + 2) * kEps<T> * 101);
+            // 1/σ from a sum of squared deviations each off by the mean's error.
+            require_near(rstd[i], r[i], (2 * n + 8) * kEps<T> * double(r[i]) * 101 * double(r[i]));
+            for (std::size_t j = 0; j < n; ++j) {
+                xh[i * n + j] = (x[i * n + j] - mu) * r[i];
+                const LD want = xh[i * n + j] * gamma[j] + beta[j];
+                require_near(y[i * n + j], want,
+                             (2 * n + 8) * kEps<T> * 101 * double(r[i]) * 1.5 + 4 * kEps<T>);
+            }
+        }
+        const auto old = uniform<T>(m * n, -1, 1, 10);
+        const auto old_g = uniform<T>(n, -1, 1, 11), old_b = uniform<T>(n, -1, 1, 12);
+        for (T b : {T(0), T(1)}) {
+            unaligned<T> dx(old);
+            std::vector<T> dg(old_g.data(), old_g.data() + n), db(old_b.data(), old_b.data() + n);
+            std::vector<T> scratch(fk::layer_norm_backward_scratch(m, n));
+            fk::layer_norm_rows_backward<T>(m, n, x.data(), gamma.data(), mean.data(), rstd.data(),
+                                            g.data(), b, dx.data(), b, dg.data(), b, db.data(),
+                                            scratch.data());
+            for (std::size_t i = 0; i < m; ++i) {
+                LD sh = 0, shx = 0;
+                for (std::size_t j = 0; j < n; ++j) {
+                    const LD h = LD(g[i * n + j]) * gamma[j];
+                    sh += h;
+                    shx += h * xh[i * n + j];
+                }
+                for (std::size_t j = 0; j < n; ++j) {
+                    const LD h = LD(g[i * n + j]) * gamma[j];
+                    const LD want =
+                        r[i] * (h - sh / n - xh[i * n + j] * shx / n) + b * old[i * n + j];
+                    require_near(dx[i * n + j], want,
+                                 (4 * n + 16) * kEps<T> * 101 * double(r[i]) * double(r[i]) * 3);
+                }
+            }
+            for (std::size_t j = 0; j < n; ++j) {
+                LD sg = 0, sb = 0, abs_g = 0;
+                for (std::size_t i = 0; i < m; ++i) {
+                    sg += LD(g[i * n + j]) * xh[i * n + j];
+                    sb += g[i * n + j];
+                    abs_g += std::fabs(LD(g[i * n + j]));
+                }
+                // Blocked sums: (256 + m / 256 + 4) ε Σ|terms|, x̂ itself off by the mean's error.
+                const double blocked = (256.0 + m / 256.0 + 4) * kEps<T> * double(abs_g);
+                require_near(dg[j], sg + b * old_g[j],
+                             blocked * 4 + (2 * n + 8) * kEps<T> * 101 * 40 * double(abs_g));
+                require_near(db[j], sb + b * old_b[j], blocked + 2 * kEps<T>);
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("layer_norm_rows: in place, null outputs, one set against another", "[rows]",
+                   float, double) {
+    using T = TestType;
+    const std::size_t m = 600, n = 37;  // three chunks of the backward's column sums
+    const auto x = uniform<T>(m * n, -3, 3, 21);
+    const auto gamma = uniform<T>(n, 0.5, 1.5, 22), beta = uniform<T>(n, -1, 1, 23);
+    const auto g = uniform<T>(m * n, -1, 1, 24);
+    std::vector<T> scratch(fk::layer_norm_backward_scratch(m, n));
+    for (fk::arch a : fk::available_archs()) {
+        INFO(fk::arch_name(a));
+        const fk::arch_scope scope(a);
+        std::vector<T> y(m * n), stats(2 * m), stats2(2 * m);
+        fk::layer_norm_rows<T>(m, n, x.data(), gamma.data(), beta.data(), T(1e-5), y.data(),
+                               stats.data(), stats.data() + m);
+        unaligned<T> inplace(x);
+        fk::layer_norm_rows<T>(m, n, inplace.data(), gamma.data(), beta.data(), T(1e-5),
+                               inplace.data(), stats2.data(), stats2.data() + m);
+        for (std::size_t k = 0; k < m * n; ++k) REQUIRE(inplace[k] == y[k]);
+        // Every subset of outputs gives the same bits as all three at once.
+        std::vector<T> dx(m * n), dg(n), db(n);
+        fk::layer_norm_rows_backward<T>(m, n, x.data(), gamma.data(), stats.data(),
+                                        stats.data() + m, g.data(), T(0), dx.data(), T(0),
+                                        dg.data(), T(0), db.data(), scratch.data());
+        std::vector<T> dx2(m * n, T(7)), dg2(n, T(7)), db2(n, T(7));
+        fk::layer_norm_rows_backward<T>(m, n, x.data(), gamma.data(), stats.data(),
+                                        stats.data() + m, g.data(), T(0), dx2.data(), T(0), nullptr,
+                                        T(0), nullptr, scratch.data());
+        fk::layer_norm_rows_backward<T>(m, n, x.data(), gamma.data(), stats.data(),
+                                        stats.data() + m, g.data(), T(0), nullptr, T(0), dg2.data(),
+                                        T(0), nullptr, scratch.data());
+        fk::layer_norm_rows_backward<T>(m, n, x.data(), gamma.data(), stats.data(),
+                                        stats.data() + m, g.data(), T(0), nullptr, T(0), nullptr,
+                                        T(0), db2.data(), scratch.data());
+        REQUIRE(dx2 == dx);
+        REQUIRE(dg2 == dg);
+        REQUIRE(db2 == db);
+    }
+}
