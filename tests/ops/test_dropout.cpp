@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <vector>
 
 #include <xtensor/xbuilder.hpp>
 
@@ -80,6 +82,28 @@ TEST_CASE("dropout's gradient is the forward's mask times 1/(1-p)", "[ops][dropo
         }
         REQUIRE(dropped > 0);
         REQUIRE(dropped < x.size());
+    }
+}
+
+TEST_CASE("dropout never reads an output it overwrites (a reused buffer may hold NaN)",
+          "[ops][dropout]") {
+    // The graph hands ops reused buffers: with beta = 0 the old contents must not be read, or
+    // 0 · NaN poisons the result (this test failed now and then before, on whatever the heap
+    // held).
+    const std::vector<float> x{1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, 8.f};
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const fg::shape s = fg::shape::vector(x.size());
+    fg::op::dropout d;
+    d.p = 0.5;
+    for (const bool training : {true, false}) {
+        const fg::run_context ctx{training, 3};
+        std::vector<float> y(x.size(), nan), dx(x.size(), nan);
+        d.forward<float>({y.data(), s}, {x.data(), s}, ctx);
+        d.vjp<float>({dx.data(), s, false}, {x.data(), s}, {}, {}, ctx);
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            REQUIRE_FALSE(std::isnan(y[i]));
+            REQUIRE(dx[i] == y[i]);  // the same mask, the same scale
+        }
     }
 }
 

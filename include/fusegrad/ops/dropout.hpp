@@ -17,6 +17,7 @@
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/expr/make_node.hpp"
+#include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/elementwise.hpp"
 #include "fusegrad/ops/unary.hpp"
 
@@ -68,14 +69,18 @@ struct dropout : elementwise_unary {
     // y = beta · y + (x ⊙ m / (1 − p), or x when not training).
     template <class T>
     void apply(std::size_t n, const T* x, T beta, T* y, const run_context& ctx) const {
+        // y is read only when beta != 0: with beta = 0 it may hold anything, NaN included (a
+        // reused buffer), and 0 · NaN would be NaN.
         if (!ctx.training || p == 0) {
-            for (std::size_t i = 0; i < n; ++i) y[i] = beta * y[i] + x[i];
+            kernels::axpby<T>(n, T(1), x, beta, y);
             return;
         }
         const T scale = p < 1 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
         const std::uint64_t k = key(ctx.step), t = threshold();
-        for (std::size_t i = 0; i < n; ++i)
-            y[i] = beta * y[i] + (keeps_element(k, t, i) ? x[i] * scale : T(0));
+        for (std::size_t i = 0; i < n; ++i) {
+            const T r = keeps_element(k, t, i) ? x[i] * scale : T(0);
+            y[i] = beta == T(0) ? r : r + beta * y[i];
+        }
     }
 };
 
