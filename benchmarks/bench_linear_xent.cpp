@@ -26,6 +26,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "machine.hpp"
 #include "ratio_reporter.hpp"
 
 #include <sys/wait.h>
@@ -240,24 +241,6 @@ double fma_peak(int threads, int& lanes) {
     return best;
 }
 
-/// "family F, model M (model name)" from /proc/cpuinfo.
-std::string cpu_label() {
-    std::ifstream f("/proc/cpuinfo");
-    std::string line, family, model, name;
-    const auto value = [](const std::string& l) {
-        const auto c = l.find(':');
-        return c == std::string::npos ? std::string() : l.substr(std::min(l.size(), c + 2));
-    };
-    while (std::getline(f, line) && (family.empty() || model.empty() || name.empty())) {
-        if (line.rfind("cpu family", 0) == 0 && family.empty()) family = value(line);
-        if (line.rfind("model name", 0) == 0 && name.empty())
-            name = value(line);
-        else if (line.rfind("model", 0) == 0 && model.empty())
-            model = value(line);
-    }
-    return "family " + family + ", model " + model + " (" + name + ")";
-}
-
 // ---- peak memory, in a child process per implementation -------------------------------------
 
 long status_kib(const char* key) {
@@ -343,7 +326,7 @@ int main(int argc, char** argv) {
     const int threads = int(g_threads);
     int lanes = 0;
     const double fma = fma_peak(threads, lanes);
-    std::printf("\nCPU %s; kernels on %s, %d thread(s)\n", cpu_label().c_str(),
+    std::printf("\nCPU %s; kernels on %s, %d thread(s)\n", fusegrad::bench::cpu_label().c_str(),
                 std::string(fg::kernels::arch_name(fg::kernels::active_arch())).c_str(), threads);
     std::printf("FMA peak (probe, %d float lanes, %d thread(s)): %.1f GFLOP/s\n", lanes, threads,
                 fma);
