@@ -9,9 +9,11 @@
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/kernels/bodies/add.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/binary.hpp"
+#include "fusegrad/ops/neg.hpp"
 
 namespace fusegrad::op {
 
@@ -57,6 +59,29 @@ struct add : binary<kernels::body::add> {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad {
+/// a + b, broadcast as PyTorch: equal shapes, a scalar, a row (a vector over a matrix's columns)
+/// or a column (an N×1 matrix) on either side. The wider operand goes first.
+template <expression A, expression B>
+auto add(A&& a, B&& b) {
+    constexpr auto ra = std::remove_cvref_t<A>::rank, rb = std::remove_cvref_t<B>::rank;
+    if constexpr (ra < rb)
+        return add(static_cast<B&&>(b), static_cast<A&&>(a));
+    else
+        return detail::make_value_node(op::add{}, static_cast<A&&>(a), static_cast<B&&>(b));
+}
+
+// Operators only for fusegrad expressions, so xtensor's own operators are untouched.
+template <expression A, expression B>
+auto operator+(A&& a, B&& b) {
+    return add(static_cast<A&&>(a), static_cast<B&&>(b));
+}
+template <expression A, expression B>
+auto operator-(A&& a, B&& b) {
+    return add(static_cast<A&&>(a), neg(static_cast<B&&>(b)));
+}
+}  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
 /// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.

@@ -10,9 +10,9 @@
 
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/type_list.hpp"
-#include "fusegrad/expr/builders.hpp"
 #include "fusegrad/kernels/bodies/binary_cross_entropy.hpp"
 #include "fusegrad/ops/binary.hpp"
+#include "fusegrad/ops/reduce.hpp"  // detail::reduced
 
 namespace fusegrad {
 namespace op {

@@ -7,6 +7,7 @@
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/elementwise.hpp"
 
@@ -28,6 +29,14 @@ struct exp : elementwise_unary {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad {
+/// Elementwise exponential.
+template <expression X>
+auto exp(X&& x) {
+    return detail::make_value_node(op::exp{}, static_cast<X&&>(x));
+}
+}  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
 /// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.

@@ -9,6 +9,7 @@
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fusegrad::op {
@@ -57,6 +58,18 @@ struct linear {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad {
+/// x·W + b for x (batch × in), W (in × out) and b (out).
+template <expression X, expression W, expression B>
+auto linear(X&& x, W&& w, B&& b) {
+    static_assert(std::remove_cvref_t<X>::rank == 2 && std::remove_cvref_t<W>::rank == 2 &&
+                      std::remove_cvref_t<B>::rank == 1,
+                  "fg::linear(x, W, b) takes a matrix x, a matrix W (in × out) and a vector b");
+    return detail::make_value_node(op::linear{}, static_cast<X&&>(x), static_cast<W&&>(w),
+                                   static_cast<B&&>(b));
+}
+}  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
 /// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.

@@ -9,6 +9,7 @@
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fusegrad::op {
@@ -50,6 +51,16 @@ struct matmul {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad {
+/// a·b for an m×k matrix a and a k×n matrix b.
+template <expression A, expression B>
+auto matmul(A&& a, B&& b) {
+    static_assert(std::remove_cvref_t<A>::rank == 2 && std::remove_cvref_t<B>::rank == 2,
+                  "fg::matmul multiplies two matrices (rank 2)");
+    return detail::make_value_node(op::matmul{}, static_cast<A&&>(a), static_cast<B&&>(b));
+}
+}  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
 /// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.

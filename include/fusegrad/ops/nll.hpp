@@ -12,8 +12,11 @@
 
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/keeps.hpp"
+#include "fusegrad/core/node.hpp"
+#include "fusegrad/core/traits.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fusegrad::op {
@@ -95,6 +98,24 @@ struct nll {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad {
+/// Negative log-likelihood per row of a probability matrix p (the output of softmax), with y
+/// class indices (integer vector, from fg::labels) or probability / one-hot targets (a matrix).
+template <expression P, expression Y>
+auto nll(P&& p, Y&& y) {
+    using YT = std::remove_cvref_t<Y>;
+    static_assert(std::remove_cvref_t<P>::rank == 2,
+                  "fg::nll(p, y) needs p as a matrix of probabilities, one row per sample");
+    static_assert(is_index_leaf_v<YT> || YT::rank == 2,
+                  "fg::nll(p, y) needs y as class indices (fg::labels of an integer vector) or as "
+                  "a target matrix shaped like p");
+    static_assert(!is_index_leaf_v<std::remove_cvref_t<P>>,
+                  "class-index labels can only be the second operand of fg::nll");
+    return node<op::nll, std::remove_cvref_t<P>, YT>{{},
+                                                     {static_cast<P&&>(p), static_cast<Y&&>(y)}};
+}
+}  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
 /// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.

@@ -7,6 +7,7 @@
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fusegrad::op {
@@ -61,6 +62,35 @@ struct mean {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad {
+/// The sum of all elements: a scalar.
+template <expression X>
+auto sum(X&& x) {
+    return detail::make_value_node(op::sum{}, static_cast<X&&>(x));
+}
+/// The mean of all elements: a scalar.
+template <expression X>
+auto mean(X&& x) {
+    return detail::make_value_node(op::mean{}, static_cast<X&&>(x));
+}
+
+/// How a loss reduces its per-element (or per-row) values (PyTorch's `reduction`).
+enum class reduction { none, mean, sum };
+
+namespace detail {
+/// x reduced as a loss with reduction R: itself (none), fg::sum (sum) or fg::mean (mean).
+template <reduction R, expression X>
+auto reduced(X&& x) {
+    if constexpr (R == reduction::none)
+        return std::remove_cvref_t<X>(static_cast<X&&>(x));
+    else if constexpr (R == reduction::sum)
+        return sum(static_cast<X&&>(x));
+    else
+        return mean(static_cast<X&&>(x));
+}
+}  // namespace detail
+}  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
 /// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.

@@ -7,6 +7,7 @@
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/elementwise.hpp"
 
@@ -31,6 +32,24 @@ struct scale : elementwise_unary {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad {
+/// alpha · x.
+template <expression X>
+auto scale(X&& x, double alpha) {
+    op::scale s;
+    s.alpha = alpha;
+    return detail::make_value_node(s, static_cast<X&&>(x));
+}
+template <expression A>
+auto operator*(double alpha, A&& a) {
+    return scale(static_cast<A&&>(a), alpha);
+}
+template <expression A>
+auto operator*(A&& a, double alpha) {
+    return scale(static_cast<A&&>(a), alpha);
+}
+}  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
 /// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.

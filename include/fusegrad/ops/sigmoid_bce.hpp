@@ -9,10 +9,10 @@
 
 #include "fusegrad/core/traits.hpp"
 #include "fusegrad/core/type_list.hpp"
-#include "fusegrad/expr/builders.hpp"
 #include "fusegrad/kernels/bodies/sigmoid_bce.hpp"
 #include "fusegrad/ops/binary.hpp"
 #include "fusegrad/ops/mul.hpp"
+#include "fusegrad/ops/reduce.hpp"  // detail::reduced
 #include "fusegrad/ops/softplus.hpp"
 
 namespace fusegrad {

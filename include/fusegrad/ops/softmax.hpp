@@ -9,6 +9,7 @@
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
+#include "fusegrad/expr/make_node.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fusegrad::op {
@@ -37,6 +38,15 @@ struct softmax {
 };
 
 }  // namespace fusegrad::op
+
+namespace fusegrad {
+/// Row-wise softmax, max-subtracted. A vector is one row.
+template <expression X>
+auto softmax(X&& x) {
+    static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::softmax needs a vector or a matrix");
+    return detail::make_value_node(op::softmax{}, static_cast<X&&>(x));
+}
+}  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
 /// The ops this header defines: fusegrad/ops/all.hpp (generated) joins every header's list.

@@ -37,11 +37,9 @@
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/reduce.hpp"  // reduction
 
 namespace fusegrad {
-
-/// How a cross-entropy reduces its per-row losses (PyTorch's `reduction`).
-enum class reduction { none, mean, sum };
 
 /// The run-time options of a softmax cross-entropy. The defaults are plain cross-entropy.
 struct xent_options {

@@ -4,9 +4,9 @@
 /// squared error (p − t)², op::squared_error; body in kernels/bodies/squared_error.hpp.
 
 #include "fusegrad/core/type_list.hpp"
-#include "fusegrad/expr/builders.hpp"
 #include "fusegrad/kernels/bodies/squared_error.hpp"
 #include "fusegrad/ops/binary.hpp"
+#include "fusegrad/ops/reduce.hpp"  // detail::reduced
 
 namespace fusegrad {
 namespace op {
