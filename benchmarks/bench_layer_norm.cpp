@@ -11,13 +11,12 @@
 
 #include <benchmark/benchmark.h>
 
+#include "aligned.hpp"
 #include "machine.hpp"
 #include "ratio_reporter.hpp"
 
 #include <malloc.h>
-#include <algorithm>
 #include <cstddef>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -60,21 +59,7 @@ std::vector<float> random_floats(std::size_t count, float lo, float hi, unsigned
     return v;
 }
 
-/// n floats on a 64-byte boundary, as the graph's arena gives its buffers (and libtorch its
-/// tensors): a full-width load from a buffer that is not would straddle two cache lines.
-struct aligned {
-    std::vector<float> storage;
-    float* p;
-    std::size_t n;
-    explicit aligned(std::size_t count) : storage(count + 16), n(count) {
-        const auto a = reinterpret_cast<std::uintptr_t>(storage.data());
-        p = storage.data() + ((64 - a % 64) % 64) / sizeof(float);
-    }
-    aligned(const std::vector<float>& v) : aligned(v.size()) { std::copy(v.begin(), v.end(), p); }
-    float* data() { return p; }
-    const float* data() const { return p; }
-    std::size_t size() const { return n; }
-};
+using aligned = fusegrad::bench::aligned_floats;
 
 struct problem {
     dims s;

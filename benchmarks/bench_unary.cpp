@@ -10,6 +10,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "aligned.hpp"
+#include "machine.hpp"
 #include "ratio_reporter.hpp"
 
 #include <cstdio>
@@ -28,9 +30,8 @@ namespace {
 
 constexpr std::size_t kN = std::size_t(1) << 20;
 
-struct buffers {
-    std::vector<float> x = std::vector<float>(kN), y = std::vector<float>(kN),
-                       g = std::vector<float>(kN), dx = std::vector<float>(kN);
+struct buffers {  // on 64-byte boundaries, as the graph's arena (see aligned.hpp)
+    fg::bench::aligned_floats x{kN}, y{kN}, g{kN}, dx{kN};
     buffers() {
         for (std::size_t i = 0; i < kN; ++i) {
             x[i] = float(int(i % 2001) - 1000) / 250.0f;  // [-4, 4]: no op's slow corner only
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     fg::bench::ratio_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
-    std::printf("\nkernels on %s; 1M floats, one thread\n",
+    std::printf("\nCPU %s; kernels on %s; 1M floats\n", fg::bench::cpu_label().c_str(),
                 std::string(fk::arch_name(fk::active_arch())).c_str());
     const double mem = reporter.best("unary/memcpy");
     std::printf("%-12s %20s %22s\n", "op", "forward / memcpy bw", "backward time / memcpy");
