@@ -12,16 +12,14 @@
 #include <benchmark/benchmark.h>
 
 #include "aligned.hpp"
+#include "heap.hpp"
 #include "machine.hpp"
 #include "ratio_reporter.hpp"
 
-#include <malloc.h>
 #include <cstddef>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -174,12 +172,8 @@ void print_ratios(const fusegrad::bench::ratio_reporter& rep) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // libtorch allocates fresh N×D buffers every step: keep freed memory in the heap so it is
-    // not page-faulted in again each time (as bench_softmax_xent.cpp; fusegrad allocates nothing).
-    if (std::getenv("FUSEGRAD_BENCH_DEFAULT_MALLOC") == nullptr) {
-        mallopt(M_MMAP_MAX, 0);
-        mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-    }
+    // libtorch allocates fresh N×D buffers every step (fusegrad nothing): see heap.hpp.
+    fusegrad::bench::keep_freed_memory_in_heap();
     register_all();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -7,21 +7,19 @@
 // Run: OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive ./bench_softmax_xent
 // After the usual table it prints, per shape, the best time of each and the ratios. The
 // libtorch rows are timed after an untimed warm-up and with freed memory kept in the heap (see
-// run_torch and main); FUSEGRAD_BENCH_DEFAULT_MALLOC=1 shows what glibc's defaults cost it.
+// run_torch and heap.hpp); FUSEGRAD_BENCH_DEFAULT_MALLOC=1 shows what glibc's defaults cost it.
 
 #include <benchmark/benchmark.h>
 
+#include "heap.hpp"
 #include "ratio_reporter.hpp"
 
-#include <malloc.h>
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -218,17 +216,7 @@ void print_ratios(const ratio_reporter& rep) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // Keep freed memory in the heap: glibc serves blocks above its mmap threshold (dynamic, at
-    // most 32 MiB) with mmap and unmaps them on free, so libtorch's fresh N×C intermediates
-    // (131 MB each at 1024×32000) are page-faulted in again on every iteration, in any process.
-    // On this VM a page fault is expensive (perf: exc_page_fault / pvm_irq_enable at 20-25% of
-    // libtorch's samples). With this, libtorch's arithmetic is timed with a warm allocator (what
-    // its GPU caching allocator gives); fusegrad's kernels allocate nothing, so only the libtorch
-    // rows change. FUSEGRAD_BENCH_DEFAULT_MALLOC=1 keeps glibc's defaults, for comparison.
-    if (std::getenv("FUSEGRAD_BENCH_DEFAULT_MALLOC") == nullptr) {
-        mallopt(M_MMAP_MAX, 0);
-        mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-    }
+    fusegrad::bench::keep_freed_memory_in_heap();  // see heap.hpp
     register_all();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

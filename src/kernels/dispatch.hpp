@@ -100,3 +100,22 @@ decltype(auto) dispatch(F&& f) {
 }
 
 }  // namespace fusegrad::kernels::detail
+
+/// In a front door (which includes parallel.hpp too): runs the kernel `name` on the active set
+/// over the chunks of [0, count), `chunk` items each (on several threads when the `work` per item
+/// makes it pay, see parallel.hpp): reference::name<T>(ARGS...) on the scalar set,
+/// simd::name<A, T>(ARGS...) on the others. ARGS may use `b` (the chunk's first item), `len` (its
+/// item count) and `c` (its index) to offset pointers.
+#define FUSEGRAD_RUN_CHUNKS(count, chunk, work, name, ...)                      \
+    ::fusegrad::kernels::detail::dispatch([&](auto arch_tag_) {                 \
+        using A = decltype(arch_tag_);                                          \
+        ::fusegrad::kernels::detail::for_each_chunk(                            \
+            (count), (chunk), (work),                                           \
+            [&]([[maybe_unused]] std::size_t c, std::size_t b, std::size_t e) { \
+                [[maybe_unused]] const std::size_t len = e - b;                 \
+                if constexpr (::fusegrad::kernels::detail::is_scalar_v<A>)      \
+                    reference::name<T>(__VA_ARGS__);                            \
+                else                                                            \
+                    simd::name<A, T>(__VA_ARGS__);                              \
+            });                                                                 \
+    })

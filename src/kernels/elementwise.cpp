@@ -111,20 +111,9 @@ constexpr std::size_t rows_per_chunk(std::size_t n) {
 
 }  // namespace
 
-// Runs `name(len, args...)` over the chunks [b, e) of [0, n) on the active arch; ARGS must use
-// b and len to offset the pointers.
-#define FUSEGRAD_ELEMENTWISE_RUN(n, work, name, ...)                            \
-    detail::dispatch([&](auto arch_tag) {                                       \
-        using A = decltype(arch_tag);                                           \
-        detail::for_each_chunk((n), kChunk, (work),                             \
-                               [&](std::size_t, std::size_t b, std::size_t e) { \
-                                   const std::size_t len = e - b;               \
-                                   if constexpr (detail::is_scalar_v<A>)        \
-                                       reference::name<T>(__VA_ARGS__);         \
-                                   else                                         \
-                                       simd::name<A, T>(__VA_ARGS__);           \
-                               });                                              \
-    })
+// The elementwise kernels: chunks of kChunk elements.
+#define FUSEGRAD_ELEMENTWISE_RUN(n, work, name, ...) \
+    FUSEGRAD_RUN_CHUNKS(n, kChunk, work, name, __VA_ARGS__)
 
 template <class T>
 void fill(std::size_t n, T value, T* y) {
@@ -178,30 +167,20 @@ void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
 
 #undef FUSEGRAD_ELEMENTWISE_RUN
 
-// Row broadcasts: chunks of whole rows.
-#define FUSEGRAD_ROWS_RUN(m, n, name, ...)                                      \
-    detail::dispatch([&](auto arch_tag) {                                       \
-        using A = decltype(arch_tag);                                           \
-        detail::for_each_chunk((m), rows_per_chunk(n), (n),                     \
-                               [&](std::size_t, std::size_t b, std::size_t e) { \
-                                   const std::size_t rows = e - b;              \
-                                   if constexpr (detail::is_scalar_v<A>)        \
-                                       reference::name<T>(__VA_ARGS__);         \
-                                   else                                         \
-                                       simd::name<A, T>(__VA_ARGS__);           \
-                               });                                              \
-    })
+// Row broadcasts: chunks of whole rows (`len` rows each).
+#define FUSEGRAD_ROWS_RUN(m, n, name, ...) \
+    FUSEGRAD_RUN_CHUNKS(m, rows_per_chunk(n), n, name, __VA_ARGS__)
 
 template <class T>
 void add_row(std::size_t m, std::size_t n, const T* x, const T* row, T* y) {
     if (n == 0) return;
-    FUSEGRAD_ROWS_RUN(m, n, add_row, rows, n, x + b * n, row, y + b * n);
+    FUSEGRAD_ROWS_RUN(m, n, add_row, len, n, x + b * n, row, y + b * n);
 }
 
 template <class T>
 void broadcast_row(std::size_t m, std::size_t n, const T* row, T* y) {
     if (n == 0) return;
-    FUSEGRAD_ROWS_RUN(m, n, broadcast_row, rows, n, row, y + b * n);
+    FUSEGRAD_ROWS_RUN(m, n, broadcast_row, len, n, row, y + b * n);
 }
 
 #undef FUSEGRAD_ROWS_RUN

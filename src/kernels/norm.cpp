@@ -105,21 +105,8 @@ void add_partials(std::size_t chunks, std::size_t n, const T* part, T beta, T* o
 
 }  // namespace
 
-// Runs `name` on the active arch over fixed chunks of kRowsPerChunk rows; ARGS use `rows`, `b`
-// (the chunk's first row) and `c` (its index).
-#define FUSEGRAD_NORM_RUN(name, ...)                                              \
-    detail::dispatch([&](auto arch_tag) {                                         \
-        using A = decltype(arch_tag);                                             \
-        detail::for_each_chunk(m, kRowsPerChunk, 8 * n,                           \
-                               [&](std::size_t c, std::size_t b, std::size_t e) { \
-                                   const std::size_t rows = e - b;                \
-                                   (void)c;                                       \
-                                   if constexpr (detail::is_scalar_v<A>)          \
-                                       reference::name<T>(__VA_ARGS__);           \
-                                   else                                           \
-                                       simd::name<A, T>(__VA_ARGS__);             \
-                               });                                                \
-    })
+// Chunks of kRowsPerChunk rows (`len` rows each; `c` indexes the chunk's partial sums).
+#define FUSEGRAD_NORM_RUN(name, ...) FUSEGRAD_RUN_CHUNKS(m, kRowsPerChunk, 8 * n, name, __VA_ARGS__)
 
 template <class T>
 void layer_norm_rows(std::size_t m, std::size_t n, const T* x, const T* gamma, const T* beta, T eps,
@@ -129,7 +116,7 @@ void layer_norm_rows(std::size_t m, std::size_t n, const T* x, const T* gamma, c
         for (std::size_t i = 0; i < m; ++i) mean[i] = rstd[i] = std::nan("");
         return;
     }
-    FUSEGRAD_NORM_RUN(layer_norm_rows, rows, n, x + b * n, gamma, beta, eps, y + b * n, mean + b,
+    FUSEGRAD_NORM_RUN(layer_norm_rows, len, n, x + b * n, gamma, beta, eps, y + b * n, mean + b,
                       rstd + b);
 }
 
@@ -143,7 +130,7 @@ void layer_norm_rows_backward(std::size_t m, std::size_t n, const T* x, const T*
                               T beta_gamma, T* dgamma, T beta_beta, T* dbeta, T* scratch) {
     detail::trace_call("layer_norm_rows_backward");
     if (n == 0) return;
-    FUSEGRAD_NORM_RUN(layer_norm_rows_backward, rows, n, x + b * n, gamma, mean + b, rstd + b,
+    FUSEGRAD_NORM_RUN(layer_norm_rows_backward, len, n, x + b * n, gamma, mean + b, rstd + b,
                       g + b * n, beta_x, dx ? dx + b * n : nullptr,
                       dgamma ? scratch + c * chunk_stride(n) : nullptr,
                       dbeta ? scratch + c * chunk_stride(n) + beta_offset(n) : nullptr);
