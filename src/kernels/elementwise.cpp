@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
@@ -95,6 +96,16 @@ void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
     }
 }
 
+/// `first`: the index of x[0] in the whole array (the mask is keyed by it).
+template <class T>
+void dropout(std::size_t n, std::size_t first, const T* x, std::uint64_t key,
+             std::uint64_t threshold, T scale, T beta, T* y) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const T r = (splitmix64(key + (first + i)) >> 11) >= threshold ? x[i] * scale : T(0);
+        y[i] = beta == T(0) ? r : r + beta * y[i];
+    }
+}
+
 }  // namespace reference
 }  // namespace
 
@@ -165,6 +176,12 @@ void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
     FUSEGRAD_ELEMENTWISE_RUN(n, 1, relu_backward, len, x + b, g + b, beta, y + b);
 }
 
+template <class T>
+void dropout(std::size_t n, const T* x, std::uint64_t key, std::uint64_t threshold, T scale, T beta,
+             T* y) {
+    FUSEGRAD_ELEMENTWISE_RUN(n, 8, dropout, len, b, x + b, key, threshold, scale, beta, y + b);
+}
+
 #undef FUSEGRAD_ELEMENTWISE_RUN
 
 // Row broadcasts: chunks of whole rows (`len` rows each).
@@ -197,7 +214,8 @@ void broadcast_row(std::size_t m, std::size_t n, const T* row, T* y) {
     template void relu<T>(std::size_t, const T*, T*);                           \
     template void mul<T>(std::size_t, const T*, const T*, T, T*);               \
     template void div<T>(std::size_t, const T*, const T*, T, T*);               \
-    template void relu_backward<T>(std::size_t, const T*, const T*, T, T*);
+    template void relu_backward<T>(std::size_t, const T*, const T*, T, T*);     \
+    template void dropout<T>(std::size_t, const T*, std::uint64_t, std::uint64_t, T, T, T*);
 
 FUSEGRAD_INSTANTIATE_ELEMENTWISE(float)
 FUSEGRAD_INSTANTIATE_ELEMENTWISE(double)

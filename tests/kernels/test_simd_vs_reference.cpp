@@ -539,3 +539,44 @@ TEST_CASE("simd: the exp inside the softmax family is within 1 ulp of e^x on [-8
         REQUIRE(worst <= 1.0);
     }
 }
+
+TEMPLATE_TEST_CASE("simd vs reference: dropout's mask and scale (bitwise equal)", "[simd]", float,
+                   double) {
+    using T = TestType;
+    const std::uint64_t key = fk::splitmix64(42), threshold = std::uint64_t(1) << 52;  // p = 0.5
+    const T scale = T(2);
+    for (std::size_t n : kSizes) {
+        auto x = random_buffer<T>(n, T(-3), T(3), 31);
+        x[0] = std::numeric_limits<T>::infinity();  // dropped or kept: never 0 · inf = NaN
+        if (n > 1) x[n - 1] = std::numeric_limits<T>::quiet_NaN();
+        const auto old = random_buffer<T>(n, T(-1), T(1), 32);
+        unaligned<T> want(n), want1(old);
+        on(fk::arch::scalar, [&] {
+            fk::dropout<T>(n, x.data(), key, threshold, scale, T(0), want.data());
+            fk::dropout<T>(n, x.data(), key, threshold, scale, T(1), want1.data());
+        });
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const bool k = (fk::splitmix64(key + i) >> 11) >= threshold;  // the documented mask
+            kept += k;
+            if (k)
+                REQUIRE(((std::isnan(x[i]) && std::isnan(want[i])) || want[i] == x[i] * scale));
+            else
+                REQUIRE(want[i] == T(0));
+        }
+        if (n > 1000) REQUIRE(std::fabs(double(kept) / double(n) - 0.5) < 0.05);
+        for (fk::arch a : simd_archs()) {
+            INFO(fk::arch_name(a) << " n " << n);
+            unaligned<T> got(n, std::numeric_limits<T>::quiet_NaN()),
+                got1(old);  // beta 0: not read
+            on(a, [&] {
+                fk::dropout<T>(n, x.data(), key, threshold, scale, T(0), got.data());
+                fk::dropout<T>(n, x.data(), key, threshold, scale, T(1), got1.data());
+            });
+            check_equal(got, want);
+            check_close(got1, want1, [&](std::size_t i) {
+                return 2 * kEps<T> * (std::fabs(double(want1[i])) + std::fabs(double(old[i])));
+            });
+        }
+    }
+}

@@ -136,6 +136,14 @@ TEST_CASE("kernels give bitwise identical results with 1 and 2 threads", "[threa
             return dx;
         });
     }
+    SECTION("dropout (the mask is keyed by the element's index)") {
+        require_same_with_1_and_2_threads([&] {
+            std::vector<float> out(big);
+            fk::dropout<float>(big, x.data(), fk::splitmix64(7), std::uint64_t(1) << 51, 4.0f / 3,
+                               0.0f, out.data());
+            return out;
+        });
+    }
     SECTION("adam_update") {
         require_same_with_1_and_2_threads([&] {
             std::vector<float> p(x), mm(big, 0.0f), vv(big, 0.0f);

@@ -74,6 +74,21 @@ void div(std::size_t n, const T* a, const T* b, T beta, T* y);
 template <class T>
 void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y);
 
+/// splitmix64's finaliser: a bijection of 64-bit words that mixes every bit (dropout's hash).
+constexpr std::uint64_t splitmix64(std::uint64_t z) noexcept {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+/// Dropout's mask applied: y[i] = (kept(i) ? x[i] · scale : 0) + beta · y[i], where element i is
+/// kept when (splitmix64(key + i) >> 11) >= threshold (a uniform 53-bit draw: kept with
+/// probability 1 − threshold / 2⁵³). The mask depends on i alone, so it is the same for any
+/// chunking and thread count. A dropped element is exactly 0 even where x is ±inf or NaN.
+template <class T>
+void dropout(std::size_t n, const T* x, std::uint64_t key, std::uint64_t threshold, T scale, T beta,
+             T* y);
+
 // ---- reductions --------------------------------------------------------------------------------
 
 /// Σ x[i], accumulated in blocks so that the rounding error grows like log n, not n.

@@ -32,22 +32,14 @@ struct dropout : elementwise_unary {
     double p = 0.5;          ///< the probability of zeroing an element
     std::uint64_t seed = 0;  ///< with the graph's step and the index, what the mask is drawn from
 
-    /// splitmix64's finaliser: a bijection of 64-bit words that mixes every bit.
-    static constexpr std::uint64_t mix(std::uint64_t z) noexcept {
-        z += 0x9e3779b97f4a7c15ull;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
+    /// The key of one step's mask (kernels::splitmix64 mixes the seed and the step).
+    std::uint64_t key(std::uint64_t step) const noexcept {
+        return kernels::splitmix64(seed ^ kernels::splitmix64(step));
     }
-    /// The key of one step's mask.
-    std::uint64_t key(std::uint64_t step) const noexcept { return mix(seed ^ mix(step)); }
-    /// Element i survives in the mask of `key` when a uniform 53-bit draw reaches
-    /// `threshold()` = p · 2⁵³: with probability 1 − p.
+    /// Element i survives in the mask of `key` when a uniform 53-bit draw,
+    /// splitmix64(key + i) >> 11, reaches `threshold()` = p · 2⁵³: with probability 1 − p.
     std::uint64_t threshold() const noexcept {
         return static_cast<std::uint64_t>(std::ldexp(p, 53));
-    }
-    static bool keeps_element(std::uint64_t key, std::uint64_t threshold, std::size_t i) noexcept {
-        return (mix(key + i) >> 11) >= threshold;
     }
 
     // out = x ⊙ m / (1 − p) in training, x in evaluation.
@@ -66,21 +58,15 @@ struct dropout : elementwise_unary {
     }
 
   private:
-    // y = beta · y + (x ⊙ m / (1 − p), or x when not training).
+    // y = beta · y + (x ⊙ m / (1 − p), or x when not training); y is read only when beta != 0.
     template <class T>
     void apply(std::size_t n, const T* x, T beta, T* y, const run_context& ctx) const {
-        // y is read only when beta != 0: with beta = 0 it may hold anything, NaN included (a
-        // reused buffer), and 0 · NaN would be NaN.
         if (!ctx.training || p == 0) {
             kernels::axpby<T>(n, T(1), x, beta, y);
             return;
         }
         const T scale = p < 1 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
-        const std::uint64_t k = key(ctx.step), t = threshold();
-        for (std::size_t i = 0; i < n; ++i) {
-            const T r = keeps_element(k, t, i) ? x[i] * scale : T(0);
-            y[i] = beta == T(0) ? r : r + beta * y[i];
-        }
+        kernels::dropout<T>(n, x, key(ctx.step), threshold(), scale, beta, y);
     }
 };
 

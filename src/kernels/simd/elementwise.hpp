@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 
 #include "batch_io.hpp"
@@ -168,6 +169,40 @@ void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
     });
 }
 
+// The hash runs on 64-bit integer batches (xsimd; AVX-512DQ multiplies 8 lanes at once, the
+// other sets fall back to xsimd's emulation) and fills a batch of multipliers (scale or 0); the
+// arithmetic on x is then the reference's, lane for lane: bitwise the same result.
+template <class A, class T>
+void dropout(std::size_t n, std::size_t first, const T* x, std::uint64_t key,
+             std::uint64_t threshold, T scale, T beta, T* y) {
+    using L = lanes<A, T>;
+    using B = typename L::batch;
+    using U = xsimd::batch<std::uint64_t, A>;
+    constexpr std::size_t UL = U::size;
+    alignas(64) std::uint64_t iota_lanes[UL];
+    for (std::size_t q = 0; q < UL; ++q) iota_lanes[q] = q;
+    const U iota = U::load_aligned(iota_lanes), vt(threshold);
+    const B vs(scale), vb(beta), zero(T(0));
+    alignas(64) T keep[L::size];
+    alignas(64) std::uint64_t h[UL];
+    for (std::size_t j = 0; j < n; j += L::size) {
+        const std::size_t c = n - j < L::size ? n - j : L::size;
+        for (std::size_t k = 0; k < L::size; k += UL) {
+            U z = U(key + (first + j + k)) + iota;
+            z += U(0x9e3779b97f4a7c15ull);  // splitmix64, as kernels::splitmix64
+            z = (z ^ (z >> 30)) * U(0xbf58476d1ce4e5b9ull);
+            z = (z ^ (z >> 27)) * U(0x94d049bb133111ebull);
+            z = z ^ (z >> 31);
+            // 0 or 1 per lane, compared in the integer batch: no branch per element.
+            xsimd::select((z >> 11) >= vt, U(1), U(0)).store_aligned(h);
+            for (std::size_t q = 0; q < UL; ++q) keep[k + q] = static_cast<T>(h[q]);
+        }
+        B r = xsimd::select(B::load_aligned(keep) != zero, L::load(x + j, c, T(0)) * vs, zero);
+        if (beta != T(0)) r += vb * L::load(y + j, c, T(0));
+        L::store(y + j, c, r);
+    }
+}
+
 }  // namespace fusegrad::kernels::simd
 
 /// Explicitly instantiates every elementwise body for arch A, float and double.
@@ -186,7 +221,9 @@ void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
     template void fusegrad::kernels::simd::mul<A, T>(std::size_t, const T*, const T*, T, T*);      \
     template void fusegrad::kernels::simd::div<A, T>(std::size_t, const T*, const T*, T, T*);      \
     template void fusegrad::kernels::simd::relu_backward<A, T>(std::size_t, const T*, const T*, T, \
-                                                               T*);
+                                                               T*);                                \
+    template void fusegrad::kernels::simd::dropout<A, T>(std::size_t, std::size_t, const T*,       \
+                                                         std::uint64_t, std::uint64_t, T, T, T*);
 #define FUSEGRAD_INSTANTIATE_ELEMENTWISE(A)      \
     FUSEGRAD_INSTANTIATE_ELEMENTWISE_T(A, float) \
     FUSEGRAD_INSTANTIATE_ELEMENTWISE_T(A, double)

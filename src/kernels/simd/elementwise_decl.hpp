@@ -4,6 +4,7 @@
 /// door. Same arguments and semantics as the kernels of the same name in kernels.hpp.
 
 #include <cstddef>
+#include <cstdint>
 
 namespace fusegrad::kernels::simd {
 
@@ -31,5 +32,9 @@ template <class A, class T>
 void div(std::size_t n, const T* a, const T* b, T beta, T* y);
 template <class A, class T>
 void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y);
+/// `first`: the index of x[0] in the whole array (the mask is keyed by it).
+template <class A, class T>
+void dropout(std::size_t n, std::size_t first, const T* x, std::uint64_t key,
+             std::uint64_t threshold, T scale, T beta, T* y);
 
 }  // namespace fusegrad::kernels::simd
