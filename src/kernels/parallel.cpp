@@ -1,6 +1,9 @@
-// The one definition of use_threads (see parallel.hpp), compiled without instruction-set flags.
+// The one definitions of use_threads and threads_for (see parallel.hpp), compiled without
+// instruction-set flags.
 
 #include "parallel.hpp"
+
+#include <algorithm>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -16,6 +19,20 @@ bool use_threads(std::size_t chunks, std::size_t work) {
     (void)chunks;
     (void)work;
     return false;
+#endif
+}
+
+std::size_t threads_for(std::size_t units, std::size_t work, std::size_t min_work_per_thread) {
+#ifdef _OPENMP
+    if (omp_in_parallel()) return 1;
+    const auto most = static_cast<std::size_t>(std::max(omp_get_max_threads(), 1));
+    const std::size_t by_work = min_work_per_thread == 0 ? most : work / min_work_per_thread;
+    return std::max<std::size_t>(1, std::min({most, units, by_work}));
+#else
+    (void)units;
+    (void)work;
+    (void)min_work_per_thread;
+    return 1;
 #endif
 }
 

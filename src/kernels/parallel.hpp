@@ -24,24 +24,41 @@ inline constexpr std::size_t kMinParallelWork = std::size_t(1) << 17;
 /// compiled under every instruction set's flags and the linker could keep any one copy.
 bool use_threads(std::size_t chunks, std::size_t work);
 
+/// How many threads a call doing `work` operations over `units` independent pieces should use:
+/// 1 inside a parallel region or without OpenMP, otherwise the OpenMP thread count capped at
+/// `units` and at one thread per `min_work_per_thread` operations (at least 1). For kernels
+/// whose per-thread cost is known (GEMM: a fork/join and its barriers), so that a second thread
+/// is only woken when its share of the work outweighs what waking it costs.
+std::size_t threads_for(std::size_t units, std::size_t work, std::size_t min_work_per_thread);
+
+/// Calls f(chunk_index, begin, end) for the chunks of [0, count) as for_each_chunk does, on
+/// `threads` threads when that is more than 1 (and there is more than one chunk).
+template <class F>
+void for_each_chunk_on(std::size_t threads, std::size_t count, std::size_t chunk, F&& f) {
+    if (count == 0) return;
+    const std::size_t chunks = (count + chunk - 1) / chunk;
+    if (threads > 1 && chunks > 1) {
+#ifdef _OPENMP
+        const auto total = static_cast<long long>(chunks);
+#pragma omp parallel for schedule(static) num_threads(static_cast <int>(std::min(threads, chunks)))
+        for (long long c = 0; c < total; ++c) {
+            const auto cu = static_cast<std::size_t>(c);
+            f(cu, cu * chunk, std::min(count, (cu + 1) * chunk));
+        }
+        return;
+#endif
+    }
+    for (std::size_t c = 0; c < chunks; ++c) f(c, c * chunk, std::min(count, (c + 1) * chunk));
+}
+
 /// Calls f(chunk_index, begin, end) for the chunks [c · chunk, min(count, (c + 1) · chunk)) of
 /// [0, count), on several threads when use_threads(chunks, count · work_per_item).
 template <class F>
 void for_each_chunk(std::size_t count, std::size_t chunk, std::size_t work_per_item, F&& f) {
     if (count == 0) return;
     const std::size_t chunks = (count + chunk - 1) / chunk;
-    if (use_threads(chunks, count * work_per_item)) {
-#ifdef _OPENMP
-        const auto total = static_cast<long long>(chunks);
-#pragma omp parallel for schedule(static)
-        for (long long c = 0; c < total; ++c) {
-            const auto cu = static_cast<std::size_t>(c);
-            f(cu, cu * chunk, std::min(count, (cu + 1) * chunk));
-        }
-#endif
-        return;
-    }
-    for (std::size_t c = 0; c < chunks; ++c) f(c, c * chunk, std::min(count, (c + 1) * chunk));
+    const bool threads = use_threads(chunks, count * work_per_item);
+    for_each_chunk_on(threads ? threads_for(chunks, 0, 0) : 1, count, chunk, f);
 }
 
 }  // namespace fusegrad::kernels::detail

@@ -22,10 +22,11 @@
 /// - transposed: few columns and op(A) contiguous along its columns (Xᵀ·dZ): compute
 ///   Cᵀ = op(B)ᵀ op(A)ᵀ on the blocked path, where op(A)ᵀ is a row-contiguous B operand.
 ///
-/// Threads: C is cut into fixed chunks (blocks of MC rows; or, when C has a single row block,
-/// groups of 8 column panels; on the skinny path 32 rows), each computed by one thread over the
-/// whole of k in the same order as serially, so the result does not depend on the thread count; k
-/// is never split across threads. No exception leaves an OpenMP region (guarded_chunks).
+/// Threads: a call uses a second thread only with at least shape::min_work_per_thread
+/// multiply-adds per thread. C is then cut into even shares of whole micro-tiles (blocked: MR-row
+/// panels, or column panels when C is short; skinny: chunks of 32 rows), each computed by one
+/// thread over the whole of k in the same order as serially, so the result does not depend on
+/// the thread count; k is never split across threads. No exception leaves an OpenMP region.
 
 #include <algorithm>
 #include <atomic>
@@ -39,6 +40,10 @@
 
 // The AVX2 transpose in pack_slice names __m256 intrinsics; only AVX2 instantiations use them.
 #include <immintrin.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "../parallel.hpp"
 #include "gemm_decl.hpp"
@@ -86,23 +91,31 @@ inline void keep_in_register(xsimd::batch<T, A>& v) {
 #endif
 }
 
-/// detail::for_each_chunk, but an exception thrown by f (std::bad_alloc when a thread's scratch
-/// grows) is caught inside the OpenMP region, where it would call std::terminate, and rethrown
-/// on the calling thread after the region; chunks not yet started are skipped.
+/// detail::for_each_chunk_on, but an exception thrown by f (std::bad_alloc when a thread's
+/// scratch grows) is caught inside the OpenMP region, where it would call std::terminate, and
+/// rethrown on the calling thread after the region; chunks not yet started are skipped.
 template <class A, class F>
-void guarded_chunks(std::size_t count, std::size_t chunk, std::size_t work_per_item, F&& f) {
+void guarded_chunks(std::size_t threads, std::size_t count, std::size_t chunk, F&& f) {
     std::exception_ptr error;
     std::atomic<bool> failed{false};
-    detail::for_each_chunk(count, chunk, work_per_item,
-                           [&](std::size_t c, std::size_t i0, std::size_t i1) {
-                               if (failed.load(std::memory_order_relaxed)) return;
-                               try {
-                                   f(c, i0, i1);
-                               } catch (...) {
-                                   if (!failed.exchange(true)) error = std::current_exception();
-                               }
-                           });
+    detail::for_each_chunk_on(threads, count, chunk,
+                              [&](std::size_t c, std::size_t i0, std::size_t i1) {
+                                  if (failed.load(std::memory_order_relaxed)) return;
+                                  try {
+                                      f(c, i0, i1);
+                                  } catch (...) {
+                                      if (!failed.exchange(true)) error = std::current_exception();
+                                  }
+                              });
     if (error) std::rethrow_exception(error);
+}
+
+/// Waits for every thread of the enclosing OpenMP team (nothing outside a parallel region).
+template <class A>
+inline void team_barrier() {
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
 }
 
 /// Block sizes per (arch, type), chosen by measurement (benchmarks/bench_gemm.cpp).
@@ -124,8 +137,17 @@ struct shape {
     static constexpr std::size_t kc = 256;
     static constexpr std::size_t mc = mr * (wide ? 12 : 24);
     static constexpr std::size_t nc = nr * 64;
-    /// Column panels per thread chunk when C has a single row block.
-    static constexpr std::size_t panel_chunk = 8;
+    /// Multiply-adds a GEMM must have per thread before it wakes another one. Measured with
+    /// bench_gemm's thread table (AMD EPYC family 26 model 2, 2 cores): an OpenMP fork/join
+    /// costs ~3 µs there and each barrier ~1.5 µs (24 and 11 µs with OMP_WAIT_POLICY=passive);
+    /// 2^21 multiply-adds take ~15–25 µs on one core of any set we run on, so the second
+    /// thread's share always outweighs them. Smaller products stay on the calling thread.
+    static constexpr std::size_t min_work_per_thread = std::size_t(1) << 21;
+    /// Rows of C per thread from which threads share one packed B (one barrier per depth block)
+    /// instead of each packing all of it. Measured (same machine, float AVX-512, 2 threads):
+    /// 128×128×784 1.16× faster than 1 thread with private B against 0.98× shared (the shared
+    /// panels cross cores and wait at barriers); 1024³ 1.95–2.02× shared against 1.75–1.85×.
+    static constexpr std::size_t share_b_rows = 512;
     /// Skinny path tile: ri rows × cj columns of vector accumulators. AVX2 float X·W
     /// 256×784×10, same binary, interleaved runs: 2×5 100 GFLOP/s, 1×10 87, 2×6 86, 3×4 81.
     static constexpr std::size_t ri = wide ? 4 : 2;
@@ -278,6 +300,19 @@ struct micro {
 
 /// The blocked path for C (m × n, element (i, j) at c[i * rsc + j * csc]); MC and KC are
 /// parameters so that block sizes can be compared in one binary.
+///
+/// Threads: one OpenMP region per call (not one per depth block), and each thread takes an even
+/// share of C, whole micro-tiles, over all of k:
+/// - by rows (shares of MR-row panels), when C has at least two row panels per thread. Each
+///   thread packs all of B for itself, unless its share has at least shape::share_b_rows rows:
+///   then the threads share the packed B, each packing an even part of it, with one barrier
+///   per depth block (B is double-buffered: a thread packing block i + 1 into the buffer of
+///   block i − 1 has passed the barrier of block i, which every thread reaches only after
+///   computing block i − 1);
+/// - otherwise by column panels: each thread packs the B panels it alone reads, and the (short)
+///   A block itself.
+/// Every element of C is the same micro-kernel over the same depth blocks in the same order
+/// whichever thread computes it, so the result does not depend on the thread count.
 template <class A, class T, std::size_t MC = shape<A, T>::mc, std::size_t KC = shape<A, T>::kc>
 void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, view<T> b, T beta,
              T* c, std::size_t rsc, std::size_t csc) {
@@ -286,62 +321,102 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
     constexpr std::size_t NR = S::nr;
     // B in place: rows contiguous, and at most two row panels per call would reuse a packed copy.
     const bool direct_b = b.cs == 1 && m <= 2 * MR;
-    T* bbuf = scratch<A, T, 0>(KC * round_up<A>(std::min(n, S::nc), NR));
-    for (std::size_t jc = 0; jc < n; jc += S::nc) {
-        const std::size_t nc = std::min(S::nc, n - jc);
-        const std::size_t panels = (nc + NR - 1) / NR;
-        for (std::size_t pc = 0; pc < k; pc += KC) {
-            const std::size_t kc = std::min(KC, k - pc);
-            // Later depth blocks add to what the earlier ones wrote.
-            const T beta_k = pc == 0 ? beta : T(1);
-            for (std::size_t q = 0; q < panels; ++q) {
-                const std::size_t nr = std::min(NR, nc - q * NR);
-                if (!direct_b || nr < NR) {
-                    pack_b<A, NR>(nr, kc, b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs,
-                                  bbuf + q * kc * NR);
+    const std::size_t row_panels = (m + MR - 1) / MR;
+    const std::size_t col_panels = (n + NR - 1) / NR;
+    const std::size_t threads = detail::threads_for(std::max(row_panels / 2, col_panels), m * n * k,
+                                                    S::min_work_per_thread);
+    const bool by_rows = row_panels >= 2 * threads;
+    const bool shared_b = threads > 1 && by_rows && m / threads >= S::share_b_rows;
+    // One packed B block (KC × NC): per thread, or two shared by all.
+    const std::size_t bsize = KC * round_up<A>(std::min(n, S::nc), NR);
+    T* const shared_bbuf = shared_b ? scratch<A, T, 0>(2 * bsize) : nullptr;
+
+    // Thread t of nt: rows [i0, i1) and column panels [g0, g1) of C.
+    auto run = [&](std::size_t t, std::size_t nt, T* abuf, T* own_bbuf) {
+        const std::size_t i0 = by_rows ? t * row_panels / nt * MR : 0;
+        const std::size_t i1 = by_rows ? std::min(m, (t + 1) * row_panels / nt * MR) : m;
+        const std::size_t g0 = by_rows ? 0 : t * col_panels / nt;
+        const std::size_t g1 = by_rows ? col_panels : (t + 1) * col_panels / nt;
+        std::size_t round = 0;
+        for (std::size_t jc = 0; jc < n; jc += S::nc) {
+            const std::size_t nc = std::min(S::nc, n - jc);
+            const std::size_t panels = (nc + NR - 1) / NR;
+            // This thread's panels of the block: [q0, q1) (block-relative).
+            const std::size_t first = jc / NR;
+            const std::size_t q0 = std::clamp(g0, first, first + panels) - first;
+            const std::size_t q1 = std::clamp(g1, first, first + panels) - first;
+            // The panels this thread packs: its part of a shared B, or those it reads.
+            const std::size_t p0 = shared_b ? t * panels / nt : q0;
+            const std::size_t p1 = shared_b ? (t + 1) * panels / nt : q1;
+            for (std::size_t pc = 0; pc < k; pc += KC, ++round) {
+                const std::size_t kc = std::min(KC, k - pc);
+                // Later depth blocks add to what the earlier ones wrote.
+                const T beta_k = pc == 0 ? beta : T(1);
+                T* bb = shared_b ? shared_bbuf + (round & 1) * bsize : own_bbuf;
+                for (std::size_t q = p0; q < p1; ++q) {
+                    const std::size_t nr = std::min(NR, nc - q * NR);
+                    if (!direct_b || nr < NR) {
+                        pack_b<A, NR>(nr, kc, b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs, b.cs,
+                                      bb + q * kc * NR);
+                    }
                 }
-            }
-            // Rows i0..i1 of this block times its column panels q0..q1, on one thread.
-            auto block = [&](std::size_t i0, std::size_t i1, std::size_t q0, std::size_t q1) {
-                const std::size_t mc = i1 - i0;
-                T* abuf = scratch<A, T, 1>(MC * KC);
-                for (std::size_t ir = 0; ir < mc; ir += MR) {
-                    pack_a<A, MR>(std::min(MR, mc - ir), kc, a.p + (i0 + ir) * a.rs + pc * a.cs,
-                                  a.rs, a.cs, abuf + ir * kc);
-                }
-                for (std::size_t q = q0; q < q1; ++q) {
-                    const std::size_t jr = q * NR;
-                    const std::size_t nr = std::min(NR, nc - jr);
-                    const bool in_place = direct_b && nr == NR;
-                    const T* bp = in_place ? b.p + pc * b.rs + jc + jr : bbuf + q * kc * NR;
-                    const std::size_t ldbp = in_place ? b.rs : NR;
+                if (shared_b) team_barrier<A>();
+                for (std::size_t ib = i0; ib < i1; ib += MC) {
+                    const std::size_t mc = std::min(MC, i1 - ib);
                     for (std::size_t ir = 0; ir < mc; ir += MR) {
-                        T* cp = c + (i0 + ir) * rsc + (jc + jr) * csc;
-                        const std::size_t mr = std::min(MR, mc - ir);
-                        if (in_place && ir == 0) {
-                            micro<A, T>::template run<true>(kc, abuf, bp, ldbp, alpha, beta_k, cp,
-                                                            rsc, csc, mr, nr);
-                        } else {
-                            micro<A, T>::template run<false>(kc, abuf + ir * kc, bp, ldbp, alpha,
-                                                             beta_k, cp, rsc, csc, mr, nr);
+                        pack_a<A, MR>(std::min(MR, mc - ir), kc, a.p + (ib + ir) * a.rs + pc * a.cs,
+                                      a.rs, a.cs, abuf + ir * kc);
+                    }
+                    for (std::size_t q = q0; q < q1; ++q) {
+                        const std::size_t jr = q * NR;
+                        const std::size_t nr = std::min(NR, nc - jr);
+                        const bool in_place = direct_b && nr == NR;
+                        const T* bp = in_place ? b.p + pc * b.rs + jc + jr : bb + q * kc * NR;
+                        const std::size_t ldbp = in_place ? b.rs : NR;
+                        for (std::size_t ir = 0; ir < mc; ir += MR) {
+                            T* cp = c + (ib + ir) * rsc + (jc + jr) * csc;
+                            const std::size_t mr = std::min(MR, mc - ir);
+                            if (in_place && ir == 0) {
+                                micro<A, T>::template run<true>(kc, abuf, bp, ldbp, alpha, beta_k,
+                                                                cp, rsc, csc, mr, nr);
+                            } else {
+                                micro<A, T>::template run<false>(kc, abuf + ir * kc, bp, ldbp,
+                                                                 alpha, beta_k, cp, rsc, csc, mr,
+                                                                 nr);
+                            }
                         }
                     }
                 }
-            };
-            if (m > MC) {
-                // Threads take fixed blocks of mc rows.
-                guarded_chunks<A>(m, MC, nc * kc, [&](std::size_t, std::size_t i0, std::size_t i1) {
-                    block(i0, i1, 0, panels);
-                });
-            } else {
-                // One row block (a short or transposed-skinny C): threads take fixed groups of
-                // column panels instead, each packing the (small) A block itself.
-                guarded_chunks<A>(
-                    panels, S::panel_chunk, m * kc * NR,
-                    [&](std::size_t, std::size_t q0, std::size_t q1) { block(0, m, q0, q1); });
             }
         }
+    };
+    if (threads == 1) {
+        run(0, 1, scratch<A, T, 1>(MC * KC), scratch<A, T, 0>(bsize));
+        return;
     }
+#ifdef _OPENMP
+    // No exception may leave the region: each thread's buffers (the only allocations) are taken
+    // before a first barrier, and if any thread failed, every thread returns after it.
+    std::exception_ptr error;
+    std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(static_cast <int>(threads))
+    {
+        T* abuf = nullptr;
+        T* own_bbuf = nullptr;
+        try {
+            abuf = scratch<A, T, 1>(MC * KC);
+            if (!shared_b) own_bbuf = scratch<A, T, 0>(bsize);
+        } catch (...) {
+            if (!failed.exchange(true)) error = std::current_exception();
+        }
+        team_barrier<A>();
+        if (!failed.load()) {
+            run(static_cast<std::size_t>(omp_get_thread_num()),
+                static_cast<std::size_t>(omp_get_num_threads()), abuf, own_bbuf);
+        }
+    }
+    if (error) std::rethrow_exception(error);
+#endif
 }
 
 /// out[r][j] = Σ_p a(r, p) · op(B)(p, j) for RI rows of A (`lda` apart, contiguous in p) and CJ
@@ -518,51 +593,55 @@ void skinny(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vie
     const std::size_t kmax = std::max(L, S::skinny_l1_bytes / (np * sizeof(T)) / L * L);
     const std::size_t blocks = (k + kmax - 1) / kmax;
     const std::size_t kb = round_up<A>((k + blocks - 1) / blocks, L);
-    guarded_chunks<A>(m, S::skinny_chunk, n * k, [&](std::size_t, std::size_t i0, std::size_t i1) {
-        // With several depth blocks, the chunk's dot products (row r at sums[r * np]), summed
-        // over the blocks in order; with one, tiles go straight to C.
-        T sums[S::skinny_chunk * ((S::skinny_max_n + CJ - 1) / CJ * CJ)];
-        for (std::size_t p0 = 0; p0 < k; p0 += kb) {
-            const std::size_t kl = std::min(kb, k - p0);
-            const T* bk = bp + p0 / L * step;
-            for (std::size_t i = i0; i < i1; i += RI) {
-                const std::size_t ri = std::min(RI, i1 - i);
-                for (std::size_t j0 = 0; j0 < n; j0 += CJ) {
-                    T* s = sums + (i - i0) * np + j0;
-                    const std::size_t cj = std::min(CJ, n - j0);
-                    if (ri == RI) {
-                        T out[RI][CJ];
-                        dot_tile<A, T, RI, CJ>(kl, a.p + i * a.rs + p0, a.rs, bk + j0 * L, step,
-                                               out);
-                        if (blocks == 1) {
-                            store_tile<A>(out, RI, cj, alpha, beta, c + i * ldc + j0, ldc);
-                        } else {
-                            add_tile<A>(out, RI, p0 == 0, s, np);
-                        }
-                    } else {
-                        for (std::size_t r = 0; r < ri; ++r) {
-                            T out[1][CJ];
-                            dot_tile<A, T, 1, CJ>(kl, a.p + (i + r) * a.rs + p0, a.rs, bk + j0 * L,
-                                                  step, out);
+    const std::size_t threads = detail::threads_for((m + S::skinny_chunk - 1) / S::skinny_chunk,
+                                                    m * n * k, S::min_work_per_thread);
+    guarded_chunks<A>(
+        threads, m, S::skinny_chunk, [&](std::size_t, std::size_t i0, std::size_t i1) {
+            // With several depth blocks, the chunk's dot products (row r at sums[r * np]), summed
+            // over the blocks in order; with one, tiles go straight to C.
+            T sums[S::skinny_chunk * ((S::skinny_max_n + CJ - 1) / CJ * CJ)];
+            for (std::size_t p0 = 0; p0 < k; p0 += kb) {
+                const std::size_t kl = std::min(kb, k - p0);
+                const T* bk = bp + p0 / L * step;
+                for (std::size_t i = i0; i < i1; i += RI) {
+                    const std::size_t ri = std::min(RI, i1 - i);
+                    for (std::size_t j0 = 0; j0 < n; j0 += CJ) {
+                        T* s = sums + (i - i0) * np + j0;
+                        const std::size_t cj = std::min(CJ, n - j0);
+                        if (ri == RI) {
+                            T out[RI][CJ];
+                            dot_tile<A, T, RI, CJ>(kl, a.p + i * a.rs + p0, a.rs, bk + j0 * L, step,
+                                                   out);
                             if (blocks == 1) {
-                                store_tile<A>(out, 1, cj, alpha, beta, c + (i + r) * ldc + j0, ldc);
+                                store_tile<A>(out, RI, cj, alpha, beta, c + i * ldc + j0, ldc);
                             } else {
-                                add_tile<A>(out, 1, p0 == 0, s + r * np, np);
+                                add_tile<A>(out, RI, p0 == 0, s, np);
+                            }
+                        } else {
+                            for (std::size_t r = 0; r < ri; ++r) {
+                                T out[1][CJ];
+                                dot_tile<A, T, 1, CJ>(kl, a.p + (i + r) * a.rs + p0, a.rs,
+                                                      bk + j0 * L, step, out);
+                                if (blocks == 1) {
+                                    store_tile<A>(out, 1, cj, alpha, beta, c + (i + r) * ldc + j0,
+                                                  ldc);
+                                } else {
+                                    add_tile<A>(out, 1, p0 == 0, s + r * np, np);
+                                }
                             }
                         }
                     }
                 }
             }
-        }
-        for (std::size_t i = i0; i < i1 && blocks > 1; ++i) {
-            const T* s = sums + (i - i0) * np;
-            T* ci = c + i * ldc;
-            for (std::size_t j = 0; j < n; ++j) {
-                const T x = alpha * s[j];
-                ci[j] = beta == T(0) ? x : x + beta * ci[j];
+            for (std::size_t i = i0; i < i1 && blocks > 1; ++i) {
+                const T* s = sums + (i - i0) * np;
+                T* ci = c + i * ldc;
+                for (std::size_t j = 0; j < n; ++j) {
+                    const T x = alpha * s[j];
+                    ci[j] = beta == T(0) ? x : x + beta * ci[j];
+                }
             }
-        }
-    });
+        });
 }
 
 }  // namespace gemm_impl
