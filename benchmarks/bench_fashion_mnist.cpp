@@ -14,6 +14,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "machine.hpp"
+
 #include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
@@ -267,6 +269,7 @@ int main(int argc, char** argv) {
         std::perror("bench_fashion_mnist: execv");  // only reached if execv failed
     }
     benchmark::Initialize(&argc, argv);
+    fusegrad::bench::print_machine();
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

@@ -2,13 +2,16 @@
 // cblas_sgemm / cblas_dgemm at one thread, on the products of a softmax-regression layer
 // (X·W, dZ·Wᵀ, Xᵀ·dZ with batch 256, 784 inputs, 10 classes; X·W also at batch 64), an MLP layer
 // (256×784×256) and a square 1024³, in float and double. After the usual table it prints GFLOP/s
-// and the ratio fusegrad / OpenBLAS per shape (best run of each).
+// and the ratio fusegrad / OpenBLAS per shape (best run of each); then the thread table: float
+// on the active set, 1 thread against all (at least 2) on the products of an MLP step and a
+// softmax step and on 1024³ (filter it with --benchmark_filter=threads).
 //
 // Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./bench_gemm [--benchmark_filter=...]
 // (openblas_set_num_threads(1) is also called; OMP_NUM_THREADS keeps fusegrad on one thread).
 
 #include <benchmark/benchmark.h>
 
+#include "machine.hpp"
 #include "ratio_reporter.hpp"
 
 #include <algorithm>
@@ -17,10 +20,12 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fusegrad/kernels/arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/nn/threads.hpp"
 
 #ifdef FUSEGRAD_HAVE_BLAS
 #include <cblas.h>
@@ -47,6 +52,25 @@ const shape kShapes[] = {
     {"XtdZ_784x256x10", true, false, 784, 10, 256},  // dW = Xᵀ · dZ
     {"MLP_256x784x256", false, false, 256, 256, 784},  // hidden layer forward
     {"square_1024", false, false, 1024, 1024, 1024},   // square
+};
+
+// The thread table: float, the active instruction set, 1 thread against all of them, on the
+// products of one step of the example's MLP (784-128-64-10, batch 128) and of the softmax step,
+// and on 1024³. The second thread must never make a product slower.
+const shape kThreadShapes[] = {
+    {"X.W1_128x784x128", false, false, 128, 128, 784},
+    {"H1.W2_128x128x64", false, false, 128, 64, 128},
+    {"H2.W3_128x64x10", false, false, 128, 10, 64},
+    {"Xt.dZ1_784x128x128", true, false, 784, 128, 128},
+    {"H1t.dZ2_128x128x64", true, false, 128, 64, 128},
+    {"dZ2.W2t_128x64x128", false, true, 128, 128, 64},
+    {"H2t.dZ3_64x128x10", true, false, 64, 10, 128},
+    {"dZ3.W3t_128x10x64", false, true, 128, 64, 10},
+    {"XW_256x784x10", false, false, 256, 10, 784},
+    {"XtdZ_784x256x10", true, false, 784, 10, 256},
+    {"XW_64x784x10", false, false, 64, 10, 784},
+    {"MLP_256x784x256", false, false, 256, 256, 784},
+    {"square_1024", false, false, 1024, 1024, 1024},
 };
 
 template <class T>
@@ -85,6 +109,14 @@ void run_fusegrad(benchmark::State& state, shape s, fk::arch a) {
     }
     state.counters["FLOPS"] =
         benchmark::Counter(flops(s), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// kernels::gemm on the active set with the kernels allowed `threads` threads.
+void run_threads(benchmark::State& state, shape s, std::size_t threads) {
+    const std::size_t saved = fusegrad::nn::num_threads();
+    fusegrad::nn::set_num_threads(threads);
+    run_fusegrad<float>(state, s, fk::active_arch());
+    fusegrad::nn::set_num_threads(saved);
 }
 
 #ifdef FUSEGRAD_HAVE_BLAS
@@ -143,6 +175,36 @@ void register_all() {
     }
 }
 
+std::string thread_name(const shape& s, std::size_t threads) {
+    return std::string("gemm/") + s.name + "/float/threads:" + std::to_string(threads);
+}
+
+std::size_t most_threads() {
+    return std::max<std::size_t>(2, std::thread::hardware_concurrency());
+}
+
+void register_threads() {
+    for (const auto& s : kThreadShapes) {
+        for (const std::size_t t : {std::size_t(1), most_threads()}) {
+            benchmark::RegisterBenchmark(thread_name(s, t).c_str(),
+                                         [s, t](benchmark::State& st) { run_threads(st, s, t); })
+                ->Unit(benchmark::kNanosecond)
+                ->UseRealTime();
+        }
+    }
+}
+
+void print_threads(const ratio_reporter& rep) {
+    const std::size_t most = most_threads();
+    std::printf("\nshape                   1 thread us  %zu threads us  speed-up (float, %s)\n",
+                most, std::string(fk::arch_name(fk::active_arch())).c_str());
+    for (const auto& s : kThreadShapes) {
+        const double one = rep.best(thread_name(s, 1)), all = rep.best(thread_name(s, most));
+        if (one == 0.0 || all == 0.0) continue;
+        std::printf("%-22s %12.2f %13.2f %9.2f\n", s.name, one / 1e3, all / 1e3, one / all);
+    }
+}
+
 template <class T>
 void print_ratios(const ratio_reporter& rep) {
     for (const auto& s : kShapes) {
@@ -168,7 +230,9 @@ int main(int argc, char** argv) {
 #endif
     register_all<float>();
     register_all<double>();
+    register_threads();
     benchmark::Initialize(&argc, argv);
+    fusegrad::bench::print_machine();
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     ratio_reporter rep;
     benchmark::RunSpecifiedBenchmarks(&rep);
@@ -177,6 +241,7 @@ int main(int argc, char** argv) {
         "fusegrad speed / OpenBLAS speed, 1 thread)\n");
     print_ratios<float>(rep);
     print_ratios<double>(rep);
+    print_threads(rep);
     benchmark::Shutdown();
     return 0;
 }

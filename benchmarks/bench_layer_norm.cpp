@@ -176,6 +176,7 @@ int main(int argc, char** argv) {
     fusegrad::bench::keep_freed_memory_in_heap();
     register_all();
     benchmark::Initialize(&argc, argv);
+    fusegrad::bench::print_machine();
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     fusegrad::bench::ratio_reporter rep;
     benchmark::RunSpecifiedBenchmarks(&rep);

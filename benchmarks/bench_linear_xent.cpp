@@ -11,9 +11,8 @@
 //      OMP_WAIT_POLICY=passive ./bench_linear_xent                          (all threads)
 // Options (environment): FUSEGRAD_BENCH_SHAPES=small|medium|all (default medium: the two
 // smaller shapes; "all" adds 4096×1024×32000 and 8192×1024×128256, minutes per step on one
-// core). After the timings it prints the CPU (family, model from /proc/cpuinfo), the FMA peak
-// of this machine at the run's thread count (a probe: 12 independent FMA chains per thread on
-// the widest vectors the CPU has, enough to fill two FMA pipes of 4 cycles' latency), and per
+// core). It first prints the machine (machine.hpp: CPU family and model, FMA peak, memory
+// bandwidth); after the timings the FMA peak at the run's thread count, and per
 // shape the medians over the repetitions (use --benchmark_repetitions=N; the table stays right
 // with --benchmark_report_aggregates_only too), their ratios, GFLOP/s over the work the fused op
 // does (four GEMMs' worth: logits, recomputed logits, dx, dW: 8·N·D·C flops) as a share of that
@@ -56,8 +55,6 @@
 #ifdef FUSEGRAD_HAVE_TORCH
 #include <torch/torch.h>
 #endif
-
-#include <immintrin.h>
 
 namespace fg = fusegrad;
 
@@ -176,71 +173,6 @@ void run_gemm_reference(benchmark::State& st) {
         benchmark::Counter(2.0 * double(n * n * n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// ---- FMA peak ------------------------------------------------------------------------------
-
-/// 12 independent FMA chains (a += a · m + c on 12 registers) for `iters` rounds; returns a sum
-/// so that nothing is optimized away. Zen 5 and recent Intel cores issue two vector FMAs per
-/// cycle with a latency of 4 cycles: 8 chains in flight are the minimum, 12 leave slack.
-__attribute__((target("avx512f"))) float fma_chains_avx512(long iters) {
-    __m512 a[12];
-    for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1.0f + 0.01f * float(i));
-    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
-    for (long k = 0; k < iters; ++k) {
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
-    }
-    __m512 s = a[0];
-    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
-    alignas(64) float v[16];
-    _mm512_store_ps(v, s);
-    float r = 0;
-    for (float x : v) r += x;
-    return r;
-}
-
-__attribute__((target("avx2,fma"))) float fma_chains_avx2(long iters) {
-    __m256 a[12];
-    for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(1.0f + 0.01f * float(i));
-    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
-    for (long k = 0; k < iters; ++k) {
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], m, c);
-    }
-    __m256 s = a[0];
-    for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
-    alignas(32) float v[8];
-    _mm256_store_ps(v, s);
-    return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-}
-
-/// Float GFLOP/s of `threads` threads each running the FMA chains (best of 5), or 0 when the
-/// CPU has neither AVX-512 nor AVX2 with FMA. lanes is set to the vector width used.
-double fma_peak(int threads, int& lanes) {
-    const bool avx512 = __builtin_cpu_supports("avx512f");
-    if (!avx512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
-    lanes = avx512 ? 16 : 8;
-    const long iters = 20'000'000;
-    double best = 0;
-    volatile float sink = 0;
-    for (int rep = 0; rep < 5; ++rep) {
-        const auto t0 = std::chrono::steady_clock::now();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-        {
-            const float r = avx512 ? fma_chains_avx512(iters) : fma_chains_avx2(iters);
-#ifdef _OPENMP
-#pragma omp critical
-#endif
-            sink = sink + r;
-        }
-        const double s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        best = std::max(best, double(threads) * double(iters) * 12.0 * 2.0 * lanes / s / 1e9);
-    }
-    return best;
-}
-
 // ---- peak memory, in a child process per implementation -------------------------------------
 
 long status_kib(const char* key) {
@@ -320,16 +252,14 @@ int main(int argc, char** argv) {
 #endif
     }
     benchmark::Initialize(&argc, argv);
+    fg::bench::print_machine(int(g_threads));
     fg::bench::ratio_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
 
     const int threads = int(g_threads);
     int lanes = 0;
-    const double fma = fma_peak(threads, lanes);
-    std::printf("\nCPU %s; kernels on %s, %d thread(s)\n", fusegrad::bench::cpu_label().c_str(),
-                std::string(fg::kernels::arch_name(fg::kernels::active_arch())).c_str(), threads);
-    std::printf("FMA peak (probe, %d float lanes, %d thread(s)): %.1f GFLOP/s\n", lanes, threads,
-                fma);
+    const double fma = fg::bench::fma_peak(threads, lanes);
+    std::printf("\nFMA peak at this run's %d thread(s): %.1f GFLOP/s\n", threads, fma);
     const double gemm_ms = reporter.median("gemm/1024^3");
     const double peak = gemm_ms > 0 ? 2.0 * 1024.0 * 1024.0 * 1024.0 / (gemm_ms * 1e6) : 0;
     std::printf("kernels::gemm 1024^3: %.1f GFLOP/s (%.0f%% of the FMA peak)\n", peak,

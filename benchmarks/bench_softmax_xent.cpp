@@ -12,6 +12,7 @@
 #include <benchmark/benchmark.h>
 
 #include "heap.hpp"
+#include "machine.hpp"
 #include "ratio_reporter.hpp"
 
 #include <algorithm>
@@ -219,6 +220,7 @@ int main(int argc, char** argv) {
     fusegrad::bench::keep_freed_memory_in_heap();  // see heap.hpp
     register_all();
     benchmark::Initialize(&argc, argv);
+    fusegrad::bench::print_machine();
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     ratio_reporter rep;
     benchmark::RunSpecifiedBenchmarks(&rep);

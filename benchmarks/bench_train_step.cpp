@@ -12,6 +12,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "machine.hpp"
 #include "ratio_reporter.hpp"
 
 #include <algorithm>
@@ -167,6 +168,7 @@ int main(int argc, char** argv) {
 #endif
     }
     benchmark::Initialize(&argc, argv);
+    fusegrad::bench::print_machine();
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     ratio_reporter rep;
     benchmark::RunSpecifiedBenchmarks(&rep);

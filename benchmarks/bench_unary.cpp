@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("unary/memcpy", memcpy_1m);
     register_all(fg::op::all_ops{});
     benchmark::Initialize(&argc, argv);
+    fusegrad::bench::print_machine();
     fg::bench::ratio_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
     std::printf("\nCPU %s; kernels on %s; 1M floats\n", fg::bench::cpu_label().c_str(),
