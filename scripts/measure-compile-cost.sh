@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compile cost of fusegrad models: wall time and peak compiler memory of one TU, compiled and
-# linked against build/libfusegrad.a, for
+# linked against build/libfusegrad_core.a, for
 #   - a TU that only includes <fusegrad/fusegrad.hpp> (the baseline every ratio is taken to);
 #   - tests/compile_cost/mlp.cpp: a D-layer relu(linear) MLP under the textbook loss (D = 8 to
 #     128), with FUSEGRAD_RESIDUAL a residual chain h + relu(linear(h)) (D = 8 to 64), and with
@@ -11,7 +11,7 @@
 #   COMPILERS="g++ clang++" OPT=-O2 bash scripts/measure-compile-cost.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-lib=build/libfusegrad.a
+lib=build/libfusegrad_core.a
 [[ -f "${lib}" ]] || { echo "build the library first: cmake -S . -B build -G Ninja && cmake --build build" >&2; exit 1; }
 COMPILERS="${COMPILERS:-g++ clang++}"
 OPT="${OPT:--O2}"
