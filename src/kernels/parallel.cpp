@@ -12,14 +12,7 @@
 namespace fusegrad::kernels::detail {
 
 bool use_threads(std::size_t chunks, std::size_t work) {
-#ifdef _OPENMP
-    return chunks > 1 && work >= kMinParallelWork && !omp_in_parallel() &&
-           omp_get_max_threads() > 1;
-#else
-    (void)chunks;
-    (void)work;
-    return false;
-#endif
+    return threads_for(chunks, work, kMinParallelWork) > 1;
 }
 
 std::size_t threads_for(std::size_t units, std::size_t work, std::size_t min_work_per_thread) {

@@ -7,16 +7,19 @@
 /// serially, and any partial results are stored per chunk and combined in chunk order by the
 /// caller, so results are bitwise identical for every thread count.
 ///
-/// A parallel region is opened only when there is more than one chunk, more than one thread,
-/// and at least kMinParallelWork element-operations: below that, waking threads costs more than
-/// the work (a fork/join is several µs here).
+/// A call uses a second thread only when each thread gets at least kMinParallelWork
+/// element-operations (and there is more than one chunk): below that, waking threads costs more
+/// than the work (a fork/join is ~3 µs here, ~24 µs with OMP_WAIT_POLICY=passive).
 
 #include <algorithm>
 #include <cstddef>
 
 namespace fusegrad::kernels::detail {
 
-/// Element-operations below which a kernel stays on the calling thread.
+/// Element-operations each thread must get before a kernel uses another thread. Measured with
+/// 1 and 2 threads (AMD EPYC family 26 model 2): a 2^17-element sum took 3.3 µs on one thread
+/// and 7.8 µs on two when this was the threshold for the whole call; relu, add and exp gained
+/// 1.4–1.6× from 2^18 elements on.
 inline constexpr std::size_t kMinParallelWork = std::size_t(1) << 17;
 
 /// Whether a call doing `work` element-operations in `chunks` chunks should use threads.
@@ -52,13 +55,14 @@ void for_each_chunk_on(std::size_t threads, std::size_t count, std::size_t chunk
 }
 
 /// Calls f(chunk_index, begin, end) for the chunks [c · chunk, min(count, (c + 1) · chunk)) of
-/// [0, count), on several threads when use_threads(chunks, count · work_per_item).
+/// [0, count), on as many threads as threads_for(chunks, count · work_per_item, kMinParallelWork)
+/// gives.
 template <class F>
 void for_each_chunk(std::size_t count, std::size_t chunk, std::size_t work_per_item, F&& f) {
     if (count == 0) return;
     const std::size_t chunks = (count + chunk - 1) / chunk;
-    const bool threads = use_threads(chunks, count * work_per_item);
-    for_each_chunk_on(threads ? threads_for(chunks, 0, 0) : 1, count, chunk, f);
+    for_each_chunk_on(threads_for(chunks, count * work_per_item, kMinParallelWork), count, chunk,
+                      f);
 }
 
 }  // namespace fusegrad::kernels::detail

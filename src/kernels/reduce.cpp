@@ -68,10 +68,15 @@ T sum(std::size_t n, const T* x) {
         } else {
             if (n <= kSumChunk) return simd::sum<A, T>(n, x);
             std::vector<T> partial((n + kSumChunk - 1) / kSumChunk);
-            detail::for_each_chunk(n, kSumChunk, 1,
-                                   [&](std::size_t c, std::size_t b, std::size_t e) {
-                                       partial[c] = simd::sum<A, T>(e - b, x + b);
-                                   });
+            // A sum costs about a quarter of an element-operation per element (2^18 floats:
+            // 9.4 µs on one thread, 11.4 µs on two when counted as one): threads from 2^19
+            // elements per thread.
+            const std::size_t threads =
+                detail::threads_for(partial.size(), n / 4, detail::kMinParallelWork);
+            detail::for_each_chunk_on(threads, n, kSumChunk,
+                                      [&](std::size_t c, std::size_t b, std::size_t e) {
+                                          partial[c] = simd::sum<A, T>(e - b, x + b);
+                                      });
             return pairwise_sum(partial.size(), partial.data(), 0, 1);
         }
     });
