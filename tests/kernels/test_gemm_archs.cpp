@@ -90,12 +90,14 @@ struct dims {
 /// to 8×32; kc = 256; mc 96..144 rows; nc 256..2048 columns): odd and prime sizes, widths not a
 /// multiple of any lane count, k over several depth blocks, m over several row blocks, n over
 /// several column blocks, B read in place (m ≤ 2 micro-tile heights), n ≤ 12..32 with and
-/// without a transposed A (the skinny and the transposed paths).
+/// without a transposed A (the skinny and the transposed paths), and C (or Cᵀ) of 9–12 rows
+/// (the 10- and 12-row tiles of AVX-512).
 const dims kShapes[] = {
-    {1, 1, 1},    {1, 7, 9},     {7, 1, 9},      {9, 9, 7},     {1023, 9, 33},
-    {7, 1023, 9}, {9, 7, 1023},  {13, 17, 19},   {37, 45, 600}, {300, 40, 20},
-    {3, 2100, 5}, {29, 33, 257}, {200, 10, 784}, {64, 64, 64},  {15, 31, 2},
-    {31, 3, 100}, {100, 16, 40}, {17, 32, 70},   {5, 300, 30},  {150, 5, 150},
+    {1, 1, 1},      {1, 7, 9},     {7, 1, 9},     {9, 9, 7},     {1023, 9, 33},  {7, 1023, 9},
+    {9, 7, 1023},   {13, 17, 19},  {37, 45, 600}, {300, 40, 20}, {3, 2100, 5},   {29, 33, 257},
+    {200, 10, 784}, {64, 64, 64},  {15, 31, 2},   {31, 3, 100},  {100, 16, 40},  {17, 32, 70},
+    {5, 300, 30},   {150, 5, 150}, {10, 70, 300}, {11, 40, 33},  {12, 100, 257}, {784, 10, 64},
+    {300, 11, 9},   {784, 12, 64},
 };
 
 struct coeffs {
