@@ -148,6 +148,20 @@ TEST_CASE("steady state: the second and later runs allocate nothing", "[grad][al
     CHECK(allocations.load() - before > 0);
 }
 
+TEST_CASE("steady state: a sum over many chunks allocates nothing", "[grad][allocations]") {
+    // 100 000 elements: the sum kernel adds 25 chunk partials, kept in a buffer that grows once.
+    const std::size_t N = 250, D = 400;
+    xt::xtensor<double, 2> X({N, D});
+    fusegrad_test::fill_uniform(X, -1, 1, 6);
+    auto g = fg::compile(fg::mean(fg::square(fg::param<"x">(X))));
+    g.run();
+
+    const auto before = allocations.load();
+    g.run();
+    CHECK(allocations.load() - before == 0);
+    CHECK(g.value() == Approx(xt::mean(X * X)()).epsilon(1e-12));
+}
+
 TEST_CASE("linear_xent allocates nothing the size of the N x C logits", "[grad][allocations]") {
     // N · C = 2.56 M floats (10 MB) of logits; W and its gradient are D · C = 64 K floats.
     const std::size_t N = 128, D = 2, C = 20000;
