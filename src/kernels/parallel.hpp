@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <vector>
 
 namespace fusegrad::kernels::detail {
 
@@ -33,6 +34,19 @@ bool use_threads(std::size_t chunks, std::size_t work);
 /// whose per-thread cost is known (GEMM: a fork/join and its barriers), so that a second thread
 /// is only woken when its share of the work outweighs what waking it costs.
 std::size_t threads_for(std::size_t units, std::size_t work, std::size_t min_work_per_thread);
+
+/// Room for `count` per-chunk partial results (a sum's chunk sums, the cross-entropy forward's
+/// row-block losses), in a buffer of the calling thread that only grows, so that kernels
+/// combining chunk partials allocate nothing in steady state. `Site` is a tag type of the
+/// calling kernel: two kernels never share a buffer. Take the pointer on the calling thread and
+/// let the chunks write through it (a thread_local named inside the chunk loop would be each
+/// worker thread's own).
+template <class Site, class T>
+T* chunk_partials(std::size_t count) {
+    thread_local std::vector<T> buffer;
+    if (buffer.size() < count) buffer.resize(count);
+    return buffer.data();
+}
 
 /// Calls f(chunk_index, begin, end) for the chunks of [0, count) as for_each_chunk does, on
 /// `threads` threads when that is more than 1 (and there is more than one chunk).

@@ -67,23 +67,18 @@ T sum(std::size_t n, const T* x) {
             return pairwise_sum(n, x, 0, 1);
         } else {
             if (n <= kSumChunk) return simd::sum<A, T>(n, x);
-            // The chunk partials, in a buffer of the calling thread that only grows: a graph's
-            // sum or mean allocates nothing after its first run. Worker threads write them
-            // through `parts` (naming the thread_local inside the loop would give each thread
-            // its own).
-            thread_local std::vector<T> partial;
-            partial.resize((n + kSumChunk - 1) / kSumChunk);
-            T* const parts = partial.data();
+            const std::size_t chunks = (n + kSumChunk - 1) / kSumChunk;
+            T* const parts = detail::chunk_partials<struct sum_site, T>(chunks);
             // A sum costs about a quarter of an element-operation per element (2^18 floats:
             // 9.4 µs on one thread, 11.4 µs on two when counted as one): threads from 2^19
             // elements per thread.
             const std::size_t threads =
-                detail::threads_for(partial.size(), n / 4, detail::kMinParallelWork);
+                detail::threads_for(chunks, n / 4, detail::kMinParallelWork);
             detail::for_each_chunk_on(threads, n, kSumChunk,
                                       [&](std::size_t c, std::size_t b, std::size_t e) {
                                           parts[c] = simd::sum<A, T>(e - b, x + b);
                                       });
-            return pairwise_sum(partial.size(), partial.data(), 0, 1);
+            return pairwise_sum(chunks, parts, 0, 1);
         }
     });
 }

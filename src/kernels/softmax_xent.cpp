@@ -384,12 +384,13 @@ T forward_chunks(std::size_t m, std::size_t n, F f) {
         using A = decltype(arch_tag);
         const std::size_t chunks = (m + kForwardRows - 1) / kForwardRows;
         if (chunks <= 1) return m == 0 ? T(0) : f(A{}, std::size_t(0), m);
-        std::vector<T> partial(chunks);
+        // Per-chunk losses in a buffer that only grows: no allocation per forward.
+        T* const partial = detail::chunk_partials<struct xent_forward_site, T>(chunks);
         detail::for_each_chunk(
             m, kForwardRows, 8 * n + 8,
             [&](std::size_t c, std::size_t b, std::size_t e) { partial[c] = f(A{}, b, e - b); });
         T total = T(0);
-        for (T v : partial) total += v;
+        for (std::size_t c = 0; c < chunks; ++c) total += partial[c];
         return total;
     });
 }

@@ -162,6 +162,23 @@ TEST_CASE("steady state: a sum over many chunks allocates nothing", "[grad][allo
     CHECK(g.value() == Approx(xt::mean(X * X)()).epsilon(1e-12));
 }
 
+TEST_CASE("steady state: a cross-entropy over many row blocks allocates nothing",
+          "[grad][allocations]") {
+    // 600 rows: the softmax-xent forward adds three 256-row blocks' losses.
+    const std::size_t N = 600, C = 7;
+    xt::xtensor<float, 2> S({N, C});
+    fusegrad_test::fill_uniform(S, -2, 2, 7);
+    auto y = xt::xtensor<std::int32_t, 1>::from_shape({N});
+    for (std::size_t i = 0; i < N; ++i) y(i) = static_cast<std::int32_t>(i % C);
+    auto g = fg::compile(fg::mean(fg::nll(fg::softmax(fg::param<"s">(S)), fg::labels<"y">(y))));
+    g.run();
+
+    const auto before = allocations.load();
+    g.run();
+    CHECK(allocations.load() - before == 0);
+    CHECK(std::isfinite(g.value()));
+}
+
 TEST_CASE("linear_xent allocates nothing the size of the N x C logits", "[grad][allocations]") {
     // N · C = 2.56 M floats (10 MB) of logits; W and its gradient are D · C = 64 K floats.
     const std::size_t N = 128, D = 2, C = 20000;
