@@ -286,12 +286,14 @@ TEMPLATE_TEST_CASE("gemm: bitwise identical results with 1 and 2 threads, every 
     std::mt19937 gen(5);
     // Each has enough work (m·n·k ≥ 2 · 2^21) for two threads and reaches one parallel path:
     // skinny row chunks (ta = 0) and Cᵀ by column panels (ta = 1): 2000×9×300, 1700×10×256;
-    // blocked by rows with B packed per thread: 400×300×300, 600×784×10, 100×900×50, and over
-    // several column blocks 100×2100×30; by rows sharing one packed B (≥ 512 rows per thread)
-    // over three depth blocks (the double buffer): 1100×40×520; by column panels (12 rows; B
-    // read in place unless transposed): 12×2100×200.
-    const dims shapes[] = {{2000, 9, 300}, {1700, 10, 256}, {400, 300, 300}, {600, 784, 10},
-                           {100, 900, 50}, {100, 2100, 30}, {1100, 40, 520}, {12, 2100, 200}};
+    // blocked by rows with B packed per thread (C at least as tall as wide): 400×300×300,
+    // 600×200×100; by rows sharing one packed B (≥ 512 rows per thread) over three depth blocks
+    // (the double buffer): 1100×40×520; by column panels (short, wide C): 600×784×10,
+    // 100×900×50, over several column blocks 100×2100×30, and with B read in place unless
+    // transposed 12×2100×200.
+    const dims shapes[] = {{2000, 9, 300},  {1700, 10, 256}, {400, 300, 300},
+                           {600, 200, 100}, {1100, 40, 520}, {600, 784, 10},
+                           {100, 900, 50},  {100, 2100, 30}, {12, 2100, 200}};
     for (const dims& d : shapes) {
         const auto a = uniform<T>(d.m * d.k, gen);
         const auto b = uniform<T>(d.k * d.n, gen);
