@@ -1,5 +1,6 @@
-// One training epoch on Fashion-MNIST, fusegrad beside libtorch (when found), one thread each,
-// with the same data, the same batch order, the same initial weights and the same optimizer.
+// One training epoch on Fashion-MNIST, fusegrad beside libtorch (when found), one thread each
+// (fusegrad also on two: threads:2; real time), with the same data, the same batch order, the
+// same initial weights and the same optimizer.
 //
 //   softmax regression: batch 256, SGD lr 0.1, W ~ N(0, 0.01²)            (Dive into Deep Learning)
 //   MLP 784→256→10:     batch 128, Adam lr 1e-3, Kaiming W1, Xavier W2
@@ -82,7 +83,7 @@ std::vector<std::int64_t> epoch_order() {
 // ---- fusegrad -----------------------------------------------------------------------------------
 
 void fusegrad_softmax_epoch(benchmark::State& state) {
-    fg::nn::set_num_threads(1);
+    fg::nn::set_num_threads(static_cast<std::size_t>(state.range(0)));
     const auto& d = data();
     const softmax_init init;
     auto W = init.W;
@@ -114,7 +115,7 @@ void fusegrad_softmax_epoch(benchmark::State& state) {
 }
 
 void fusegrad_mlp_epoch(benchmark::State& state) {
-    fg::nn::set_num_threads(1);
+    fg::nn::set_num_threads(static_cast<std::size_t>(state.range(0)));
     const auto& d = data();
     const mlp_init init;
     auto W1 = init.W1, W2 = init.W2;
@@ -250,11 +251,23 @@ void libtorch_mlp_epoch(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(fusegrad_softmax_epoch)->Name("softmax_epoch/fusegrad")->Unit(benchmark::kMillisecond);
+BENCHMARK(fusegrad_softmax_epoch)
+    ->Name("softmax_epoch/fusegrad")
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 #ifdef FUSEGRAD_HAVE_TORCH
 BENCHMARK(libtorch_softmax_epoch)->Name("softmax_epoch/libtorch")->Unit(benchmark::kMillisecond);
 #endif
-BENCHMARK(fusegrad_mlp_epoch)->Name("mlp_epoch/fusegrad")->Unit(benchmark::kMillisecond);
+BENCHMARK(fusegrad_mlp_epoch)
+    ->Name("mlp_epoch/fusegrad")
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 #ifdef FUSEGRAD_HAVE_TORCH
 BENCHMARK(libtorch_mlp_epoch)->Name("mlp_epoch/libtorch")->Unit(benchmark::kMillisecond);
 #endif
