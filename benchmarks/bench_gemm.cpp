@@ -3,8 +3,8 @@
 // (X·W, dZ·Wᵀ, Xᵀ·dZ with batch 256, 784 inputs, 10 classes; X·W also at batch 64), an MLP layer
 // (256×784×256) and a square 1024³, in float and double. After the usual table it prints GFLOP/s
 // and the ratio fusegrad / OpenBLAS per shape (best run of each); then the thread table: float
-// on the active set, 1 thread against all (at least 2) on the products of an MLP step and a
-// softmax step and on 1024³ (filter it with --benchmark_filter=threads).
+// on the active set, 1 thread against all (at least 2) on the products of an MLP step and on
+// the shapes above (filter it with --benchmark_filter=threads).
 //
 // Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./bench_gemm [--benchmark_filter=...]
 // (openblas_set_num_threads(1) is also called; OMP_NUM_THREADS keeps fusegrad on one thread).
@@ -55,9 +55,9 @@ const shape kShapes[] = {
 };
 
 // The thread table: float, the active instruction set, 1 thread against all of them, on the
-// products of one step of the example's MLP (784-128-64-10, batch 128) and of the softmax step,
-// and on 1024³. The second thread must never make a product slower.
-const shape kThreadShapes[] = {
+// products of one step of the example's MLP (784-128-64-10, batch 128) and on kShapes. The
+// second thread must never make a product slower.
+const shape kMlpStepShapes[] = {
     {"X.W1_128x784x128", false, false, 128, 128, 784},
     {"H1.W2_128x128x64", false, false, 128, 64, 128},
     {"H2.W3_128x64x10", false, false, 128, 10, 64},
@@ -66,11 +66,6 @@ const shape kThreadShapes[] = {
     {"dZ2.W2t_128x64x128", false, true, 128, 128, 64},
     {"H2t.dZ3_64x128x10", true, false, 64, 10, 128},
     {"dZ3.W3t_128x10x64", false, true, 128, 64, 10},
-    {"XW_256x784x10", false, false, 256, 10, 784},
-    {"XtdZ_784x256x10", true, false, 784, 10, 256},
-    {"XW_64x784x10", false, false, 64, 10, 784},
-    {"MLP_256x784x256", false, false, 256, 256, 784},
-    {"square_1024", false, false, 1024, 1024, 1024},
 };
 
 template <class T>
@@ -183,8 +178,14 @@ std::size_t most_threads() {
     return std::max<std::size_t>(2, std::thread::hardware_concurrency());
 }
 
+std::vector<shape> thread_shapes() {
+    std::vector<shape> all(std::begin(kMlpStepShapes), std::end(kMlpStepShapes));
+    all.insert(all.end(), std::begin(kShapes), std::end(kShapes));
+    return all;
+}
+
 void register_threads() {
-    for (const auto& s : kThreadShapes) {
+    for (const auto& s : thread_shapes()) {
         for (const std::size_t t : {std::size_t(1), most_threads()}) {
             benchmark::RegisterBenchmark(thread_name(s, t).c_str(),
                                          [s, t](benchmark::State& st) { run_threads(st, s, t); })
@@ -198,7 +199,7 @@ void print_threads(const ratio_reporter& rep) {
     const std::size_t most = most_threads();
     std::printf("\nshape                   1 thread us  %zu threads us  speed-up (float, %s)\n",
                 most, std::string(fk::arch_name(fk::active_arch())).c_str());
-    for (const auto& s : kThreadShapes) {
+    for (const auto& s : thread_shapes()) {
         const double one = rep.best(thread_name(s, 1)), all = rep.best(thread_name(s, most));
         if (one == 0.0 || all == 0.0) continue;
         std::printf("%-22s %12.2f %13.2f %9.2f\n", s.name, one / 1e3, all / 1e3, one / all);

@@ -252,13 +252,12 @@ int main(int argc, char** argv) {
 #endif
     }
     benchmark::Initialize(&argc, argv);
-    fg::bench::print_machine(int(g_threads));
+    const fg::bench::machine_limits limits = fg::bench::print_machine(int(g_threads));
     fg::bench::ratio_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
 
     const int threads = int(g_threads);
-    int lanes = 0;
-    const double fma = fg::bench::fma_peak(threads, lanes);
+    const double fma = limits.fma_all;  // probed once, before the timings
     std::printf("\nFMA peak at this run's %d thread(s): %.1f GFLOP/s\n", threads, fma);
     const double gemm_ms = reporter.median("gemm/1024^3");
     const double peak = gemm_ms > 0 ? 2.0 * 1024.0 * 1024.0 * 1024.0 / (gemm_ms * 1e6) : 0;

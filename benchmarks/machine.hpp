@@ -125,14 +125,24 @@ inline double copy_bandwidth() {
     return best;
 }
 
+/// What print_machine measured, for benchmarks that state their figures as shares of it.
+struct machine_limits {
+    double fma_one = 0;  ///< float GFLOP/s on one thread (0: not probed)
+    double fma_all = 0;  ///< on the `threads` print_machine was given
+    double copy_gbs = 0;
+};
+
 /// The header every benchmark prints before its tables: CPU, the kernels' instruction set, the
 /// FMA peak on 1 and on `threads` threads (default: as many as the kernels may use) and the
-/// one-core memory bandwidth.
-inline void print_machine(int threads = int(fusegrad::nn::num_threads())) {
+/// one-core memory bandwidth. Returns the figures.
+inline machine_limits print_machine(int threads = int(fusegrad::nn::num_threads())) {
     namespace fk = fusegrad::kernels;
     int lanes = 0;
-    const double one = fma_peak(1, lanes);
-    const double all = threads > 1 ? fma_peak(threads, lanes) : one;
+    machine_limits m;
+    m.fma_one = fma_peak(1, lanes);
+    m.fma_all = threads > 1 ? fma_peak(threads, lanes) : m.fma_one;
+    m.copy_gbs = copy_bandwidth();
+    const double one = m.fma_one, all = m.fma_all;
     std::printf("CPU %s; kernels on %s\n", cpu_label().c_str(),
                 std::string(fk::arch_name(fk::active_arch())).c_str());
     if (lanes == 0) {
@@ -141,9 +151,9 @@ inline void print_machine(int threads = int(fusegrad::nn::num_threads())) {
         std::printf("FMA peak (probe, float, %d lanes): %.1f GFLOP/s on 1 thread", lanes, one);
         if (threads > 1) std::printf(", %.1f on %d threads", all, threads);
     }
-    std::printf("; memory: %.1f GB/s on one core (memcpy of 128 MB, read + write)\n\n",
-                copy_bandwidth());
+    std::printf("; memory: %.1f GB/s on one core (memcpy of 128 MB, read + write)\n\n", m.copy_gbs);
     std::fflush(stdout);
+    return m;
 }
 
 }  // namespace fusegrad::bench
