@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include <fusegrad/fusegrad.hpp>
 
@@ -122,4 +123,53 @@ TEST_CASE("a residual chain: the shared trunk is one value per level", "[grad][t
             CHECK_THAT(analytic, WithinAbs(fd, 1e-7));
         }
     }
+}
+
+TEST_CASE("a node is an aggregate: no constructor per node, both spellings build it",
+          "[grad][table]") {
+    // Compile cost (core/node.hpp): every function instantiated per node costs a mangled name
+    // that spells the node's subexpression. A node built by aggregate initialization
+    // instantiates no constructor named after it, pure (leaves held flat) or not.
+    xt::xtensor<double, 1> A = {1.0, -2.0, 3.0}, B = {0.5, 0.25, -1.0}, C = {2.0, 4.0, -8.0};
+    auto a = fg::param<"a">(A);
+    auto b = fg::param<"b">(B);
+    auto c = fg::param<"c">(C);
+    auto pure = fg::relu(a + b);
+    auto with_state = fg::relu(2.0 * a);
+    STATIC_REQUIRE(fg::is_pure_v<decltype(pure)>);
+    STATIC_REQUIRE(!fg::is_pure_v<decltype(with_state)>);
+    STATIC_REQUIRE(std::is_aggregate_v<decltype(pure)>);
+    STATIC_REQUIRE(std::is_aggregate_v<decltype(with_state)>);
+    STATIC_REQUIRE(std::is_trivially_copyable_v<decltype(pure)>);
+
+    // The documented spelling `fg::node<Op, A, B>{op, {a, b}}` builds the same node.
+    auto spelled = fg::node<fg::op::add, decltype(a), decltype(b)>{{}, {a, b}};
+    STATIC_REQUIRE(std::is_same_v<decltype(spelled), decltype(a + b)>);
+    auto g = fg::compile(fg::sum(fg::relu(spelled)));
+    g.run();
+    CHECK(g.value() == 3.5);  // relu(1.5, -1.75, 2)
+
+    // A pure node's leaves are merged by first appearance: ((a + b) + (c + a)) + (b + c) holds
+    // a, b, c; its operands, rebuilt from that store, find theirs at other positions.
+    auto n = ((a + b) + (c + a)) + (b + c);
+    const auto& last = fg::operand<1>(n);  // b + c: leaves at positions 1 and 2 of n's
+    auto first = fg::operand<0>(n);
+    const auto& inner = fg::operand<1>(first);  // c + a: leaves at positions 2 and 0
+    auto gl = fg::compile(fg::sum(last));
+    auto gi = fg::compile(fg::sum(inner));
+    auto gn = fg::compile(fg::sum(n));
+    gl.run();
+    gi.run();
+    gn.run();
+    CHECK(gl.value() == (0.5 + 0.25 - 1.0) + (2.0 + 4.0 - 8.0));
+    CHECK(gi.value() == (2.0 + 4.0 - 8.0) + (1.0 - 2.0 + 3.0));
+    CHECK(gn.value() == 2.0 * (2.0 - 0.25 - 2.0));  // 2 (a + b + c)
+    CHECK(gn.grad<"a">()(1) == 2.0);
+
+    // A conflict found below (one name, two arrays) stays reported through the nodes above.
+    auto conflicting = fg::relu(fg::param<"v">(A) + fg::param<"v">(B)) + c;
+    CHECK_THROWS_MATCHES(
+        fg::compile(fg::sum(conflicting)), fg::binding_error,
+        Catch::Matchers::Message(
+            "leaf \"v\" is used with two different arrays; one name is one variable"));
 }

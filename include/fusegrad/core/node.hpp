@@ -75,27 +75,28 @@ constexpr std::size_t first_true(std::initializer_list<bool> flags) noexcept {
 template <class... Ts>
 struct leaf_list {};
 
-template <class L>
-struct leaf_tag {};
-template <class List>
-struct leaf_lookup;
-template <class... L>
-struct leaf_lookup<leaf_list<L...>> : leaf_tag<L>... {};
-template <class X, class List>
-struct has_leaf : std::is_base_of<leaf_tag<X>, leaf_lookup<List>> {};
-
 template <class... A, class... B>
 leaf_list<A..., B...> operator+(leaf_list<A...>, leaf_list<B...>);  // declared only: decltype
 
+/// Whether leaf list A holds leaf X: builtin comparisons, no class per (leaf, list).
+template <class X, class... A>
+struct holds_leaf : std::bool_constant<(first_true({__is_same(X, A)...}) < sizeof...(A))> {};
+
 /// A followed by the leaves of B that A does not hold (both lists are free of repeats): one
-/// pack expansion, not one step per leaf.
+/// pack expansion, not one step per leaf; a single new leaf (a layer's weight, its bias) is
+/// one comparison per leaf of A and no fold.
 template <class A, class B>
 struct leaf_union;
+template <class... A, class B0>
+struct leaf_union<leaf_list<A...>, leaf_list<B0>> {
+    using type =
+        std::conditional_t<holds_leaf<B0, A...>::value, leaf_list<A...>, leaf_list<A..., B0>>;
+};
 template <class... A, class... B>
 struct leaf_union<leaf_list<A...>, leaf_list<B...>> {
-    using type = decltype((
-        leaf_list<A...>{} + ... +
-        std::conditional_t<has_leaf<B, leaf_list<A...>>::value, leaf_list<>, leaf_list<B>>{}));
+    using type =
+        decltype((leaf_list<A...>{} + ... +
+                  std::conditional_t<holds_leaf<B, A...>::value, leaf_list<>, leaf_list<B>>{}));
 };
 
 /// The distinct named leaves of a pure expression, in order of first appearance.
@@ -153,9 +154,8 @@ struct index_in : std::integral_constant<std::size_t, first_true({__is_same(X, P
 /// prefix of Super (the common case: a node's first operand's leaves are the first of its own).
 ///
 /// Compile cost: one builtin comparison per (leaf, leaf) pair, not a template
-/// instantiation per leaf (a lookup per leaf costs a deduction against every base of a position
-/// table, cubic over a residual chain), and the result is data that a loop reads, not an index
-/// pack that a fold unrolls (quadratic code over a deep chain).
+/// instantiation per leaf, and the result is data that a loop reads, not an index pack that a
+/// fold unrolls (quadratic code over a deep chain).
 template <class Sub, class Super>
 struct leaf_map;
 template <class... S, class... P>
@@ -187,9 +187,8 @@ struct named_binding {
 /// and the name of the first leaf found bound to two different arrays below (empty when none;
 /// `fg::compile` reports it).
 ///
-/// Compile cost: an array, copied through index maps (`std::index_sequence`, integers mangle
-/// cheaply), not a struct of typed slots copied leaf by leaf: every function or lambda
-/// instantiated per leaf list costs a mangled name that spells the list.
+/// Compile cost: an array, filled by loops, not a struct of typed slots copied leaf by leaf:
+/// every function instantiated per leaf list costs a mangled name that spells the list.
 template <std::size_t K>
 struct leaf_store {
     named_binding slots[K > 0 ? K : 1]{};
@@ -205,18 +204,12 @@ inline void merge_binding(named_binding& dst, const named_binding& src,
     else if (dst.ref.source != src.ref.source && conflict.empty())
         conflict = src.name;
 }
-/// Merges n bindings of src into dst: src[i] into dst[i] (map null: src is a prefix of dst) or
-/// into dst[map[i]]. A loop, not a fold: one small function for every node of every model.
-inline void merge_bindings(named_binding* dst, const named_binding* src, const std::size_t* map,
-                           std::size_t n, std::string_view& conflict) noexcept {
-    for (std::size_t i = 0; i < n; ++i) merge_binding(dst[map ? map[i] : i], src[i], conflict);
-}
 /// dst[i] = src[map[i]] (map null: src[i]) for i < n.
 inline void gather_bindings(named_binding* dst, const named_binding* src, const std::size_t* map,
                             std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = src[map ? map[i] : i];
 }
-/// The map of leaf list Sub into Super for the two loops above: null when Sub is a prefix.
+/// The map of leaf list Sub into Super for gather_bindings: null when Sub is a prefix.
 template <class Sub, class Super>
 constexpr const std::size_t* leaf_map_data() noexcept {
     if constexpr (leaf_map<Sub, Super>::value.prefix)
@@ -233,86 +226,107 @@ struct leaf_count<leaf_list<L...>> : std::integral_constant<std::size_t, sizeof.
 /// Tag for building a pure node from the leaf store of a node holding all of its leaves.
 struct from_leaves_t {};
 
-/// A pure node's leaf store, as a base: a function that merges an operand's leaves takes it by
-/// this base, so it is templated on the leaf count only, not on the operand's type (whose name
-/// spells the whole subexpression).
+template <std::size_t K>
+struct with_leaves;
+
+/// An operand of a pure node as its node's construction sees it: its named leaves (one for a
+/// leaf, a pure node's whole store) and the conflict found below it. Converted from the
+/// operand by a constructor templated on the leaf type or the leaf count only, never on a
+/// node's type (whose name spells the whole subexpression).
+struct leaf_source {
+    const named_binding* slots = nullptr;  // null: the one binding below
+    std::size_t count = 0;
+    named_binding one{};
+    std::string_view conflict{};
+
+    template <fixed_string Name, class Kind, class T, std::size_t R>
+    leaf_source(const leaf<Name, Kind, T, R>& x) noexcept : count(1), one{x.ref, Name.view()} {}
+    template <std::size_t M>
+    leaf_source(const with_leaves<M>& x) noexcept;
+
+    const named_binding* begin() const noexcept { return slots ? slots : &one; }
+};
+
+/// Merges the operands' leaves into dst (capacity K), in order of first appearance: each
+/// operand's leaves not seen yet are appended, a name seen before is merged (merge_binding).
+/// That is the order of the node's leaf list (leaf_union), so the type's compile-time indices
+/// (leaf_index, leaf_map) address the same slots. (Two different leaves under one name, say an
+/// input and a param, are two entries of the type's list and one slot here; `fg::compile`
+/// refuses such an expression at compile time.) A loop over names, not code per node: a
+/// node's construction instantiates nothing named after it.
+inline void merge_sources(named_binding* dst, std::size_t capacity, std::string_view& conflict,
+                          const leaf_source* src, std::size_t n) noexcept {
+    std::size_t count = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        if (conflict.empty()) conflict = src[k].conflict;
+        const named_binding* b = src[k].begin();
+        if (k == 0) {  // the first operand's leaves are distinct: the prefix
+            for (; count < src[k].count && count < capacity; ++count) dst[count] = b[count];
+            continue;
+        }
+        for (std::size_t i = 0; i < src[k].count; ++i) {
+            std::size_t j = 0;
+            while (j < count && dst[j].name != b[i].name) ++j;
+            if (j < count)
+                merge_binding(dst[j], b[i], conflict);
+            else if (count < capacity)  // always: the type counts every distinct leaf
+                dst[count++] = b[i];
+        }
+    }
+}
+
+/// A pure node's leaf store, as a base: a node is built from `{op, {operands...}}` (an
+/// aggregate), and the store from the braced operands by this class's constructor, templated
+/// on the leaf count only. A function that reads an operand's leaves takes it by this base.
 template <std::size_t K>
 struct with_leaves {
     leaf_store<K> leaves;
+
+    with_leaves() = default;
+    with_leaves(std::initializer_list<leaf_source> operands) noexcept {
+        merge_sources(leaves.slots, K, leaves.conflict, operands.begin(), operands.size());
+    }
+    /// From the store of a pure node holding all of these leaves (map: where each sits there;
+    /// null when they are its first K).
+    with_leaves(from_leaves_t, const named_binding* src, const std::size_t* map,
+                std::string_view conflict) noexcept {
+        gather_bindings(leaves.slots, src, map, K);
+        leaves.conflict = conflict;  // a conflict below the source stays reported
+    }
 };
 
-/// Where operand X's leaves go in the leaf list Super of its node: a leaf's slot, or the map of
-/// a pure node's leaves (null: a prefix, as the first operand's always is).
-template <bool First, class Sub, class Super>
-struct map_of {  // the first operand: a prefix, and no map is computed
-    static constexpr const std::size_t* value = nullptr;
-};
-template <class Sub, class Super>
-struct map_of<false, Sub, Super> {
-    static constexpr const std::size_t* value =
-        leaf_map<Sub, Super>::value.prefix ? nullptr : leaf_map<Sub, Super>::value.at;
-};
-template <bool First, class X, class Super>
-struct merge_target {
-    static constexpr std::size_t slot = 0;
-    static constexpr const std::size_t* map = map_of<First, typename X::leaf_types, Super>::value;
-};
-template <bool First, fixed_string Name, class Kind, class T, std::size_t R, class Super>
-struct merge_target<First, leaf<Name, Kind, T, R>, Super> {
-    static constexpr std::size_t slot = leaf_index<leaf<Name, Kind, T, R>, Super>::type::value;
-    static constexpr const std::size_t* map = nullptr;
-};
+template <std::size_t M>
+leaf_source::leaf_source(const with_leaves<M>& x) noexcept
+    : slots(x.leaves.slots), count(M), conflict(x.leaves.conflict) {}
 
-/// An operand's leaves into a node's store: the first binding of a name wins; another array
-/// under it is a conflict (a conflict found below stays the one reported).
-template <std::size_t N, fixed_string Name, class Kind, class T, std::size_t R>
-void merge_operand(leaf_store<N>& store, const leaf<Name, Kind, T, R>& x, std::size_t slot,
-                   const std::size_t*) noexcept {
-    merge_binding(store.slots[slot], named_binding{x.ref, Name.view()}, store.conflict);
-}
-template <std::size_t N, std::size_t M>
-void merge_operand(leaf_store<N>& store, const with_leaves<M>& x, std::size_t,
-                   const std::size_t* map) noexcept {
-    if (store.conflict.empty()) store.conflict = x.leaves.conflict;
-    merge_bindings(store.slots, x.leaves.slots, map, M, store.conflict);
-}
-
-template <class Op, bool Pure, class Seq, class... C>
-struct node_storage;
-template <class Op, class Seq, class... C>
-struct node_storage<Op, false, Seq, C...> {
+/// A node's op (empty for a stateless op), as its first base: `node<Op, A, B>{op, {a, b}}`
+/// initializes it from `op` and the second base from `{a, b}`.
+template <class Op>
+struct op_part {
     [[no_unique_address]] Op op;
+};
+/// A node with state below holds its operands by value.
+template <class Seq, class... C>
+struct children_part {
     operand_list<Seq, C...> children;
-
-    node_storage() = default;
-    node_storage(Op o, operand_list<Seq, C...> ch)
-        : op(o), children(static_cast<operand_list<Seq, C...>&&>(ch)) {}
 };
-// The operand indices K are the class's own parameters, so the constructor expands over them
-// directly: no lambda or member function per node (each would be named after the node).
-template <class Op, std::size_t... K, class... C>
-struct node_storage<Op, true, std::index_sequence<K...>, C...>
-    : with_leaves<leaf_count<typename leaves_of<node<Op, C...>>::type>::value> {
-    using leaf_types = typename leaves_of<node<Op, C...>>::type;
-    [[no_unique_address]] Op op;
-
-    node_storage() = default;
-    node_storage(Op o, const operand_list<std::index_sequence<K...>, C...>& ch) : op(o) {
-        const int merged[] = {
-            (merge_operand(this->leaves, static_cast<const operand_slot<K, C>&>(ch).value,
-                           merge_target<K == 0, C, leaf_types>::slot,
-                           merge_target<K == 0, C, leaf_types>::map),
-             0)...};
-        (void)merged;
-    }
-    /// From the store of a pure node X whose leaves include all of ours.
-    template <class X>
-    node_storage(from_leaves_t, const X& x) {
-        gather_bindings(this->leaves.slots, x.leaves.slots,
-                        leaf_map_data<leaf_types, typename X::leaf_types>(),
-                        leaf_count<leaf_types>::value);
-        this->leaves.conflict = x.leaves.conflict;  // a conflict below x stays reported
-    }
+/// What a node keeps of its operands: its distinct named leaves when pure, else the operands.
+struct no_leaf_types {
+    using leaf_types = void;
+};
+template <bool Pure, class... C>
+struct operand_part_of {
+    using type = children_part<std::index_sequence_for<C...>, C...>;
+};
+template <>
+struct operand_part_of<true> {  // a pure op without operands
+    using leaf_types = leaf_list<>;
+    using type = with_leaves<0>;
+};
+template <class C0, class... C>
+struct operand_part_of<true, C0, C...> {
+    using leaf_types = typename leaves_fold<typename leaves_of<C0>::type, C...>::type;
+    using type = with_leaves<leaf_count<leaf_types>::value>;
 };
 
 }  // namespace detail
@@ -329,20 +343,22 @@ using operands = detail::operand_list<std::index_sequence_for<C...>, C...>;
 /// `Op` is a policy struct holding the maths (see docs/design.md, "the op-struct contract");
 /// the node holds only plumbing. Built as `node<Op, A, B>{op, {a, b}}`; what it keeps is in
 /// this file's header comment.
+///
+/// An aggregate: building a node instantiates no constructor named after it. Each function
+/// instantiated per node costs a mangled name that spells the node's subexpression, so over a
+/// deep model their total grows with the square of its depth (a 128-layer MLP: a constructor
+/// for the node and one for its storage, per node, took 2 s of g++'s time).
 template <class Op, class... Children>
-struct node : detail::node_storage<Op, detail::is_pure_expr<node<Op, Children...>>::value,
-                                   std::index_sequence_for<Children...>, Children...> {
+struct node : detail::op_part<Op>,
+              detail::operand_part_of<detail::is_pure_expr<node<Op, Children...>>::value,
+                                      Children...>::type {
     using op_type = Op;
     static constexpr std::size_t arity = sizeof...(Children);
     static constexpr std::size_t rank = Op::template result_rank<Children::rank...>;
-    using storage = detail::node_storage<Op, detail::is_pure_expr<node>::value,
-                                         std::index_sequence_for<Children...>, Children...>;
-
-    node() = default;
-    node(Op op, operands<Children...> children)
-        : storage(op, static_cast<operands<Children...>&&>(children)) {}
-    template <class X>
-    node(detail::from_leaves_t t, const X& from) : storage(t, from) {}
+    /// A pure node's distinct named leaves, in the order its store holds them.
+    using leaf_types = typename std::conditional_t<detail::is_pure_expr<node>::value,
+                                                   detail::operand_part_of<true, Children...>,
+                                                   detail::no_leaf_types>::leaf_types;
 };
 
 namespace detail {
@@ -356,7 +372,11 @@ C rebuild_from(const X& x) {
             x.leaves.slots[leaf_index<C, typename X::leaf_types>::type::value].ref;
         return c;
     } else {
-        return C(from_leaves_t{}, x);
+        return C{{},
+                 with_leaves<leaf_count<typename C::leaf_types>::value>(
+                     from_leaves_t{}, x.leaves.slots,
+                     leaf_map_data<typename C::leaf_types, typename X::leaf_types>(),
+                     x.leaves.conflict)};
     }
 }
 template <std::size_t I, class... C>

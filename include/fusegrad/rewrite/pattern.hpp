@@ -261,10 +261,11 @@ struct none_shared<std::tuple<Path...>, Original, Shared>
     : std::bool_constant<(!in_list<typename subtree_along<Original, Path>::type, Shared>::value &&
                           ...)> {};
 
+/// Whether no pure node inside pattern P's match in Original (not the top, not a capture) is a
+/// shared value. A class, not a constexpr function: it is asked for every (rule, node) pair of
+/// every pass, and a function instantiated per node costs a mangled name that spells the node.
 template <class P, class Original, class Shared>
-constexpr bool interior_single_use() {
-    return none_shared<typename interior_paths<P>::type, Original, Shared>::value;
-}
+struct interior_single_use : none_shared<typename interior_paths<P>::type, Original, Shared> {};
 
 }  // namespace detail
 }  // namespace fusegrad

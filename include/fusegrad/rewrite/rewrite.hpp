@@ -44,8 +44,9 @@ constexpr decltype(auto) with_captures(const N& n, F&& f, std::index_sequence<I.
 /// pattern does not match or the match crosses a shared value.
 template <class R, class N, class Original, class Shared,
           class M = tmatch<typename R::pattern_type, N, tree_path<>>,
-          bool Usable =
-              M::ok::value&& interior_single_use<typename R::pattern_type, Original, Shared>()>
+          bool Usable = std::conditional_t<
+              M::ok::value, interior_single_use<typename R::pattern_type, Original, Shared>,
+              std::false_type>::value>
 struct rule_result {
     using type = void;
 };
@@ -130,9 +131,9 @@ void replay_log(const Rules& rules, rewrite_log* log, type_list<K...>) {
 
 template <class Sub, class List>
 struct all_leaves_in;
-template <class... L, class List>
-struct all_leaves_in<leaf_list<L...>, List>
-    : std::bool_constant<(has_leaf<L, List>::value && ...)> {};
+template <class... L, class... P>
+struct all_leaves_in<leaf_list<L...>, leaf_list<P...>>
+    : std::bool_constant<(holds_leaf<L, P...>::value && ...)> {};
 
 template <class Shared, class Rules, class E>
 auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log);
