@@ -331,43 +331,51 @@ inline std::string value_label(bool leaf, std::string_view name, std::string_vie
     return std::string(op) + " (value " + std::to_string(i) + ")";
 }
 
-/// The table entries of one value (null for a leaf, or where no backward runs).
+/// The step-table entries of one kind of value: functions of the op, the operands' element
+/// types and flags only, so every relu value of a deep model shares one instantiation and no
+/// instantiated name spells the graph or the value's subexpression.
+template <class T, class Op, class Types, class Seq>
+struct step_fns {
+    template <bool Fused, bool InRun>
+    static constexpr forward_fn<T> forward() noexcept {
+        return &forward_thunk<Fused, InRun, T, Op, Types, Seq>;
+    }
+    template <bool MayBeFused>
+    static constexpr backward_fn<T> backward() noexcept {
+        return &backward_thunk<MayBeFused, T, Op, Types, Seq>;
+    }
+    static constexpr infer_fn<T> infer() noexcept { return &infer_thunk<T, Op, Types, Seq>; }
+    static constexpr check_fn<T> check() noexcept {
+        if constexpr (op_checks_operands<Op, T, Types>::value)
+            return &check_thunk<T, Op, Types, Seq>;
+        else
+            return nullptr;
+    }
+};
+/// A leaf's entries: none.
+struct no_step_fns {
+    template <bool, bool>
+    static constexpr std::nullptr_t forward() noexcept {
+        return nullptr;
+    }
+    template <bool>
+    static constexpr std::nullptr_t backward() noexcept {
+        return nullptr;
+    }
+    static constexpr std::nullptr_t infer() noexcept { return nullptr; }
+    static constexpr std::nullptr_t check() noexcept { return nullptr; }
+};
+
+/// What the step tables need of value I (a class with types only: no function is instantiated
+/// per value).
 template <class Plan, class T, std::size_t I, class Entry>
 struct steps_of {
-    using op = typename state_of<typename Entry::expr>::type;
-    using types = typename Entry::operand_types;
-    using seq = std::make_index_sequence<Plan::tables::arity[I]>;
-    static constexpr bool node = !Plan::tables::is_leaf[I];
-    static constexpr bool fusable = fused_vjp_at<Plan, T, I, Entry>::value;
-    template <bool InRun>
-    static constexpr forward_fn<T> forward() noexcept {
-        if constexpr (node)
-            return &forward_thunk < InRun && fusable, InRun, T, op, types, seq > ;
-        else
-            return nullptr;
-    }
-    static constexpr backward_fn<T> backward() noexcept {
-        if constexpr (node && Plan::tables::requires_grad[I])
-            return &backward_thunk<fusable, T, op, types, seq>;
-        else
-            return nullptr;
-    }
-    static constexpr infer_fn<T> infer() noexcept {
-        if constexpr (node)
-            return &infer_thunk<T, op, types, seq>;
-        else
-            return nullptr;
-    }
-    static constexpr check_fn<T> check() noexcept {
-        if constexpr (node) {
-            if constexpr (op_checks_operands<op, T, types>::value)
-                return &check_thunk<T, op, types, seq>;
-            else
-                return nullptr;
-        } else {
-            return nullptr;
-        }
-    }
+    using fns = std::conditional_t<
+        Plan::tables::is_leaf[I], no_step_fns,
+        step_fns<T, typename state_of<typename Entry::expr>::type, typename Entry::operand_types,
+                 std::make_index_sequence<Plan::tables::arity[I]>>>;
+    using fusable = fused_vjp_at<Plan, T, I, Entry>;
+    using grad = std::bool_constant<!Plan::tables::is_leaf[I] && Plan::tables::requires_grad[I]>;
 };
 
 /// The step tables of a plan; `may_fuse[i]`: run() may write value i's first operand's
@@ -378,15 +386,18 @@ struct step_tables;
 template <class Plan, class T, std::size_t... I, class... Es>
 struct step_tables<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
     static constexpr std::size_t N = sizeof...(I);
+    template <std::size_t J, class E>
+    using at = steps_of<Plan, T, J, E>;
     static constexpr std::array<forward_fn<T>, N> forward{
-        steps_of<Plan, T, I, Es>::template forward<false>()...};
+        at<I, Es>::fns::template forward<false, false>()...};
     static constexpr std::array<forward_fn<T>, N> forward_in_run{
-        steps_of<Plan, T, I, Es>::template forward<true>()...};
+        at<I, Es>::fns::template forward<at<I, Es>::fusable::value, true>()...};
     static constexpr std::array<backward_fn<T>, N> backward{
-        steps_of<Plan, T, I, Es>::backward()...};
-    static constexpr std::array<infer_fn<T>, N> infer{steps_of<Plan, T, I, Es>::infer()...};
-    static constexpr std::array<check_fn<T>, N> check{steps_of<Plan, T, I, Es>::check()...};
-    static constexpr std::array<bool, N> may_fuse{steps_of<Plan, T, I, Es>::fusable...};
+        std::conditional_t<at<I, Es>::grad::value, typename at<I, Es>::fns,
+                           no_step_fns>::template backward<at<I, Es>::fusable::value>()...};
+    static constexpr std::array<infer_fn<T>, N> infer{at<I, Es>::fns::infer()...};
+    static constexpr std::array<check_fn<T>, N> check{at<I, Es>::fns::check()...};
+    static constexpr std::array<bool, N> may_fuse{at<I, Es>::fusable::value...};
 };
 
 }  // namespace detail
