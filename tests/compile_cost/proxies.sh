@@ -3,9 +3,9 @@
 # the longest mangled symbol of the generated deep MLP (mlp.cpp) at depths 16, 32 and 64,
 # compiled with -O2 -c. A representation that spells the whole graph in per-value names, or
 # walks it per path, makes these grow quadratically or worse; each doubling of the depth may
-# multiply them by at most the bounds below (2 is linear). Measured on g++ 12 (2026-12-05, after
-# the step tables and four functions per node): object 368 / 641 / 1265 KB, longest symbol
-# 5755 / 11132 / 22012 characters (2026-12-02: 339 / 669 / 1511 KB).
+# multiply them by at most the bounds below (2 is linear). Measured on g++ 12.2 (2026-12-06,
+# aggregate nodes): object 471 / 822 / 1719 KB, longest symbol 5755 / 11132 / 22012 characters
+# (the object is mostly symbol and section names; 2026-12-02: 339 / 669 / 1511 KB).
 #   proxies.sh <c++ compiler> <repository root> <generated include dir (build/generated/include)>
 set -euo pipefail
 cxx="$1"
