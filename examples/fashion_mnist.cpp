@@ -10,6 +10,13 @@
 //   example_fashion_mnist --model mlp                    # 15 epochs, batch 128, Adam lr 1e-3
 //   example_fashion_mnist --model resmlp                 # the same, 784→256→256→10 residual
 //
+// Data-parallel (docs/distributed.md): under mpirun each process trains on its share of every
+// global batch (--batch) and the gradients are summed across processes. With --deterministic
+// the global batch is cut into blocks of --block rows summed in one fixed tree, so the weights
+// written are bitwise the same for any number of processes and threads:
+//
+//   mpirun -np 2 example_fashion_mnist --model mlp --deterministic
+//
 // Exits non-zero when the test accuracy is below --min-accuracy (by default the target
 // for a full run: 0.83 softmax, 0.88 MLP, 0.895 residual MLP; 0.5 for a run on a --limit subset).
 
@@ -32,6 +39,7 @@
 #include <xtensor/xview.hpp>
 
 #include <fusegrad/check/gradcheck.hpp>
+#include <fusegrad/dist.hpp>
 #include <fusegrad/fusegrad.hpp>
 #include <fusegrad/io/image.hpp>
 #include <fusegrad/io/plot.hpp>
@@ -64,6 +72,9 @@ struct settings {
     std::string data = fg::nn::default_fashion_mnist_dir;
     std::size_t limit = 0;  // 0: the whole dataset
     double min_accuracy = -1;
+    bool deterministic = false;  // blocks summed in a fixed tree (docs/distributed.md)
+    std::size_t block = 32;      // rows per block in deterministic mode
+    double bucket_mb = 25;       // fusion bucket of the fast mode's allreduce
 };
 
 // Softmax regression: logits = x·W + b, W ~ N(0, 0.01²), b = 0.
@@ -187,6 +198,35 @@ evaluation evaluate(const fg::cview<float>& logits, const xt::xtensor<std::int32
     return e;
 }
 
+// The evaluation of the whole test set from each rank's evaluation of its rows (m of them):
+// losses and confusion counts summed over the ranks.
+evaluation reduce_evaluation(const evaluation& mine, std::size_t m, fg::dist::communicator& comm) {
+    if (comm.size() == 1) return mine;
+    const std::size_t n = mine.confusion.classes();
+    std::vector<std::int64_t> counts(n * n + 1);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+            counts[i * n + j] = static_cast<std::int64_t>(mine.confusion.count(i, j));
+    counts[n * n] = static_cast<std::int64_t>(m);
+    comm.allreduce_sum(counts.data(), counts.size());
+    evaluation all;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+            for (std::int64_t c = 0; c < counts[i * n + j]; ++c)
+                all.confusion.add(static_cast<std::int64_t>(i), static_cast<std::int64_t>(j));
+    const double total = static_cast<double>(counts[n * n]);
+    const double loss = comm.sum(mine.loss * static_cast<double>(m));
+    all.loss = total > 0 ? loss / total : 0.0;
+    all.accuracy = all.confusion.accuracy();
+    return all;
+}
+
+// Rows [n·r/P, n·(r+1)/P) of n: rank r's contiguous share of n things among P ranks.
+std::pair<std::size_t, std::size_t> share(std::size_t n, int rank, int ranks) {
+    const auto r = static_cast<std::size_t>(rank), p = static_cast<std::size_t>(ranks);
+    return {n * r / p, n * (r + 1) / p};
+}
+
 // Validators that read the flag's text before CLI11 converts it: an unsigned option would take
 // "-1" as 18446744073709551615, and a double option takes "nan" and "inf".
 //
@@ -232,7 +272,7 @@ A first_rows(const A& a, std::size_t n) {
 }
 
 template <class Model>
-int train(const settings& s, fg::nn::fashion_mnist& data) {
+int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator& comm) {
     const bool is_mlp = s.model != "softmax";  // the MLPs share their training defaults
     const std::size_t batch = s.batch ? s.batch : (is_mlp ? 128 : 256);
     const std::string optimizer = !s.optimizer.empty() ? s.optimizer : (is_mlp ? "adam" : "sgd");
@@ -247,7 +287,25 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
                                                       : 0.83;
 
     const fs::path out = s.out;
-    fs::create_directories(out);
+    if (comm.is_root()) fs::create_directories(out);  // only rank 0 writes
+    // Data-parallel when several processes run, or when asked for the deterministic tree (a
+    // single process then runs the same blocks and sums as any number of them would).
+    const bool distributed = comm.size() > 1 || s.deterministic;
+    const auto ranks = static_cast<std::size_t>(comm.size());
+    if (distributed && s.model == "resmlp")
+        throw std::invalid_argument(
+            "--model resmlp trains on one process only: its dropout masks are drawn per graph "
+            "run, so they would differ between process counts (use softmax or mlp)");
+    if (distributed && !s.deterministic && batch < ranks)
+        throw std::invalid_argument("--batch " + std::to_string(batch) +
+                                    " gives fewer rows than the " + std::to_string(ranks) +
+                                    " processes");
+    const std::size_t blocks_per_batch = (batch + s.block - 1) / s.block;
+    if (s.deterministic && blocks_per_batch < ranks)
+        throw std::invalid_argument("--batch " + std::to_string(batch) + " in blocks of --block " +
+                                    std::to_string(s.block) + " gives " +
+                                    std::to_string(blocks_per_batch) + " blocks, fewer than the " +
+                                    std::to_string(ranks) + " processes");
     Model model(s.seed);
     std::printf("model      %s\n", Model::name);
     std::printf("data       %zu training, %zu test images of %zux%zu\n", data.train.size(),
@@ -265,6 +323,12 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
     else
         std::printf("threads    %zu (asked for %zu; this build has no OpenMP)\n", threads,
                     s.threads);
+    if (distributed)
+        std::printf("processes  %d, %s\n", comm.size(),
+                    s.deterministic ? ("deterministic: blocks of " + std::to_string(s.block) +
+                                       " rows summed in a fixed tree")
+                                          .c_str()
+                                    : "fast: bucketed allreduce");
 
     // The training graph is built once, on the dataset's batch arrays: every data.next()
     // refills them and the graph re-reads them on its next run.
@@ -284,13 +348,32 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
     // The model's graph as written and as compiled.
     const std::string before = (out / "graph_before_fusion.dot").string();
     const std::string after = (out / "graph_after_fusion.dot").string();
-    fg::write_dot(before, loss, "as written");
-    fg::write_dot(after, fg::rewrite(loss), "after fusion");
-    const bool svg = fg::render_svg(before, (out / "graph_before_fusion.svg").string()) &&
-                     fg::render_svg(after, (out / "graph_after_fusion.svg").string());
+    bool svg = true;
+    if (comm.is_root()) {
+        fg::write_dot(before, loss, "as written");
+        fg::write_dot(after, fg::rewrite(loss), "after fusion");
+        svg = fg::render_svg(before, (out / "graph_before_fusion.svg").string()) &&
+              fg::render_svg(after, (out / "graph_after_fusion.svg").string());
+    }
 
-    // The test set's logits, for accuracy after each epoch.
-    auto test_x = fg::input<"x">(data.test.images);
+    // The test set's logits, for accuracy after each epoch; with several processes each
+    // evaluates its share of the test set and the counts are summed.
+    const xt::xtensor<float, 2>* test_images = &data.test.images;
+    const xt::xtensor<std::int32_t, 1>* test_labels = &data.test.labels;
+    xt::xtensor<float, 2> my_test_images;
+    xt::xtensor<std::int32_t, 1> my_test_labels;
+    if (comm.size() > 1) {
+        const auto [lo, hi] = share(data.test.size(), comm.rank(), comm.size());
+        if (hi == lo)
+            throw std::invalid_argument("the test set's " + std::to_string(data.test.size()) +
+                                        " images are fewer than the " + std::to_string(ranks) +
+                                        " processes");
+        my_test_images = xt::view(data.test.images, xt::range(lo, hi));
+        my_test_labels = xt::view(data.test.labels, xt::range(lo, hi));
+        test_images = &my_test_images;
+        test_labels = &my_test_labels;
+    }
+    auto test_x = fg::input<"x">(*test_images);
     auto eval = fg::compile(model.logits(test_x));
     eval.eval();  // evaluation mode: dropout (resmlp) keeps every unit
 
@@ -298,6 +381,10 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
     // its expression.
     fg::nn::sgd sgd(fg::nn::params_of(graph), {.lr = lr, .momentum = momentum});
     fg::nn::adam adam(fg::nn::params_of(graph), {.lr = lr});
+    // Data-parallel: the gradients of each rank's rows become the global batch's.
+    fg::dist::gradient_sync sync(
+        comm, graph, {.bucket_bytes = static_cast<std::size_t>(s.bucket_mb * 1048576.0)});
+    std::size_t steps = 0;
 
     std::vector<double> train_loss, test_loss, test_acc, epoch_seconds;
     fg::nn::progress bar(std::cout, s.epochs, train_data.num_batches(),
@@ -314,13 +401,39 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
         const auto t0 = std::chrono::steady_clock::now();
         train_data.start_epoch(epoch);
         std::size_t b = 0;
-        while (train_data.next()) {
-            graph.run();
+        // Every rank draws the same order; `rows` is the global batch.
+        while (const std::size_t rows = train_data.next_rows()) {
+            double batch_loss = 0;
+            if (!distributed) {
+                train_data.next();
+                graph.run();
+                batch_loss = static_cast<double>(graph.value());
+            } else if (!s.deterministic) {  // this rank's share, one run, one allreduce
+                const auto [lo, hi] = share(rows, comm.rank(), comm.size());
+                train_data.next(lo, hi - lo);
+                if (hi > lo) graph.run();  // a rank without rows adds 0 × its last gradient
+                sync.allreduce(static_cast<double>(hi - lo) / static_cast<double>(rows));
+                batch_loss = sync.loss();
+            } else {  // this rank's blocks, one run each, summed in the tree
+                const std::size_t nb = (rows + s.block - 1) / s.block;
+                const auto [k0, k1] = share(nb, comm.rank(), comm.size());
+                sync.begin(k0, k1, nb);
+                train_data.next(k0 * s.block, s.block);
+                for (std::size_t k = k0; k < k1; ++k) {
+                    if (k > k0) train_data.copy_rows(k * s.block, s.block);
+                    graph.run();
+                    sync.add_block(static_cast<double>(train_data.y().size()) /
+                                   static_cast<double>(rows));
+                }
+                sync.finish();
+                batch_loss = sync.loss();
+            }
             if (optimizer == "adam")
                 adam.step(graph);
             else
                 sgd.step(graph);
-            bar.update(++b, train_data.y().size(), static_cast<double>(graph.value()));
+            ++steps;
+            bar.update(++b, rows, batch_loss);
         }
         epoch_seconds.push_back(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -332,7 +445,8 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
                 m.arena_bytes, m.unshared_bytes, m.kept_bytes, m.peak_live_bytes);
         }
         eval.forward();
-        last = evaluate(eval.value_view(), data.test.labels);
+        last =
+            reduce_evaluation(evaluate(eval.value_view(), *test_labels), test_labels->size(), comm);
         train_loss.push_back(bar.mean_loss());
         test_loss.push_back(last.loss);
         test_acc.push_back(last.accuracy);
@@ -347,6 +461,18 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
     mean_epoch /= static_cast<double>(std::max<std::size_t>(epoch_seconds.size(), 1));
     std::vector<std::string> names(std::begin(fg::nn::fashion_mnist_classes),
                                    std::end(fg::nn::fashion_mnist_classes));
+    if (distributed && comm.size() > 1) {
+        const auto& t = comm.traffic();
+        std::printf(
+            "\nexchange   %.0f bytes per step per process (%llu collectives in %zu "
+            "steps; %s)\n",
+            static_cast<double>(t.allreduce_bytes + t.allgather_bytes) /
+                static_cast<double>(std::max<std::size_t>(steps, 1)),
+            static_cast<unsigned long long>(t.calls), steps,
+            s.deterministic ? "allgather of subtree sums" : "allreduce payload");
+    }
+    if (!comm.is_root()) return last.accuracy >= min_accuracy ? 0 : 1;  // rank 0 writes
+
     std::printf("\nconfusion matrix on the test set (rows: true class, columns: predicted)\n%s",
                 last.confusion.str(names).c_str());
 
@@ -355,7 +481,7 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
     fg::nn::checkpoint ckpt;
     ckpt.add_params(eval).save(out);
     Model reloaded(s.seed + 1000);
-    auto reloaded_eval = fg::compile(reloaded.logits(test_x));
+    auto reloaded_eval = fg::compile(reloaded.logits(fg::input<"x">(data.test.images)));
     fg::nn::checkpoint check;
     check.add_params(reloaded_eval).load(out);
     const bool round_trip = reloaded.same_as(model);
@@ -423,7 +549,19 @@ int train(const settings& s, fg::nn::fashion_mnist& data) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
+    // One process, or one rank of `mpirun -np P`: MPI is initialised only under a launcher.
+    fg::dist::communicator comm(argc, argv);
+    // Only rank 0 prints and writes; the others report errors on stderr.
+    if (!comm.is_root() && !std::freopen("/dev/null", "w", stdout))
+        comm.abort("cannot silence stdout on this rank");
+    // Exits every rank with `code` (one failing rank must not leave the others waiting in a
+    // collective); a single process prints and returns.
+    auto fail = [&](const std::string& message, int code) {
+        if (comm.size() > 1) comm.abort("error: " + message, code);
+        std::fprintf(stderr, "error: %s\n", message.c_str());
+        return code;
+    };
     settings s;
     CLI::App app{"Train softmax regression or an MLP on Fashion-MNIST with fusegrad"};
     app.add_option("--model", s.model, "softmax, mlp or resmlp")
@@ -462,6 +600,18 @@ int main(int argc, char** argv) {
                    "fail below this test accuracy (default: 0.83 softmax, 0.88 mlp, 0.895 "
                    "resmlp; 0.5 with --limit)")
         ->check(number_in(0, true, 1, true));
+    app.add_flag("--deterministic", s.deterministic,
+                 "data-parallel gradients summed in one fixed tree over blocks of --block rows: "
+                 "the weights are bitwise the same for any number of processes (mpirun -np P) "
+                 "and threads");
+    app.add_option("--block", s.block, "rows per block with --deterministic")
+        ->check(integer_in(1, 1 << 20))
+        ->capture_default_str();
+    app.add_option("--bucket-mb", s.bucket_mb,
+                   "MB per allreduce bucket when several processes train without "
+                   "--deterministic")
+        ->check(number_in(0, false, 4096, true))
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     if (s.epochs == 0) s.epochs = s.model == "softmax" ? 10 : 15;
 
@@ -478,19 +628,20 @@ int main(int argc, char** argv) {
         std::printf("loaded     %s in %.2f s\n", s.data.c_str(),
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     } catch (const fg::nn::data_error& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 2;
+        return fail(e.what(), 2);
     }
-    if (s.batch > data.train.size()) {
-        std::fprintf(stderr, "error: --batch %zu is larger than the %zu training images\n", s.batch,
-                     data.train.size());
-        return 2;
-    }
+    if (s.batch > data.train.size())
+        return fail("--batch " + std::to_string(s.batch) + " is larger than the " +
+                        std::to_string(data.train.size()) + " training images",
+                    2);
     try {
-        if (s.model == "resmlp") return train<resmlp_model>(s, data);
-        return s.model == "mlp" ? train<mlp_model>(s, data) : train<softmax_model>(s, data);
+        if (s.model == "resmlp") return train<resmlp_model>(s, data, comm);
+        return s.model == "mlp" ? train<mlp_model>(s, data, comm)
+                                : train<softmax_model>(s, data, comm);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
+        return fail(e.what(), 1);
     }
+} catch (const std::exception& e) {  // the communicator itself (MPI could not start)
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
 }

@@ -7,11 +7,12 @@
 set -euo pipefail
 
 # The library, the examples and the dataset: build tools, xtensor, xsimd, Boost (Hana), zlib,
-# stb, CLI11.
+# stb, CLI11, and Open MPI (fusegrad::dist across processes: mpirun of the main example).
 PACKAGES=(
     build-essential cmake ninja-build ccache git
     libxtensor-dev libxsimd-dev xtl-dev libboost-dev
     zlib1g-dev libstb-dev libcli11-dev dataset-fashion-mnist
+    openmpi-bin libopenmpi-dev
 )
 # Tests, benchmarks and fuzzing: Catch2, Google Benchmark, libtorch (and the OpenBLAS it
 # needs), Graphviz (the examples' .svg graphs, tested), clang with libFuzzer.

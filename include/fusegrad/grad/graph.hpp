@@ -587,6 +587,15 @@ class graph {
         return {grads_[i], shapes_[i]};
     }
 
+    /// The gradient of param `name`, to rewrite in place between the backward pass and the
+    /// optimizer's step: what gradient synchronisation across processes (fusegrad/dist) and
+    /// gradient clipping do. The next backward overwrites it. Throws as `param_grad` does.
+    mview<value_type> param_grad_buffer(std::string_view name) {
+        require_backward("param_grad_buffer");
+        const std::size_t i = param_slot(name, "param_grad_buffer");
+        return {grads_[i], shapes_[i]};
+    }
+
     /// The current buffer of param `name`'s array, to write in place: what an optimizer over
     /// every param (`fg::nn::params_of(graph)`) and `checkpoint::add_params` use, so that a
     /// model names its params once, in its expression. Re-reads the container, so it is right

@@ -54,7 +54,7 @@ class dataset {
 
     /// Starts epoch `epoch`: rewinds and, when shuffling, draws that epoch's order.
     void start_epoch(std::size_t epoch) {
-        next_ = 0;
+        next_ = batch_first_ = batch_rows_ = 0;
         std::iota(order_.begin(), order_.end(), std::size_t(0));
         if (!shuffle_) return;
         std::mt19937_64 rng(seed_ ^ (0x9E3779B97F4A7C15ull * (epoch + 1)));
@@ -69,23 +69,49 @@ class dataset {
     }
 
     /// Copies the next batch into x() and y(); false when the epoch is over.
-    bool next() {
-        const std::size_t n = size(), features = x_->shape()[1];
-        if (next_ >= n || (drop_last_ && next_ + batch_ > n)) return false;
-        const std::size_t rows = std::min(batch_, n - next_);
-        if (xb_.shape()[0] != rows || xb_.shape()[1] != features) {
-            xb_.resize({rows, features});
-            yb_.resize({rows});
+    bool next() { return next(0, batch_); }
+
+    /// The rows of the batch the next call to next() takes: the batch size, fewer for the last
+    /// batch of an epoch, 0 when the epoch is over.
+    std::size_t next_rows() const noexcept {
+        const std::size_t n = size();
+        if (next_ >= n || (drop_last_ && next_ + batch_ > n)) return 0;
+        return std::min(batch_, n - next_);
+    }
+
+    /// Takes the next batch but copies only its rows [first, first + count) (clamped to the
+    /// batch) into x() and y(): one process's share of a global batch in data-parallel
+    /// training, where every process draws the same order. False when the epoch is over.
+    bool next(std::size_t first, std::size_t count) {
+        const std::size_t rows = next_rows();
+        if (rows == 0) return false;
+        batch_first_ = next_;
+        batch_rows_ = rows;
+        next_ += rows;
+        copy_rows(first, count);
+        return true;
+    }
+
+    /// Copies rows [first, first + count) (clamped) of the batch the last next() took into x()
+    /// and y() again: one block of it after another.
+    void copy_rows(std::size_t first, std::size_t count) {
+        const std::size_t rows = batch_rows_, features = x_->shape()[1];
+        first = std::min(first, rows);
+        count = std::min(count, rows - first);
+        if (xb_.shape()[0] != count || xb_.shape()[1] != features) {
+            xb_.resize({count, features});
+            yb_.resize({count});
         }
         const T* src = x_->data();
-        for (std::size_t r = 0; r < rows; ++r) {
-            const std::size_t i = order_[next_ + r];
+        for (std::size_t r = 0; r < count; ++r) {
+            const std::size_t i = order_[batch_first_ + first + r];
             std::copy_n(src + i * features, features, xb_.data() + r * features);
             yb_(r) = (*y_)(i);
         }
-        next_ += rows;
-        return true;
     }
+
+    /// The rows of the batch the last next() took (all of them, whatever it copied).
+    std::size_t batch_rows() const noexcept { return batch_rows_; }
 
     /// The current batch's samples (rows × features).
     xt::xtensor<T, 2>& x() noexcept { return xb_; }
@@ -103,6 +129,7 @@ class dataset {
     bool drop_last_;
     std::vector<std::size_t> order_;
     std::size_t next_ = 0;
+    std::size_t batch_first_ = 0, batch_rows_ = 0;  // the batch the last next() took
     xt::xtensor<T, 2> xb_ = xt::xtensor<T, 2>::from_shape({0, 0});
     xt::xtensor<Label, 1> yb_ = xt::xtensor<Label, 1>::from_shape({0});
 };

@@ -1,0 +1,215 @@
+/// @file
+/// The communicator over MPI_COMM_WORLD (fusegrad/dist/communicator.hpp). MPI is used only in
+/// this file; FUSEGRAD_HAVE_MPI is defined when CMake found it.
+
+#include "fusegrad/dist/communicator.hpp"
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+#ifdef FUSEGRAD_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace fusegrad::dist {
+
+namespace {
+
+// The launchers' variables: Open MPI's mpirun, PMIx (Open MPI 4+, Slurm), PMI-1/2 (MPICH,
+// Slurm's srun).
+bool env_set(const char* name) noexcept {
+    const char* v = std::getenv(name);
+    return v && *v;
+}
+
+#ifdef FUSEGRAD_HAVE_MPI
+void check(int rc, const char* what) {
+    if (rc == MPI_SUCCESS) return;
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, text, &len);
+    throw dist_error(std::string("fusegrad::dist: ") + what + " failed: " + std::string(text, len));
+}
+
+// MPI counts are int: one call moves at most INT_MAX elements.
+int count_of(std::size_t n, const char* what) {
+    if (n > static_cast<std::size_t>(INT_MAX))
+        throw dist_error(std::string("fusegrad::dist: ") + what + " of " + std::to_string(n) +
+                         " elements is more than one MPI call can count (" +
+                         std::to_string(INT_MAX) + ")");
+    return static_cast<int>(n);
+}
+#endif
+
+}  // namespace
+
+bool has_mpi() noexcept {
+#ifdef FUSEGRAD_HAVE_MPI
+    return true;
+#else
+    return false;
+#endif
+}
+
+bool launched_by_mpi() noexcept {
+    return env_set("OMPI_COMM_WORLD_SIZE") || env_set("PMIX_RANK") || env_set("PMI_RANK") ||
+           env_set("PMI_SIZE");
+}
+
+communicator::communicator(int& argc, char**& argv) {
+    init(&argc, &argv);
+}
+communicator::communicator() {
+    init(nullptr, nullptr);
+}
+
+void communicator::init(int* argc, char*** argv) {
+    uncaught_ = std::uncaught_exceptions();
+    if (!launched_by_mpi()) return;  // a single process: no MPI at all
+#ifdef FUSEGRAD_HAVE_MPI
+    int initialised = 0;
+    check(MPI_Initialized(&initialised), "MPI_Initialized");
+    if (initialised)
+        throw dist_error(
+            "fusegrad::dist: MPI is already initialised: make one communicator per program");
+    int provided = 0;
+    check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    mpi_ = true;
+    // Errors come back as codes (check() turns them into dist_error) instead of aborting
+    // inside MPI, so the message names what failed.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+    check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+#else
+    (void)argc;
+    (void)argv;
+    const char* n = std::getenv("OMPI_COMM_WORLD_SIZE");
+    if (!n) n = std::getenv("PMI_SIZE");
+    if (n && std::string(n) != "1")
+        throw dist_error(std::string("fusegrad::dist: started by an MPI launcher with ") + n +
+                         " processes, but this fusegrad was built without MPI (install "
+                         "libopenmpi-dev and reconfigure)");
+#endif
+}
+
+communicator::~communicator() {
+#ifdef FUSEGRAD_HAVE_MPI
+    if (!mpi_) return;
+    if (size_ > 1 && std::uncaught_exceptions() > uncaught_) {
+        // Unwinding from an exception: the other ranks would wait in their next collective.
+        std::fprintf(stderr,
+                     "fusegrad::dist: rank %d: an exception left the communicator's scope; "
+                     "aborting every rank\n",
+                     rank_);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Finalize();
+#endif
+}
+
+void communicator::allreduce_sum(float* data, std::size_t n) {
+#ifdef FUSEGRAD_HAVE_MPI
+    if (!mpi_ || size_ == 1 || n == 0) return;
+    check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n, "allreduce"), MPI_FLOAT, MPI_SUM,
+                        MPI_COMM_WORLD),
+          "MPI_Allreduce");
+    ++traffic_.calls;
+    traffic_.allreduce_bytes += n * sizeof(float);
+#else
+    (void)data, (void)n;
+#endif
+}
+
+void communicator::allreduce_sum(double* data, std::size_t n) {
+#ifdef FUSEGRAD_HAVE_MPI
+    if (!mpi_ || size_ == 1 || n == 0) return;
+    check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n, "allreduce"), MPI_DOUBLE, MPI_SUM,
+                        MPI_COMM_WORLD),
+          "MPI_Allreduce");
+    ++traffic_.calls;
+    traffic_.allreduce_bytes += n * sizeof(double);
+#else
+    (void)data, (void)n;
+#endif
+}
+
+void communicator::allreduce_sum(std::int64_t* data, std::size_t n) {
+#ifdef FUSEGRAD_HAVE_MPI
+    if (!mpi_ || size_ == 1 || n == 0) return;
+    check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n, "allreduce"), MPI_INT64_T, MPI_SUM,
+                        MPI_COMM_WORLD),
+          "MPI_Allreduce");
+    ++traffic_.calls;
+    traffic_.allreduce_bytes += n * sizeof(std::int64_t);
+#else
+    (void)data, (void)n;
+#endif
+}
+
+double communicator::sum(double x) {
+    allreduce_sum(&x, 1);
+    return x;
+}
+
+std::int64_t communicator::sum(std::int64_t x) {
+    allreduce_sum(&x, 1);
+    return x;
+}
+
+void communicator::allgather(const std::vector<std::byte>& mine, std::vector<std::byte>& all,
+                             std::vector<std::size_t>& sizes) {
+    if (!mpi_ || size_ == 1) {
+        all = mine;
+        sizes.assign(1, mine.size());
+        return;
+    }
+#ifdef FUSEGRAD_HAVE_MPI
+    // Each rank's byte count first, then the bytes.
+    std::vector<long long> counts(static_cast<std::size_t>(size_));
+    long long my_count = static_cast<long long>(mine.size());
+    check(
+        MPI_Allgather(&my_count, 1, MPI_LONG_LONG, counts.data(), 1, MPI_LONG_LONG, MPI_COMM_WORLD),
+        "MPI_Allgather");
+    std::vector<int> icounts(counts.size()), displs(counts.size());
+    std::size_t total = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+        if (total > static_cast<std::size_t>(INT_MAX) - static_cast<std::size_t>(counts[r]))
+            throw dist_error("fusegrad::dist: allgather of more than " + std::to_string(INT_MAX) +
+                             " bytes in all (rank " + std::to_string(r) + " adds " +
+                             std::to_string(counts[r]) + "): more than one MPI call can count");
+        displs[r] = static_cast<int>(total);
+        icounts[r] = static_cast<int>(counts[r]);
+        total += static_cast<std::size_t>(counts[r]);
+    }
+    all.resize(total);
+    check(MPI_Allgatherv(mine.data(), icounts[static_cast<std::size_t>(rank_)], MPI_BYTE,
+                         all.data(), icounts.data(), displs.data(), MPI_BYTE, MPI_COMM_WORLD),
+          "MPI_Allgatherv");
+    sizes.assign(counts.begin(), counts.end());
+    traffic_.calls += 2;
+    traffic_.allgather_bytes +=
+        mine.size() + (total - mine.size()) + sizeof(long long) * counts.size();
+#endif
+}
+
+void communicator::barrier() {
+#ifdef FUSEGRAD_HAVE_MPI
+    if (!mpi_ || size_ == 1) return;
+    check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
+void communicator::abort(std::string_view message, int code) const {
+    std::fprintf(stderr, "fusegrad::dist: rank %d: %.*s\n", rank_, static_cast<int>(message.size()),
+                 message.data());
+    std::fflush(stderr);
+#ifdef FUSEGRAD_HAVE_MPI
+    if (mpi_) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+    std::exit(code);
+}
+
+}  // namespace fusegrad::dist
