@@ -388,7 +388,9 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
 
     std::vector<double> train_loss, test_loss, test_acc, epoch_seconds;
     fg::nn::progress bar(std::cout, s.epochs, train_data.num_batches(),
-                         fg::nn::stdout_is_terminal());
+                         // mpirun hands rank 0 a pseudo-terminal even when its output goes
+                         // to a file: one line per epoch under MPI.
+                         fg::nn::stdout_is_terminal() && !comm.uses_mpi());
     evaluation last;
     std::printf("\n");
     for (std::size_t epoch = 0; epoch < s.epochs; ++epoch) {
@@ -466,10 +468,11 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
         std::printf(
             "\nexchange   %.0f bytes per step per process (%llu collectives in %zu "
             "steps; %s)\n",
-            static_cast<double>(t.allreduce_bytes + t.allgather_bytes) /
+            static_cast<double>(t.sent_bytes) /
                 static_cast<double>(std::max<std::size_t>(steps, 1)),
             static_cast<unsigned long long>(t.calls), steps,
-            s.deterministic ? "allgather of subtree sums" : "allreduce payload");
+            s.deterministic ? "subtree sums to each slice's rank, then the slices"
+                            : "allreduce of the gradients");
     }
     if (!comm.is_root()) return last.accuracy >= min_accuracy ? 0 : 1;  // rank 0 writes
 

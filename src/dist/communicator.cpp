@@ -11,6 +11,9 @@
 #include <string>
 
 #ifdef FUSEGRAD_HAVE_MPI
+// The C API only: not the deprecated C++ bindings (which also warn under -Wextra).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 
@@ -117,7 +120,7 @@ void communicator::allreduce_sum(float* data, std::size_t n) {
                         MPI_COMM_WORLD),
           "MPI_Allreduce");
     ++traffic_.calls;
-    traffic_.allreduce_bytes += n * sizeof(float);
+    traffic_.sent_bytes += n * sizeof(float);
 #else
     (void)data, (void)n;
 #endif
@@ -130,7 +133,7 @@ void communicator::allreduce_sum(double* data, std::size_t n) {
                         MPI_COMM_WORLD),
           "MPI_Allreduce");
     ++traffic_.calls;
-    traffic_.allreduce_bytes += n * sizeof(double);
+    traffic_.sent_bytes += n * sizeof(double);
 #else
     (void)data, (void)n;
 #endif
@@ -143,7 +146,7 @@ void communicator::allreduce_sum(std::int64_t* data, std::size_t n) {
                         MPI_COMM_WORLD),
           "MPI_Allreduce");
     ++traffic_.calls;
-    traffic_.allreduce_bytes += n * sizeof(std::int64_t);
+    traffic_.sent_bytes += n * sizeof(std::int64_t);
 #else
     (void)data, (void)n;
 #endif
@@ -190,8 +193,53 @@ void communicator::allgather(const std::vector<std::byte>& mine, std::vector<std
           "MPI_Allgatherv");
     sizes.assign(counts.begin(), counts.end());
     traffic_.calls += 2;
-    traffic_.allgather_bytes +=
-        mine.size() + (total - mine.size()) + sizeof(long long) * counts.size();
+    traffic_.sent_bytes += mine.size() + sizeof(long long);
+#endif
+}
+
+void communicator::alltoall(const std::vector<std::vector<std::byte>>& to_each,
+                            std::vector<std::byte>& all, std::vector<std::size_t>& sizes) {
+    if (to_each.size() != static_cast<std::size_t>(size_))
+        throw dist_error("fusegrad::dist: alltoall was given " + std::to_string(to_each.size()) +
+                         " parts for " + std::to_string(size_) + " ranks");
+    if (!mpi_ || size_ == 1) {
+        all = to_each[0];
+        sizes.assign(1, all.size());
+        return;
+    }
+#ifdef FUSEGRAD_HAVE_MPI
+    const auto p = static_cast<std::size_t>(size_);
+    // Byte counts first (what each rank will receive from each), then the bytes.
+    std::vector<long long> send_counts(p), recv_counts(p);
+    for (std::size_t r = 0; r < p; ++r) send_counts[r] = static_cast<long long>(to_each[r].size());
+    check(MPI_Alltoall(send_counts.data(), 1, MPI_LONG_LONG, recv_counts.data(), 1, MPI_LONG_LONG,
+                       MPI_COMM_WORLD),
+          "MPI_Alltoall");
+    std::vector<int> scounts(p), sdispls(p), rcounts(p), rdispls(p);
+    std::vector<std::byte> send;
+    std::size_t rtotal = 0;
+    for (std::size_t r = 0; r < p; ++r) {
+        const auto s_size = static_cast<std::size_t>(send_counts[r]);
+        const auto r_size = static_cast<std::size_t>(recv_counts[r]);
+        if (send.size() > static_cast<std::size_t>(INT_MAX) - s_size ||
+            rtotal > static_cast<std::size_t>(INT_MAX) - r_size)
+            throw dist_error("fusegrad::dist: alltoall of more than " + std::to_string(INT_MAX) +
+                             " bytes: more than one MPI call can count");
+        sdispls[r] = static_cast<int>(send.size());
+        scounts[r] = static_cast<int>(s_size);
+        send.insert(send.end(), to_each[r].begin(), to_each[r].end());
+        rdispls[r] = static_cast<int>(rtotal);
+        rcounts[r] = static_cast<int>(r_size);
+        rtotal += r_size;
+    }
+    all.resize(rtotal);
+    check(MPI_Alltoallv(send.data(), scounts.data(), sdispls.data(), MPI_BYTE, all.data(),
+                        rcounts.data(), rdispls.data(), MPI_BYTE, MPI_COMM_WORLD),
+          "MPI_Alltoallv");
+    sizes.assign(recv_counts.begin(), recv_counts.end());
+    traffic_.calls += 2;
+    traffic_.sent_bytes +=
+        send.size() - to_each[static_cast<std::size_t>(rank_)].size() + sizeof(long long) * (p - 1);
 #endif
 }
 

@@ -92,14 +92,27 @@ class block_sum {
 
     /// Adds block next_block(): its n values are `values`.
     void push(const T* values) {
+        std::copy_n(values, n_, slot());
+        commit();
+    }
+
+    /// The n-element buffer to write block next_block()'s values into, then commit(): push()
+    /// without the copy.
+    T* slot() {
         if (next_ >= end_)
             throw dist_error("block_sum: block " + std::to_string(next_) +
                              " is past this rank's blocks [" + std::to_string(first_) + ", " +
                              std::to_string(end_) + ")");
-        tree_partial<T> p{{0, next_}, spare()};
-        std::copy_n(values, n_, p.values.data());
+        if (slot_.size() != n_) slot_ = spare();
+        return slot_.data();
+    }
+
+    /// Adds the block written into slot().
+    void commit() {
+        if (slot_.size() != n_) throw dist_error("block_sum: commit() without a slot()");
+        stack_.push_back({{0, next_}, std::move(slot_)});
+        slot_.clear();
         ++next_;
-        stack_.push_back(std::move(p));
         // Two siblings on top: the left one becomes their parent, left + right.
         while (stack_.size() >= 2) {
             auto& right = stack_[stack_.size() - 1];
@@ -150,6 +163,7 @@ class block_sum {
     std::uint64_t first_, end_, next_;
     std::vector<tree_partial<T>> stack_;
     std::vector<std::vector<T>> free_;  // buffers of merged nodes, reused
+    std::vector<T> slot_;               // the block being written (slot(), commit())
 
     std::vector<T> spare() {
         if (free_.empty()) return std::vector<T>(n_);

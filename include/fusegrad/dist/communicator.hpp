@@ -32,12 +32,12 @@ bool has_mpi() noexcept;
 /// world size or rank.
 bool launched_by_mpi() noexcept;
 
-/// Bytes moved by the collectives so far, counted as the payload each call hands to MPI
-/// (allreduce: its buffer once; allgather: what this rank sends plus what it receives).
+/// What this rank has handed to the collectives so far: the bytes of its own contribution
+/// (allreduce: its buffer; allgather: its part; alltoall: everything it sends to the others).
+/// What crosses the wire follows from the algorithm MPI picks (docs/distributed.md).
 struct traffic {
-    std::uint64_t calls = 0;            ///< collectives made (single-process calls excluded)
-    std::uint64_t allreduce_bytes = 0;  ///< payload of the allreduces
-    std::uint64_t allgather_bytes = 0;  ///< bytes sent plus bytes received by the allgathers
+    std::uint64_t calls = 0;       ///< collectives made (single-process calls excluded)
+    std::uint64_t sent_bytes = 0;  ///< bytes contributed, over all the collectives
 };
 
 /// The world communicator: initialises MPI (MPI_THREAD_FUNNELED: only the thread that made
@@ -82,6 +82,12 @@ class communicator {
     /// bytes).
     void allgather(const std::vector<std::byte>& mine, std::vector<std::byte>& all,
                    std::vector<std::size_t>& sizes);
+
+    /// Personalised exchange (MPI_Alltoallv of bytes): `to_each[r]` goes to rank r; `all`
+    /// receives what every rank sent to this one, in rank order, and `sizes` their byte
+    /// counts. `to_each` must have size() entries. Throws dist_error past 2³¹ − 1 bytes.
+    void alltoall(const std::vector<std::vector<std::byte>>& to_each, std::vector<std::byte>& all,
+                  std::vector<std::size_t>& sizes);
 
     /// Waits for every rank.
     void barrier();

@@ -15,8 +15,9 @@
 ///   a fixed number of rows, numbered in batch order; each rank runs the graph once per block
 ///   of its contiguous range and the gradient is the sum over blocks in one fixed binary tree
 ///   (fusegrad/dist/block_tree.hpp), keyed by block number, not by rank. Ranks sum their
-///   subtrees locally, gather the subtree sums (one MPI_Allgatherv of bytes) and finish the
-///   tree identically. With fusegrad's kernels, whose sums do not depend on the thread count,
+///   subtrees locally; each rank finishes the tree on its slice of the values (the subtree
+///   sums cut into slices by one MPI_Alltoallv) and the slices are gathered (one
+///   MPI_Allgatherv). With fusegrad's kernels, whose sums do not depend on the thread count,
 ///   the weights after any number of steps are bitwise the same for any number of processes
 ///   and threads, given the same global batches, blocks and seed.
 ///
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -123,15 +125,15 @@ class gradient_sync {
             throw dist_error("gradient_sync::add_block: the params have " + std::to_string(n) +
                              " elements now, " + std::to_string(sum_->size()) +
                              " before (was a param array resized during training?)");
-        block_.resize(n);
+        value_type* out = sum_->slot();
         std::size_t at = 0;
         for (auto name : Graph::param_names) {
             const auto g = graph_->param_grad_buffer(name);
-            for (std::size_t i = 0; i < g.size(); ++i) block_[at + i] = g.data[i] * w;
+            for (std::size_t i = 0; i < g.size(); ++i) out[at + i] = g.data[i] * w;
             at += g.size();
         }
-        if (has_loss) block_[at] = graph_value() * w;
-        sum_->push(block_.data());
+        if (has_loss) out[at] = graph_value() * w;
+        sum_->commit();
     }
 
     /// The block the next add_block() is for.
@@ -146,15 +148,40 @@ class gradient_sync {
         open_ = false;
         if (!sum_) sum_.emplace(flat_size(), first_block_, end_block_);
         auto mine = sum_->take();
-        std::vector<std::byte> out, all;
-        append_partials(mine, out);
+        const std::size_t n = sum_->size(), ranks = static_cast<std::size_t>(comm_->size());
+        const std::size_t me = static_cast<std::size_t>(comm_->rank());
+        // Reduce-scatter that keeps the tree: the tree is elementwise, so rank c can finish it
+        // for its slice [n·c/P, n·(c+1)/P) of the values alone. Each rank sends every other
+        // its subtree sums cut to that rank's slice (one MPI_Alltoallv), finishes the tree on
+        // its own slice, and the finished slices are gathered (one MPI_Allgatherv). With one
+        // subtree per rank this moves what a ring allreduce moves, 2(P−1)/P of the values.
+        std::vector<std::vector<std::byte>> to(ranks);
+        std::vector<tree_partial<value_type>> cut(mine.size());
+        for (std::size_t c = 0; c < ranks; ++c) {
+            const std::size_t lo = n * c / ranks, hi = n * (c + 1) / ranks;
+            for (std::size_t k = 0; k < mine.size(); ++k) {
+                cut[k].node = mine[k].node;
+                cut[k].values.assign(mine[k].values.begin() + static_cast<std::ptrdiff_t>(lo),
+                                     mine[k].values.begin() + static_cast<std::ptrdiff_t>(hi));
+            }
+            append_partials(cut, to[c]);
+        }
         sum_->recycle(mine);
+        std::vector<std::byte> received, all;
         std::vector<std::size_t> sizes;
-        comm_->allgather(out, all, sizes);
-        const auto parts = read_partials<value_type>(all);
-        const std::size_t n = flat_size();
+        comm_->alltoall(to, received, sizes);
+        const std::size_t lo = n * me / ranks, hi = n * (me + 1) / ranks;
+        std::vector<value_type> slice(hi - lo);
+        finish_tree(num_blocks_, read_partials<value_type>(received), hi - lo, slice.data());
+        std::vector<std::byte> bytes(slice.size() * sizeof(value_type));
+        if (!bytes.empty()) std::memcpy(bytes.data(), slice.data(), bytes.size());
+        comm_->allgather(bytes, all, sizes);
+        if (all.size() != n * sizeof(value_type))
+            throw dist_error("gradient_sync::finish: gathered " + std::to_string(all.size()) +
+                             " bytes, expected " + std::to_string(n * sizeof(value_type)) +
+                             " (do all ranks run the same graph?)");
         block_.resize(n);
-        finish_tree(num_blocks_, parts, n, block_.data());
+        std::memcpy(block_.data(), all.data(), all.size());
         std::size_t at = 0;
         for (auto name : Graph::param_names) {
             const auto g = graph_->param_grad_buffer(name);
