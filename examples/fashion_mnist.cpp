@@ -292,18 +292,19 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
     // single process then runs the same blocks and sums as any number of them would).
     const bool distributed = comm.size() > 1 || s.deterministic;
     const auto ranks = static_cast<std::size_t>(comm.size());
+    const std::size_t first_batch = std::min(batch, data.train.size());  // rows of batch 1
     if (distributed && s.model == "resmlp")
         throw std::invalid_argument(
             "--model resmlp trains on one process only: its dropout masks are drawn per graph "
             "run, so they would differ between process counts (use softmax or mlp)");
-    if (distributed && !s.deterministic && batch < ranks)
-        throw std::invalid_argument("--batch " + std::to_string(batch) +
+    if (distributed && !s.deterministic && first_batch < ranks)
+        throw std::invalid_argument("--batch " + std::to_string(first_batch) +
                                     " gives fewer rows than the " + std::to_string(ranks) +
                                     " processes");
-    const std::size_t blocks_per_batch = (batch + s.block - 1) / s.block;
+    const std::size_t blocks_per_batch = (first_batch + s.block - 1) / s.block;
     if (s.deterministic && blocks_per_batch < ranks)
-        throw std::invalid_argument("--batch " + std::to_string(batch) + " in blocks of --block " +
-                                    std::to_string(s.block) + " gives " +
+        throw std::invalid_argument("--batch " + std::to_string(first_batch) +
+                                    " in blocks of --block " + std::to_string(s.block) + " gives " +
                                     std::to_string(blocks_per_batch) + " blocks, fewer than the " +
                                     std::to_string(ranks) + " processes");
     Model model(s.seed);

@@ -80,6 +80,12 @@ void communicator::init(int* argc, char*** argv) {
             "fusegrad::dist: MPI is already initialised: make one communicator per program");
     int provided = 0;
     check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    if (provided < MPI_THREAD_FUNNELED) {
+        MPI_Finalize();
+        throw dist_error("fusegrad::dist: this MPI gives thread level " + std::to_string(provided) +
+                         ", below MPI_THREAD_FUNNELED (the kernels' OpenMP threads run while "
+                         "the main thread calls MPI)");
+    }
     mpi_ = true;
     // Errors come back as codes (check() turns them into dist_error) instead of aborting
     // inside MPI, so the message names what failed.
@@ -89,11 +95,15 @@ void communicator::init(int* argc, char*** argv) {
 #else
     (void)argc;
     (void)argv;
+    // Refused unless the launcher says there is one process: several copies each training
+    // alone would all write the same files.
     const char* n = std::getenv("OMPI_COMM_WORLD_SIZE");
     if (!n) n = std::getenv("PMI_SIZE");
-    if (n && std::string(n) != "1")
-        throw dist_error(std::string("fusegrad::dist: started by an MPI launcher with ") + n +
-                         " processes, but this fusegrad was built without MPI (install "
+    if (!n) n = std::getenv("SLURM_NTASKS");
+    if (!n || std::string(n) != "1")
+        throw dist_error(std::string("fusegrad::dist: started by an MPI launcher (with ") +
+                         (n ? n : "an unknown number of") +
+                         " processes), but this fusegrad was built without MPI (install "
                          "libopenmpi-dev and reconfigure)");
 #endif
 }
@@ -180,9 +190,9 @@ void communicator::allgather(const std::vector<std::byte>& mine, std::vector<std
     std::size_t total = 0;
     for (std::size_t r = 0; r < counts.size(); ++r) {
         if (total > static_cast<std::size_t>(INT_MAX) - static_cast<std::size_t>(counts[r]))
-            throw dist_error("fusegrad::dist: allgather of more than " + std::to_string(INT_MAX) +
-                             " bytes in all (rank " + std::to_string(r) + " adds " +
-                             std::to_string(counts[r]) + "): more than one MPI call can count");
+            fail("fusegrad::dist: allgather of more than " + std::to_string(INT_MAX) +
+                 " bytes in all (rank " + std::to_string(r) + " adds " + std::to_string(counts[r]) +
+                 "): more than one MPI call can count");
         displs[r] = static_cast<int>(total);
         icounts[r] = static_cast<int>(counts[r]);
         total += static_cast<std::size_t>(counts[r]);
@@ -223,8 +233,9 @@ void communicator::alltoall(const std::vector<std::vector<std::byte>>& to_each,
         const auto r_size = static_cast<std::size_t>(recv_counts[r]);
         if (send.size() > static_cast<std::size_t>(INT_MAX) - s_size ||
             rtotal > static_cast<std::size_t>(INT_MAX) - r_size)
-            throw dist_error("fusegrad::dist: alltoall of more than " + std::to_string(INT_MAX) +
-                             " bytes: more than one MPI call can count");
+            fail("fusegrad::dist: alltoall of more than " + std::to_string(INT_MAX) +
+                 " bytes to or from rank " + std::to_string(rank_) +
+                 ": more than one MPI call can count");
         sdispls[r] = static_cast<int>(send.size());
         scounts[r] = static_cast<int>(s_size);
         send.insert(send.end(), to_each[r].begin(), to_each[r].end());
@@ -248,6 +259,11 @@ void communicator::barrier() {
     if (!mpi_ || size_ == 1) return;
     check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 #endif
+}
+
+void communicator::fail(const std::string& message) const {
+    if (size_ > 1) abort(message, 1);
+    throw dist_error(message);
 }
 
 void communicator::abort(std::string_view message, int code) const {

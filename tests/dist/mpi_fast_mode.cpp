@@ -8,13 +8,20 @@
 //     another order (the kernels over fewer rows, MPI over ranks), so they round differently;
 //   - the summed loss of each step is within 1e-5 relative of the single process's.
 // Exits 0 when all hold, 1 otherwise (printing the worst element).
+//
+// With `--fail-rank R`, rank R throws at step 5, while the others wait in that step's
+// allreduce: the exception leaves the communicator's scope, which must end every rank
+// (ctest "dist:failing_rank_mid_training").
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <xtensor/xview.hpp>
@@ -57,7 +64,8 @@ struct model {
 // Trains `m` for kSteps on rows [lo, hi) of each global batch (all rows when comm is null);
 // returns each step's loss as the sync reports it (the graph's value alone).
 std::vector<double> train(model& m, const xt::xtensor<float, 2>& X,
-                          const xt::xtensor<std::int32_t, 1>& Y, fg::dist::communicator* comm) {
+                          const xt::xtensor<std::int32_t, 1>& Y, fg::dist::communicator* comm,
+                          int fail_rank = -1) {
     const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
     const std::size_t lo =
         kBatch * static_cast<std::size_t>(rank) / static_cast<std::size_t>(ranks);
@@ -77,6 +85,8 @@ std::vector<double> train(model& m, const xt::xtensor<float, 2>& X,
         x = xt::view(X, xt::range(first + lo, first + hi));
         y = xt::view(Y, xt::range(first + lo, first + hi));
         graph.run();
+        if (comm && comm->rank() == fail_rank && step == 5)
+            throw std::runtime_error("injected failure on rank " + std::to_string(fail_rank));
         if (comm) {
             sync[0]->allreduce(static_cast<double>(hi - lo) / static_cast<double>(kBatch));
             losses.push_back(sync[0]->loss());
@@ -92,6 +102,8 @@ std::vector<double> train(model& m, const xt::xtensor<float, 2>& X,
 
 int main(int argc, char** argv) try {
     fg::dist::communicator comm(argc, argv);
+    const int fail_rank =
+        argc == 3 && std::string(argv[1]) == "--fail-rank" ? std::atoi(argv[2]) : -1;
     // The same data on every rank: a linear teacher with noise.
     xt::xtensor<float, 2> X = xt::xtensor<float, 2>::from_shape({kRows, kFeatures});
     fg::nn::normal_fill(X, 0.0, 1.0, 5);
@@ -108,7 +120,7 @@ int main(int argc, char** argv) try {
     }
 
     model dist_model;
-    const auto dist_losses = train(dist_model, X, Y, &comm);
+    const auto dist_losses = train(dist_model, X, Y, &comm, fail_rank);
     const auto mine = dist_model.flat();
 
     // Every rank's weights, gathered: all the same bits.

@@ -63,6 +63,9 @@ TEST_CASE("cover: the maximal tree nodes tiling a range of blocks", "[dist][tree
     CHECK(fd::cover(1, 3) == std::vector<N>{{0, 1}, {0, 2}});
     CHECK(fd::cover(3, 12) == std::vector<N>{{0, 3}, {2, 1}, {2, 2}});
     CHECK(fd::cover(5, 5).empty());
+    // Near the top of the range nothing overflows.
+    const std::uint64_t big = std::uint64_t(1) << 62;
+    CHECK(fd::cover(big, big + 3) == std::vector<N>{{1, big >> 1}, {0, big + 2}});
     CHECK(fd::root_level(1) == 0);
     CHECK(fd::root_level(2) == 1);
     CHECK(fd::root_level(5) == 3);
@@ -113,8 +116,7 @@ TEST_CASE("every split of the blocks among ranks gives the same bits", "[dist][t
             }
             CHECK(std::abs(one[i] - exact) <= 1e-6 * magnitude + 1e-30);
         }
-        for (std::uint64_t ranks = 2; ranks <= 6; ++ranks) {
-            if (ranks > blocks) break;
+        for (std::uint64_t ranks = 2; ranks <= 6; ++ranks) {  // some with no block when few
             INFO(blocks << " blocks, " << ranks << " ranks");
             CHECK(same_bits(split_sum(blocks, ranks, n), one));
         }
@@ -139,6 +141,12 @@ TEST_CASE("the tree refuses partials that do not tile the blocks", "[dist][tree]
     CHECK_THROWS_WITH(fd::finish_tree<float>(2, parts, 2, &out), Catch::Contains("expected 2"));
     std::vector<std::byte> bytes(10);
     CHECK_THROWS_WITH(fd::read_partials<float>(bytes), Catch::Contains("10 stray bytes"));
+    // A node past any batch (its end would not fit in 64 bits) is refused, not wrapped.
+    const std::vector<fd::tree_partial<float>> far{{{63, 1}, {1.f}}};
+    CHECK_THROWS_WITH(fd::finish_tree<float>(1, far, 1, &out), Catch::Contains("past any batch"));
+    std::vector<std::byte> far_bytes;
+    fd::append_partials(far, far_bytes);
+    CHECK_THROWS_WITH(fd::read_partials<float>(far_bytes), Catch::Contains("past any batch"));
 }
 
 TEST_CASE("one process: gradient_sync's block tree gives the full batch's gradient",

@@ -48,9 +48,10 @@ inline std::vector<tree_node> cover(std::uint64_t first, std::uint64_t end) {
     std::vector<tree_node> nodes;
     while (first < end) {
         std::uint32_t k = 0;
-        // Grow while the node stays aligned at `first` and inside [first, end).
-        while (k < 63 && (first & ((std::uint64_t(1) << (k + 1)) - 1)) == 0 &&
-               first + (std::uint64_t(2) << k) <= end)
+        // Grow while the node stays aligned at `first` and inside [first, end) (compared as
+        // a length, so that nothing overflows near 2⁶⁴).
+        while (k < 62 && (first & ((std::uint64_t(1) << (k + 1)) - 1)) == 0 &&
+               (std::uint64_t(2) << k) <= end - first)
             ++k;
         nodes.push_back({k, first >> k});
         first += std::uint64_t(1) << k;
@@ -184,6 +185,9 @@ void finish_tree(std::uint64_t num_blocks, const std::vector<tree_partial<T>>& p
     std::map<tree_node, const T*> at;
     std::uint64_t covered = 0;
     for (const auto& p : parts) {
+        if (p.node.level > 62 || p.node.index >= (std::uint64_t(1) << (63 - p.node.level)))
+            throw dist_error("finish_tree: partial (level " + std::to_string(p.node.level) +
+                             ", index " + std::to_string(p.node.index) + ") lies past any batch");
         if (p.values.size() != n)
             throw dist_error("finish_tree: a partial of " + std::to_string(p.values.size()) +
                              " values, expected " + std::to_string(n));
@@ -244,13 +248,16 @@ std::vector<tree_partial<T>> read_partials(const std::vector<std::byte>& bytes) 
                              " stray bytes at the end");
         std::memcpy(head, bytes.data() + at, sizeof head);
         at += sizeof head;
-        if (head[0] > 63 || head[2] > (bytes.size() - at) / sizeof(T))
+        if (head[0] > 62 || head[1] >= (std::uint64_t(1) << (63 - head[0])) ||
+            head[2] > (bytes.size() - at) / sizeof(T))
             throw dist_error("read_partials: a partial of level " + std::to_string(head[0]) +
-                             " and " + std::to_string(head[2]) + " values does not fit in " +
-                             std::to_string(bytes.size() - at) + " bytes");
+                             ", index " + std::to_string(head[1]) + " and " +
+                             std::to_string(head[2]) + " values does not fit in " +
+                             std::to_string(bytes.size() - at) + " bytes or past any batch");
         tree_partial<T> p{{static_cast<std::uint32_t>(head[0]), head[1]},
                           std::vector<T>(static_cast<std::size_t>(head[2]))};
-        std::memcpy(p.values.data(), bytes.data() + at, p.values.size() * sizeof(T));
+        if (!p.values.empty())
+            std::memcpy(p.values.data(), bytes.data() + at, p.values.size() * sizeof(T));
         at += p.values.size() * sizeof(T);
         parts.push_back(std::move(p));
     }

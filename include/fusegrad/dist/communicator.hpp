@@ -68,7 +68,8 @@ class communicator {
 
     /// Sums `data[0, n)` elementwise over every rank, in place (MPI_Allreduce, MPI_SUM). The
     /// order MPI adds in depends on the process count: for bitwise results across process
-    /// counts use `gradient_sync`'s deterministic mode, which only gathers.
+    /// counts use `gradient_sync`'s deterministic mode, which moves values but adds them
+    /// itself, in its fixed tree.
     void allreduce_sum(float* data, std::size_t n);
     void allreduce_sum(double* data, std::size_t n);
     void allreduce_sum(std::int64_t* data, std::size_t n);
@@ -78,14 +79,14 @@ class communicator {
 
     /// Every rank's `mine`, concatenated in rank order, on every rank (MPI_Allgatherv of
     /// bytes); `sizes` receives each rank's byte count. Ranks may give different sizes, and
-    /// zero. Throws dist_error when the total exceeds what one MPI call can count (2³¹ − 1
-    /// bytes).
+    /// zero. A total past what one MPI call can count (2³¹ − 1 bytes) is a fail().
     void allgather(const std::vector<std::byte>& mine, std::vector<std::byte>& all,
                    std::vector<std::size_t>& sizes);
 
     /// Personalised exchange (MPI_Alltoallv of bytes): `to_each[r]` goes to rank r; `all`
     /// receives what every rank sent to this one, in rank order, and `sizes` their byte
-    /// counts. `to_each` must have size() entries. Throws dist_error past 2³¹ − 1 bytes.
+    /// counts. `to_each` must have size() entries. Past 2³¹ − 1 bytes sent or received by a
+    /// rank: fail().
     void alltoall(const std::vector<std::vector<std::byte>>& to_each, std::vector<std::byte>& all,
                   std::vector<std::size_t>& sizes);
 
@@ -95,6 +96,11 @@ class communicator {
     /// Prints "fusegrad::dist: rank R: <message>" to stderr and ends every process of the run
     /// with `code` (MPI_Abort; std::exit for a single process). Never returns.
     [[noreturn]] void abort(std::string_view message, int code = 1) const;
+
+    /// An error found by some ranks only, between collectives (the others may already wait
+    /// in the next one): throws dist_error on a single process, aborts every rank otherwise,
+    /// since a thrown exception that a caller caught would leave the others waiting forever.
+    [[noreturn]] void fail(const std::string& message) const;
 
     /// What the collectives have moved so far (see `traffic`).
     const dist::traffic& traffic() const noexcept { return traffic_; }

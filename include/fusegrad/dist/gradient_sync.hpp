@@ -62,14 +62,17 @@ class gradient_sync {
 
     /// Fast mode, after `graph.run()` on this rank's rows: every gradient (and the loss)
     /// scaled by `weight`, then summed over the ranks in place. For a mean loss over a global
-    /// batch of G rows of which this rank ran n, weight = n / G. Every rank must call it.
+    /// batch of G rows of which this rank ran n, weight = n / G. Every rank must call it. A
+    /// rank with no rows in this batch passes weight 0: it adds zeros, without reading its
+    /// gradients (left from an earlier batch, possibly not finite).
     void allreduce(double weight) {
         const auto w = static_cast<value_type>(weight);
-        std::size_t total = 0;
-        for (auto name : Graph::param_names) total += graph_->param_grad_buffer(name).size();
-        total += has_loss;
+        const std::size_t total = flat_size();
+        if (total == 0) return;
+        // One MPI call counts at most 2³¹ − 1 elements.
         const std::size_t bucket =
-            std::min(std::max<std::size_t>(options_.bucket_bytes / sizeof(value_type), 1), total);
+            std::min({std::max<std::size_t>(options_.bucket_bytes / sizeof(value_type), 1), total,
+                      std::size_t(2147483647)});
         bucket_.resize(bucket);
         // Walk the gradients (then the loss) as one stream cut into buckets: fill, reduce,
         // scatter back.
@@ -82,7 +85,10 @@ class gradient_sync {
             walk(
                 k, offset, bucket,
                 [&](value_type* p, std::size_t n) {
-                    for (std::size_t i = 0; i < n; ++i) bucket_[filled + i] = p[i] * w;
+                    if (weight == 0)
+                        std::fill_n(bucket_.data() + filled, n, value_type(0));
+                    else
+                        for (std::size_t i = 0; i < n; ++i) bucket_[filled + i] = p[i] * w;
                     filled += n;
                 },
                 &loss);
@@ -149,6 +155,12 @@ class gradient_sync {
         if (!sum_) sum_.emplace(flat_size(), first_block_, end_block_);
         auto mine = sum_->take();
         const std::size_t n = sum_->size(), ranks = static_cast<std::size_t>(comm_->size());
+        // Errors from here on may hit some ranks only, between collectives: fail() ends every
+        // rank rather than leave the others waiting.
+        if (n != flat_size())
+            comm_->fail("gradient_sync::finish: the params have " + std::to_string(flat_size()) +
+                        " elements now, " + std::to_string(n) +
+                        " before (was a param array resized during training?)");
         const std::size_t me = static_cast<std::size_t>(comm_->rank());
         // Reduce-scatter that keeps the tree: the tree is elementwise, so rank c can finish it
         // for its slice [n·c/P, n·(c+1)/P) of the values alone. Each rank sends every other
@@ -172,16 +184,22 @@ class gradient_sync {
         comm_->alltoall(to, received, sizes);
         const std::size_t lo = n * me / ranks, hi = n * (me + 1) / ranks;
         std::vector<value_type> slice(hi - lo);
-        finish_tree(num_blocks_, read_partials<value_type>(received), hi - lo, slice.data());
+        try {
+            finish_tree(num_blocks_, read_partials<value_type>(received), hi - lo, slice.data());
+        } catch (const dist_error& e) {  // ranks disagree on the blocks or the graph
+            comm_->fail(std::string(e.what()) +
+                        " (do all ranks run the same graph on the same "
+                        "blocks?)");
+        }
         std::vector<std::byte> bytes(slice.size() * sizeof(value_type));
         if (!bytes.empty()) std::memcpy(bytes.data(), slice.data(), bytes.size());
         comm_->allgather(bytes, all, sizes);
         if (all.size() != n * sizeof(value_type))
-            throw dist_error("gradient_sync::finish: gathered " + std::to_string(all.size()) +
-                             " bytes, expected " + std::to_string(n * sizeof(value_type)) +
-                             " (do all ranks run the same graph?)");
+            comm_->fail("gradient_sync::finish: gathered " + std::to_string(all.size()) +
+                        " bytes, expected " + std::to_string(n * sizeof(value_type)) +
+                        " (do all ranks run the same graph?)");
         block_.resize(n);
-        std::memcpy(block_.data(), all.data(), all.size());
+        if (n) std::memcpy(block_.data(), all.data(), all.size());
         std::size_t at = 0;
         for (auto name : Graph::param_names) {
             const auto g = graph_->param_grad_buffer(name);

@@ -1,8 +1,9 @@
-# Runs the main example across processes for ctest (examples/CMakeLists.txt). Two modes:
+# Runs programs across processes for ctest (examples/CMakeLists.txt, tests/CMakeLists.txt).
+# Two modes:
 #
 #   -DMODE=same_weights -DEXE=<example> -DMPIRUN=<launcher;flags> -DARGS=<args> -DOUT=<dir>
 #       -DRUNS=<np:threads;...> -DFILES=<W1.npy;...>
-#     Runs the example once per entry of RUNS (np 0: on its own, without mpirun; otherwise
+#     Runs the program EXE once per entry of RUNS (np 0: on its own, without mpirun; otherwise
 #     mpirun -np <np>) with --threads <threads> and --out <dir>/<np>_<threads>, and fails unless
 #     every run succeeds and writes FILES with bitwise the same bytes as the first run.
 #
