@@ -124,41 +124,27 @@ communicator::~communicator() {
 }
 
 void communicator::allreduce_sum(float* data, std::size_t n) {
-#ifdef FUSEGRAD_HAVE_MPI
-    if (!mpi_ || size_ == 1 || n == 0) return;
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n, "allreduce"), MPI_FLOAT, MPI_SUM,
-                        MPI_COMM_WORLD),
-          "MPI_Allreduce");
-    ++traffic_.calls;
-    traffic_.sent_bytes += n * sizeof(float);
-#else
-    (void)data, (void)n;
-#endif
+    allreduce_sum_of(data, n, element::f32);
 }
-
 void communicator::allreduce_sum(double* data, std::size_t n) {
-#ifdef FUSEGRAD_HAVE_MPI
-    if (!mpi_ || size_ == 1 || n == 0) return;
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n, "allreduce"), MPI_DOUBLE, MPI_SUM,
-                        MPI_COMM_WORLD),
-          "MPI_Allreduce");
-    ++traffic_.calls;
-    traffic_.sent_bytes += n * sizeof(double);
-#else
-    (void)data, (void)n;
-#endif
+    allreduce_sum_of(data, n, element::f64);
+}
+void communicator::allreduce_sum(std::int64_t* data, std::size_t n) {
+    allreduce_sum_of(data, n, element::i64);
 }
 
-void communicator::allreduce_sum(std::int64_t* data, std::size_t n) {
+void communicator::allreduce_sum_of(void* data, std::size_t n, element type) {
 #ifdef FUSEGRAD_HAVE_MPI
     if (!mpi_ || size_ == 1 || n == 0) return;
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n, "allreduce"), MPI_INT64_T, MPI_SUM,
-                        MPI_COMM_WORLD),
+    const MPI_Datatype t = type == element::f32   ? MPI_FLOAT
+                           : type == element::f64 ? MPI_DOUBLE
+                                                  : MPI_INT64_T;
+    check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(n, "allreduce"), t, MPI_SUM, MPI_COMM_WORLD),
           "MPI_Allreduce");
     ++traffic_.calls;
-    traffic_.sent_bytes += n * sizeof(std::int64_t);
+    traffic_.sent_bytes += n * (type == element::f32 ? 4u : 8u);
 #else
-    (void)data, (void)n;
+    (void)data, (void)n, (void)type;
 #endif
 }
 

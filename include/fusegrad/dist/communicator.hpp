@@ -113,6 +113,8 @@ class communicator {
     dist::traffic traffic_{};
 
     void init(int* argc, char*** argv);
+    enum class element { f32, f64, i64 };
+    void allreduce_sum_of(void* data, std::size_t n, element type);
 };
 
 }  // namespace fusegrad::dist
