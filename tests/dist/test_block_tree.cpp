@@ -141,6 +141,17 @@ TEST_CASE("the tree refuses partials that do not tile the blocks", "[dist][tree]
     CHECK_THROWS_WITH(fd::finish_tree<float>(2, parts, 2, &out), Catch::Contains("expected 2"));
     std::vector<std::byte> bytes(10);
     CHECK_THROWS_WITH(fd::read_partials<float>(bytes), Catch::Contains("10 stray bytes"));
+    // Partials cut to a slice of their values (what a rank sends the owner of that slice).
+    const std::vector<fd::tree_partial<float>> whole{{{1, 3}, {1.f, 2.f, 3.f, 4.f}},
+                                                     {{0, 8}, {5.f, 6.f, 7.f, 8.f}}};
+    std::vector<std::byte> sliced;
+    fd::append_partials(whole, sliced, 1, 3);
+    const auto back = fd::read_partials<float>(sliced);
+    REQUIRE(back.size() == 2);
+    CHECK(back[0].node == fd::tree_node{1, 3});
+    CHECK(back[0].values == std::vector<float>{2.f, 3.f});
+    CHECK(back[1].node == fd::tree_node{0, 8});
+    CHECK(back[1].values == std::vector<float>{6.f, 7.f});
     // A node past any batch (its end would not fit in 64 bits) is refused, not wrapped.
     const std::vector<fd::tree_partial<float>> far{{{63, 1}, {1.f}}};
     CHECK_THROWS_WITH(fd::finish_tree<float>(1, far, 1, &out), Catch::Contains("past any batch"));

@@ -226,14 +226,18 @@ void finish_tree(std::uint64_t num_blocks, const std::vector<tree_partial<T>>& p
 
 /// Partials as bytes (level, index, count, values; native byte order: every rank of a run is
 /// the same build on the same kind of machine), and back.
+/// Appends `parts` as bytes, each cut to its values [lo, hi) (all of them by default): what
+/// one rank sends another for that rank's slice of the values.
 template <class T>
-void append_partials(const std::vector<tree_partial<T>>& parts, std::vector<std::byte>& out) {
+void append_partials(const std::vector<tree_partial<T>>& parts, std::vector<std::byte>& out,
+                     std::size_t lo = 0, std::size_t hi = std::size_t(-1)) {
     for (const auto& p : parts) {
-        const std::uint64_t head[3] = {p.node.level, p.node.index, p.values.size()};
+        const std::size_t end = std::min(hi, p.values.size()), first = std::min(lo, end);
+        const std::uint64_t head[3] = {p.node.level, p.node.index, end - first};
         const auto* h = reinterpret_cast<const std::byte*>(head);
         out.insert(out.end(), h, h + sizeof head);
-        const auto* v = reinterpret_cast<const std::byte*>(p.values.data());
-        out.insert(out.end(), v, v + p.values.size() * sizeof(T));
+        const auto* v = reinterpret_cast<const std::byte*>(p.values.data() + first);
+        out.insert(out.end(), v, v + (end - first) * sizeof(T));
     }
 }
 

@@ -168,16 +168,8 @@ class gradient_sync {
         // its own slice, and the finished slices are gathered (one MPI_Allgatherv). With one
         // subtree per rank this moves what a ring allreduce moves, 2(P−1)/P of the values.
         std::vector<std::vector<std::byte>> to(ranks);
-        std::vector<tree_partial<value_type>> cut(mine.size());
-        for (std::size_t c = 0; c < ranks; ++c) {
-            const std::size_t lo = n * c / ranks, hi = n * (c + 1) / ranks;
-            for (std::size_t k = 0; k < mine.size(); ++k) {
-                cut[k].node = mine[k].node;
-                cut[k].values.assign(mine[k].values.begin() + static_cast<std::ptrdiff_t>(lo),
-                                     mine[k].values.begin() + static_cast<std::ptrdiff_t>(hi));
-            }
-            append_partials(cut, to[c]);
-        }
+        for (std::size_t c = 0; c < ranks; ++c)
+            append_partials(mine, to[c], n * c / ranks, n * (c + 1) / ranks);
         sum_->recycle(mine);
         std::vector<std::byte> received, all;
         std::vector<std::size_t> sizes;
@@ -198,15 +190,17 @@ class gradient_sync {
             comm_->fail("gradient_sync::finish: gathered " + std::to_string(all.size()) +
                         " bytes, expected " + std::to_string(n * sizeof(value_type)) +
                         " (do all ranks run the same graph?)");
-        block_.resize(n);
-        if (n) std::memcpy(block_.data(), all.data(), all.size());
+        // The gathered values, in rank order, are the gradients in the graph's order, then
+        // the loss.
         std::size_t at = 0;
         for (auto name : Graph::param_names) {
             const auto g = graph_->param_grad_buffer(name);
-            std::copy_n(block_.data() + at, g.size(), g.data);
-            at += g.size();
+            if (g.size()) std::memcpy(g.data, all.data() + at, g.size() * sizeof(value_type));
+            at += g.size() * sizeof(value_type);
         }
-        loss_ = has_loss ? static_cast<double>(block_[at]) : 0.0;
+        value_type loss{};
+        if (has_loss) std::memcpy(&loss, all.data() + at, sizeof loss);
+        loss_ = static_cast<double>(loss);
     }
 
     /// The global batch's loss (Σ over ranks or blocks of weight × the graph's value) after
@@ -227,7 +221,7 @@ class gradient_sync {
     communicator* comm_;
     Graph* graph_;
     sync_options options_;
-    std::vector<value_type> bucket_, block_;
+    std::vector<value_type> bucket_;
     std::optional<block_sum<value_type>> sum_;  // made at the first block
     std::uint64_t num_blocks_ = 0, first_block_ = 0, end_block_ = 0;
     bool open_ = false;
