@@ -36,17 +36,6 @@ T row_max(std::size_t n, const T* x) {
     return mx;
 }
 
-/// The largest of x[0..n), n >= 1, or the first NaN when the row has one (max_rows, logsumexp).
-template <class T>
-T reference_max_row(std::size_t n, const T* x) {
-    T mx = x[0];
-    for (std::size_t j = 0; j < n; ++j) {
-        if (std::isnan(x[j])) return x[j];
-        if (x[j] > mx) mx = x[j];
-    }
-    return mx;
-}
-
 template <class T>
 void reference_softmax_rows(std::size_t m, std::size_t n, const T* x, T* y) {
     if (n == 0) {
@@ -124,43 +113,6 @@ void reference_log_softmax_rows_backward(std::size_t m, std::size_t n, const T* 
     }
 }
 
-template <class T>
-void reference_logsumexp_rows(std::size_t m, std::size_t n, const T* x, T* out) {
-    for (std::size_t i = 0; i < m; ++i) {
-        const T* xr = x + i * n;
-        if (n == 0) {
-            out[i] = -std::numeric_limits<T>::infinity();
-            continue;
-        }
-        const T mx = reference_max_row(n, xr);
-        if (!std::isfinite(mx)) {
-            out[i] = mx;
-            continue;
-        }
-        T s = T(0);
-        for (std::size_t j = 0; j < n; ++j) s += std::exp(xr[j] - mx);
-        out[i] = mx + std::log(s);
-    }
-}
-
-template <class T>
-void reference_logsumexp_rows_backward(std::size_t m, std::size_t n, const T* x, const T* lse,
-                                       const T* g, T beta, T* dx) {
-    for (std::size_t i = 0; i < m; ++i) {
-        const T* xr = x + i * n;
-        T* dr = dx + i * n;
-        for (std::size_t j = 0; j < n; ++j) {
-            const T r = g[i] * std::exp(xr[j] - lse[i]);
-            dr[j] = beta == T(0) ? r : r + beta * dr[j];
-        }
-    }
-}
-
-template <class T>
-void reference_max_rows(std::size_t m, std::size_t n, const T* x, T* out) {
-    for (std::size_t i = 0; i < m; ++i) out[i] = reference_max_row(n, x + i * n);
-}
-
 }  // namespace
 
 namespace {
@@ -217,43 +169,13 @@ void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const 
                          dx + b * n);
 }
 
-template <class T>
-void logsumexp_rows(std::size_t m, std::size_t n, const T* x, T* out) {
-    detail::trace_call("logsumexp_rows");
-    FUSEGRAD_SOFTMAX_RUN(logsumexp_rows, rows, n, x + b * n, out + b);
-}
-
-template <class T>
-void logsumexp_rows_backward(std::size_t m, std::size_t n, const T* x, const T* lse, const T* g,
-                             T beta, T* dx) {
-    detail::trace_call("logsumexp_rows_backward");
-    if (n == 0) return;
-    FUSEGRAD_SOFTMAX_RUN(logsumexp_rows_backward, rows, n, x + b * n, lse + b, g + b, beta,
-                         dx + b * n);
-}
-
-template <class T>
-void max_rows(std::size_t m, std::size_t n, const T* x, T* out) {
-    detail::trace_call("max_rows");
-    if (n == 0) {  // no maximum (the op refuses such a shape first)
-        for (std::size_t i = 0; i < m; ++i) out[i] = std::numeric_limits<T>::quiet_NaN();
-        return;
-    }
-    FUSEGRAD_SOFTMAX_RUN(max_rows, rows, n, x + b * n, out + b);
-}
-
 #undef FUSEGRAD_SOFTMAX_RUN
 
 #define FUSEGRAD_INSTANTIATE_SOFTMAX(T)                                                          \
     template void softmax_rows<T>(std::size_t, std::size_t, const T*, T*);                       \
     template void log_softmax_rows<T>(std::size_t, std::size_t, const T*, T*);                   \
     template void softmax_rows_backward<T>(std::size_t, std::size_t, const T*, const T*, T, T*); \
-    template void log_softmax_rows_backward<T>(std::size_t, std::size_t, const T*, const T*, T,  \
-                                               T*);                                              \
-    template void logsumexp_rows<T>(std::size_t, std::size_t, const T*, T*);                     \
-    template void logsumexp_rows_backward<T>(std::size_t, std::size_t, const T*, const T*,       \
-                                             const T*, T, T*);                                   \
-    template void max_rows<T>(std::size_t, std::size_t, const T*, T*);
+    template void log_softmax_rows_backward<T>(std::size_t, std::size_t, const T*, const T*, T, T*);
 
 FUSEGRAD_INSTANTIATE_SOFTMAX(float)
 FUSEGRAD_INSTANTIATE_SOFTMAX(double)

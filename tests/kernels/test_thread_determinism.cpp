@@ -12,8 +12,11 @@
 #include <vector>
 
 #include "each_arch.hpp"
+#include "fusegrad/kernels/bodies/logsumexp.hpp"
+#include "fusegrad/kernels/bodies/max_rows.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/optim.hpp"
+#include "fusegrad/kernels/rows.hpp"
 
 #if __has_include(<omp.h>)
 #include <omp.h>
@@ -109,13 +112,13 @@ TEST_CASE("kernels give bitwise identical results with 1 and 2 threads", "[threa
             return loss;
         });
     }
-    SECTION("logsumexp_rows and its backward, max_rows") {
+    SECTION("the row bodies logsumexp (and its backward) and max_rows") {
         require_same_with_1_and_2_threads([&] {
             std::vector<float> lse(m), mx(m), d(m * n);
-            fk::logsumexp_rows<float>(m, n, s.data(), lse.data());
-            fk::max_rows<float>(m, n, s.data(), mx.data());
-            fk::logsumexp_rows_backward<float>(m, n, s.data(), lse.data(), lse.data(), 0.0f,
-                                               d.data());
+            fk::row_forward(fk::body::logsumexp{}, m, n, s.data(), lse.data());
+            fk::row_forward(fk::body::max_rows{}, m, n, s.data(), mx.data());
+            fk::row_backward(fk::body::logsumexp{}, m, n, s.data(), lse.data(), lse.data(), 0.0f,
+                             d.data());
             d.insert(d.end(), lse.begin(), lse.end());
             d.insert(d.end(), mx.begin(), mx.end());
             return d;

@@ -17,7 +17,9 @@
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/expr/make_node.hpp"
+#include "fusegrad/kernels/bodies/max_rows.hpp"
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/rows.hpp"
 
 namespace fusegrad::op {
 
@@ -89,43 +91,9 @@ struct mean_rows {
     }
 };
 
-/// max_j x[i, j]: N×C → N×1. C = 0 is an error (PyTorch's too).
-struct max_rows {
-    static constexpr std::string_view name = "max_rows";
-    static constexpr keeps kept = keeps::operand(0) | keeps::output();
-    template <std::size_t R>
-    static constexpr std::size_t result_rank = 2;
-    shape infer(const shape& x) const {
-        if (x.cols == 0 && x.rows > 0)
-            throw shape_error("max_rows: x " + x.str() + " has rows of no entries: no maximum");
-        return detail::per_row_shape(x);
-    }
-    /// The first maximal entry of row r of length n (the first NaN if there is one).
-    template <class T>
-    static std::size_t arg_max(const T* r, std::size_t n) {
-        std::size_t k = 0;
-        for (std::size_t j = 0; j < n; ++j) {
-            if (std::isnan(r[j])) return j;
-            if (r[j] > r[k]) k = j;
-        }
-        return k;
-    }
-    template <class T>
-    void forward(mview<T> out, cview<T> x) const {
-        kernels::max_rows<T>(x.dims.rows, x.dims.cols, x.data, out.data);
-    }
-    // dx[i, j] = g[i] at the first maximal j of row i, 0 elsewhere
-    template <class T>
-    void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T> x) const {
-        if (!dx) return;
-        const std::size_t n = x.dims.cols;
-        for (std::size_t i = 0; i < x.dims.rows; ++i) {
-            T* row = dx.data + i * n;
-            if (!dx.accumulate) kernels::fill<T>(n, T(0), row);
-            row[arg_max(x.data + i * n, n)] += g.data[i];
-        }
-    }
-};
+/// max_j x[i, j]: N×C → N×1, a row body (kernels/bodies/max_rows.hpp). C = 0 is an error
+/// (PyTorch's too).
+using max_rows = rows<kernels::body::max_rows>;
 
 /// Σ_i x[i, j]: N×C → C (summed pairwise down each column).
 struct sum_cols {

@@ -106,54 +106,6 @@ void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const 
     }
 }
 
-template <class A, class T>
-void logsumexp_rows(std::size_t m, std::size_t n, const T* x, T* out) {
-    using B = typename lanes<A, T>::batch;
-    constexpr T ninf = -std::numeric_limits<T>::infinity();
-    for (std::size_t i = 0; i < m; ++i) {
-        const T* xr = x + i * n;
-        if (n == 0) {
-            out[i] = ninf;  // the log of an empty sum
-            continue;
-        }
-        const T mx = detail::row_max_or_nan<A, T>(n, xr);
-        if (!std::isfinite(mx)) {  // NaN, or ±inf: the sum is dominated by (or undefined at) mx
-            out[i] = mx;
-            continue;
-        }
-        const B vm(mx);
-        const T s = detail::row_sum<A, T>(
-            n, xr, ninf, [&](const B& v) { return exp_nonpositive<A, T>(v - vm); });
-        out[i] = mx + std::log(s);
-    }
-}
-
-template <class A, class T>
-void logsumexp_rows_backward(std::size_t m, std::size_t n, const T* x, const T* lse, const T* g,
-                             T beta, T* dx) {
-    using L = lanes<A, T>;
-    using B = typename L::batch;
-    const B vb(beta);
-    for (std::size_t i = 0; i < m; ++i) {
-        const T* xr = x + i * n;
-        T* dr = dx + i * n;
-        const B vl(lse[i]), vg(g[i]);
-        for (std::size_t j = 0; j < n; j += L::size) {
-            const std::size_t c = n - j < L::size ? n - j : L::size;
-            // x <= lse whenever lse is finite: exp_nonpositive's range. An infinite lse gives
-            // inf − inf = NaN or −inf − −inf = NaN, as std::exp of the same difference.
-            B r = vg * exp_nonpositive<A, T>(L::load(xr + j, c, T(0)) - vl);
-            if (beta != T(0)) r += vb * L::load(dr + j, c, T(0));
-            L::store(dr + j, c, r);
-        }
-    }
-}
-
-template <class A, class T>
-void max_rows(std::size_t m, std::size_t n, const T* x, T* out) {
-    for (std::size_t i = 0; i < m; ++i) out[i] = detail::row_max_or_nan<A, T>(n, x + i * n);
-}
-
 }  // namespace fusegrad::kernels::simd
 
 #define FUSEGRAD_INSTANTIATE_SOFTMAX_T(A, T)                                                       \
@@ -164,12 +116,8 @@ void max_rows(std::size_t m, std::size_t n, const T* x, T* out) {
     template void fusegrad::kernels::simd::softmax_rows_backward<A, T>(std::size_t, std::size_t,   \
                                                                        const T*, const T*, T, T*); \
     template void fusegrad::kernels::simd::log_softmax_rows_backward<A, T>(                        \
-        std::size_t, std::size_t, const T*, const T*, T, T*);                                      \
-    template void fusegrad::kernels::simd::logsumexp_rows<A, T>(std::size_t, std::size_t,          \
-                                                                const T*, T*);                     \
-    template void fusegrad::kernels::simd::logsumexp_rows_backward<A, T>(                          \
-        std::size_t, std::size_t, const T*, const T*, const T*, T, T*);                            \
-    template void fusegrad::kernels::simd::max_rows<A, T>(std::size_t, std::size_t, const T*, T*);
+        std::size_t, std::size_t, const T*, const T*, T, T*);
+
 #define FUSEGRAD_INSTANTIATE_SOFTMAX(A)      \
     FUSEGRAD_INSTANTIATE_SOFTMAX_T(A, float) \
     FUSEGRAD_INSTANTIATE_SOFTMAX_T(A, double)

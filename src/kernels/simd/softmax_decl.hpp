@@ -16,12 +16,4 @@ void softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g,
 template <class A, class T>
 void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const T* g, T beta,
                                T* dx);
-template <class A, class T>
-void logsumexp_rows(std::size_t m, std::size_t n, const T* x, T* out);
-template <class A, class T>
-void logsumexp_rows_backward(std::size_t m, std::size_t n, const T* x, const T* lse, const T* g,
-                             T beta, T* dx);
-template <class A, class T>
-void max_rows(std::size_t m, std::size_t n, const T* x, T* out);
-
 }  // namespace fusegrad::kernels::simd
