@@ -81,6 +81,48 @@ TEST_CASE("adam_update with bias correction over several steps", "[nn][optim]") 
     REQUIRE(q == Approx(3.01).epsilon(1e-14));
 }
 
+TEST_CASE("adam_update in float with a beta that rounds to 1 in float stays finite, as PyTorch",
+          "[nn][optim]") {
+    // float(0.99999999) == 1: 1 − β2 and the bias correction must come from the double β2
+    // (PyTorch's), or the step is 0 / 0. The first step moves the param by lr (closed form).
+    for (const double b2 : {0.99999999, 0.999999999}) {
+        float p = 1.0f, m = 0.0f, v = 0.0f;
+        const float g = 0.5f;
+        k::adam_update<float>(1, 0.01f, 0.9, b2, 1e-8f, 0.0f, 1, &g, &m, &v, &p);
+        REQUIRE(p == Approx(0.99f).epsilon(1e-5));
+        REQUIRE(v == Approx(float((1 - b2) * 0.25)).epsilon(1e-6));
+    }
+    float p = 1.0f, m = 0.0f, v = 0.0f;
+    const float g = 0.5f;
+    k::adam_update<float>(1, 0.01f, 0.99999999, 0.999, 1e-8f, 0.0f, 1, &g, &m, &v, &p);
+    REQUIRE(p == Approx(0.99f).epsilon(1e-5));
+}
+
+TEST_CASE("optimizers refuse the settings torch.optim refuses, naming them",
+          "[nn][optim][errors]") {
+    xt::xtensor<double, 1> w = {1.0, 2.0};
+    const auto ps = fg::nn::params<"w">(w);
+    using Catch::Matchers::Contains;
+    CHECK_THROWS_WITH(fg::nn::sgd(ps, {.lr = -0.1}), Contains("sgd: lr must be >= 0, got -0.1"));
+    CHECK_THROWS_AS(fg::nn::sgd(ps, {.momentum = -0.5}), fg::value_error);
+    CHECK_THROWS_AS(fg::nn::sgd(ps, {.weight_decay = -0.1}), fg::value_error);
+    CHECK_THROWS_WITH(fg::nn::sgd(ps, {.nesterov = true}), Contains("nesterov"));
+    CHECK_NOTHROW(fg::nn::sgd(ps, {.lr = 0.0, .momentum = 0.9, .nesterov = true}));
+    CHECK_THROWS_AS(fg::nn::adam(ps, {.lr = -0.1}), fg::value_error);
+    CHECK_THROWS_AS(fg::nn::adam(ps, {.eps = -1e-8}), fg::value_error);
+    CHECK_THROWS_WITH(fg::nn::adam(ps, {.beta1 = -0.1}), Contains("beta1 must be in [0, 1)"));
+    CHECK_THROWS_WITH(fg::nn::adam(ps, {.beta2 = 1.0}), Contains("beta2 must be in [0, 1), got 1"));
+    CHECK_THROWS_AS(fg::nn::adam(ps, {.weight_decay = -0.1}), fg::value_error);
+    CHECK_THROWS_AS(fg::nn::adam(ps, {.lr = std::nan("")}), fg::value_error);
+    // A setting changed between steps is checked at the next step, before anything moves.
+    auto graph = fg::compile(fg::sum(fg::param<"w">(w)));
+    fg::nn::adam opt(ps, {});
+    graph.run();
+    opt.options().beta2 = 1.5;
+    CHECK_THROWS_AS(opt.step(graph), fg::value_error);
+    CHECK(w(0) == 1.0);
+}
+
 TEST_CASE("fg::nn::sgd updates the user's arrays from the graph's gradients", "[nn][optim]") {
     // loss = Σ (2 · W) + Σ b: dW = 2 everywhere, db = 1.
     xt::xtensor<float, 2> W = {{1.f, 2.f}, {3.f, 4.f}};

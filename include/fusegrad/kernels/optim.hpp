@@ -23,9 +23,11 @@ void sgd_update(std::size_t n, T lr, T momentum, T weight_decay, bool nesterov, 
 /// One Adam step (torch.optim.Adam, amsgrad off) at step number `step` (1 for the first):
 ///   g' = g + λ p;   m = β1 m + (1 − β1) g';   v = β2 v + (1 − β2) g'²;
 ///   p -= lr · (m / (1 − β1^step)) / (√(v / (1 − β2^step)) + ε).
-/// `m` and `v` start at 0. The bias corrections are computed in double. Requires step >= 1.
+/// `m` and `v` start at 0. The betas are doubles, as PyTorch's: 1 − β and the bias corrections
+/// are computed in double before they meet T (in float, β2 = 0.99999999 rounds to 1, but
+/// 1 − β2 = 1e-8 does not). Requires step >= 1.
 template <class T>
-void adam_update(std::size_t n, T lr, T beta1, T beta2, T eps, T weight_decay, std::int64_t step,
-                 const T* grad, T* m, T* v, T* param);
+void adam_update(std::size_t n, T lr, double beta1, double beta2, T eps, T weight_decay,
+                 std::int64_t step, const T* grad, T* m, T* v, T* param);
 
 }  // namespace fusegrad::kernels

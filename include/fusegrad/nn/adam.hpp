@@ -29,19 +29,29 @@ template <class Params>
 class adam;
 
 namespace detail {
-/// One param's Adam update (step number t), the same for both kinds of param list: the size
-/// check, the moments (allocated at the first step), the kernel.
+/// The settings torch.optim.Adam refuses (a negative or NaN lr, eps or weight decay; a beta
+/// outside [0, 1)), refused with value_error naming the setting and its value.
+inline void check_adam_options(const adam_options& o) {
+    check_setting("adam", "lr", o.lr, o.lr >= 0.0, ">= 0");
+    check_setting("adam", "eps", o.eps, o.eps >= 0.0, ">= 0");
+    check_setting("adam", "beta1", o.beta1, o.beta1 >= 0.0 && o.beta1 < 1.0, "in [0, 1)");
+    check_setting("adam", "beta2", o.beta2, o.beta2 >= 0.0 && o.beta2 < 1.0, "in [0, 1)");
+    check_setting("adam", "weight_decay", o.weight_decay, o.weight_decay >= 0.0, ">= 0");
+}
+
+/// One param's Adam update (step number t), the same for both kinds of param list: the
+/// settings and size checks, the moments (allocated at the first step), the kernel.
 template <class T>
 void adam_step_one(const adam_options& o, std::int64_t t, std::string_view name, T* p,
                    std::size_t p_size, const T* g, std::size_t g_size, std::vector<T>& m,
                    std::vector<T>& v) {
+    check_adam_options(o);  // options() may have been changed since the last step
     check_param_grad("adam", name, p_size, g_size);
     if (m.size() != p_size) {
         m.assign(p_size, T(0));
         v.assign(p_size, T(0));
     }
-    kernels::adam_update<T>(p_size, static_cast<T>(o.lr), static_cast<T>(o.beta1),
-                            static_cast<T>(o.beta2), static_cast<T>(o.eps),
+    kernels::adam_update<T>(p_size, static_cast<T>(o.lr), o.beta1, o.beta2, static_cast<T>(o.eps),
                             static_cast<T>(o.weight_decay), t, g, m.data(), v.data(), p);
 }
 }  // namespace detail
@@ -54,12 +64,16 @@ class adam<param_list<Names, A...>> {
     using T = typename list::value_type;
 
   public:
-    adam(list params, adam_options options) : params_(params), options_(options) {}
+    /// Throws value_error for settings torch.optim.Adam refuses.
+    adam(list params, adam_options options) : params_(params), options_(options) {
+        detail::check_adam_options(options_);
+    }
 
     /// One update (step number t + 1) from the gradients of the graph's last backward pass.
     /// Throws shape_error if an array and its gradient differ in size.
     template <class Graph>
     void step(const Graph& graph) {
+        detail::check_adam_options(options_);  // before the count moves
         ++t_;
         detail::for_each_param<Graph>(
             Names{}, [&]<fixed_string Name, std::size_t I>() { step_one<Name, I>(graph); });
@@ -97,12 +111,16 @@ class adam<graph_params<Graph>> {
     using T = typename Graph::value_type;
 
   public:
-    adam(graph_params<Graph>, adam_options options) : options_(options) {}
+    /// Throws value_error for settings torch.optim.Adam refuses.
+    adam(graph_params<Graph>, adam_options options) : options_(options) {
+        detail::check_adam_options(options_);
+    }
 
     /// One update (step number t + 1) from the gradients of the graph's last backward pass.
     /// Throws shape_error if an array and its gradient differ in size, std::logic_error for a
     /// param built from a const array.
     void step(Graph& graph) {
+        detail::check_adam_options(options_);  // before the count moves
         ++t_;
         detail::for_each_graph_param(
             graph, [&](std::size_t k, std::string_view name, auto p, auto g) {

@@ -6,6 +6,7 @@
 /// optimizer can read `graph.grad<"W">()` and write W in place. Leaves re-read their array's
 /// buffer at every forward (docs/design.md), so in-place updates are always seen.
 
+#include <charconv>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -112,6 +113,16 @@ void for_each_graph_param(Graph& graph, F&& f) {
         const auto g = graph.param_grad(name);
         f(k, name, graph.param_array(name), g);
     }
+}
+
+/// An optimizer setting torch.optim refuses: value_error "adam: beta2 must be in [0, 1), got 1".
+inline void check_setting(const char* optimizer, const char* setting, double value, bool ok,
+                          const char* rule) {
+    if (ok) return;
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, value);
+    throw value_error(std::string(optimizer) + ": " + setting + " must be " + rule + ", got " +
+                      std::string(buf, r.ptr) + " (as torch.optim)");
 }
 
 // The size check every optimizer does before touching memory.

@@ -27,11 +27,22 @@ template <class Params>
 class sgd;
 
 namespace detail {
-/// One param's SGD update, the same for both kinds of param list: the size check, the velocity
-/// (allocated at the first step with momentum), the kernel.
+/// The settings torch.optim.SGD refuses (a negative or NaN lr, momentum or weight decay;
+/// Nesterov without momentum), refused with value_error naming the setting and its value.
+inline void check_sgd_options(const sgd_options& o) {
+    check_setting("sgd", "lr", o.lr, o.lr >= 0.0, ">= 0");
+    check_setting("sgd", "momentum", o.momentum, o.momentum >= 0.0, ">= 0");
+    check_setting("sgd", "weight_decay", o.weight_decay, o.weight_decay >= 0.0, ">= 0");
+    if (o.nesterov && !(o.momentum > 0.0))
+        throw value_error("sgd: nesterov momentum requires a momentum > 0 (as torch.optim.SGD)");
+}
+
+/// One param's SGD update, the same for both kinds of param list: the settings and size
+/// checks, the velocity (allocated at the first step with momentum), the kernel.
 template <class T>
 void sgd_step_one(const sgd_options& o, std::string_view name, T* p, std::size_t p_size, const T* g,
                   std::size_t g_size, std::vector<T>& velocity) {
+    check_sgd_options(o);  // options() may have been changed since the last step
     check_param_grad("sgd", name, p_size, g_size);
     T* v = nullptr;
     if (o.momentum != 0.0) {
@@ -51,7 +62,10 @@ class sgd<param_list<Names, A...>> {
     using T = typename list::value_type;
 
   public:
-    sgd(list params, sgd_options options) : params_(params), options_(options) {}
+    /// Throws value_error for settings torch.optim.SGD refuses.
+    sgd(list params, sgd_options options) : params_(params), options_(options) {
+        detail::check_sgd_options(options_);
+    }
 
     /// One update from the gradients of the graph's last backward pass. Throws shape_error if
     /// an array and its gradient differ in size.
@@ -89,7 +103,10 @@ class sgd<graph_params<Graph>> {
     using T = typename Graph::value_type;
 
   public:
-    sgd(graph_params<Graph>, sgd_options options) : options_(options) {}
+    /// Throws value_error for settings torch.optim.SGD refuses.
+    sgd(graph_params<Graph>, sgd_options options) : options_(options) {
+        detail::check_sgd_options(options_);
+    }
 
     /// One update from the gradients of the graph's last backward pass. Throws shape_error if
     /// an array and its gradient differ in size, std::logic_error for a param built from a

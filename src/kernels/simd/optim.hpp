@@ -32,12 +32,12 @@ void sgd_update(std::size_t n, T lr, T momentum, T weight_decay, bool nesterov, 
 }
 
 template <class A, class T>
-void adam_update(std::size_t n, T beta1, T beta2, T eps, T weight_decay, T step_size, T sqrt_bc2,
-                 const T* grad, T* m, T* v, T* param) {
+void adam_update(std::size_t n, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T eps,
+                 T weight_decay, T step_size, T sqrt_bc2, const T* grad, T* m, T* v, T* param) {
     using L = lanes<A, T>;
     using B = typename L::batch;
-    const B b1(beta1), b2(beta2), c1(T(1) - beta1), c2(T(1) - beta2), ve(eps), vwd(weight_decay),
-        vs(step_size), vbc(sqrt_bc2);
+    const B b1(beta1), b2(beta2), c1(one_minus_beta1), c2(one_minus_beta2), ve(eps),
+        vwd(weight_decay), vs(step_size), vbc(sqrt_bc2);
     for (std::size_t j = 0; j < n; j += L::size) {
         const std::size_t c = n - j < L::size ? n - j : L::size;
         const B p = L::load(param + j, c, T(0));
@@ -56,7 +56,7 @@ void adam_update(std::size_t n, T beta1, T beta2, T eps, T weight_decay, T step_
 #define FUSEGRAD_INSTANTIATE_OPTIM_T(A, T)                                                        \
     template void fusegrad::kernels::simd::sgd_update<A, T>(std::size_t, T, T, T, bool, const T*, \
                                                             T*, T*);                              \
-    template void fusegrad::kernels::simd::adam_update<A, T>(std::size_t, T, T, T, T, T, T,       \
+    template void fusegrad::kernels::simd::adam_update<A, T>(std::size_t, T, T, T, T, T, T, T, T, \
                                                              const T*, T*, T*, T*);
 #define FUSEGRAD_INSTANTIATE_OPTIM(A)      \
     FUSEGRAD_INSTANTIATE_OPTIM_T(A, float) \
