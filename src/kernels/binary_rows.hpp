@@ -171,6 +171,13 @@ void backward(const K& k, std::size_t r0, std::size_t r1, std::size_t cols, cons
     }
     if (da && la == layout::scalar) da[0] = beta_a != T(0) ? total_a + beta_a * da[0] : total_a;
     if (db && lb == layout::scalar) db[0] = beta_b != T(0) ? total_b + beta_b * db[0] : total_b;
+    if (r0 ==
+        r1) {  // no rows: a row operand's gradient is an empty sum (0, or beta · its old value)
+        for (std::size_t j = 0; j < cols; ++j) {
+            if (da && la == layout::row) da[j] = beta_a != T(0) ? beta_a * da[j] : T(0);
+            if (db && lb == layout::row) db[j] = beta_b != T(0) ? beta_b * db[j] : T(0);
+        }
+    }
 }
 
 }  // namespace fusegrad::kernels::binary_rows

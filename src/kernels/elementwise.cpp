@@ -91,7 +91,7 @@ void div(std::size_t n, const T* a, const T* b, T beta, T* y) {
 template <class T>
 void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
     for (std::size_t i = 0; i < n; ++i) {
-        const T r = x[i] > T(0) ? g[i] : T(0);
+        const T r = x[i] <= T(0) ? T(0) : g[i];  // NaN x passes g (PyTorch's threshold_backward)
         y[i] = beta == T(0) ? r : r + beta * y[i];
     }
 }
@@ -101,7 +101,8 @@ template <class T>
 void dropout(std::size_t n, std::size_t first, const T* x, std::uint64_t key,
              std::uint64_t threshold, T scale, T beta, T* y) {
     for (std::size_t i = 0; i < n; ++i) {
-        const T r = (splitmix64(key + (first + i)) >> 11) >= threshold ? x[i] * scale : T(0);
+        // x · 0 where dropped, as PyTorch's x · mask · scale: a NaN or ±inf x gives NaN there
+        const T r = x[i] * ((splitmix64(key + (first + i)) >> 11) >= threshold ? scale : T(0));
         y[i] = beta == T(0) ? r : r + beta * y[i];
     }
 }

@@ -157,3 +157,28 @@ TEST_CASE("binary kernels: broadcast gradients are the sums PyTorch takes", "[bi
                                                y, g, nullptr, 0.0, ds, 1.0);
     CHECK(ds[0] == 1 + (1 + 2 + 6 + 8 + 15 + 18));  // beta 1 adds to what was there
 }
+
+TEST_CASE("binary kernels: with no rows, a row or scalar operand's gradient is an empty sum",
+          "[binary]") {
+    // a of 0×3 times a row b of 3 (PyTorch: db = 0): the row loop never runs, and the gradient
+    // used to keep whatever its buffer held.
+    FUSEGRAD_EACH_ARCH();
+    const fk::body::mul k{};
+    const double row[] = {1, 2, 3}, s[] = {2};
+    for (const double beta : {0.0, 0.5}) {
+        double drow[3] = {7, 8, 9}, ds[1] = {4};
+        fk::binary_backward<fk::body::mul, double>(k, 0, 3, nullptr, fk::layout::full, row,
+                                                   fk::layout::row, nullptr, nullptr, nullptr, 0.0,
+                                                   drow, beta);
+        CHECK(drow[0] == beta * 7);
+        CHECK(drow[2] == beta * 9);
+        fk::binary_backward<fk::body::mul, double>(k, 0, 3, row, fk::layout::row, nullptr,
+                                                   fk::layout::full, nullptr, nullptr, drow, beta,
+                                                   nullptr, 0.0);
+        CHECK(drow[1] == beta * beta * 8);
+        fk::binary_backward<fk::body::mul, double>(k, 0, 3, nullptr, fk::layout::full, s,
+                                                   fk::layout::scalar, nullptr, nullptr, nullptr,
+                                                   0.0, ds, beta);
+        CHECK(ds[0] == beta * 4);
+    }
+}

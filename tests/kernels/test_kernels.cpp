@@ -248,6 +248,12 @@ TEMPLATE_TEST_CASE("relu and relu_backward", "[elementwise]", float, double) {
         fk::relu_backward<T>(x.size(), x.data(), g.data(), T(0), dx.data());
         CHECK(dx == std::vector<T>{0, 0, 0, 4, 5, 0, 7});
     }
+    SECTION("relu_backward at a NaN x passes g, as PyTorch's threshold_backward (x <= 0 ? 0 : g)") {
+        const std::vector<T> xn = {kNaN<T>, T(-1), kNaN<T>};
+        std::vector<T> dx(3, T(0));
+        fk::relu_backward<T>(3, xn.data(), g.data(), T(0), dx.data());
+        CHECK(dx == std::vector<T>{1, 0, 3});
+    }
     SECTION("relu_backward, beta == 1 accumulates, beta == -0.5 scales") {
         std::vector<T> dx(x.size(), T(10));
         fk::relu_backward<T>(x.size(), x.data(), g.data(), T(1), dx.data());

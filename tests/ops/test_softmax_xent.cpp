@@ -536,8 +536,10 @@ TEST_CASE("fg::cross_entropy rejects the options PyTorch rejects", "[softmax_xen
     CHECK_THROWS_AS(fg::cross_entropy(s, fg::labels<"y">(y), {.label_smoothing = -0.1}),
                     std::invalid_argument);
     CHECK_THROWS_MATCHES(
-        fg::cross_entropy(s, fg::labels<"Y">(Y), {.ignore_index = -100}), std::invalid_argument,
+        fg::cross_entropy(s, fg::labels<"Y">(Y), {.ignore_index = 3}), std::invalid_argument,
         Message("fg::cross_entropy: ignore_index applies to class-index targets only, not to a "
-                "target matrix (PyTorch rejects it too)"));
+                "target matrix (PyTorch rejects it too, except its default -100, which ignores "
+                "nothing)"));
+    CHECK_NOTHROW(fg::cross_entropy(s, fg::labels<"Y">(Y), {.ignore_index = -100}));
     CHECK_NOTHROW(fg::cross_entropy(s, fg::labels<"y">(y), {.label_smoothing = 1.0}));
 }

@@ -241,6 +241,15 @@ TEST_CASE("options libtorch rejects are rejected too", "[torch][cross_entropy]")
     CHECK_THROWS_AS(
         fg::cross_entropy(fg::input<"s">(p.S), fg::labels<"Y">(p.Y), {.ignore_index = 1}),
         std::invalid_argument);
+    // ...but PyTorch's default, -100, is accepted there, and ignores nothing.
+    {
+        const auto want =
+            F::cross_entropy(S_t, to_torch(p.Y), F::CrossEntropyFuncOptions().ignore_index(-100));
+        auto g = fg::compile(
+            fg::cross_entropy(fg::input<"s">(p.S), fg::labels<"Y">(p.Y), {.ignore_index = -100}));
+        g.forward();
+        CHECK_FALSE(std::abs(g.value() - want.item<double>()) > 1e-12);
+    }
     // label_smoothing above 1.
     CHECK_THROWS(
         F::cross_entropy(S_t, to_torch(p.y), F::CrossEntropyFuncOptions().label_smoothing(1.5)));

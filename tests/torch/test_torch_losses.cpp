@@ -143,6 +143,47 @@ TEMPLATE_TEST_CASE(
     CHECK_FALSE(std::abs(double(plain.value()) - double(v)) < 1.0);
 }
 
+TEST_CASE("the binary cross-entropies want the target in the input's shape, as libtorch",
+          "[torch][loss]") {
+    const auto p = grid<double>(3, 4, 0.1, 0.9, 1, {});
+    const auto t = grid<double>(1, 4, 0, 1, 2, {});  // a row: broadcasts in fg::mul, not here
+    // (The functional API checks; the raw ATen op broadcasts.)
+    CHECK_THROWS(torch::nn::functional::binary_cross_entropy(to_torch(p), to_torch(t)));
+    CHECK_THROWS(torch::binary_cross_entropy_with_logits(to_torch(p), to_torch(t)));
+    const auto bce = [&] {
+        auto g = fg::compile(fg::binary_cross_entropy(fg::param<"p">(p), fg::input<"t">(t)));
+        g.forward();
+    };
+    CHECK_THROWS_WITH(bce(), Catch::Contains("binary_cross_entropy: the target (1, 4)") &&
+                                 Catch::Contains("input's shape (3, 4)"));
+    const auto logits = [&] {
+        auto g =
+            fg::compile(fg::binary_cross_entropy_with_logits(fg::param<"s">(p), fg::input<"t">(t)));
+        g.forward();
+    };
+    CHECK_THROWS_WITH(logits(), Catch::Contains("binary_cross_entropy_with_logits"));
+}
+
+TEST_CASE("binary_cross_entropy_with_logits keeps its digits for s < 0 and y = 0",
+          "[torch][loss]") {
+    // softplus(s) for y = 0: at s = −17, 4.1399376e-8, which (1 − y) s − log σ(s) as written
+    // cancelled to 7 digits in double. libtorch 1.13's log(e^{−m} + e^{−s−m}) keeps fewer digits
+    // there (1.7e-9 relative at −17, 1e-3 at −30): it is checked only loosely.
+    xt::xtensor<double, 2> s = {{-17.0, -30.0, -5.0, 3.0}}, y = {{0.0, 0.0, 0.0, 1.0}};
+    auto g = fg::compile(fg::binary_cross_entropy_with_logits<fg::reduction::none>(
+        fg::param<"s">(s), fg::input<"y">(y)));
+    g.forward();
+    const auto want = torch::binary_cross_entropy_with_logits(to_torch(s), to_torch(y), {}, {},
+                                                              torch::Reduction::None);
+    const double* w = want.contiguous().data_ptr<double>();
+    for (std::size_t i = 0; i < 4; ++i) {
+        const double exact = i < 3 ? std::log1p(std::exp(s(0, i))) : std::log1p(std::exp(-3.0));
+        INFO("s = " << s(0, i) << ": ours " << g.value_view().data[i] << ", libtorch " << w[i]);
+        CHECK_FALSE(std::abs(g.value_view().data[i] - exact) > 1e-15 * exact);
+        CHECK_FALSE(std::abs(w[i] - exact) > 2e-3 * exact);
+    }
+}
+
 TEMPLATE_TEST_CASE("log_sigmoid agrees with libtorch, and log(sigmoid(x)) becomes it",
                    "[torch][unary][rewrite]", float, double) {
     using T = TestType;

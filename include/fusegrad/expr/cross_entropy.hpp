@@ -39,10 +39,13 @@ void check_cross_entropy_options(const xent_options& options) {
         throw std::invalid_argument("fg::cross_entropy: label_smoothing must be in [0, 1], got " +
                                     std::string(buf, res.ptr));
     }
-    if (!is_index_leaf_v<Y> && options.ignore_index)
+    // PyTorch's default, -100, is accepted with a target matrix and means nothing there; any
+    // other value is rejected, as PyTorch does ("ignore_index is not supported for floating point
+    // target").
+    if (!is_index_leaf_v<Y> && options.ignore_index && *options.ignore_index != -100)
         throw std::invalid_argument(
             "fg::cross_entropy: ignore_index applies to class-index targets only, not to a target "
-            "matrix (PyTorch rejects it too)");
+            "matrix (PyTorch rejects it too, except its default -100, which ignores nothing)");
 }
 }  // namespace detail
 
@@ -56,6 +59,7 @@ auto cross_entropy(S&& logits, Y&& y, xent_options options = {}) {
     using YE = std::remove_cvref_t<Y>;
     detail::check_cross_entropy_operands<SE, YE>();
     detail::check_cross_entropy_options<YE>(options);
+    if constexpr (!is_index_leaf_v<YE>) options.ignore_index.reset();  // -100: nothing
     return node<op::softmax_xent<R>, SE, YE>{op::softmax_xent<R>{options},
                                              {static_cast<S&&>(logits), static_cast<Y&&>(y)}};
 }
@@ -75,6 +79,7 @@ auto cross_entropy(S&& logits, Y&& y, W&& weights, xent_options options = {}) {
                   "fg::cross_entropy(s, y, w) gives no gradient for the class weights w: build "
                   "them with fg::constant or fg::input, not from a param");
     detail::check_cross_entropy_options<YE>(options);
+    if constexpr (!is_index_leaf_v<YE>) options.ignore_index.reset();  // -100: nothing
     return node<op::softmax_xent<R>, SE, YE, WE>{
         op::softmax_xent<R>{options},
         {static_cast<S&&>(logits), static_cast<Y&&>(y), static_cast<W&&>(weights)}};

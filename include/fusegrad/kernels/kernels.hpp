@@ -70,7 +70,8 @@ void mul(std::size_t n, const T* a, const T* b, T beta, T* y);
 /// y[i] = a[i] / b[i] + beta * y[i].
 template <class T>
 void div(std::size_t n, const T* a, const T* b, T beta, T* y);
-/// y[i] = (x[i] > 0 ? g[i] : 0) + beta * y[i]. (The subgradient at 0 is taken as 0.)
+/// y[i] = (x[i] <= 0 ? 0 : g[i]) + beta * y[i], as PyTorch's threshold_backward: the subgradient
+/// at 0 is taken as 0, and a NaN x passes g.
 template <class T>
 void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y);
 
@@ -81,10 +82,11 @@ constexpr std::uint64_t splitmix64(std::uint64_t z) noexcept {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-/// Dropout's mask applied: y[i] = (kept(i) ? x[i] · scale : 0) + beta · y[i], where element i is
+/// Dropout's mask applied: y[i] = x[i] · (kept(i) ? scale : 0) + beta · y[i], where element i is
 /// kept when (splitmix64(key + i) >> 11) >= threshold (a uniform 53-bit draw: kept with
 /// probability 1 − threshold / 2⁵³). The mask depends on i alone, so it is the same for any
-/// chunking and thread count. A dropped element is exactly 0 even where x is ±inf or NaN.
+/// chunking and thread count. A dropped element is x · 0, as PyTorch's x · mask · scale: 0, or
+/// NaN where x is ±inf or NaN.
 template <class T>
 void dropout(std::size_t n, const T* x, std::uint64_t key, std::uint64_t threshold, T scale, T beta,
              T* y);

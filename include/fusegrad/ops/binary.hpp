@@ -48,6 +48,14 @@ constexpr kernels::layout layout_in(const shape& x, const shape& out) noexcept {
     if (x.rows == 1) return kernels::layout::row;
     return kernels::layout::col;
 }
+/// a, when b has a's shape; else a shape_error naming the op (losses whose target must match
+/// the input, as PyTorch's binary cross-entropies).
+inline shape same_shape(std::string_view op, const shape& a, const shape& b) {
+    if (!(a == b))
+        throw shape_error(std::string(op) + ": the target " + b.str() +
+                          " must have the input's shape " + a.str() + " (as in PyTorch)");
+    return a;
+}
 }  // namespace detail
 
 template <class Body>

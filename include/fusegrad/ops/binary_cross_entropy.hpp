@@ -17,6 +17,7 @@
 namespace fusegrad {
 namespace op {
 struct binary_cross_entropy : binary<kernels::body::binary_cross_entropy> {
+    shape infer(const shape& p, const shape& y) const { return detail::same_shape(name, p, y); }
     template <class T>
     void forward(mview<T> out, cview<T> p, cview<T> y) const {
         for (std::size_t i = 0; i < p.size(); ++i)
@@ -31,7 +32,8 @@ struct binary_cross_entropy : binary<kernels::body::binary_cross_entropy> {
 }  // namespace op
 
 /// −[y log p + (1 − y) log(1 − p)] elementwise, each log clamped at −100 as PyTorch, reduced by R
-/// (default: the mean over every element). y broadcasts as in fg::mul and gets a gradient too.
+/// (default: the mean over every element). y must have p's shape (as in PyTorch) and gets a
+/// gradient too.
 /// On σ(s) the rewriter turns it into fg::binary_cross_entropy_with_logits(s, y).
 template <reduction R = reduction::mean, expression P, expression Y>
 auto binary_cross_entropy(P&& p, Y&& y) {

@@ -17,12 +17,17 @@
 
 namespace fusegrad {
 namespace op {
-using sigmoid_bce = binary<kernels::body::sigmoid_bce>;
+struct sigmoid_bce : binary<kernels::body::sigmoid_bce> {
+    shape infer(const shape& s, const shape& y) const {
+        return detail::same_shape("binary_cross_entropy_with_logits (sigmoid_bce)", s, y);
+    }
+};
 }  // namespace op
 
 /// Binary cross-entropy of σ(s) against y, from the logits s: (1 − y) s + softplus(−s)
-/// elementwise, reduced by R (default: the mean over every element). Finite for every finite s;
-/// the gradient in s is σ(s) − y (times the reduction's scale), in y it is −s.
+/// elementwise (y of s's shape, as in PyTorch), reduced by R (default: the mean over every
+/// element). Finite for every finite s; the gradient in s is σ(s) − y (times the reduction's
+/// scale), in y it is −s.
 template <reduction R = reduction::mean, expression S, expression Y>
 auto binary_cross_entropy_with_logits(S&& s, Y&& y) {
     return detail::reduced<R>(

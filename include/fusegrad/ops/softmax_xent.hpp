@@ -20,8 +20,10 @@
 /// Where this differs from PyTorch: a term whose target t_ij is exactly 0 adds nothing even at
 /// a −inf logit (0 · ∞ = 0, as fg::nll), where PyTorch gives NaN (a probability target of 0 at a
 /// masked class, or a class weight of 0 there under label smoothing); labels may be int32 or
-/// int64. ignore_index does not apply to a target matrix (fg::cross_entropy rejects the pair,
-/// as PyTorch does).
+/// int64; an ignored row's gradient is exactly 0 even where its logits hold a NaN (PyTorch
+/// computes that row's softmax and multiplies it by 0: NaN). ignore_index does not apply to a
+/// target matrix (fg::cross_entropy rejects the pair, as PyTorch does, except PyTorch's default
+/// -100, which is accepted and ignores nothing).
 
 #include <charconv>
 #include <cmath>

@@ -165,7 +165,7 @@ template <class A, class T>
 void relu_backward(std::size_t n, const T* x, const T* g, T beta, T* y) {
     using B = xsimd::batch<T, A>;
     detail::map2_beta<A, T>(n, x, g, beta, y, [](const B& u, const B& v) {
-        return xsimd::select(u > B(T(0)), v, B(T(0)));
+        return xsimd::select(u <= B(T(0)), B(T(0)), v);  // NaN x passes g, as PyTorch
     });
 }
 
@@ -197,7 +197,8 @@ void dropout(std::size_t n, std::size_t first, const T* x, std::uint64_t key,
             xsimd::select((z >> 11) >= vt, U(1), U(0)).store_aligned(h);
             for (std::size_t q = 0; q < UL; ++q) keep[k + q] = static_cast<T>(h[q]);
         }
-        B r = xsimd::select(B::load_aligned(keep) != zero, L::load(x + j, c, T(0)) * vs, zero);
+        // x · 0 where dropped, as PyTorch (a NaN or ±inf x gives NaN there)
+        B r = L::load(x + j, c, T(0)) * xsimd::select(B::load_aligned(keep) != zero, vs, zero);
         if (beta != T(0)) r += vb * L::load(y + j, c, T(0));
         L::store(y + j, c, r);
     }
