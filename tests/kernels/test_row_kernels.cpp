@@ -50,21 +50,6 @@ void require_near(double got, LD want, double tol) {
     REQUIRE(std::fabs(got - static_cast<double>(want)) <= tol);
 }
 
-// The two row bodies through the front door.
-template <class T>
-void logsumexp_rows(std::size_t m, std::size_t n, const T* x, T* out) {
-    fk::row_forward(fk::body::logsumexp{}, m, n, x, out);
-}
-template <class T>
-void logsumexp_rows_backward(std::size_t m, std::size_t n, const T* x, const T* lse, const T* g,
-                             T beta, T* dx) {
-    fk::row_backward(fk::body::logsumexp{}, m, n, x, lse, g, beta, dx);
-}
-template <class T>
-void max_rows(std::size_t m, std::size_t n, const T* x, T* out) {
-    fk::row_forward(fk::body::max_rows{}, m, n, x, out);
-}
-
 const std::size_t kShapes[][2] = {{1, 1}, {7, 9}, {9, 7}, {3, 1023}, {300, 10}, {5, 33}, {600, 17}};
 
 }  // namespace
@@ -80,8 +65,8 @@ TEMPLATE_TEST_CASE("logsumexp_rows and max_rows: the oracle and the special rows
         auto x = uniform<T>(m * n, -30, 30, 3);
         if (n > 3) x[2] = -inf;  // a masked entry
         std::vector<T> lse(m), mx(m);
-        logsumexp_rows<T>(m, n, x.data(), lse.data());
-        max_rows<T>(m, n, x.data(), mx.data());
+        fk::logsumexp_rows<T>(m, n, x.data(), lse.data());
+        fk::max_rows<T>(m, n, x.data(), mx.data());
         for (std::size_t i = 0; i < m; ++i) {
             LD big = -INFINITY;
             for (std::size_t j = 0; j < n; ++j) big = std::max<LD>(big, x[i * n + j]);
@@ -98,7 +83,7 @@ TEMPLATE_TEST_CASE("logsumexp_rows and max_rows: the oracle and the special rows
         const auto old = uniform<T>(m * n, -1, 1, 5);
         for (T beta : {T(0), T(1)}) {
             unaligned<T> d(old);
-            logsumexp_rows_backward<T>(m, n, x.data(), lse.data(), g.data(), beta, d.data());
+            fk::logsumexp_rows_backward<T>(m, n, x.data(), lse.data(), g.data(), beta, d.data());
             for (std::size_t k = 0; k < m * n; ++k) {
                 const std::size_t i = k / n;
                 const LD want = LD(g[i]) * std::exp(LD(x[k]) - LD(lse[i])) + LD(beta) * old[k];
@@ -115,8 +100,8 @@ TEMPLATE_TEST_CASE("logsumexp_rows and max_rows: the oracle and the special rows
         x[3 * n + 20] = T(5);  // an ordinary row, max in the tail
         x[4 * n + 0] = -inf;
         std::vector<T> lse(5), mx(5);
-        logsumexp_rows<T>(5, n, x.data(), lse.data());
-        max_rows<T>(5, n, x.data(), mx.data());
+        fk::logsumexp_rows<T>(5, n, x.data(), lse.data());
+        fk::max_rows<T>(5, n, x.data(), mx.data());
         CHECK(std::isnan(lse[0]));
         CHECK(std::isnan(mx[0]));
         CHECK(lse[1] == inf);
@@ -128,7 +113,7 @@ TEMPLATE_TEST_CASE("logsumexp_rows and max_rows: the oracle and the special rows
         CHECK(lse[4] == Approx(1 + std::log(20.0)).epsilon(1e-6));
         // The gradient of a masked entry is exactly 0; of a NaN row NaN.
         std::vector<T> d(5 * n), ones(5, T(1));
-        logsumexp_rows_backward<T>(5, n, x.data(), lse.data(), ones.data(), T(0), d.data());
+        fk::logsumexp_rows_backward<T>(5, n, x.data(), lse.data(), ones.data(), T(0), d.data());
         CHECK(d[4 * n + 0] == T(0));
         CHECK(std::isnan(d[0]));
         // A row of large negative entries whose length leaves a partial last batch: the padded
@@ -136,13 +121,13 @@ TEMPLATE_TEST_CASE("logsumexp_rows and max_rows: the oracle and the special rows
         std::vector<T> neg(n);
         for (std::size_t j = 0; j < n; ++j) neg[j] = T(-40) - T(j) / T(8);
         T lse_neg = 0;
-        logsumexp_rows<T>(1, n, neg.data(), &lse_neg);
+        fk::logsumexp_rows<T>(1, n, neg.data(), &lse_neg);
         LD s = 0;
         for (std::size_t j = 0; j < n; ++j) s += std::exp(LD(neg[j]) + 40);
         require_near(lse_neg, std::log(s) - 40, 32 * kEps<T> * 41);
         // No entries: −inf (the log of an empty sum).
         T empty = 0;
-        logsumexp_rows<T>(1, 0, x.data(), &empty);
+        fk::logsumexp_rows<T>(1, 0, x.data(), &empty);
         CHECK(empty == -inf);
     }
 }
@@ -160,7 +145,7 @@ TEMPLATE_TEST_CASE("max_rows' backward: g at the first maximum (or first NaN), b
     x[2 * n + 9] = nan;    // the first NaN gets g
     x[2 * n + 12] = nan;
     std::vector<T> y(m), g = {T(3), T(-1), T(5)};
-    max_rows<T>(m, n, x.data(), y.data());
+    fk::max_rows<T>(m, n, x.data(), y.data());
     for (T beta : {T(0), T(1)}) {
         std::vector<T> d(m * n, T(0.5));
         fk::row_backward(fk::body::max_rows{}, m, n, x.data(), y.data(), g.data(), beta, d.data());

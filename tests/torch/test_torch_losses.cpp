@@ -182,6 +182,17 @@ TEST_CASE("binary_cross_entropy_with_logits keeps its digits for s < 0 and y = 0
         CHECK_FALSE(std::abs(g.value_view().data[i] - exact) > 1e-15 * exact);
         CHECK_FALSE(std::abs(w[i] - exact) > 2e-3 * exact);
     }
+    // ...and an infinite logit gives inf for a target below 1, as libtorch (not inf − inf).
+    xt::xtensor<double, 2> si = {{INFINITY, INFINITY}}, yi = {{0.0, 0.25}};
+    auto gi = fg::compile(fg::binary_cross_entropy_with_logits<fg::reduction::none>(
+        fg::param<"s">(si), fg::input<"y">(yi)));
+    gi.forward();
+    const auto wi = torch::binary_cross_entropy_with_logits(to_torch(si), to_torch(yi), {}, {},
+                                                            torch::Reduction::None);
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(gi.value_view().data[i] == INFINITY);
+        CHECK(wi.contiguous().data_ptr<double>()[i] == INFINITY);
+    }
 }
 
 TEMPLATE_TEST_CASE("log_sigmoid agrees with libtorch, and log(sigmoid(x)) becomes it",

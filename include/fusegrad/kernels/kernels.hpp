@@ -122,7 +122,22 @@ void softmax_rows_backward(std::size_t m, std::size_t n, const T* s, const T* g,
 template <class T>
 void log_softmax_rows_backward(std::size_t m, std::size_t n, const T* ls, const T* g, T beta,
                                T* dx);
-// The row reductions logsumexp and max_rows are row bodies (fusegrad/kernels/rows.hpp).
+// The row reductions logsumexp and max_rows are row bodies run by the row front door
+// (fusegrad/kernels/rows.hpp, src/kernels/rows.cpp); these three keep the names they had before.
+
+/// out[i] = max_j x[i, j] + log Σ_j e^{x[i, j] − max}, the row's log-sum-exp, m outputs. A row
+/// with a NaN gives NaN, a row whose max is ±inf gives that max, a row of no entries (n = 0)
+/// gives −inf (the log of an empty sum), as torch.logsumexp.
+template <class T>
+void logsumexp_rows(std::size_t m, std::size_t n, const T* x, T* out);
+/// dx[i, j] = g[i] · e^{x[i, j] − lse[i]} + beta · dx[i, j]: g[i] times the row's softmax, with
+/// lse the forward's output.
+template <class T>
+void logsumexp_rows_backward(std::size_t m, std::size_t n, const T* x, const T* lse, const T* g,
+                             T beta, T* dx);
+/// out[i] = max_j x[i, j], or NaN when row i has a NaN (and for n = 0: no maximum).
+template <class T>
+void max_rows(std::size_t m, std::size_t n, const T* x, T* out);
 
 // ---- layer normalisation, row-wise over an m×n contiguous matrix (src/kernels/norm.cpp) -------
 

@@ -27,8 +27,8 @@ template <class Params>
 class sgd;
 
 namespace detail {
-/// The settings torch.optim.SGD refuses (a negative or NaN lr, momentum or weight decay;
-/// Nesterov without momentum), refused with value_error naming the setting and its value.
+/// The settings torch.optim.SGD refuses (a negative lr, momentum or weight decay; Nesterov
+/// without momentum), and NaN ones, which it lets through: value_error naming the setting.
 inline void check_sgd_options(const sgd_options& o) {
     check_setting("sgd", "lr", o.lr, o.lr >= 0.0, ">= 0");
     check_setting("sgd", "momentum", o.momentum, o.momentum >= 0.0, ">= 0");

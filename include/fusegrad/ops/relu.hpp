@@ -21,7 +21,7 @@ struct relu : elementwise_unary {
     void forward(mview<T> out, cview<T> x) const {
         kernels::relu<T>(x.size(), x.data, out.data);
     }
-    // dx = g ⊙ [x > 0]
+    // dx = g ⊙ [x > 0], and g where x is NaN (PyTorch's threshold_backward: x <= 0 ? 0 : g)
     template <class T>
     void vjp(grad_sink<T> dx, cview<T> g, cview<T>, cview<T> x) const {
         if (dx) kernels::relu_backward<T>(g.size(), x.data, g.data, dx.beta(), dx.data);

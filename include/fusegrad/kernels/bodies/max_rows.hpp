@@ -21,29 +21,29 @@ struct max_rows {
     /// A row of no entries has no maximum: op::rows refuses the shape (PyTorch does too).
     static constexpr std::string_view empty_rows_error = "no maximum";
 
-    /// The first maximal entry of row p of length n (the first NaN if there is one).
-    template <class T>
-    static std::size_t arg_max(const T* p, std::size_t n) {
-        std::size_t k = 0;
-        for (std::size_t j = 0; j < n; ++j) {
-            if (std::isnan(p[j])) return j;
-            if (p[j] > p[k]) k = j;
-        }
-        return k;
-    }
-
     template <class R>
     void forward(const R& r) const {
         using T = typename R::value_type;
         *r.y = r.n == 0 ? std::numeric_limits<T>::quiet_NaN() : r.max(r.x);
     }
-    // dx_j = g at the first maximal j, 0 elsewhere (plus beta · dx)
+    // dx_j = g at the first maximal j (the first NaN if there is one), 0 elsewhere (plus
+    // beta · dx). The scan is written here, not in a helper outside backward<R>: a function that
+    // does not depend on R would be compiled with every instruction set's flags under one name,
+    // and the linker would keep any one of them.
     template <class R>
     void backward(const R& r) const {
         using T = typename R::value_type;
         using V = typename R::vec;
         r.write_dx([](V) { return V(T(0)); }, r.x);
-        r.dx[arg_max(r.x, r.n)] += *r.g;
+        std::size_t k = 0;
+        for (std::size_t j = 0; j < r.n; ++j) {
+            if (std::isnan(r.x[j])) {
+                k = j;
+                break;
+            }
+            if (r.x[j] > r.x[k]) k = j;
+        }
+        r.dx[k] += *r.g;
     }
 };
 

@@ -18,9 +18,9 @@ struct sigmoid_bce {
     static constexpr std::string_view name = "sigmoid_bce";
     static constexpr keeps kept = keeps::operand(0) | keeps::operand(1);
 
-    // (1 − t) s − log σ(s) = max(s, 0) − t s + log(1 + e^{−|s|}), as PyTorch: written this way
-    // nothing cancels for s < 0 and t = 0 ((1 − t) s − log σ(s) computed as written lost 7 digits
-    // of 4.14e-8 at s = −17 in double).
+    // (1 − t) s − log σ(s) = (s > 0 ? (1 − t) s : −t s) + log(1 + e^{−|s|}): nothing cancels for
+    // s < 0 and t = 0 ((1 − t) s − log σ(s) computed as written lost 7 digits of 4.14e-8 at
+    // s = −17 in double), and s = +inf gives +inf for t < 1, as PyTorch.
     template <class V>
     V forward(V s, V t) const {
         using S = generic::scalar_t<V>;
@@ -28,8 +28,7 @@ struct sigmoid_bce {
         using std::abs;
         using std::exp;
         using std::log1p;
-        const V zero(S(0));
-        return select(s > zero, s, zero) - t * s + log1p(exp(-abs(s)));
+        return select(s > V(S(0)), (V(S(1)) - t) * s, -(t * s)) + log1p(exp(-abs(s)));
     }
     // ds = g (σ(s) − t)
     template <class V>
