@@ -25,6 +25,7 @@
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/grad/memory.hpp"
 #include "fusegrad/grad/plan.hpp"
+#include "fusegrad/grad/runtime.hpp"
 
 namespace fusegrad {
 
@@ -114,18 +115,6 @@ struct grad_tuple<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
 // Free functions whose template arguments are the op and the operands' element types only: all
 // the relu values of a deep model share one instantiation, and no mangled name spells the
 // graph's type (g++'s mangling cost grows faster than the length of the name).
-
-/// The graph's per-value arrays, as the steps see them.
-template <class T>
-struct value_table {
-    const void* const* src;  // every value's data (leaves: the caller's)
-    shape* shapes;
-    T* const* out;           // computed values
-    T* const* grads;         // gradients, null where none is needed
-    T* const* ws;            // workspaces, null where an op has none
-    std::size_t* ws_sizes;   // their sizes in elements
-    const run_context* ctx;  // training or evaluation, and the step (core/views.hpp)
-};
 
 /// Whether an op takes the run context as the last argument of its forward and vjp.
 template <class Op>
@@ -270,10 +259,11 @@ template <class Plan, class T, std::size_t I, class Entry, std::size_t... C, cla
 requires(!Plan::tables::is_leaf[I]) struct fused_vjp_at<Plan, T, I, Entry,
                                                         std::index_sequence<C...>, type_list<V...>>
     : std::bool_constant<
-          Plan::tables::requires_grad[Plan::tables::children[I][0]] &&
-          !Plan::tables::accumulate[I][0] &&
-          ((C == 0 || !Plan::tables::requires_grad[Plan::tables::children[I][C]]) && ...) &&
-          fused_vjp_op<typename Entry::expr::op_type, T, cview<operand_t<T, V>>...>>{};
+          Plan::tables::requires_grad[Plan::tables::child(I, 0)] &&
+          !Plan::tables::accumulate[I * Plan::tables::max_arity] &&
+          ((C == 0 || !Plan::tables::requires_grad[Plan::tables::child(I, C)]) && ...) &&
+          fused_vjp_op<typename Entry::expr::op_type, T, cview<operand_t<T, V>>...>> {
+};
 
 // ---- the step tables --------------------------------------------------------------------------
 // A graph runs its values through tables of function pointers, one entry per value, indexed by
@@ -282,19 +272,6 @@ requires(!Plan::tables::is_leaf[I]) struct fused_vjp_at<Plan, T, I, Entry,
 // not with the number of values: a fold that inlined every value's step into one function made
 // g++'s back end the largest compile cost of a deep model. An indirect call per value and step
 // costs nanoseconds against kernels that take microseconds.
-
-/// The forward step of one value: `op` points at its op object (its state).
-template <class T>
-using forward_fn = void (*)(const void* op, const value_table<T>& v, std::size_t self,
-                            const std::size_t* ch, bool& fused);
-/// The backward step of one value.
-template <class T>
-using backward_fn = void (*)(const void* op, const value_table<T>& v, std::size_t self,
-                             const std::size_t* ch, const bool* accumulate, bool& fused);
-/// The shape (and workspace) inference of one value.
-template <class T>
-using infer_fn = void (*)(const void* op, value_table<T>& v, std::size_t self,
-                          const std::size_t* ch);
 
 template <bool Fused, bool InRun, class T, class Op, class Types, class Seq>
 void forward_thunk(const void* op, const value_table<T>& v, std::size_t self, const std::size_t* ch,
@@ -307,8 +284,6 @@ void backward_thunk(const void* op, const value_table<T>& v, std::size_t self,
     backward_value<MayBeFused, T>(*static_cast<const Op*>(op), v, self, ch, accumulate, fused,
                                   Types{}, Seq{});
 }
-template <class T>
-using check_fn = std::string (*)(const void* op, const value_table<T>& v, const std::size_t* ch);
 template <class T, class Op, class Types, class Seq>
 std::string check_thunk(const void* op, const value_table<T>& v, const std::size_t* ch) {
     return check_operands_of<T>(*static_cast<const Op*>(op), v, ch, Types{}, Seq{});
@@ -317,18 +292,6 @@ std::string check_thunk(const void* op, const value_table<T>& v, const std::size
 template <class T, class Op, class Types, class Seq>
 void infer_thunk(const void* op, value_table<T>& v, std::size_t self, const std::size_t* ch) {
     infer_value<T>(*static_cast<const Op*>(op), v, self, ch, Types{}, Seq{});
-}
-
-/// "nan", "inf" or "-inf" and where: the tail of every check_finite message.
-inline std::string non_finite_at(double v, std::size_t k, const shape& s) {
-    return std::string(non_finite_name(v)) + " at element " + std::to_string(k) + " of " + s.str();
-}
-
-/// How a check_finite message names value i: `leaf "x"` or `softmax (value 3)`.
-inline std::string value_label(bool leaf, std::string_view name, std::string_view op,
-                               std::size_t i) {
-    if (leaf) return name.empty() ? "a constant leaf" : "leaf \"" + std::string(name) + "\"";
-    return std::string(op) + " (value " + std::to_string(i) + ")";
 }
 
 /// The step-table entries of one kind of value: functions of the op, the operands' element
@@ -664,9 +627,18 @@ class graph {
                                     std::string(name) + "\"");
     }
 
-    detail::value_table<value_type> table() noexcept {
-        return {src_.data(), shapes_.data(),   out_.data(), grads_.data(),
-                ws_.data(),  ws_sizes_.data(), &ctx_};
+    detail::graph_state<value_type> state() noexcept {
+        return {values_.leaves.data(),
+                shapes_.data(),
+                src_.data(),
+                out_.data(),
+                grads_.data(),
+                ws_.data(),
+                ws_sizes_.data(),
+                &ctx_,
+                &arena_,
+                &buffers_,
+                &memory_};
     }
 
     // ---- the schedule (grad/memory.hpp): forward of i at step i, its backward at 2N − 1 − i ----
@@ -686,7 +658,7 @@ class graph {
             last[i] = i;
             if (tables::kept[i]) last[i] = end_step;
             for (std::size_t c = 0; c < tables::arity[i]; ++c) {
-                auto& l = last[tables::children[i][c]];
+                auto& l = last[tables::child(i, c)];
                 if (l < i) l = i;
             }
         }
@@ -700,13 +672,29 @@ class graph {
         for (std::size_t i = 0; i < N; ++i) {
             if (!has_vjp(i)) continue;
             for (std::size_t c = 0; c < tables::arity[i]; ++c) {
-                const auto s = tables::children[i][c];
+                const auto s = tables::child(i, c);
                 const auto at = may_fuse[i] && c == 0 ? i : backward_step(i);
                 if (at < first[s]) first[s] = at;
             }
         }
         return first;
     }();
+    // The tables above as the run-time loops read them (grad/runtime.hpp): the loops are
+    // compiled once in the library, not once per graph type.
+    static constexpr detail::plan_view view{N,
+                                            tables::max_arity,
+                                            tables::is_leaf.data(),
+                                            tables::requires_grad.data(),
+                                            tables::labels.data(),
+                                            tables::refuses_empty.data(),
+                                            tables::kept.data(),
+                                            tables::arity.data(),
+                                            tables::operands.data(),
+                                            tables::accumulate.data(),
+                                            tables::names.data(),
+                                            tables::op_names.data(),
+                                            output_last.data(),
+                                            grad_first.data()};
 
     // Prepare: run() is calling, so a backward follows at once and ops may fuse their vjp.
     // Every per-value step is a call to a free function in detail (see "one value's steps").
@@ -714,68 +702,13 @@ class graph {
     void forward_impl() {
         forward_done_ = false;
         vjp_fused_ = {};
-        refresh_leaves();
+        if (detail::refresh_leaves(view, values_.leaves.data(), src_.data())) dirty_ = true;
         if (dirty_) prepare();
-        const auto v = table();
         const auto ops = op_addresses();
         const auto& steps = Prepare ? steps::forward_in_run : steps::forward;
-        if (check_finite_) check_leaves_finite();
-        for (std::size_t i = 0; i < N; ++i) {
-            if (!steps[i]) continue;
-            if (check_finite_ && steps::check[i]) check_operands(i, v, ops[i]);
-            steps[i](ops[i], v, i, tables::children[i].data(), vjp_fused_[i]);
-            if (check_finite_) check_value_finite(i);
-        }
+        detail::run_forward<value_type>(view, state(), steps.data(), steps::check.data(),
+                                        ops.data(), vjp_fused_.data(), check_finite_);
         forward_done_ = true;
-    }
-
-    // ---- anomaly mode (check_finite) ----
-    std::string label(std::size_t i) const {
-        return detail::value_label(tables::is_leaf[i], tables::names[i], tables::op_names[i], i);
-    }
-    void check_leaves_finite() const {
-        for (std::size_t i = 0; i < N; ++i) {
-            if (!tables::is_leaf[i] || tables::labels[i]) continue;
-            const auto& l = values_.leaves[i];
-            const auto* p = static_cast<const value_type*>(l.data);
-            const std::size_t k = detail::first_non_finite(p, l.dims.size());
-            if (k < l.dims.size())
-                throw value_error("check_finite: " + label(i) + " holds " +
-                                  detail::non_finite_at(double(p[k]), k, l.dims));
-        }
-    }
-    // An op's own check of its operands (op_checks_operands), before its forward.
-    void check_operands(std::size_t i, const detail::value_table<value_type>& v,
-                        const void* op) const {
-        const std::string why = steps::check[i](op, v, tables::children[i].data());
-        if (!why.empty()) throw value_error("check_finite: " + label(i) + ": " + why);
-    }
-    void check_value_finite(std::size_t i) const {
-        const std::size_t n = shapes_[i].size();
-        const std::size_t k = detail::first_non_finite(out_[i], n);
-        if (k == n) return;
-        std::string from;
-        for (std::size_t c = 0; c < tables::arity[i]; ++c) {
-            const std::size_t s = tables::children[i][c];
-            from += (c ? ", " : "") + label(s) + " " + shapes_[s].str();
-        }
-        throw value_error("check_finite: " + label(i) + " produced " +
-                          detail::non_finite_at(double(out_[i][k]), k, shapes_[i]) +
-                          " from finite operands (" + from + ")");
-    }
-    void check_grads_finite(std::size_t i) const {
-        for (std::size_t c = 0; c < tables::arity[i]; ++c) {
-            const std::size_t s = tables::children[i][c];
-            if (!grads_[s]) continue;
-            const std::size_t n = shapes_[s].size();
-            const std::size_t k = detail::first_non_finite(grads_[s], n);
-            if (k < n)
-                throw value_error("check_finite: the backward of " + label(i) +
-                                  " wrote a gradient of " +
-                                  detail::non_finite_at(double(grads_[s][k]), k, shapes_[s]) +
-                                  " for its operand " + std::to_string(c) + ", " + label(s) +
-                                  ", from a finite upstream gradient");
-        }
     }
 
     void require_forward(const char* what) const {
@@ -796,17 +729,6 @@ class graph {
         src_[S] = ref.data;
     }
 
-    // Every leaf's container may have moved its buffer or changed shape since the last run.
-    void refresh_leaves() noexcept {
-        for (std::size_t i = 0; i < N; ++i) {
-            if (!tables::is_leaf[i]) continue;
-            const shape before = values_.leaves[i].dims;
-            values_.leaves[i].refresh();
-            src_[i] = values_.leaves[i].data;
-            if (values_.leaves[i].dims != before) dirty_ = true;
-        }
-    }
-
     // Bind every leaf to the array it was built with; a name used with two arrays is an error.
     void bind_leaves_from_expression() {
         const std::string_view conflict = values_.bind(expr_);
@@ -816,84 +738,12 @@ class graph {
         for (std::size_t i = 0; i < N; ++i) src_[i] = values_.leaves[i].data;
     }
 
-    // Shapes from the bindings, then one arena holding every computed value and gradient.
+    // Shapes from the bindings, then one arena holding every computed value, gradient and
+    // workspace (grad/runtime.hpp), then each param's gradient array sized to its param.
     void prepare() {
-        for (std::size_t i = 0; i < N; ++i)
-            if (tables::is_leaf[i]) shapes_[i] = values_.leaves[i].dims;
-        ws_sizes_ = {};
-        auto v = table();
         const auto ops = op_addresses();
-        for (std::size_t i = 0; i < N; ++i)
-            if (steps::infer[i]) steps::infer[i](ops[i], v, i, tables::children[i].data());
-        // An op that averages (it declares refuses_empty) over an empty operand, an empty
-        // batch say, would give 0/0: refused, naming the op and the operand.
-        for (std::size_t i = 0; i < N; ++i) {
-            if (!tables::refuses_empty[i]) continue;
-            for (std::size_t c = 0; c < tables::arity[i]; ++c) {
-                const std::size_t s = tables::children[i][c];
-                if (shapes_[s].size() == 0)
-                    throw shape_error(std::string(tables::op_names[i]) + ": operand " +
-                                      std::to_string(c) + ", " + label(s) + ", is empty " +
-                                      shapes_[s].str() +
-                                      ": an average over nothing (an empty "
-                                      "batch?)");
-            }
-        }
+        detail::plan_buffers<value_type>(view, state(), steps::infer.data(), ops.data());
         backward_done_ = false;  // the gradients are re-sized below: none is valid any more
-
-        // One buffer per computed value, gradient and workspace, placed by lifetime.
-        constexpr std::size_t align = 64;
-        const auto bytes = [](std::size_t n) {
-            return (n * sizeof(value_type) + align - 1) / align * align;
-        };
-        buffers_.clear();
-        std::size_t unshared = 0, kept = 0, workspace_bytes = 0, kept_values = 0, values = 0;
-        for (std::size_t i = 0; i < N; ++i) {
-            if (tables::is_leaf[i]) continue;
-            ++values;
-            const std::size_t n = bytes(shapes_[i].size());
-            buffers_.push_back({n, i, output_last[i], 0});
-            if (tables::kept[i]) kept += n, ++kept_values;
-            if (tables::requires_grad[i])
-                buffers_.push_back({n, grad_first[i], backward_step(i), 0});
-            if (ws_sizes_[i] > 0) {
-                const std::size_t w = bytes(ws_sizes_[i]);
-                buffers_.push_back({w, i, has_vjp(i) ? end_step : i, 0});
-                workspace_bytes += w;
-                if (has_vjp(i)) kept += w;
-            }
-        }
-        for (const auto& b : buffers_) unshared += b.bytes;
-        const std::size_t arena_bytes = detail::place_buffers(buffers_);
-
-        const std::size_t elems = arena_bytes / sizeof(value_type) + align / sizeof(value_type);
-        if (arena_.size() < elems) arena_.assign(elems, value_type(0));
-        const auto addr = reinterpret_cast<std::uintptr_t>(arena_.data());
-        std::byte* base =
-            reinterpret_cast<std::byte*>(arena_.data()) + (align - addr % align) % align;
-        const auto at = [&](std::size_t b) {
-            return reinterpret_cast<value_type*>(base + buffers_[b].offset);
-        };
-        std::size_t b = 0;
-        for (std::size_t i = 0; i < N; ++i) {
-            if (tables::is_leaf[i]) continue;
-            out_[i] = at(b++);
-            src_[i] = out_[i];
-            if (tables::requires_grad[i]) grads_[i] = at(b++);
-            ws_[i] = ws_sizes_[i] > 0 ? at(b++) : nullptr;
-        }
-
-        memory_ = {};
-        memory_.arena_bytes = arena_bytes;
-        memory_.unshared_bytes = unshared;
-        memory_.peak_live_bytes = detail::peak_live_bytes(buffers_, end_step);
-        memory_.kept_bytes = kept;
-        memory_.workspace_bytes = workspace_bytes;
-        memory_.values = values;
-        memory_.kept_values = kept_values;
-        for (std::size_t i = 0; i < N; ++i)
-            if (tables::is_leaf[i] && tables::requires_grad[i])
-                memory_.param_grad_bytes += shapes_[i].size() * sizeof(value_type);
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             // A braced list, not a fold: clang nests a fold's N operands (its limit is 256).
             const int sized[] = {
@@ -906,14 +756,9 @@ class graph {
     }
 
     void backward_all() {
-        const auto v = table();
         const auto ops = op_addresses();
-        for (std::size_t i = N; i-- > 0;)
-            if (steps::backward[i]) {
-                steps::backward[i](ops[i], v, i, tables::children[i].data(),
-                                   tables::accumulate[i].data(), vjp_fused_[i]);
-                if (check_finite_) check_grads_finite(i);
-            }
+        detail::run_backward<value_type>(view, state(), steps::backward.data(), ops.data(),
+                                         vjp_fused_.data(), check_finite_);
     }
 };
 

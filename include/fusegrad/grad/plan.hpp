@@ -328,8 +328,19 @@ struct plan_tables<type_list<Es...>> {
     /// labels[i]: value i is a leaf of class labels (integers).
     static constexpr std::array<bool, size> labels{
         is_label_leaf(static_cast<const typename Es::expr*>(nullptr))...};
-    static constexpr std::array<slots, size> children{
-        operand_slots<max_arity>(typename Es::operand_ids{})...};
+    /// operands[i * max_arity + c]: the id of value i's operand c (row-major, size × max_arity,
+    /// one flat array: the graph's run-time loops read it through a pointer, grad/runtime.hpp).
+    static constexpr std::array<std::size_t, size* max_arity> operands = [] {
+        const std::array<slots, size> rows{operand_slots<max_arity>(typename Es::operand_ids{})...};
+        std::array<std::size_t, size * max_arity> f{};
+        for (std::size_t i = 0; i < size; ++i)
+            for (std::size_t c = 0; c < max_arity; ++c) f[i * max_arity + c] = rows[i][c];
+        return f;
+    }();
+    /// The id of value i's operand c.
+    static constexpr std::size_t child(std::size_t i, std::size_t c) noexcept {
+        return operands[i * max_arity + c];
+    }
 
     /// reads[i]: what value i's vjp reads of the forward (core/keeps.hpp); nothing for a leaf.
     static constexpr std::array<keeps, size> reads{
@@ -345,7 +356,7 @@ struct plan_tables<type_list<Es...>> {
             if (is_leaf[i] || !requires_grad[i]) continue;  // no vjp runs
             if (reads[i].has_output()) k[i] = true;
             for (std::size_t c = 0; c < arity[i]; ++c)
-                if (reads[i].has_operand(c)) k[children[i][c]] = true;
+                if (reads[i].has_operand(c)) k[child(i, c)] = true;
         }
         return k;
     }();
@@ -355,21 +366,22 @@ struct plan_tables<type_list<Es...>> {
     static constexpr std::array<std::size_t, size> consumers = [] {
         std::array<std::size_t, size> n{};
         for (std::size_t i = 0; i < size; ++i)
-            for (std::size_t c = 0; c < arity[i]; ++c) ++n[children[i][c]];
+            for (std::size_t c = 0; c < arity[i]; ++c) ++n[child(i, c)];
         return n;
     }();
 
-    /// accumulate[i][c]: whether value i's vjp adds into (rather than overwrites) the gradient
-    /// of its operand c, i.e. whether a use met earlier in the backward pass wrote it first.
-    static constexpr std::array<std::array<bool, max_arity>, size> accumulate = [] {
-        std::array<std::array<bool, max_arity>, size> acc{};
+    /// accumulate[i * max_arity + c]: whether value i's vjp adds into (rather than overwrites)
+    /// the gradient of its operand c, i.e. whether a use met earlier in the backward pass wrote
+    /// it first (row-major as `operands`).
+    static constexpr std::array<bool, size* max_arity> accumulate = [] {
+        std::array<bool, size * max_arity> acc{};
         std::array<bool, size> written{};
         for (std::size_t i = size; i-- > 0;) {
             if (is_leaf[i] || !requires_grad[i]) continue;
             for (std::size_t c = 0; c < arity[i]; ++c) {
-                const auto s = children[i][c];
+                const auto s = child(i, c);
                 if (!requires_grad[s]) continue;
-                acc[i][c] = written[s];
+                acc[i * max_arity + c] = written[s];
                 written[s] = true;
             }
         }

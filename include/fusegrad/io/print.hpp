@@ -141,7 +141,7 @@ struct text_printer {
         out.append(print::op_names[i]).append("(");
         for (std::size_t c = 0; c < tables::arity[i]; ++c) {
             if (c > 0) out.append(", ");
-            append(out, tables::children[i][c]);
+            append(out, tables::child(i, c));
         }
         if (auto details = print::details[i](ops[i]); !details.empty()) {
             if (tables::arity[i] > 0) out.append(", ");
@@ -157,7 +157,7 @@ struct text_printer {
         for (std::size_t i = 0; i < P::size; ++i) {
             std::size_t n = 32 + print::leaf_names[i].size() + print::op_names[i].size();
             for (std::size_t c = 0; c < tables::arity[i]; ++c)
-                n = std::min(limit, n + len[tables::children[i][c]]);
+                n = std::min(limit, n + len[tables::child(i, c)]);
             len[i] = n;
         }
         return len[P::root] < limit;
@@ -226,7 +226,7 @@ void append_dot_edges(std::string& out, std::size_t i) {
     const std::size_t arity = tables::arity[i];
     for (std::size_t c = 0; c < arity; ++c) {
         out.append("  v")
-            .append(std::to_string(tables::children[i][c]))
+            .append(std::to_string(tables::child(i, c)))
             .append(" -> v")
             .append(std::to_string(i));
         if (arity > 1) out.append(" [label=\"").append(std::to_string(c)).append("\"]");
