@@ -4,8 +4,13 @@
 # compiled with -O2 -c. A representation that spells the whole graph in per-value names, or
 # walks it per path, makes these grow quadratically or worse; each doubling of the depth may
 # multiply them by at most the bounds below (2 is linear). Measured on g++ 12.2 (2026-12-06,
-# aggregate nodes): object 471 / 822 / 1719 KB, longest symbol 5755 / 11132 / 22012 characters
-# (the object is mostly symbol and section names; 2026-12-02: 339 / 669 / 1511 KB).
+# graph loops in the library): object 409 / 725 / 1550 KB, longest symbol 5755 / 11132 / 22012
+# characters (the object is mostly symbol and section names; with the loops in the header 471 /
+# 822 / 1719 KB; 2026-12-02: 339 / 669 / 1511 KB).
+# With a fast gradcheck (-DFUSEGRAD_GRADCHECK) the object at depth 32 and 64 may also grow at
+# most 2.3x: 940 / 1613 / 3099 KB at depth 16 / 32 / 64 (2026-12-06); before the checker's
+# copies stopped instantiating a function per leaf named after the whole model, 1231 / 2371 /
+# 6619 KB (2.79x from 32 to 64).
 #   proxies.sh <c++ compiler> <repository root> <generated include dir (build/generated/include)>
 set -euo pipefail
 cxx="$1"
@@ -23,7 +28,20 @@ for d in 16 32 64; do
     sym[$d]=$(nm "${work}/mlp${d}.o" | awk '{ if (length($NF) > m) m = length($NF) } END { print m }')
     echo "depth ${d}: object ${size[$d]} bytes, longest symbol ${sym[$d]} characters"
 done
+for d in 32 64; do
+    "${cxx}" -std=c++20 -O2 -c -I"${root}/include" -I"${generated}" -DFUSEGRAD_DEPTH=${d} \
+        -DFUSEGRAD_GRADCHECK "${root}/tests/compile_cost/mlp.cpp" -o "${work}/check${d}.o"
+    size[check$d]=$(stat -c %s "${work}/check${d}.o")
+    echo "depth ${d} with a gradcheck: object ${size[check$d]} bytes"
+done
 fail=0
+gratio=$(awk -v x="${size[check64]}" -v y="${size[check32]}" 'BEGIN { printf "%.2f", x / y }')
+if awk -v r="${gratio}" -v m="${size_bound}" 'BEGIN { exit !(r > m) }'; then
+    echo "FAIL: the gradcheck object grows ${gratio}x from depth 32 to 64 (at most ${size_bound}x allowed)"
+    fail=1
+else
+    echo "ok: the gradcheck object grows ${gratio}x from depth 32 to 64 (at most ${size_bound}x)"
+fi
 for pair in "16 32" "32 64"; do
     read -r a b <<<"${pair}"
     for what in size sym; do

@@ -79,66 +79,10 @@ inline std::ostream& operator<<(std::ostream& os, const jacobian_report& r) {
 }
 
 namespace detail {
-template <fixed_string Name, class List>
-struct param_named {
-    static_assert(!std::is_same_v<List, List>,
-                  "fg::check::jacobian: the expression has no param leaf with this name");
-};
-template <fixed_string Name, class L0, class... Ls>
-struct param_named<Name, fusegrad::detail::type_list<L0, Ls...>> {
-    using type =
-        typename std::conditional_t<L0::name == Name, std::type_identity<L0>,
-                                    param_named<Name, fusegrad::detail::type_list<Ls...>>>::type;
-};
-}  // namespace detail
-
-/// The Jacobian of `expr` (any shape) with respect to its param leaf called `Name`, as
-/// `jacobian(expr, leaf, rules, opts)`.
-template <fixed_string Name, expression E, class Rules>
-jacobian_report jacobian_of(const E& expr, const Rules& rules, const gradcheck_options& opts = {}) {
-    const auto start = std::chrono::steady_clock::now();
-    double_copy<E> copy(expr);
-    using L = typename detail::param_named<Name, param_leaves_t<to_double_t<E>>>::type;
-    constexpr std::size_t R = L::rank;
-    auto& arr = copy.template array_of<L>();
-    auto analytic_graph = detail::compile_with(copy.expr(), rules);
-    auto numeric_graph = fusegrad::compile(copy.expr(), no_rewrite);
-
-    jacobian_report r;
-    r.expression = fusegrad::to_string(expr);
-    analytic_graph.forward();
-    r.value_shape = analytic_graph.value_shape();
-    const std::size_t m = r.value_shape.size(), n = arr.size();
-    r.leaf.name = std::string(Name.view());
-    r.leaf.dims = R == 0   ? shape::scalar()
-                  : R == 1 ? shape::vector(n)
-                           : shape::matrix(arr.shape()[0], arr.shape()[R - 1]);
-    r.leaf.result.atol = opts.atol;
-    r.leaf.result.rtol = opts.rtol;
-    r.analytic = xt::zeros<double>({m, n});
-    r.numeric = xt::zeros<double>({m, n});
-
-    std::vector<double> seed(m, 0.0);  // e_i: one vector-Jacobian product per row
-    for (std::size_t i = 0; i < m; ++i) {
-        seed[i] = 1.0;
-        analytic_graph.backward(cview<double>{seed.data(), r.value_shape});
-        seed[i] = 0.0;
-        const auto& g = analytic_graph.template grad<Name>();
-        for (std::size_t j = 0; j < n; ++j) r.analytic(i, j) = g.data()[j];
-    }
-    double* p = arr.data();
-    for (std::size_t j = 0; j < n; ++j) {  // one central difference per column
-        const double old = p[j], up = old + opts.eps, down = old - opts.eps;
-        p[j] = up;
-        numeric_graph.forward();
-        std::vector<double> fu(numeric_graph.value_view().data,
-                               numeric_graph.value_view().data + m);
-        p[j] = down;
-        numeric_graph.forward();
-        const double* fd = numeric_graph.value_view().data;
-        p[j] = old;
-        for (std::size_t i = 0; i < m; ++i) r.numeric(i, j) = (fu[i] - fd[i]) / (up - down);
-    }
+/// The comparison of analytic and numeric entries, the time taken, and the throw on failure.
+inline void finish_jacobian(jacobian_report& r, const gradcheck_options& opts,
+                            std::chrono::steady_clock::time_point start) {
+    const std::size_t m = r.analytic.shape()[0], n = r.analytic.shape()[1];
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t j = 0; j < n; ++j)
             r.leaf.result.add(i * n + j, r.analytic(i, j), r.numeric(i, j));
@@ -152,7 +96,79 @@ jacobian_report jacobian_of(const E& expr, const Rules& rules, const gradcheck_o
         g.leaves.push_back(r.leaf);
         throw gradcheck_error(std::move(g));
     }
+}
+
+template <fixed_string Name, class List>
+struct param_named {
+    static_assert(!std::is_same_v<List, List>,
+                  "fg::check::jacobian: the expression has no param leaf with this name");
+};
+template <fixed_string Name, class L0, class... Ls>
+struct param_named<Name, fusegrad::detail::type_list<L0, Ls...>> {
+    using type =
+        typename std::conditional_t<L0::name == Name, std::type_identity<L0>,
+                                    param_named<Name, fusegrad::detail::type_list<Ls...>>>::type;
+};
+}  // namespace detail
+
+namespace detail {
+/// The body of jacobian_of for the param named `name` (which the caller checked): nothing in it
+/// depends on which param, so the Jacobians of every param of one expression share one
+/// instantiation, and none is named after a (param, model) pair.
+template <expression E, class Rules>
+jacobian_report jacobian_by_name(const E& expr, const Rules& rules, std::string_view name,
+                                 const gradcheck_options& opts) {
+    const auto start = std::chrono::steady_clock::now();
+    double_copy<E> copy(expr);
+    const auto [p, dims] = copy.view_of(name);
+    auto analytic_graph = detail::compile_with(copy.expr(), rules);
+    auto numeric_graph = fusegrad::compile(copy.expr(), no_rewrite);
+
+    jacobian_report r;
+    r.expression = fusegrad::to_string(expr);
+    analytic_graph.forward();
+    r.value_shape = analytic_graph.value_shape();
+    const std::size_t m = r.value_shape.size(), n = dims.size();
+    r.leaf.name = std::string(name);
+    r.leaf.dims = dims;
+    r.leaf.result.atol = opts.atol;
+    r.leaf.result.rtol = opts.rtol;
+    r.analytic = xt::zeros<double>({m, n});
+    r.numeric = xt::zeros<double>({m, n});
+
+    std::vector<double> seed(m, 0.0);  // e_i: one vector-Jacobian product per row
+    for (std::size_t i = 0; i < m; ++i) {
+        seed[i] = 1.0;
+        analytic_graph.backward(cview<double>{seed.data(), r.value_shape});
+        seed[i] = 0.0;
+        const auto g = analytic_graph.param_grad(name);
+        for (std::size_t j = 0; j < n; ++j) r.analytic(i, j) = g.data[j];
+    }
+    for (std::size_t j = 0; j < n; ++j) {  // one central difference per column
+        const double old = p[j], up = old + opts.eps, down = old - opts.eps;
+        p[j] = up;
+        numeric_graph.forward();
+        std::vector<double> fu(numeric_graph.value_view().data,
+                               numeric_graph.value_view().data + m);
+        p[j] = down;
+        numeric_graph.forward();
+        const double* fd = numeric_graph.value_view().data;
+        p[j] = old;
+        for (std::size_t i = 0; i < m; ++i) r.numeric(i, j) = (fu[i] - fd[i]) / (up - down);
+    }
+    finish_jacobian(r, opts, start);
     return r;
+}
+}  // namespace detail
+
+/// The Jacobian of `expr` (any shape) with respect to its param leaf called `Name`, as
+/// `jacobian(expr, leaf, rules, opts)`.
+template <fixed_string Name, expression E, class Rules>
+jacobian_report jacobian_of(const E& expr, const Rules& rules, const gradcheck_options& opts = {}) {
+    // a readable error for a name that is not a param of the expression
+    using L = typename detail::param_named<Name, param_leaves_t<to_double_t<E>>>::type;
+    static_assert(L::name == Name);
+    return detail::jacobian_by_name(expr, rules, Name.view(), opts);
 }
 
 /// The Jacobian of `expr` (any shape) with respect to param leaf `wrt` (a leaf of `expr`),

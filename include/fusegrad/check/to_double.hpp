@@ -93,30 +93,23 @@ void for_each_type(F&& f) {
     detail::for_each_type_impl<List>::run(std::forward<F>(f));
 }
 
-/// Expression E rebuilt at double over copies of its leaves' current values. The copies are
-/// owned here, so the object neither moves nor copies (the expression refers into it).
-template <class E>
-class double_copy {
+/// The double copies of an expression's leaves, by name: what `double_copy<E>` owns. Nothing here
+/// depends on the expression, only on a leaf's element type and rank, so a model with many
+/// leaves instantiates these functions a few times, not once per leaf under a name that spells
+/// the whole model (the gradient checker's cost was quadratic in the model's size that way).
+class double_arrays {
   public:
-    /// The expression at double, bound to this object's arrays.
-    using expr_type = to_double_t<E>;
+    double_arrays() = default;
+    double_arrays(const double_arrays&) = delete;
+    double_arrays& operator=(const double_arrays&) = delete;
 
-    /// Copies every real-valued leaf of `e` (as its container holds it now). Throws
-    /// `binding_error` if one name is bound to two different arrays.
-    explicit double_copy(const E& e) : expr_(convert(e)) {}
-    double_copy(const double_copy&) = delete;
-    double_copy& operator=(const double_copy&) = delete;
-
-    /// The expression at double.
-    const expr_type& expr() const noexcept { return expr_; }
-
-    /// The double array behind named leaf type L (a leaf of `expr_type`).
-    template <class L>
-    xt::xtensor<double, L::rank>& array_of() {
+    /// The double array of rank R behind the leaf named `name`. Throws binding_error for an
+    /// unknown name.
+    template <std::size_t R>
+    xt::xtensor<double, R>& array(std::string_view name) {
         for (auto& s : named_)
-            if (s.name == L::name.view())
-                return *static_cast<xt::xtensor<double, L::rank>*>(s.array);
-        throw binding_error("double_copy: no leaf named \"" + std::string(L::name.view()) + "\"");
+            if (s.name == name && s.rank == R) return storage<R>().at(s.index);
+        throw binding_error("double_copy: no leaf named \"" + std::string(name) + "\"");
     }
 
     /// The double copy of named leaf `name`: its data and shape (a vector is 1×n, a scalar
@@ -135,22 +128,9 @@ class double_copy {
         throw binding_error("double_copy: no leaf named \"" + std::string(name) + "\"");
     }
 
-  private:
-    struct named_slot {
-        std::string_view name;
-        const void* source;  // the caller's container
-        void* array;         // our double copy
-        std::size_t rank;    // its rank, and its index in that rank's deque
-        std::size_t index;
-    };
-    std::deque<xt::xtensor<double, 0>> s0_;  // deques: elements never move
-    std::deque<xt::xtensor<double, 1>> s1_;
-    std::deque<xt::xtensor<double, 2>> s2_;
-    std::vector<named_slot> named_;
-    expr_type expr_;  // after the storage it refers to
-
+  protected:
     template <std::size_t R>
-    auto& storage() {
+    std::deque<xt::xtensor<double, R>>& storage() {
         if constexpr (R == 0)
             return s0_;
         else if constexpr (R == 1)
@@ -174,32 +154,71 @@ class double_copy {
 
     // A named leaf's binding in the double expression: the caller's array for class indices,
     // else the double copy of the array under that name (made on first use).
-    template <class L>
-    fusegrad::detail::named_binding convert_binding(const fusegrad::detail::named_binding& b) {
-        if constexpr (!std::floating_point<typename L::value_type>) {
+    template <class T, std::size_t R>
+    fusegrad::detail::named_binding convert_binding(std::string_view name,
+                                                    const fusegrad::detail::named_binding& b) {
+        if constexpr (!std::floating_point<T>) {
             return b;
         } else {
-            tensor_ref<typename L::value_type, L::rank> ref{};
+            tensor_ref<T, R> ref{};
             static_cast<array_binding&>(ref) = b.ref;
-            return {tensor_ref<double, L::rank>::of(named_copy<L>(ref)), L::name.view()};
+            return {tensor_ref<double, R>::of(named_copy(name, ref)), name};
         }
     }
 
-    // The double copy of named leaf L bound to `ref`; one copy per name.
-    template <class L, class Ref>
-    xt::xtensor<double, L::rank>& named_copy(const Ref& ref) {
+    // The double copy of the leaf named `name` bound to `ref`; one copy per name.
+    template <class T, std::size_t R>
+    xt::xtensor<double, R>& named_copy(std::string_view name, const tensor_ref<T, R>& ref) {
         for (auto& s : named_) {
-            if (s.name != L::name.view()) continue;
+            if (s.name != name) continue;
             if (s.source != ref.source)
-                throw binding_error("leaf \"" + std::string(L::name.view()) +
+                throw binding_error("leaf \"" + std::string(name) +
                                     "\" is used with two different arrays; one name is one "
                                     "variable");
-            return *static_cast<xt::xtensor<double, L::rank>*>(s.array);
+            return *static_cast<xt::xtensor<double, R>*>(s.array);
         }
         auto& a = fresh_copy(ref);
-        named_.push_back({L::name.view(), ref.source, &a, L::rank, storage<L::rank>().size() - 1});
+        named_.push_back({name, ref.source, &a, R, storage<R>().size() - 1});
         return a;
     }
+
+  private:
+    struct named_slot {
+        std::string_view name;
+        const void* source;  // the caller's container
+        void* array;         // our double copy
+        std::size_t rank;    // its rank, and its index in that rank's deque
+        std::size_t index;
+    };
+    std::deque<xt::xtensor<double, 0>> s0_;  // deques: elements never move
+    std::deque<xt::xtensor<double, 1>> s1_;
+    std::deque<xt::xtensor<double, 2>> s2_;
+    std::vector<named_slot> named_;
+};
+
+/// Expression E rebuilt at double over copies of its leaves' current values. The copies are
+/// owned here, so the object neither moves nor copies (the expression refers into it).
+template <class E>
+class double_copy : public double_arrays {
+  public:
+    /// The expression at double, bound to this object's arrays.
+    using expr_type = to_double_t<E>;
+
+    /// Copies every real-valued leaf of `e` (as its container holds it now). Throws
+    /// `binding_error` if one name is bound to two different arrays.
+    explicit double_copy(const E& e) : expr_(convert(e)) {}
+
+    /// The expression at double.
+    const expr_type& expr() const noexcept { return expr_; }
+
+    /// The double array behind named leaf type L (a leaf of `expr_type`).
+    template <class L>
+    xt::xtensor<double, L::rank>& array_of() {
+        return array<L::rank>(L::name.view());
+    }
+
+  private:
+    expr_type expr_;  // after the storage it refers to (in the base)
 
     template <class X>
     auto convert(const X& e) {
@@ -215,7 +234,9 @@ class double_copy {
             [&]<class... L>(fusegrad::detail::leaf_list<L...>) {
                 std::size_t i = 0;
                 const int done[] = {
-                    (d.leaves.slots[i] = convert_binding<L>(e.leaves.slots[i]), ++i, 0)...};
+                    (d.leaves.slots[i] = convert_binding<typename L::value_type, L::rank>(
+                         L::name.view(), e.leaves.slots[i]),
+                     ++i, 0)...};
                 (void)done;
             }(typename X::leaf_types{});
             return d;
@@ -237,7 +258,8 @@ class double_copy {
         } else if constexpr (!fusegrad::detail::expr_traits<X>::is_named::value) {
             return to_double_t<X>{tensor_ref<double, X::rank>::of(fresh_copy(e.ref))};
         } else {
-            return to_double_t<X>{tensor_ref<double, X::rank>::of(named_copy<X>(e.ref))};
+            return to_double_t<X>{
+                tensor_ref<double, X::rank>::of(named_copy(X::name.view(), e.ref))};
         }
     }
 };
