@@ -45,6 +45,10 @@ requires std::is_floating_point_v<T>
 constexpr T select(bool c, T a, T b) noexcept {
     return c ? a : b;
 }
+/// The scalar twin of xsimd::any: whether the condition holds (in any lane).
+constexpr bool any(bool c) noexcept {
+    return c;
+}
 /// The scalar type of V (T itself, or a batch's value_type).
 template <class V>
 struct scalar_of {

@@ -46,14 +46,21 @@ struct pow {
         const V at_zero = odd ? copysign(at_zero_magnitude, x) : at_zero_magnitude;
         const V at_ninf(odd ? (p > 0 ? -inf : S(-0.0)) : (p > 0 ? inf : S(0)));
         // A subnormal base is scaled into the normal range first, |x| 2^k, and the result by
-        // 2^{−kp}: xsimd 8.1's pow is wrong there (1e-310^0.3 gave 5.5e-98, not 1e-93).
-        constexpr double k = sizeof(S) == 4 ? 24.0 : 54.0;
+        // 2^{−kp}: xsimd 8.1's pow is wrong there (1e-310^0.3 gave 5.5e-98, not 1e-93). Only a
+        // batch that holds one pays for it.
+        using generic::any;
         const auto subnormal = abs(x) < V(std::numeric_limits<S>::min());
-        const V scaled = select(subnormal, x * V(S(std::ldexp(1.0, int(k)))), x);
-        V r = pow(scaled, V(S(p)));
-        // with the exponent pow() saw, S(p): in float the double p would be up to 3.5 ulp off
-        const double f = std::pow(2.0, -k * double(S(p)));  // > 1 only for p < 0: r >= 1 there
-        r = select(subnormal, r * V(f > double(std::numeric_limits<S>::max()) ? inf : S(f)), r);
+        V r;
+        if (any(subnormal)) {
+            constexpr double k = sizeof(S) == 4 ? 24.0 : 54.0;
+            const V scaled = select(subnormal, x * V(S(std::ldexp(1.0, int(k)))), x);
+            r = pow(scaled, V(S(p)));
+            // with the exponent pow() saw, S(p): in float the double p would be 3.5 ulp off
+            const double f = std::pow(2.0, -k * double(S(p)));  // > 1 only for p < 0: r >= 1
+            r = select(subnormal, r * V(f > double(std::numeric_limits<S>::max()) ? inf : S(f)), r);
+        } else {
+            r = pow(x, V(S(p)));
+        }
         return select(x == V(S(0)), at_zero, select(x == V(-inf), at_ninf, r));
     }
 
