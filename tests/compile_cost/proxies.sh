@@ -35,26 +35,21 @@ for d in 32 64; do
     echo "depth ${d} with a gradcheck: object ${size[check$d]} bytes"
 done
 fail=0
-gratio=$(awk -v x="${size[check64]}" -v y="${size[check32]}" 'BEGIN { printf "%.2f", x / y }')
-if awk -v r="${gratio}" -v m="${size_bound}" 'BEGIN { exit !(r > m) }'; then
-    echo "FAIL: the gradcheck object grows ${gratio}x from depth 32 to 64 (at most ${size_bound}x allowed)"
-    fail=1
-else
-    echo "ok: the gradcheck object grows ${gratio}x from depth 32 to 64 (at most ${size_bound}x)"
-fi
+# check <label> <smaller> <larger> <bound>: the growth larger / smaller is at most bound.
+check() {
+    local ratio
+    ratio=$(awk -v x="$3" -v y="$2" 'BEGIN { printf "%.2f", x / y }')
+    if awk -v r="${ratio}" -v m="$4" 'BEGIN { exit !(r > m) }'; then
+        echo "FAIL: $1 grows ${ratio}x (at most $4x allowed)"
+        fail=1
+    else
+        echo "ok: $1 grows ${ratio}x (at most $4x)"
+    fi
+}
 for pair in "16 32" "32 64"; do
     read -r a b <<<"${pair}"
-    for what in size sym; do
-        declare -n v="${what}"
-        bound=$([[ ${what} == size ]] && echo ${size_bound} || echo ${symbol_bound})
-        ratio=$(awk -v x="${v[$b]}" -v y="${v[$a]}" 'BEGIN { printf "%.2f", x / y }')
-        if awk -v r="${ratio}" -v m="${bound}" 'BEGIN { exit !(r > m) }'; then
-            echo "FAIL: ${what} grows ${ratio}x from depth ${a} to ${b} (at most ${bound}x allowed)"
-            fail=1
-        else
-            echo "ok: ${what} grows ${ratio}x from depth ${a} to ${b} (at most ${bound}x)"
-        fi
-        unset -n v
-    done
+    check "size from depth ${a} to ${b}" "${size[$a]}" "${size[$b]}" "${size_bound}"
+    check "sym from depth ${a} to ${b}" "${sym[$a]}" "${sym[$b]}" "${symbol_bound}"
 done
+check "the gradcheck object from depth 32 to 64" "${size[check32]}" "${size[check64]}" "${size_bound}"
 exit ${fail}
