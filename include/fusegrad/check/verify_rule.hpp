@@ -137,8 +137,6 @@ template <class Rule, class E>
 void verify_once(const Rule& rule, const E& expr, const verify_options& opts, std::size_t trial,
                  rule_report& report) {
     double_copy<E> copy(expr);
-    using D = typename double_copy<E>::expr_type;
-    using params = param_leaves_t<D>;
     auto written = fusegrad::compile(copy.expr(), no_rewrite);
     auto fused = fusegrad::compile(copy.expr(), rule);
     if (fused.rules_fired().empty())
@@ -173,25 +171,27 @@ void verify_once(const Rule& rule, const E& expr, const verify_options& opts, st
     written.backward(cview<double>{u.data(), written.value_shape()});
     fused.backward(cview<double>{u.data(), fused.value_shape()});
 
-    for_each_type<params>([&]<class L>(std::type_identity<L>) {
-        const std::string name(L::name.view());
-        const auto& gw = written.template grad<L::name>();
-        const auto& gf = fused.template grad<L::name>();
-        auto& arr = copy.template array_of<L>();
+    // By run-time name (the written graph's params, in order of first appearance): nothing is
+    // instantiated per param.
+    auto f = [&] { return projected_value(written, u); };
+    for (const std::string_view param : decltype(written)::param_names) {
+        const std::string name(param);
+        const auto gw = written.param_grad(param);
+        const auto gf = fused.param_grad(param);
+        const auto [data, dims] = copy.view_of(param);
         auto agree = row("u·J in " + name + ": replacement vs pattern", true);
         auto fd_w = row("u·J in " + name + ": pattern vs finite differences", false);
         auto fd_f = row("u·J in " + name + ": replacement vs finite differences", false);
-        auto f = [&] { return projected_value(written, u); };
-        for (std::size_t i = 0; i < arr.size(); ++i) {
-            const double n = central_difference(arr.data(), i, opts.eps, f);
-            agree.result.add(i, gf.data()[i], gw.data()[i]);
-            fd_w.result.add(i, gw.data()[i], n);
-            fd_f.result.add(i, gf.data()[i], n);
+        for (std::size_t i = 0; i < dims.size(); ++i) {
+            const double n = central_difference(data, i, opts.eps, f);
+            agree.result.add(i, gf.data[i], gw.data[i]);
+            fd_w.result.add(i, gw.data[i], n);
+            fd_f.result.add(i, gf.data[i], n);
         }
         report.rows.push_back(agree);
         report.rows.push_back(fd_w);
         report.rows.push_back(fd_f);
-    });
+    }
 }
 
 template <class T>
