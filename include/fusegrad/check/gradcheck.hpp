@@ -163,12 +163,26 @@ bool reentrant(G& g, const std::vector<double>& seed, const Names& names) {
     return bitwise_equal(first, second) && bitwise_equal(first, third);
 }
 
+/// uᵀ·value of a graph after a forward pass, behind a function pointer: what check_leaf calls,
+/// so that check_leaf is compiled once, not once per graph type.
+struct projected_fn {
+    void* graph;
+    const std::vector<double>* u;
+    double (*call)(void* graph, const std::vector<double>& u);
+
+    template <class G>
+    static projected_fn of(G& g, const std::vector<double>& u) {
+        return {&g, &u, [](void* p, const std::vector<double>& v) {
+                    return projected_value(*static_cast<G*>(p), v);
+                }};
+    }
+    double operator()() const { return call(graph, *u); }
+};
+
 /// Checks one leaf (double array p of n entries, analytic gradient a of uᵀ·f) against central
-/// differences of uᵀ·f computed by `numeric_graph`.
-template <class G>
-leaf_report check_leaf(std::string name, shape dims, double* p, const std::vector<double>& a,
-                       G& numeric_graph, const std::vector<double>& u,
-                       const gradcheck_options& opts) {
+/// differences of f = uᵀ·value, computed by the numeric graph.
+inline leaf_report check_leaf(std::string name, shape dims, double* p, const std::vector<double>& a,
+                              projected_fn f, const gradcheck_options& opts) {
     leaf_report r;
     r.name = std::move(name);
     r.dims = dims;
@@ -176,7 +190,6 @@ leaf_report check_leaf(std::string name, shape dims, double* p, const std::vecto
     r.result.atol = opts.atol;
     r.result.rtol = opts.rtol;
     const std::size_t n = dims.size();
-    auto f = [&] { return projected_value(numeric_graph, u); };
     if (!opts.fast) {
         for (std::size_t i = 0; i < n; ++i)
             r.result.add(i, a[i], central_difference(p, i, opts.eps, f));
@@ -280,7 +293,7 @@ gradcheck_report run_gradcheck(const E& expr, const Rules& rules, const gradchec
             if (!selected(opts.leaves, params[k])) continue;
             const auto [data, dims] = copy.view_of(params[k]);
             report.leaves.push_back(check_leaf(std::string(params[k]), dims, data, analytic[k],
-                                               numeric_graph, u, opts));
+                                               projected_fn::of(numeric_graph, u), opts));
         }
     };
     if (opts.numeric_from_written) {
