@@ -383,6 +383,9 @@ class graph {
   public:
     /// The element type of every computed value (float or double), taken from the leaves.
     using value_type = typename detail::graph_scalar<typename plan_type::entries>::type;
+    static_assert(std::is_same_v<value_type, float> || std::is_same_v<value_type, double>,
+                  "a graph's real-valued leaves are float or double (the kernels and the graph's "
+                  "run-time loops are built for these two)");
     using expression_type = Expr;
     /// The rank of the graph's value: 0 for a loss.
     static constexpr std::size_t rank = Expr::rank;
@@ -741,9 +744,11 @@ class graph {
     // Shapes from the bindings, then one arena holding every computed value, gradient and
     // workspace (grad/runtime.hpp), then each param's gradient array sized to its param.
     void prepare() {
+        // First: from here on the shapes change and the gradients are re-sized, so none is
+        // valid any more, also when planning throws half-way.
+        backward_done_ = false;
         const auto ops = op_addresses();
         detail::plan_buffers<value_type>(view, state(), steps::infer.data(), ops.data());
-        backward_done_ = false;  // the gradients are re-sized below: none is valid any more
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             // A braced list, not a fold: clang nests a fold's N operands (its limit is 256).
             const int sized[] = {

@@ -49,7 +49,7 @@ struct pow {
         // 2^{−kp}: xsimd 8.1's pow is wrong there (1e-310^0.3 gave 5.5e-98, not 1e-93). Only a
         // batch that holds one pays for it.
         using generic::any;
-        const auto subnormal = abs(x) < V(std::numeric_limits<S>::min());
+        const auto subnormal = abs(x) < V(std::numeric_limits<S>::min()) && x != V(S(0));
         V r;
         if (any(subnormal)) {
             constexpr double k = sizeof(S) == 4 ? 24.0 : 54.0;
