@@ -645,8 +645,10 @@ class graph {
     }
 
     // ---- the schedule (grad/memory.hpp): forward of i at step i, its backward at 2N − 1 − i ----
-    static constexpr std::size_t end_step = 2 * N;
-    static constexpr std::size_t backward_step(std::size_t i) { return 2 * N - 1 - i; }
+    static constexpr std::size_t end_step = detail::schedule_end(N);
+    static constexpr std::size_t backward_step(std::size_t i) {
+        return detail::schedule_backward_step(N, i);
+    }
     using steps = detail::step_tables<plan_type, value_type>;
     // may_fuse[i]: run() may write value i's first operand's gradient in its forward.
     static constexpr const std::array<bool, N>& may_fuse = steps::may_fuse;

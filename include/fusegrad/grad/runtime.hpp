@@ -52,6 +52,16 @@ using infer_fn = void (*)(const void* op, value_table<T>& v, std::size_t self,
 template <class T>
 using check_fn = std::string (*)(const void* op, const value_table<T>& v, const std::size_t* ch);
 
+/// The schedule of a plan of n values (grad/memory.hpp): the forward of value i at step i, its
+/// backward at step 2n − 1 − i, 2n steps in all. One definition for the graph's constexpr
+/// lifetimes (grad/graph.hpp) and the buffer planner here, which must agree.
+constexpr std::size_t schedule_end(std::size_t n) noexcept {
+    return 2 * n;
+}
+constexpr std::size_t schedule_backward_step(std::size_t n, std::size_t i) noexcept {
+    return 2 * n - 1 - i;
+}
+
 /// A plan's tables (grad/plan.hpp, `plan_tables`) and the graph's schedule, as run-time arrays
 /// of `n` entries each; the two operand tables are `n × max_arity`, row-major. Every pointer is
 /// to a constexpr array of the graph's type.
@@ -74,9 +84,8 @@ struct plan_view {
     const std::size_t* operands_of(std::size_t i) const noexcept {
         return operands + i * max_arity;
     }
-    /// The schedule (grad/memory.hpp): the forward of i at step i, its backward at 2n − 1 − i.
-    std::size_t end_step() const noexcept { return 2 * n; }
-    std::size_t backward_step(std::size_t i) const noexcept { return 2 * n - 1 - i; }
+    std::size_t end_step() const noexcept { return schedule_end(n); }
+    std::size_t backward_step(std::size_t i) const noexcept { return schedule_backward_step(n, i); }
     bool has_vjp(std::size_t i) const noexcept { return !is_leaf[i] && requires_grad[i]; }
 };
 
