@@ -50,9 +50,9 @@ struct collect_params {
 template <class... Ls, fixed_string Name, class T, std::size_t R>
 struct collect_params<fusegrad::detail::type_list<Ls...>, leaf<Name, param_kind, T, R>> {
     using L = leaf<Name, param_kind, T, R>;
-    using type =
-        std::conditional_t<(std::is_same_v<Ls, L> || ...), fusegrad::detail::type_list<Ls...>,
-                           fusegrad::detail::type_list<Ls..., L>>;
+    using type = std::conditional_t<fusegrad::detail::holds_leaf<L, Ls...>::value,
+                                    fusegrad::detail::type_list<Ls...>,
+                                    fusegrad::detail::type_list<Ls..., L>>;
 };
 template <class List, class... C>
 struct collect_params_all {
@@ -73,7 +73,9 @@ template <class... Ls>
 struct for_each_type_impl<fusegrad::detail::type_list<Ls...>> {
     template <class F>
     static void run(F&& f) {
-        (f(std::type_identity<Ls>{}), ...);
+        // An array's initializers, not a comma fold: clang stops a fold at 256 operands, and a
+        // 128-layer model has 258 params. Evaluated in order.
+        [[maybe_unused]] const int done[] = {(f(std::type_identity<Ls>{}), 0)..., 0};
     }
 };
 }  // namespace detail

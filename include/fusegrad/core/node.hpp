@@ -72,6 +72,14 @@ constexpr std::size_t first_true(std::initializer_list<bool> flags) noexcept {
     return i;
 }
 
+/// Whether every flag is true. Not a fold: clang nests a fold's operands and stops at 256
+/// (`-fbracket-depth`), and a 128-layer model has 260 leaves.
+constexpr bool all_true(std::initializer_list<bool> flags) noexcept {
+    for (const bool f : flags)
+        if (!f) return false;
+    return true;
+}
+
 template <class... Ts>
 struct leaf_list {};
 

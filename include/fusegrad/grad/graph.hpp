@@ -46,12 +46,6 @@ struct real_leaf_type<constant_leaf<T, R>> {
     using type = T;
 };
 
-constexpr bool all_true(std::initializer_list<bool> flags) noexcept {
-    for (const bool f : flags)
-        if (!f) return false;
-    return true;
-}
-
 // The graph's scalar type: the first real leaf's element type (float when it has none). Lists,
 // not recursion or folds over the table: clang stops at 256 fold operands.
 template <class List>

@@ -17,6 +17,7 @@
 
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/fixed_string.hpp"
+#include "fusegrad/core/node.hpp"
 #include "fusegrad/core/tensor_ref.hpp"
 
 namespace fusegrad::nn {
@@ -36,8 +37,9 @@ struct param_list<name_list<Names...>, A...> {
     static_assert(sizeof...(Names) == sizeof...(A),
                   "fg::nn::params<names...>(arrays...): give one array per name");
     using value_type = std::common_type_t<typename A::value_type...>;
-    static_assert((std::is_same_v<typename A::value_type, value_type> && ...),
-                  "fg::nn::params: every array must have the same element type");
+    static_assert(
+        fusegrad::detail::all_true({std::is_same_v<typename A::value_type, value_type>...}),
+        "fg::nn::params: every array must have the same element type");
     static constexpr std::size_t size = sizeof...(A);
 
     std::tuple<A*...> arrays;
@@ -49,9 +51,9 @@ template <fixed_string... Names, class... A>
 auto params(A&... arrays) {
     static_assert(sizeof...(Names) == sizeof...(A),
                   "fg::nn::params<names...>(arrays...): give one array per name");
-    static_assert((!std::is_const_v<A> && ...),
+    static_assert(fusegrad::detail::all_true({!std::is_const_v<A>...}),
                   "fg::nn::params: an optimizer writes the arrays, so they cannot be const");
-    static_assert((dense_array<A> && ...),
+    static_assert(fusegrad::detail::all_true({dense_array<A>...}),
                   "fg::nn::params: needs contiguous row-major arrays such as xt::xtensor");
     return param_list<name_list<Names...>, A...>{{&arrays...}};
 }
@@ -89,7 +91,8 @@ constexpr bool is_param_of() {
 /// static_assert that says so, and nothing else is instantiated.
 template <class Graph, fixed_string... N, class F>
 void for_each_param(name_list<N...>, F&& f) {
-    constexpr bool known = (is_param_of<Graph, N>() && ...);
+    // Lists, not folds: clang stops a fold at 256 operands (a deep model has more params).
+    constexpr bool known = fusegrad::detail::all_true({is_param_of<Graph, N>()...});
     if constexpr (!known) {
         static_assert(
             known,
@@ -98,7 +101,7 @@ void for_each_param(name_list<N...>, F&& f) {
             "that the leaf is fg::param, not fg::input");
     } else {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (f.template operator()<N, I>(), ...);
+            [[maybe_unused]] const int done[] = {(f.template operator()<N, I>(), 0)..., 0};
         }
         (std::make_index_sequence<sizeof...(N)>{});
     }

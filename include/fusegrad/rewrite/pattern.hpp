@@ -247,7 +247,8 @@ requires(I < sizeof...(C)) struct subtree_along<node<Op, C...>, tree_path<I, Res
 template <class X, class List>
 struct in_list;
 template <class X, class... S>
-struct in_list<X, type_list<S...>> : std::bool_constant<(__is_same(X, S) || ...)> {};
+struct in_list<X, type_list<S...>>
+    : std::bool_constant<(first_true({__is_same(X, S)...}) < sizeof...(S))> {};
 
 /// True when no interior node of a match is a shared value of the graph: `Shared` lists the
 /// pure values that more than one operand reads (from the graph's table, before this pass), and

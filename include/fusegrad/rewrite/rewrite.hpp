@@ -133,7 +133,7 @@ template <class Sub, class List>
 struct all_leaves_in;
 template <class... L, class... P>
 struct all_leaves_in<leaf_list<L...>, leaf_list<P...>>
-    : std::bool_constant<(holds_leaf<L, P...>::value && ...)> {};
+    : std::bool_constant<all_true({holds_leaf<L, P...>::value...})> {};
 
 template <class Shared, class Rules, class E>
 auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log);
