@@ -151,6 +151,29 @@ struct same_leaf_check : std::true_type {};
 template <class E, class Expr>
 struct same_leaf_check<E, std::type_identity<Expr>> : std::is_same<E, Expr> {};
 
+/// The expression of a table entry, wrapped (void for no entry).
+template <class Entry>
+struct entry_expr_of {
+    using type = std::type_identity<typename Entry::expr>;
+};
+template <>
+struct entry_expr_of<void> {
+    using type = void;
+};
+
+/// The path of operand I of a value at Path (`no_path` below a pure value).
+template <class Path, std::size_t I>
+struct child_path {
+    using type = no_path;
+};
+template <std::size_t... P, std::size_t I>
+struct child_path<path<P...>, I> {
+    using type = path<P..., I>;
+};
+
+// Compile cost: the classes instantiated per value hold no member templates (g++ declares a
+// member template, and its partial specializations, anew in every instantiation of its class).
+
 // A leaf: added once per key. A second use of a name must be the very same leaf type.
 template <class List, class E, class Path>
 requires leaf_t<E>::value struct lower<List, E, Path> {
@@ -161,15 +184,7 @@ requires leaf_t<E>::value struct lower<List, E, Path> {
         typename std::conditional_t<seen::value, type_at<(seen::value ? found::value : 0), List>,
                                     std::type_identity<void>>::type;  // the entry of the first use,
                                                                       // or void
-    template <class Entry>
-    struct expr_of {
-        using type = std::type_identity<typename Entry::expr>;
-    };
-    template <class V>
-    requires std::is_void<V>::value struct expr_of<V> {
-        using type = void;
-    };
-    static_assert(same_leaf_check<E, typename expr_of<earlier>::type>::value,
+    static_assert(same_leaf_check<E, typename entry_expr_of<earlier>::type>::value,
                   "one leaf name is used for two different leaves (different kinds, element types "
                   "or ranks); give each variable its own name");
     using list = typename std::conditional_t<
@@ -187,15 +202,7 @@ struct lower_operands {
 };
 template <class List, class Path, std::size_t I, std::size_t... Ids, class C0, class... C>
 struct lower_operands<List, Path, I, std::index_sequence<Ids...>, C0, C...> {
-    template <class P>
-    struct child_path {
-        using type = no_path;
-    };
-    template <std::size_t... P>
-    struct child_path<path<P...>> {
-        using type = path<P..., I>;
-    };
-    using first = lower<List, C0, typename child_path<Path>::type>;
+    using first = lower<List, C0, typename child_path<Path, I>::type>;
     using rest = lower_operands<typename first::list, Path, I + 1,
                                 std::index_sequence<Ids..., first::id::value>, C...>;
     using list = typename rest::list;

@@ -74,16 +74,73 @@ struct rule_result<R, N, Original, Shared, M, true> {
     using type = std::conditional_t<keeps_sharing<out>::value, out, void>;
 };
 
+/// Whether a pattern's head can match a node of op Op with Arity operands, from the op alone
+/// (a placeholder matches anything).
+template <class P, class Op, std::size_t Arity>
+struct head_may_match : std::true_type {};
+template <class POp, class... Sub, class Op, std::size_t Arity>
+struct head_may_match<pattern<POp, Sub...>, Op, Arity>
+    : std::bool_constant<op_matches<POp, Op>::value && sizeof...(Sub) == Arity> {};
+template <class POp, class Op, std::size_t Arity>
+struct head_may_match<node_of<POp>, Op, Arity> : op_matches<POp, Op> {};
+template <class Ph, class P, class Op, std::size_t Arity>
+struct head_may_match<as<Ph, P>, Op, Arity> : head_may_match<P, Op, Arity> {};
+
+/// The indices of the rules whose pattern head can match a node of op Op with Arity operands:
+/// computed once per (rule set, op, arity), so a node whose op heads no pattern (most of a
+/// model: its linears and activations) tries no rule at all. Trying every rule at every node
+/// instantiated a handful of classes per (rule, node), each naming the node.
+template <class Rules, class Op, std::size_t Arity>
+struct candidate_rules;
+template <class... R, class Op, std::size_t Arity>
+struct candidate_rules<rule_set<R...>, Op, Arity> {
+    struct picks {
+        std::size_t at[sizeof...(R) > 0 ? sizeof...(R) : 1]{};
+        std::size_t count = 0;
+    };
+    static constexpr picks chosen = [] {
+        constexpr bool may[] = {head_may_match<typename R::pattern_type, Op, Arity>::value...,
+                                false};
+        picks p{};
+        for (std::size_t i = 0; i < sizeof...(R); ++i)
+            if (may[i]) p.at[p.count++] = i;
+        return p;
+    }();
+    template <class Seq>
+    struct pick;
+    template <std::size_t... J>
+    struct pick<std::index_sequence<J...>> {
+        using type = std::index_sequence<chosen.at[J]...>;
+    };
+    using type = typename pick<std::make_index_sequence<chosen.count>>::type;
+};
+
+/// The first of candidates K... whose flag is set, or `none`.
+template <std::size_t... K>
+constexpr std::size_t first_flagged(std::initializer_list<bool> flags, std::size_t none) noexcept {
+    constexpr std::size_t ks[] = {K..., 0};
+    std::size_t i = 0;
+    for (const bool f : flags) {
+        if (f) return ks[i];
+        ++i;
+    }
+    return none;
+}
+
 /// The index of the first rule that fires on node N (the number of rules when none does).
-template <class Rules, class N, class Original, class Shared>
-struct first_rule;
 template <class Out>
 using fires = std::bool_constant<!std::is_void<Out>::value && !std::is_same<Out, decline_t>::value>;
-template <class... R, class N, class Original, class Shared>
-struct first_rule<rule_set<R...>, N, Original, Shared>
-    : std::integral_constant<
-          std::size_t,
-          first_true({fires<typename rule_result<R, N, Original, Shared>::type>::value...})> {};
+template <class Rules, class N, class Original, class Shared,
+          class Candidates = typename candidate_rules<Rules, typename op_type_of<N>::type,
+                                                      arity_t<N>::value>::type>
+struct first_rule;
+template <class... R, class N, class Original, class Shared, std::size_t... K>
+struct first_rule<rule_set<R...>, N, Original, Shared, std::index_sequence<K...>>
+    : std::integral_constant<std::size_t,
+                             first_flagged<K...>(
+                                 {fires<typename rule_result<type_at_t<K, type_list<R...>>, N,
+                                                             Original, Shared>::type>::value...},
+                                 sizeof...(R))> {};
 
 template <class Rule, class N>
 auto fire(const Rule& r, const N& n, rewrite_log* log) {
@@ -97,6 +154,19 @@ auto fire(const Rule& r, const N& n, rewrite_log* log) {
         n, r.build, std::make_index_sequence<max_placeholder<typename Rule::pattern_type>>{});
 }
 
+/// What node N (rebuilt from E's rewritten operands) becomes: N itself when no rule fires, else
+/// rule K's result; `own` lists the rule that fired.
+template <bool Fired, class Shared, class Rules, class N, class E, class K>
+struct fired_result {
+    using type = N;
+    using own = type_list<>;
+};
+template <class Shared, class... R, class N, class E, class K>
+struct fired_result<true, Shared, rule_set<R...>, N, E, K> {
+    using type = typename rule_result<type_at_t<K::value, type_list<R...>>, N, E, Shared>::type;
+    using own = type_list<K>;
+};
+
 /// The rewrite of E on types alone: `type` is what rewrite_pass returns, `log` the indices of
 /// the rules that fire, in firing order (bottom-up, operands left to right).
 template <class Shared, class Rules, class E>
@@ -109,19 +179,10 @@ struct rewrite_t<Shared, rule_set<R...>, node<Op, C...>> {
     using E = node<Op, C...>;
     using N = node<Op, typename rewrite_t<Shared, rule_set<R...>, C>::type...>;
     using k = first_rule<rule_set<R...>, N, E, Shared>;
-    template <bool Fired, class = void>
-    struct result {
-        using type = N;
-        using own = type_list<>;
-    };
-    template <class V>
-    struct result<true, V> {
-        using type = typename rule_result<type_at_t<k::value, type_list<R...>>, N, E, Shared>::type;
-        using own = type_list<k>;
-    };
-    using type = typename result<(k::value < sizeof...(R))>::type;
-    using log = concat_t<typename rewrite_t<Shared, rule_set<R...>, C>::log...,
-                         typename result<(k::value < sizeof...(R))>::own>;
+    using result = fired_result<(k::value < sizeof...(R)), Shared, rule_set<R...>, N, E, k>;
+    using type = typename result::type;
+    using log =
+        concat_t<typename rewrite_t<Shared, rule_set<R...>, C>::log..., typename result::own>;
 };
 
 template <class Rules, class... K>
