@@ -244,13 +244,13 @@ class double_copy : public double_arrays {
             return d;
         } else if constexpr (!is_leaf_v<X>) {
             // A pure node holds each name once; a second array under a name was recorded
-            // when the node was built.
-            if constexpr (requires { e.leaves.conflict; })
+            // when the node was built. (A trait, not a requires-expression: see is_pure_leaf.)
+            if constexpr (fusegrad::detail::is_pure_expr<X>::value)
                 if (!e.leaves.conflict.empty())
                     throw binding_error("leaf \"" + std::string(e.leaves.conflict) +
                                         "\" is used with two different arrays; one name is one "
                                         "variable");
-            return apply_operands(
+            return fusegrad::apply_operands(
                 [&](const auto&... c) {
                     return to_double_t<X>{e.op, {convert(c)...}};
                 },

@@ -149,8 +149,8 @@ std::integral_constant<std::size_t, I> position_of(const indexed_leaf<I, L>*);  
 /// not a comparison per element.
 template <class X, class List>
 struct leaf_index {
-    using type =
-        decltype(position_of<X>(static_cast<const typename leaf_positions<List>::type*>(nullptr)));
+    using type = decltype(detail::position_of<X>(
+        static_cast<const typename leaf_positions<List>::type*>(nullptr)));
 };
 
 /// The position of type X among P... (or sizeof...(P)): builtin comparisons, one class per
@@ -370,11 +370,19 @@ struct node : detail::op_part<Op>,
 };
 
 namespace detail {
-/// Operand C of a pure node, rebuilt from the node's leaves.
+/// Whether C is a named leaf. A trait, not `requires { C::name; }`: when a requires-expression
+/// fails, clang 14 formats its diagnostic into a string at once, printing C's type in full, and
+/// the printed type of a residual chain (which spells each level's input twice) doubles with
+/// every level: a 16-level chain took 25 s of clang's time to print error messages nobody saw.
+template <class C>
+struct is_pure_leaf : std::false_type {};
+template <fixed_string Name, class Kind, class T, std::size_t R>
+struct is_pure_leaf<leaf<Name, Kind, T, R>> : std::true_type {};
+
 /// Expression C (a named leaf, or a pure node) rebuilt from the leaves of pure node x.
 template <class C, class X>
 C rebuild_from(const X& x) {
-    if constexpr (requires { C::name; }) {
+    if constexpr (is_pure_leaf<C>::value) {
         C c{};
         static_cast<array_binding&>(c.ref) =
             x.leaves.slots[leaf_index<C, typename X::leaf_types>::type::value].ref;
@@ -407,7 +415,7 @@ constexpr decltype(auto) operand(const node<Op, C...>& n) {
 template <class F, class Op, class... C>
 constexpr decltype(auto) apply_operands(F&& f, const node<Op, C...>& n) {
     return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) {
-        return std::forward<F>(f)(operand<I>(n)...);
+        return std::forward<F>(f)(fusegrad::operand<I>(n)...);
     }
     (std::index_sequence_for<C...>{});
 }

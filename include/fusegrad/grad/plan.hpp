@@ -99,7 +99,7 @@ template <std::size_t I, class List>
 struct type_at;
 template <std::size_t I, class... Es>
 struct type_at<I, type_list<Es...>> {
-    using type = typename decltype(select_indexed<I>(
+    using type = typename decltype(detail::select_indexed<I>(
         static_cast<const index_table<std::index_sequence_for<Es...>, Es...>*>(nullptr)))::type;
 };
 template <std::size_t I, class List>
@@ -325,7 +325,7 @@ struct plan_tables<type_list<Es...>> {
     static constexpr std::array<std::size_t, size> arity{Es::operand_ids::size()...};
     /// names[i]: the name of value i when it is a named leaf, else empty.
     static constexpr std::array<std::string_view, size> names{
-        leaf_name_of(static_cast<const typename Es::expr*>(nullptr))...};
+        detail::leaf_name_of(static_cast<const typename Es::expr*>(nullptr))...};
     /// op_names[i]: the name of value i's op; empty for a leaf.
     static constexpr std::array<std::string_view, size> op_names{
         op_name<typename op_of<typename Es::expr>::type>::value...};
@@ -334,7 +334,7 @@ struct plan_tables<type_list<Es...>> {
         op_refuses_empty<typename op_of<typename Es::expr>::type>::value...};
     /// labels[i]: value i is a leaf of class labels (integers).
     static constexpr std::array<bool, size> labels{
-        is_label_leaf(static_cast<const typename Es::expr*>(nullptr))...};
+        detail::is_label_leaf(static_cast<const typename Es::expr*>(nullptr))...};
     /// operands[i * max_arity + c]: the id of value i's operand c (row-major, size × max_arity,
     /// one flat array: the graph's run-time loops read it through a pointer, grad/runtime.hpp).
     static constexpr std::array<std::size_t, size* max_arity> operands = [] {
@@ -515,7 +515,7 @@ struct bound_values {
     template <class E, class Path>
     void walk(const E& e, Path, leaf_binder& b) {
         if constexpr (pure_t<E>::value) {
-            bind_pure_leaves(e, b);
+            detail::bind_pure_leaves(e, b);
         } else if constexpr (leaf_t<E>::value) {  // a constant
             b.at(index_of_key_v<key_of_t<E, Path>, typename Plan::entries>, e.ref, false);
         } else {
@@ -525,7 +525,7 @@ struct bound_values {
     }
     template <class E, std::size_t... P, std::size_t... C>
     void walk_operands(const E& e, path<P...>, leaf_binder& b, std::index_sequence<C...>) {
-        (walk(operand<C>(e), path<P..., C>{}, b), ...);
+        (walk(fusegrad::operand<C>(e), path<P..., C>{}, b), ...);
     }
 };
 

@@ -41,7 +41,7 @@ inline constexpr bool is_unweighted_per_row_xent_v<node<op::softmax_xent<reducti
 
 template <reduction R, class Inner>
 auto reduce_xent(const Inner& inner) {  // the same operands and options, another reduction
-    return apply_operands(
+    return fusegrad::apply_operands(
         [&](const auto&... c) {
             node<op::softmax_xent<R>, std::remove_cvref_t<decltype(c)>...> n{{}, {c...}};
             n.op.options = inner.op.options;
@@ -78,7 +78,7 @@ inline constexpr bool
 
 template <reduction R, bool Bias, class... C>
 auto reduce_linear_xent(const node<op::linear_xent<reduction::none, Bias>, C...>& inner) {
-    return apply_operands(
+    return fusegrad::apply_operands(
         [&](const auto&... c) {
             node<op::linear_xent<R, Bias>, std::remove_cvref_t<decltype(c)>...> n{{}, {c...}};
             n.op.options = inner.op.options;

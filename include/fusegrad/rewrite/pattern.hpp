@@ -178,7 +178,7 @@ constexpr E at_path(const E& e, tree_path<>) {
 }
 template <class E, std::size_t I, std::size_t... Rest>
 constexpr auto at_path(const E& e, tree_path<I, Rest...>) {
-    return at_path(operand<I>(e), tree_path<Rest...>{});
+    return detail::at_path(fusegrad::operand<I>(e), tree_path<Rest...>{});
 }
 
 // ---- where a match sits in the whole graph ------------------------------------------------

@@ -37,7 +37,7 @@ using rewrite_log = std::vector<std::string>;
 /// The builder's arguments for a match: capture 1, 2, ... of node n, in placeholder order.
 template <class Caps, class N, class F, std::size_t... I>
 constexpr decltype(auto) with_captures(const N& n, F&& f, std::index_sequence<I...>) {
-    return f(at_path(n, typename capture_of<I + 1, Caps>::type::path{})...);
+    return f(detail::at_path(n, typename capture_of<I + 1, Caps>::type::path{})...);
 }
 
 /// What rule R's builder returns for node N (decline_t when it declines); void when the
@@ -145,12 +145,12 @@ struct first_rule<rule_set<R...>, N, Original, Shared, std::index_sequence<K...>
 template <class Rule, class N>
 auto fire(const Rule& r, const N& n, rewrite_log* log) {
     using M = tmatch<typename Rule::pattern_type, N, tree_path<>>;
-    using Out = decltype(with_captures<typename M::caps>(
+    using Out = decltype(detail::with_captures<typename M::caps>(
         n, r.build, std::make_index_sequence<max_placeholder<typename Rule::pattern_type>>{}));
     static_assert(expression<Out>,
                   "a rule's builder must return a fusegrad expression or fg::decline");
     if (log) log->emplace_back(r.name);
-    return with_captures<typename M::caps>(
+    return detail::with_captures<typename M::caps>(
         n, r.build, std::make_index_sequence<max_placeholder<typename Rule::pattern_type>>{});
 }
 
@@ -204,12 +204,12 @@ template <class Shared, class Rules, class E, std::size_t... K>
 auto rewrite_node(const E& e, const Rules& rules, rewrite_log* log, std::index_sequence<K...>) {
     using N = typename rewrite_t<Shared, Rules, E>::N;
     // Braced initialisation evaluates the operands left to right, so the log is in order.
-    N rebuilt{e.op, {rewrite_pass<Shared>(operand<K>(e), rules, log)...}};
+    N rebuilt{e.op, {detail::rewrite_pass<Shared>(fusegrad::operand<K>(e), rules, log)...}};
     constexpr std::size_t k = rewrite_t<Shared, Rules, E>::k::value;
     if constexpr (k == decltype(hana::length(rules.rules))::value)
         return rebuilt;
     else
-        return fire(hana::at_c<k>(rules.rules), rebuilt, log);
+        return detail::fire(hana::at_c<k>(rules.rules), rebuilt, log);
 }
 
 // Instantiated per (Shared, subexpression), not per (whole graph, subexpression): a subtree
@@ -228,9 +228,10 @@ auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
                       all_leaves_in<typename leaves_of<R>::type,
                                     typename leaves_of<E>::type>::value) {
             if (log) replay_log(rules, log, typename RT::log{});
-            return rebuild_from<R>(e);
+            return detail::rebuild_from<R>(e);
         } else {
-            return rewrite_node<Shared>(e, rules, log, std::make_index_sequence<E::arity>{});
+            return detail::rewrite_node<Shared>(e, rules, log,
+                                                std::make_index_sequence<E::arity>{});
         }
     }
 }
@@ -270,7 +271,7 @@ inline constexpr std::size_t max_rewrite_passes = 32;
 
 template <std::size_t Pass, class E, class Rules>
 auto rewrite_fixpoint(const E& e, const Rules& rules, rewrite_log* log) {
-    auto r = rewrite_pass<shared_values_t<E>>(e, rules, log);
+    auto r = detail::rewrite_pass<shared_values_t<E>>(e, rules, log);
     using R = decltype(r);
     if constexpr (std::is_same_v<R, E>) {
         return r;
@@ -280,7 +281,7 @@ auto rewrite_fixpoint(const E& e, const Rules& rules, rewrite_log* log) {
             "rewriting did not reach a fixpoint in 32 passes: do two rules undo each other?");
         return r;
     } else {
-        return rewrite_fixpoint<Pass + 1>(r, rules, log);
+        return detail::rewrite_fixpoint<Pass + 1>(r, rules, log);
     }
 }
 
