@@ -373,7 +373,7 @@ namespace detail {
 /// Whether C is a named leaf. A trait, not `requires { C::name; }`: when a requires-expression
 /// fails, clang 14 formats its diagnostic into a string at once, printing C's type in full, and
 /// the printed type of a residual chain (which spells each level's input twice) doubles with
-/// every level: a 16-level chain took 25 s of clang's time to print error messages nobody saw.
+/// every level: at 16 levels, 200 MB of clang's memory for messages nobody saw.
 template <class C>
 struct is_pure_leaf : std::false_type {};
 template <fixed_string Name, class Kind, class T, std::size_t R>
