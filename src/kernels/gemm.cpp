@@ -8,6 +8,7 @@
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
 #include "simd/gemm_decl.hpp"
+#include "team_gemm.hpp"
 
 namespace fusegrad::kernels {
 namespace {
@@ -56,6 +57,17 @@ void reference_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, st
     }
 }
 
+/// Nothing to multiply (A and B may be null): C = beta * C, not read when beta == 0.
+template <class T>
+void scale_by_beta(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
+    for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+            T& cij = c[i * ldc + j];
+            cij = beta == T(0) ? T(0) : beta * cij;
+        }
+    }
+}
+
 }  // namespace
 
 template <class T>
@@ -70,22 +82,69 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
         if constexpr (detail::is_scalar_v<A>) {
             reference_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         } else if (k == 0) {
-            // Nothing to multiply (A and B may be null): C = beta * C, not read when beta == 0.
-            for (std::size_t i = 0; i < m; ++i) {
-                for (std::size_t j = 0; j < n; ++j) {
-                    T& cij = c[i * ldc + j];
-                    cij = beta == T(0) ? T(0) : beta * cij;
-                }
-            }
+            scale_by_beta(m, n, beta, c, ldc);
         } else {
             simd::gemm<A, T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
     });
 }
 
-#define FUSEGRAD_INSTANTIATE_GEMM(T)                                                      \
-    template void gemm<T>(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*, \
-                          std::size_t, const T*, std::size_t, T, T*, std::size_t);
+namespace detail {
+
+template <class T>
+T* team_gemm_buffer(std::size_t n_max) {
+    T* shared = nullptr;
+    dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        if constexpr (!is_scalar_v<A>) shared = simd::team_b_buffer<A, T>(n_max);
+    });
+    return shared;
+}
+
+template <class T>
+void team_gemm_reserve() {
+    dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        if constexpr (!is_scalar_v<A>) simd::team_reserve<A, T>();
+    });
+}
+
+template <class T>
+void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
+               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+               std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
+#ifdef _OPENMP
+    // Every call starts with a barrier, whatever the path (team_gemm.hpp): callers rely on it.
+    if (nt > 1) {
+#pragma omp barrier
+    }
+#endif
+    if (n == 0) return;
+    dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        // The scalar reference and k == 0 need nothing more from the other threads: each does
+        // its own rows.
+        if constexpr (is_scalar_v<A>) {
+            reference_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        } else if (k == 0) {
+            scale_by_beta(m, n, beta, c, ldc);
+        } else {
+            simd::team_gemm<A, T>(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                  ldc, shared);
+        }
+    });
+}
+
+}  // namespace detail
+
+#define FUSEGRAD_INSTANTIATE_GEMM(T)                                                       \
+    template void gemm<T>(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*,  \
+                          std::size_t, const T*, std::size_t, T, T*, std::size_t);         \
+    template T* detail::team_gemm_buffer<T>(std::size_t);                                  \
+    template void detail::team_gemm_reserve<T>();                                          \
+    template void detail::team_gemm<T>(std::size_t, std::size_t, bool, bool, std::size_t,  \
+                                       std::size_t, std::size_t, T, const T*, std::size_t, \
+                                       const T*, std::size_t, T, T*, std::size_t, T*);
 
 FUSEGRAD_INSTANTIATE_GEMM(float)
 FUSEGRAD_INSTANTIATE_GEMM(double)

@@ -29,6 +29,7 @@
 #include "fusegrad/kernels/trace.hpp"
 #include "fusegrad/kernels/unary.hpp"
 #include "parallel.hpp"
+#include "team_gemm.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -95,13 +96,38 @@ T row_sum(std::size_t n, const T* v) {
     return s;
 }
 
+/// How a call's GEMMs run. On a kept tiling (one small tile, outside any team): kernels::gemm,
+/// which may thread on its own. On every other tiling: team_gemm as thread t of nt, each thread
+/// passing its own rows of C and the packed B shared between them (one copy of a W slice
+/// instead of one per thread); also with one thread, so that the GEMM path, and with it every
+/// bit, is the same for any thread count.
+template <class T>
+struct gemms {
+    enum class mode { plain, team, skip };
+    mode how = mode::plain;  // skip: a thread failed before the GEMMs could run
+    std::size_t t = 0, nt = 1;
+    T* shared = nullptr;
+
+    /// C (m of this thread's rows) = alpha · op(A) · op(B) + beta · C. In a team, every thread
+    /// calls it with the same B, n and k (see team_gemm.hpp); it does not throw then.
+    void operator()(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                    T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
+                    std::size_t ldc) const {
+        if (how == mode::team)
+            detail::team_gemm<T>(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                 ldc, shared);
+        else if (how == mode::plain)
+            gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+};
+
 /// tile (rows × cols, contiguous) = softcap(x[i0 .. i0 + rows) · W[:, j0 .. j0 + cols) + b).
 template <class T>
 void logits_tile(const linear_xent_problem<T>& p, std::size_t i0, std::size_t rows, std::size_t j0,
-                 std::size_t cols, T* tile) {
+                 std::size_t cols, T* tile, const gemms<T>& mm) {
     if (p.b != nullptr) broadcast_row<T>(rows, cols, p.b + j0, tile);
-    gemm<T>(false, false, rows, cols, p.depth, T(1), p.x + i0 * p.depth, p.depth, p.w + j0,
-            p.classes, p.b != nullptr ? T(1) : T(0), tile, cols);
+    mm(false, false, rows, cols, p.depth, T(1), p.x + i0 * p.depth, p.depth, p.w + j0, p.classes,
+       p.b != nullptr ? T(1) : T(0), tile, cols);
     if (p.softcap > T(0)) {
         const std::size_t n = rows * cols;
         axpby<T>(n, T(1) / p.softcap, tile, T(0), tile);
@@ -179,6 +205,21 @@ class team {
         }
     }
 
+    /// The GEMM runner of thread t of nt for a call on tiling `tiles`, once every thread has
+    /// reserved its team_gemm buffer. If a thread could not, no thread runs a GEMM (run() then
+    /// rethrows); the flag is read between two barriers, so that a later failure cannot make
+    /// one thread skip the barriers inside team_gemm while another waits there.
+    template <class T>
+    gemms<T> gemms_for(const linear_xent_tiles& tiles, T* shared, std::size_t t, std::size_t nt) {
+        using M = typename gemms<T>::mode;
+        if (tiles.kept) return {};
+        step([] { detail::team_gemm_reserve<T>(); });
+        barrier(nt);
+        const bool reserved = !failed_.load();
+        barrier(nt);
+        return {reserved ? M::team : M::skip, t, nt, shared};
+    }
+
     /// Waits for the other threads of the region (nothing outside one).
     void barrier(std::size_t nth) const {
         (void)nth;
@@ -214,15 +255,69 @@ void for_rows(std::size_t rows, std::size_t cols, F&& f) {
                            });
 }
 
-/// forward_stats on rows [first, first + rows) of one row block, through all the class tiles,
-/// in the rows of tile A from `offset` on (rows `p.tiles.classes` apart: threads need not be on
-/// the same class tile, and a narrower last tile must not reach into another thread's rows).
+/// One class tile of forward_rows: `tile` holds the logits of rows [first, first + rows) at
+/// classes [j0, j0 + cols); folds them into the running row numbers rs (4 per row).
+/// weight_before: Σ c_j over the classes of the earlier tiles.
 template <class T, class I>
-void forward_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws,
-                  std::size_t first, std::size_t rows, std::size_t offset) {
-    const std::size_t C = p.classes, bc = p.tiles.classes;
+void forward_tile(const linear_xent_problem<T>& p, const I* y, T* rs, std::size_t first,
+                  std::size_t rows, std::size_t j0, std::size_t cols, T* tile, T weight_before) {
     const auto& t = p.targets;
     const bool smoothing = t.smoothing != T(0);
+    T tile_weight = T(0);
+    if (smoothing) {
+        for (std::size_t j = 0; j < cols; ++j) tile_weight += class_weight(t, j0 + j);
+    }
+    // Pass 1 per row: the target logit, the new max, the shift of the running sums, and
+    // the row moved to the new max (in place).
+    for_rows(rows, cols, [&](std::size_t r) {
+        T* row = tile + r * cols;
+        T* st = rs + 4 * r;
+        const I label = y[first + r];
+        if (!is_ignored(t, label)) {
+            const auto k = static_cast<std::size_t>(label);
+            if (k >= j0 && k < j0 + cols) st[3] = row[k - j0];
+        }
+        const T old_max = st[0];
+        const T new_max = std::max(old_max, row_max(cols, row));
+        if (new_max == -kInf<T>) {  // everything so far is masked
+            if (smoothing && tile_weight != T(0)) st[2] = kInf<T>;
+            for (std::size_t j = 0; j < cols; ++j) row[j] = -kInf<T>;  // e^{-inf} = 0
+            return;
+        }
+        if (old_max != new_max) {
+            st[1] *= std::exp(old_max - new_max);  // 0 when old_max = -inf
+            if (smoothing && weight_before != T(0)) st[2] += (new_max - old_max) * weight_before;
+            st[0] = new_max;
+        }
+        for (std::size_t j = 0; j < cols; ++j) row[j] -= new_max;
+        if (smoothing) {
+            T a = T(0);
+            if (t.class_weights == nullptr) {
+                a = -row_sum(cols, row);
+            } else {
+                for (std::size_t j = 0; j < cols; ++j) {
+                    const T c = t.class_weights[j0 + j];
+                    if (c != T(0)) a -= c * row[j];
+                }
+            }
+            st[2] += a;
+        }
+    });
+    exp<T>(rows * cols, tile, tile);
+    for_rows(rows, cols, [&](std::size_t r) { rs[4 * r + 1] += row_sum(cols, tile + r * cols); });
+}
+
+/// forward_stats on rows [first, first + rows) of one row block (possibly none), through all the
+/// class tiles, in the rows of tile A from `offset` on (rows `p.tiles.classes` apart, so that a
+/// narrower last tile does not reach into another thread's rows). Every thread of a team calls
+/// it for the same row block: the logits GEMMs are made together, outside tm.step (see
+/// team_gemm.hpp); the rest of each tile is this thread's own, inside tm.step.
+template <class T, class I>
+void forward_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws,
+                  std::size_t first, std::size_t rows, std::size_t offset, team& tm,
+                  const gemms<T>& mm) {
+    const std::size_t C = p.classes, bc = p.tiles.classes;
+    const auto& t = p.targets;
     T* rs = ws.rows + 4 * first;
     for (std::size_t r = 0; r < rows; ++r) {
         rs[4 * r] = -kInf<T>;
@@ -234,52 +329,11 @@ void forward_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>& 
     for (std::size_t j0 = 0; j0 < C; j0 += bc) {
         const std::size_t cols = std::min(bc, C - j0);
         T* tile = ws.tile_a + offset * bc;
-        logits_tile(p, first, rows, j0, cols, tile);
-        T tile_weight = T(0);
-        if (smoothing) {
-            for (std::size_t j = 0; j < cols; ++j) tile_weight += class_weight(t, j0 + j);
+        logits_tile(p, first, rows, j0, cols, tile, mm);
+        tm.step([&] { forward_tile(p, y, rs, first, rows, j0, cols, tile, weight_before); });
+        if (t.smoothing != T(0)) {
+            for (std::size_t j = 0; j < cols; ++j) weight_before += class_weight(t, j0 + j);
         }
-        // Pass 1 per row: the target logit, the new max, the shift of the running sums, and
-        // the row moved to the new max (in place).
-        for_rows(rows, cols, [&](std::size_t r) {
-            T* row = tile + r * cols;
-            T* st = rs + 4 * r;
-            const I label = y[first + r];
-            if (!is_ignored(t, label)) {
-                const auto k = static_cast<std::size_t>(label);
-                if (k >= j0 && k < j0 + cols) st[3] = row[k - j0];
-            }
-            const T old_max = st[0];
-            const T new_max = std::max(old_max, row_max(cols, row));
-            if (new_max == -kInf<T>) {  // everything so far is masked
-                if (smoothing && tile_weight != T(0)) st[2] = kInf<T>;
-                for (std::size_t j = 0; j < cols; ++j) row[j] = -kInf<T>;  // e^{-inf} = 0
-                return;
-            }
-            if (old_max != new_max) {
-                st[1] *= std::exp(old_max - new_max);  // 0 when old_max = -inf
-                if (smoothing && weight_before != T(0))
-                    st[2] += (new_max - old_max) * weight_before;
-                st[0] = new_max;
-            }
-            for (std::size_t j = 0; j < cols; ++j) row[j] -= new_max;
-            if (smoothing) {
-                T a = T(0);
-                if (t.class_weights == nullptr) {
-                    a = -row_sum(cols, row);
-                } else {
-                    for (std::size_t j = 0; j < cols; ++j) {
-                        const T c = t.class_weights[j0 + j];
-                        if (c != T(0)) a -= c * row[j];
-                    }
-                }
-                st[2] += a;
-            }
-        });
-        exp<T>(rows * cols, tile, tile);
-        for_rows(rows, cols,
-                 [&](std::size_t r) { rs[4 * r + 1] += row_sum(cols, tile + r * cols); });
-        weight_before += tile_weight;
     }
     for (std::size_t r = 0; r < rows; ++r) {
         T* st = rs + 4 * r;
@@ -290,26 +344,27 @@ void forward_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>& 
 
 /// The forward over all tiles: fills the per-row numbers (M, log S, A, s_y). With a kept
 /// tiling, tile A is left holding e^{s − M}. With a team, each thread takes its share of every
-/// row block through all the class tiles, in its own rows of tile A, and the threads meet once
-/// per row block (a thread's rows of tile A differ from one block to the next when the last
-/// block is shorter).
+/// row block through all the class tiles, in its own rows of tile A; the threads meet in each
+/// tile's logits GEMM (one packed W slice for all) and once per row block (a thread's rows of
+/// tile A differ from one block to the next when the last block is shorter).
 template <class T, class I>
 void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws) {
     const std::size_t n = p.n, bm = p.tiles.rows;
     team threads(use_team(p));
+    T* const shared = p.tiles.kept ? nullptr : detail::team_gemm_buffer<T>(p.tiles.classes);
     threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
+        const gemms<T> mm = tm.gemms_for(p.tiles, shared, tid, nth);
         for (std::size_t i0 = 0; i0 < n; i0 += bm) {
             const share mine(std::min(bm, n - i0), kRowGranule, tid, nth);
-            if (mine.size() != 0)
-                tm.step([&] { forward_rows(p, y, ws, i0 + mine.begin, mine.size(), mine.begin); });
+            forward_rows(p, y, ws, i0 + mine.begin, mine.size(), mine.begin, tm, mm);
             tm.barrier(nth);
         }
     });
 }
 
-/// Rows [first, first + rows) of the tile at class j0 (cols wide): the logits into s (unless
-/// kept: s then holds e^{s − M}), and the gradient G into g (which may be s), where s and g point
-/// at these rows of the tiles.
+/// Rows [first, first + rows) of the tile at class j0 (cols wide): the gradient G into g (which
+/// may be s) from the logits in s (the caller's logits_tile; when kept, s holds e^{s − M}),
+/// where s and g point at these rows of the tiles.
 template <class T, class I>
 void gradient_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws, bool kept,
                    T total_weight, T ce_scale, T z_scale, const T* row_scale, std::size_t first,
@@ -320,7 +375,6 @@ void gradient_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>&
     const bool softcap = p.softcap > T(0);
     const std::size_t C = p.classes;
     const T* rs = ws.rows + 4 * first;
-    if (!kept) logits_tile(p, first, rows, j0, cols, s);
     // G_ij = a_i e^{s_ij − lse_i} − r_i t_ij, a_i = r_i T_i + 2 λ q_i lse_i.
     if (!kept) {
         for_rows(rows, cols, [&](std::size_t r) {
@@ -414,7 +468,7 @@ linear_xent_totals<T> linear_xent_forward(const linear_xent_problem<T>& p, const
     if (gradient_scale != T(0) && p.tiles.kept && p.z_loss == T(0) && loss == nullptr) {
         // One tile, a backward to follow: the loss and the gradient in one pass, as softmax_xent
         // does in run(). No row statistics: a backward with another scale recomputes.
-        logits_tile(p, 0, p.n, 0, p.classes, ws.tile_a);
+        logits_tile(p, 0, p.n, 0, p.classes, ws.tile_a, gemms<T>{});
         const T total = softmax_xent_index_rows_fused<T, I>(p.n, p.classes, ws.tile_a, y, p.targets,
                                                             gradient_scale, nullptr, ws.tile_b);
         ws.flags[1] = T(2);
@@ -495,14 +549,18 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
     unit_beta(n * D, beta_x, dx);
     unit_beta(D * C, beta_w, dw);
     // Without soft-cap (and not kept) G is made in place of the logits, and tiles A and B take
-    // turns: a thread may start the next tile's rows while another still reads this tile's G
-    // for dW, so the threads meet once per tile instead of twice. (Every thread has finished
-    // its columns of tile k before it reaches the barrier after its rows of tile k + 1, and only
-    // then can tile k + 2 overwrite tile k's buffer. dW and db columns of one class tile belong
-    // to the same thread in every row block.) One thread keeps to tile A, which stays in L2.
+    // turns, so that the threads need not meet again before the next tile: a thread writes tile
+    // k + 2's rows only after the first barrier of tile k + 1's logits GEMM, which every thread
+    // reaches only after it has finished reading tile k (packing its part of G for dW, and its
+    // db columns). One thread keeps to tile A, which stays in L2. dW is shared by its rows (of
+    // D), so that G, dW's B, is packed once for all threads, as the W slices of the logits and
+    // dx GEMMs are (team_gemm.hpp).
     team threads(use_team(p));
+    T* const shared = kept ? nullptr : detail::team_gemm_buffer<T>(std::max(bc, D));
     threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
+        const gemms<T> mm = tm.gemms_for(p.tiles, shared, tid, nth);
         const bool alternate = !kept && !softcap && nth > 1;
+        const share drows(D, kRowGranule, tid, nth);
         std::size_t k = 0;  // tiles done
         for (std::size_t i0 = 0; i0 < n; i0 += bm) {
             const std::size_t rows = std::min(bm, n - i0);
@@ -512,30 +570,31 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
                 // s: the (capped) logits, or e^{s − M} when kept; G: the gradient tile.
                 T* s = alternate && k % 2 == 1 ? ws.tile_b : ws.tile_a;
                 T* g = kept || softcap ? ws.tile_b : s;
-                // This thread's rows: the logits, G, and their share of dx.
-                if (mine.size() != 0)
+                // This thread's rows: the logits, G, and their share of dx. (The GEMMs stay
+                // outside tm.step: in a team every thread must reach their barriers.)
+                T* const s_mine = s + mine.begin * cols;
+                T* const g_mine = g + mine.begin * cols;
+                if (!kept) logits_tile(p, i0 + mine.begin, mine.size(), j0, cols, s_mine, mm);
+                tm.step([&] {
+                    gradient_rows(p, y, ws, kept, total_weight, ce_scale, z_scale, row_scale,
+                                  i0 + mine.begin, mine.size(), j0, cols, s_mine, g_mine);
+                });
+                if (dx != nullptr)
+                    mm(false, true, mine.size(), D, cols, T(1), g_mine, cols, p.w + j0, C,
+                       j0 == 0 ? beta_x : T(1), dx + (i0 + mine.begin) * D, D);
+                // The whole G is needed from here on: team_gemm's first barrier waits for it
+                // (and without a team there is one thread).
+                if (dw != nullptr)
+                    mm(true, false, drows.size(), cols, rows, T(1), p.x + i0 * D + drows.begin, D,
+                       g, cols, i0 == 0 ? beta_w : T(1), dw + drows.begin * C + j0, C);
+                if (db != nullptr) {
+                    if (dw == nullptr || mm.how != gemms<T>::mode::team) tm.barrier(nth);
+                    const share cs(cols, kColGranule, tid, nth);
                     tm.step([&] {
-                        gradient_rows(p, y, ws, kept, total_weight, ce_scale, z_scale, row_scale,
-                                      i0 + mine.begin, mine.size(), j0, cols, s + mine.begin * cols,
-                                      g + mine.begin * cols);
-                        if (dx != nullptr)
-                            gemm<T>(false, true, mine.size(), D, cols, T(1), g + mine.begin * cols,
-                                    cols, p.w + j0, C, j0 == 0 ? beta_x : T(1),
-                                    dx + (i0 + mine.begin) * D, D);
+                        col_sums_ld<T>(rows, cs.size(), g + cs.begin, cols, i0 == 0 ? beta_b : T(1),
+                                       db + j0 + cs.begin);
                     });
-                tm.barrier(nth);
-                // This thread's columns of the whole G: dW and db.
-                const share cs(cols, kColGranule, tid, nth);
-                if (cs.size() != 0)
-                    tm.step([&] {
-                        if (dw != nullptr)
-                            gemm<T>(true, false, D, cs.size(), rows, T(1), p.x + i0 * D, D,
-                                    g + cs.begin, cols, i0 == 0 ? beta_w : T(1), dw + j0 + cs.begin,
-                                    C);
-                        if (db != nullptr)
-                            col_sums_ld<T>(rows, cs.size(), g + cs.begin, cols,
-                                           i0 == 0 ? beta_b : T(1), db + j0 + cs.begin);
-                    });
+                }
                 if (!alternate) tm.barrier(nth);  // G is overwritten by the next tile
             }
         }

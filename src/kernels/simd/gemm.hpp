@@ -224,19 +224,20 @@ void pack_b(std::size_t nr, std::size_t kc, const T* b, std::size_t rs, std::siz
     }
 }
 
-/// Panels [q0, q1) of a kc × nc block of B (panel q at bp + q · kc · NR holds columns q · NR ..
-/// of the block, zero-padded to NR). With rows of B contiguous (cs == 1) the block is read row by
-/// row across all the panels, so that each row of B is one sequential stream (2 KB for sixteen
-/// float panels) with the next rows prefetched: panel by panel, each of the kc rows (often a
-/// page or more apart, as W's rows in linear_xent's logits X · W[:, j0 ..]) was a separate
-/// short read that no hardware prefetcher follows, and pack_b took a quarter of the GEMM time
-/// there. The packed values are the same either way.
+/// Rows [p0, p1) of panels [q0, q1) of a kc × nc block of B (panel q at bp + q · kc · NR holds
+/// columns q · NR .. of the block, zero-padded to NR). With rows of B contiguous (cs == 1) the
+/// block is read row by row across all the panels, so that each row of B is one sequential
+/// stream (2 KB for sixteen float panels) with the next rows prefetched: panel by panel, each
+/// of the kc rows (often a page or more apart, as W's rows in linear_xent's logits
+/// X · W[:, j0 ..]) was a separate short read that no hardware prefetcher follows, and pack_b
+/// took a quarter of the GEMM time there. The packed values are the same either way.
 template <class A, std::size_t NR, class T>
-void pack_b_panels(std::size_t q0, std::size_t q1, std::size_t nc, std::size_t kc, const T* b,
-                   std::size_t rs, std::size_t cs, T* bp) {
+void pack_b_panels(std::size_t q0, std::size_t q1, std::size_t p0, std::size_t p1, std::size_t nc,
+                   std::size_t kc, const T* b, std::size_t rs, std::size_t cs, T* bp) {
     if (cs != 1) {
         for (std::size_t q = q0; q < q1; ++q)
-            pack_b<A, NR>(std::min(NR, nc - q * NR), kc, b + q * NR * cs, rs, cs, bp + q * kc * NR);
+            pack_b<A, NR>(std::min(NR, nc - q * NR), p1 - p0, b + q * NR * cs + p0 * rs, rs, cs,
+                          bp + q * kc * NR + p0 * NR);
         return;
     }
     using batch = xsimd::batch<T, A>;
@@ -245,9 +246,9 @@ void pack_b_panels(std::size_t q0, std::size_t q1, std::size_t nc, std::size_t k
     constexpr std::size_t kAhead = 2;  // rows of B prefetched ahead
     constexpr std::size_t kLine = 64 / sizeof(T);
     const std::size_t j_begin = q0 * NR, j_end = std::min(nc, q1 * NR);
-    for (std::size_t p = 0; p < kc; ++p) {
+    for (std::size_t p = p0; p < p1; ++p) {
         const T* row = b + p * rs;
-        if (p + kAhead < kc) {
+        if (p + kAhead < p1) {
             const T* next = row + kAhead * rs;
             for (std::size_t j = j_begin; j < j_end; j += kLine) __builtin_prefetch(next + j);
         }
@@ -407,8 +408,8 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
                 const T beta_k = pc == 0 ? beta : T(1);
                 T* bb = shared_b ? shared_bbuf + (round & 1) * bsize : own_bbuf;
                 if (!direct_b) {
-                    pack_b_panels<A, NR>(p0, p1, nc, kc, b.p + pc * b.rs + jc * b.cs, b.rs, b.cs,
-                                         bb);
+                    pack_b_panels<A, NR>(p0, p1, 0, kc, nc, kc, b.p + pc * b.rs + jc * b.cs, b.rs,
+                                         b.cs, bb);
                 } else {  // only a ragged last panel is packed
                     for (std::size_t q = p0; q < p1; ++q) {
                         const std::size_t nr = std::min(NR, nc - q * NR);
@@ -474,6 +475,82 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
     }
     if (error) std::rethrow_exception(error);
 #endif
+}
+
+/// Elements of the buffer team_gemm shares for a B of up to n columns: two KC-deep blocks of
+/// packed B (double-buffered; see team_gemm).
+template <class A, class T>
+std::size_t team_b_size(std::size_t n) {
+    using S = shape<A, T>;
+    return 2 * S::kc * round_up<A>(std::min(n, S::nc), S::nr);
+}
+
+/// The shared buffer for team_gemm, taken on the thread that opens the region (its own
+/// thread-local slot, which only grows). Throws std::bad_alloc.
+template <class A, class T>
+T* team_b_buffer(std::size_t n) {
+    return scratch<A, T, 2>(team_b_size<A, T>(n));
+}
+
+/// This thread's packed-A buffer for team_gemm, taken before the first call so that team_gemm
+/// itself never allocates (an exception must not leave a thread that others wait for at a
+/// barrier). Throws std::bad_alloc.
+template <class A, class T>
+void team_reserve() {
+    (void)scratch<A, T, 1>(shape<A, T>::mc * shape<A, T>::kc);
+}
+
+/// Thread t of the nt threads of an enclosing OpenMP region computes its own m rows of
+/// C = alpha · op(A) · op(B) + beta · C (a and c point at them), where op(B) (k × n) is the same
+/// for every thread and packed once, together: each thread packs an even share of the rows of
+/// every depth block into `shared` (team_b_buffer), then a barrier, then every thread multiplies
+/// its rows by all the panels. B is double-buffered (a thread packing block i + 1 into the buffer
+/// of block i − 1 has passed the barrier of block i, which every thread reaches only after
+/// computing block i − 1); the barrier that the front door makes on entry keeps a call's packing
+/// off the buffer that the previous call's slower threads still read. Every thread of the region
+/// must call it with the same b, n, k (m may differ, and be 0), after team_reserve. Each element of
+/// C is the blocked path's micro-kernel over the same depth blocks in the same order, whichever
+/// rows a thread has, so the result does not depend on nt or on how rows are shared.
+template <class A, class T>
+void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
+               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+               std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
+    using S = shape<A, T>;
+    constexpr std::size_t MR = S::mr, NR = S::nr, KC = S::kc, MC = S::mc;
+    const view<T> va{a, trans_a ? 1 : lda, trans_a ? lda : 1};
+    const view<T> vb{b, trans_b ? 1 : ldb, trans_b ? ldb : 1};
+    const std::size_t bsize = KC * round_up<A>(std::min(n, S::nc), NR);
+    T* const abuf = scratch<A, T, 1>(MC * KC);  // reserved: no allocation here
+    std::size_t round = 0;
+    for (std::size_t jc = 0; jc < n; jc += S::nc) {
+        const std::size_t nc = std::min(S::nc, n - jc);
+        const std::size_t panels = (nc + NR - 1) / NR;
+        for (std::size_t pc = 0; pc < k; pc += KC, ++round) {
+            const std::size_t kc = std::min(KC, k - pc);
+            const T beta_k = pc == 0 ? beta : T(1);
+            T* const bb = shared + (round & 1) * bsize;
+            // Each thread packs a share of the block's rows (of all its panels): every row of
+            // B, often a page or more from the next, is then read by one thread only.
+            pack_b_panels<A, NR>(0, panels, t * kc / nt, (t + 1) * kc / nt, nc, kc,
+                                 vb.p + pc * vb.rs + jc * vb.cs, vb.rs, vb.cs, bb);
+            if (nt > 1) team_barrier<A>();
+            for (std::size_t ib = 0; ib < m; ib += MC) {
+                const std::size_t mc = std::min(MC, m - ib);
+                for (std::size_t ir = 0; ir < mc; ir += MR) {
+                    pack_a<A, MR>(std::min(MR, mc - ir), kc, va.p + (ib + ir) * va.rs + pc * va.cs,
+                                  va.rs, va.cs, abuf + ir * kc);
+                }
+                for (std::size_t q = 0; q < panels; ++q) {
+                    const std::size_t nr = std::min(NR, nc - q * NR);
+                    for (std::size_t ir = 0; ir < mc; ir += MR) {
+                        micro<A, T, MR>::template run<false>(
+                            kc, abuf + ir * kc, bb + q * kc * NR, NR, alpha, beta_k,
+                            c + (ib + ir) * ldc + jc + q * NR, ldc, 1, std::min(MR, mc - ir), nr);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// blocked with the micro-tile height that pads a short C least: on AVX-512 (32 vector
@@ -752,13 +829,42 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
     }
 }
 
+template <class A, class T>
+T* team_b_buffer(std::size_t n) {
+    return gemm_impl::team_b_buffer<A, T>(n);
+}
+
+template <class A, class T>
+void team_reserve() {
+    gemm_impl::team_reserve<A, T>();
+}
+
+template <class A, class T>
+void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
+               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+               std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
+    gemm_impl::team_gemm<A, T>(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                               ldc, shared);
+}
+
 }  // namespace fusegrad::kernels::simd
 
 /// Instantiates the SIMD GEMM for float and double on the arch type `A`.
-#define FUSEGRAD_INSTANTIATE_GEMM_SIMD(A)                                                      \
-    template void fusegrad::kernels::simd::gemm<A, float>(                                     \
-        bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t,   \
-        const float*, std::size_t, float, float*, std::size_t);                                \
-    template void fusegrad::kernels::simd::gemm<A, double>(                                    \
-        bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t, \
-        const double*, std::size_t, double, double*, std::size_t);
+#define FUSEGRAD_INSTANTIATE_GEMM_SIMD(A)                                                          \
+    template void fusegrad::kernels::simd::gemm<A, float>(                                         \
+        bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t,       \
+        const float*, std::size_t, float, float*, std::size_t);                                    \
+    template void fusegrad::kernels::simd::gemm<A, double>(                                        \
+        bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t,     \
+        const double*, std::size_t, double, double*, std::size_t);                                 \
+    template float* fusegrad::kernels::simd::team_b_buffer<A, float>(std::size_t);                 \
+    template double* fusegrad::kernels::simd::team_b_buffer<A, double>(std::size_t);               \
+    template void fusegrad::kernels::simd::team_reserve<A, float>();                               \
+    template void fusegrad::kernels::simd::team_reserve<A, double>();                              \
+    template void fusegrad::kernels::simd::team_gemm<A, float>(                                    \
+        std::size_t, std::size_t, bool, bool, std::size_t, std::size_t, std::size_t, float,        \
+        const float*, std::size_t, const float*, std::size_t, float, float*, std::size_t, float*); \
+    template void fusegrad::kernels::simd::team_gemm<A, double>(                                   \
+        std::size_t, std::size_t, bool, bool, std::size_t, std::size_t, std::size_t, double,       \
+        const double*, std::size_t, const double*, std::size_t, double, double*, std::size_t,      \
+        double*);

@@ -14,4 +14,15 @@ template <class A, class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
+/// team_gemm's buffers and body on the instruction set A (src/kernels/team_gemm.hpp states the
+/// contract; the definitions are in simd/gemm.hpp).
+template <class A, class T>
+T* team_b_buffer(std::size_t n);
+template <class A, class T>
+void team_reserve();
+template <class A, class T>
+void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
+               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+               std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared);
+
 }  // namespace fusegrad::kernels::simd

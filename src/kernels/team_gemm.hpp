@@ -1,0 +1,39 @@
+#pragma once
+/// @file
+/// Internal: a GEMM computed together by the threads of a parallel region that the caller has
+/// already opened (linear_xent's team), with op(B) packed once for all of them instead of once
+/// per thread. Defined in gemm.cpp (the dispatch) and simd/gemm.hpp (the bodies).
+///
+/// Protocol, on every thread of the region (or on one thread outside any region, nt = 1):
+/// 1. before the region, on the thread that opens it: `shared = team_gemm_buffer<T>(n_max)`
+///    (throws std::bad_alloc; n_max bounds n in every later call);
+/// 2. inside the region, on every thread, before the first call and before a barrier:
+///    `team_gemm_reserve<T>()` (throws std::bad_alloc; a thread that failed must make every
+///    thread skip all team_gemm calls);
+/// 3. `team_gemm(t, nt, ...)` on every thread with the same b, n, k and shared; each thread
+///    passes its own rows of C (m of them, possibly none): a and c point at them. It never
+///    throws, and it meets the other threads at barriers, so either every thread calls it or
+///    none does. Every call starts with a barrier (nt > 1), on every instruction set and for
+///    every shape: when it returns, every thread has finished what it did before the call.
+///
+/// Every element of C is computed as on the blocked GEMM path (the micro-kernel over the same
+/// depth blocks in the same order), so the result does not depend on the thread count or on how
+/// the rows are shared. It may differ in the last bits from kernels::gemm on the same operands
+/// when that picks its skinny path (few columns).
+
+#include <cstddef>
+
+namespace fusegrad::kernels::detail {
+
+template <class T>
+T* team_gemm_buffer(std::size_t n_max);
+
+template <class T>
+void team_gemm_reserve();
+
+template <class T>
+void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
+               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+               std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared);
+
+}  // namespace fusegrad::kernels::detail
