@@ -255,7 +255,7 @@ void for_rows(std::size_t rows, std::size_t cols, F&& f) {
                            });
 }
 
-/// One class tile of forward_rows: `tile` holds the logits of rows [first, first + rows) at
+/// One class tile of forward_stats: `tile` holds the logits of rows [first, first + rows) at
 /// classes [j0, j0 + cols); folds them into the running row numbers rs (4 per row).
 /// weight_before: Σ c_j over the classes of the earlier tiles.
 template <class T, class I>
@@ -307,57 +307,67 @@ void forward_tile(const linear_xent_problem<T>& p, const I* y, T* rs, std::size_
     for_rows(rows, cols, [&](std::size_t r) { rs[4 * r + 1] += row_sum(cols, tile + r * cols); });
 }
 
-/// forward_stats on rows [first, first + rows) of one row block (possibly none), through all the
-/// class tiles, in the rows of tile A from `offset` on (rows `p.tiles.classes` apart, so that a
-/// narrower last tile does not reach into another thread's rows). Every thread of a team calls
-/// it for the same row block: the logits GEMMs are made together, outside tm.step (see
-/// team_gemm.hpp); the rest of each tile is this thread's own, inside tm.step.
-template <class T, class I>
-void forward_rows(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws,
-                  std::size_t first, std::size_t rows, std::size_t offset, team& tm,
-                  const gemms<T>& mm) {
-    const std::size_t C = p.classes, bc = p.tiles.classes;
-    const auto& t = p.targets;
-    T* rs = ws.rows + 4 * first;
-    for (std::size_t r = 0; r < rows; ++r) {
-        rs[4 * r] = -kInf<T>;
-        rs[4 * r + 1] = T(0);
-        rs[4 * r + 2] = T(0);
-        rs[4 * r + 3] = T(0);
-    }
-    T weight_before = T(0);  // Σ c_j over the classes of the earlier tiles
-    for (std::size_t j0 = 0; j0 < C; j0 += bc) {
-        const std::size_t cols = std::min(bc, C - j0);
-        T* tile = ws.tile_a + offset * bc;
-        logits_tile(p, first, rows, j0, cols, tile, mm);
-        tm.step([&] { forward_tile(p, y, rs, first, rows, j0, cols, tile, weight_before); });
-        if (t.smoothing != T(0)) {
-            for (std::size_t j = 0; j < cols; ++j) weight_before += class_weight(t, j0 + j);
-        }
-    }
-    for (std::size_t r = 0; r < rows; ++r) {
-        T* st = rs + 4 * r;
-        // An all −inf row has no softmax: NaN, as PyTorch (and softmax_xent) give.
-        st[1] = st[0] == -kInf<T> ? std::numeric_limits<T>::quiet_NaN() : std::log(st[1]);
-    }
-}
-
 /// The forward over all tiles: fills the per-row numbers (M, log S, A, s_y). With a kept
-/// tiling, tile A is left holding e^{s − M}. With a team, each thread takes its share of every
-/// row block through all the class tiles, in its own rows of tile A; the threads meet in each
-/// tile's logits GEMM (one packed W slice for all) and once per row block (a thread's rows of
-/// tile A differ from one block to the next when the last block is shorter).
+/// tiling, tile A is left holding e^{s − M}.
+///
+/// Class tiles outside, row blocks inside (in the backward too): a W slice (D × 512, its rows
+/// C apart, a page or more) is then read from memory once per pass and from cache for the other
+/// row blocks, and dW's slice stays in cache while it gathers every row block, where row blocks
+/// outside read all of W (and, in the backward, read and wrote all of dW) once per row block;
+/// what is re-read instead are x and dx, whose rows are contiguous. Each row still meets the
+/// class tiles in order, each dx row the class tiles and each dW column the row blocks, so the
+/// sums are the same.
+///
+/// With a team, each thread takes its share of every row block, in its own rows of tile A
+/// (addressed at the full tile width, so that a narrower last class tile does not reach into
+/// another thread's rows); the threads meet in each logits GEMM (one packed W slice for all),
+/// and wherever the shares move (around a shorter last row block), so that no thread writes
+/// rows of tile A that another still reads.
 template <class T, class I>
 void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws) {
-    const std::size_t n = p.n, bm = p.tiles.rows;
+    const std::size_t n = p.n, bm = p.tiles.rows, C = p.classes, bc = p.tiles.classes;
+    const auto& t = p.targets;
     team threads(use_team(p));
-    T* const shared = p.tiles.kept ? nullptr : detail::team_gemm_buffer<T>(p.tiles.classes);
+    T* const shared = p.tiles.kept ? nullptr : detail::team_gemm_buffer<T>(bc);
     threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
         const gemms<T> mm = tm.gemms_for(p.tiles, shared, tid, nth);
+        const auto mine = [&](std::size_t i0) {
+            return share(std::min(bm, n - i0), kRowGranule, tid, nth);
+        };
         for (std::size_t i0 = 0; i0 < n; i0 += bm) {
-            const share mine(std::min(bm, n - i0), kRowGranule, tid, nth);
-            forward_rows(p, y, ws, i0 + mine.begin, mine.size(), mine.begin, tm, mm);
-            tm.barrier(nth);
+            const share r = mine(i0);
+            for (std::size_t i = i0 + r.begin; i < i0 + r.end; ++i) {
+                T* st = ws.rows + 4 * i;
+                st[0] = -kInf<T>;
+                st[1] = st[2] = st[3] = T(0);
+            }
+        }
+        T weight_before = T(0);  // Σ c_j over the classes of the earlier tiles
+        for (std::size_t j0 = 0; j0 < C; j0 += bc) {
+            const std::size_t cols = std::min(bc, C - j0);
+            for (std::size_t i0 = 0; i0 < n; i0 += bm) {
+                const share r = mine(i0);
+                const std::size_t first = i0 + r.begin;
+                T* tile = ws.tile_a + r.begin * bc;
+                logits_tile(p, first, r.size(), j0, cols, tile, mm);
+                tm.step([&] {
+                    forward_tile(p, y, ws.rows + 4 * first, first, r.size(), j0, cols, tile,
+                                 weight_before);
+                });
+                const std::size_t next = i0 + bm < n ? i0 + bm : 0;
+                if (std::min(bm, n - next) != std::min(bm, n - i0)) tm.barrier(nth);
+            }
+            if (t.smoothing != T(0)) {
+                for (std::size_t j = 0; j < cols; ++j) weight_before += class_weight(t, j0 + j);
+            }
+        }
+        for (std::size_t i0 = 0; i0 < n; i0 += bm) {
+            const share r = mine(i0);
+            for (std::size_t i = i0 + r.begin; i < i0 + r.end; ++i) {
+                T* st = ws.rows + 4 * i;
+                // An all −inf row has no softmax: NaN, as PyTorch (and softmax_xent) give.
+                st[1] = st[0] == -kInf<T> ? std::numeric_limits<T>::quiet_NaN() : std::log(st[1]);
+            }
         }
     });
 }
@@ -561,12 +571,12 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
         const gemms<T> mm = tm.gemms_for(p.tiles, shared, tid, nth);
         const bool alternate = !kept && !softcap && nth > 1;
         const share drows(D, kRowGranule, tid, nth);
-        std::size_t k = 0;  // tiles done
-        for (std::size_t i0 = 0; i0 < n; i0 += bm) {
-            const std::size_t rows = std::min(bm, n - i0);
-            const share mine(rows, kRowGranule, tid, nth);
-            for (std::size_t j0 = 0; j0 < C; j0 += bc, ++k) {
-                const std::size_t cols = std::min(bc, C - j0);
+        std::size_t k = 0;                            // tiles done
+        for (std::size_t j0 = 0; j0 < C; j0 += bc) {  // class tiles outside: see forward_stats
+            const std::size_t cols = std::min(bc, C - j0);
+            for (std::size_t i0 = 0; i0 < n; i0 += bm, ++k) {
+                const std::size_t rows = std::min(bm, n - i0);
+                const share mine(rows, kRowGranule, tid, nth);
                 // s: the (capped) logits, or e^{s − M} when kept; G: the gradient tile.
                 T* s = alternate && k % 2 == 1 ? ws.tile_b : ws.tile_a;
                 T* g = kept || softcap ? ws.tile_b : s;
