@@ -3,6 +3,7 @@
 /// dispatch to the SIMD body of the active instruction set (simd/gemm.hpp).
 
 #include <cstddef>
+#include <vector>
 
 #include "dispatch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
@@ -92,20 +93,50 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 namespace detail {
 
 template <class T>
-T* team_gemm_buffer(std::size_t n_max) {
-    T* shared = nullptr;
+std::size_t team_gemm_shared_size(std::size_t n) {
+    std::size_t size = 0;
     dispatch([&](auto arch_tag) {
         using A = decltype(arch_tag);
-        if constexpr (!is_scalar_v<A>) shared = simd::team_b_buffer<A, T>(n_max);
+        if constexpr (!is_scalar_v<A>) size = simd::team_ops<A, T>::shared_size(n);
     });
-    return shared;
+    return size;
+}
+
+template <class T>
+std::size_t packed_b_size(std::size_t k, std::size_t n) {
+    std::size_t size = 0;
+    dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        if constexpr (is_scalar_v<A>)
+            size = k * n;  // op(B) row-major
+        else
+            size = simd::team_ops<A, T>::packed_size(k, n);
+    });
+    return size;
+}
+
+template <class T>
+T* team_gemm_buffer(std::size_t elements) {
+    T* buffer = nullptr;
+    dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        if constexpr (is_scalar_v<A>) {
+            // The scalar reference's packed B is plain: a buffer of the calling thread too.
+            thread_local std::vector<T> plain;
+            if (plain.size() < elements) plain.resize(elements);
+            buffer = plain.data();
+        } else {
+            buffer = simd::team_ops<A, T>::buffer(elements);
+        }
+    });
+    return buffer;
 }
 
 template <class T>
 void team_gemm_reserve() {
     dispatch([&](auto arch_tag) {
         using A = decltype(arch_tag);
-        if constexpr (!is_scalar_v<A>) simd::team_reserve<A, T>();
+        if constexpr (!is_scalar_v<A>) simd::team_ops<A, T>::reserve();
     });
 }
 
@@ -129,22 +160,62 @@ void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::s
         } else if (k == 0) {
             scale_by_beta(m, n, beta, c, ldc);
         } else {
-            simd::team_gemm<A, T>(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                                  ldc, shared);
+            simd::team_ops<A, T>::gemm(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                                       beta, c, ldc, shared);
+        }
+    });
+}
+
+template <class T>
+void team_pack_b(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, std::size_t n,
+                 const T* b, std::size_t ldb, T* packed) {
+    if (n == 0 || k == 0) return;
+    dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        if constexpr (is_scalar_v<A>) {
+            for (std::size_t p = t * k / nt; p < (t + 1) * k / nt; ++p) {
+                for (std::size_t j = 0; j < n; ++j)
+                    packed[p * n + j] = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+            }
+        } else {
+            simd::team_ops<A, T>::pack(t, nt, trans_b, k, n, b, ldb, packed);
+        }
+    });
+}
+
+template <class T>
+void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+                   std::size_t lda, const T* packed, T beta, T* c, std::size_t ldc) {
+    if (m == 0 || n == 0) return;
+    dispatch([&](auto arch_tag) {
+        using A = decltype(arch_tag);
+        if constexpr (is_scalar_v<A>) {
+            reference_gemm(trans_a, false, m, n, k, alpha, a, lda, packed, n, beta, c, ldc);
+        } else if (k == 0) {
+            scale_by_beta(m, n, beta, c, ldc);
+        } else {
+            simd::team_ops<A, T>::gemm_packed(trans_a, m, n, k, alpha, a, lda, packed, beta, c,
+                                              ldc);
         }
     });
 }
 
 }  // namespace detail
 
-#define FUSEGRAD_INSTANTIATE_GEMM(T)                                                       \
-    template void gemm<T>(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*,  \
-                          std::size_t, const T*, std::size_t, T, T*, std::size_t);         \
-    template T* detail::team_gemm_buffer<T>(std::size_t);                                  \
-    template void detail::team_gemm_reserve<T>();                                          \
-    template void detail::team_gemm<T>(std::size_t, std::size_t, bool, bool, std::size_t,  \
-                                       std::size_t, std::size_t, T, const T*, std::size_t, \
-                                       const T*, std::size_t, T, T*, std::size_t, T*);
+#define FUSEGRAD_INSTANTIATE_GEMM(T)                                                               \
+    template void gemm<T>(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*,          \
+                          std::size_t, const T*, std::size_t, T, T*, std::size_t);                 \
+    template std::size_t detail::team_gemm_shared_size<T>(std::size_t);                            \
+    template std::size_t detail::packed_b_size<T>(std::size_t, std::size_t);                       \
+    template T* detail::team_gemm_buffer<T>(std::size_t);                                          \
+    template void detail::team_gemm_reserve<T>();                                                  \
+    template void detail::team_gemm<T>(std::size_t, std::size_t, bool, bool, std::size_t,          \
+                                       std::size_t, std::size_t, T, const T*, std::size_t,         \
+                                       const T*, std::size_t, T, T*, std::size_t, T*);             \
+    template void detail::team_pack_b<T>(std::size_t, std::size_t, bool, std::size_t, std::size_t, \
+                                         const T*, std::size_t, T*);                               \
+    template void detail::gemm_packed_b<T>(bool, std::size_t, std::size_t, std::size_t, T,         \
+                                           const T*, std::size_t, const T*, T, T*, std::size_t);
 
 FUSEGRAD_INSTANTIATE_GEMM(float)
 FUSEGRAD_INSTANTIATE_GEMM(double)

@@ -119,15 +119,34 @@ struct gemms {
         else if (how == mode::plain)
             gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
+
+    /// In a team: op(B) (k × n) packed into `packed` by all the threads, between two barriers
+    /// (the first: every thread is done with what `packed` held), and `packed` returned for
+    /// detail::gemm_packed_b. Otherwise null: the caller multiplies by B itself, through ().
+    template <class Team>
+    const T* pack(Team& tm, bool trans_b, std::size_t k, std::size_t n, const T* b, std::size_t ldb,
+                  T* packed) const {
+        if (how != mode::team) return nullptr;
+        tm.barrier(nt);
+        detail::team_pack_b<T>(t, nt, trans_b, k, n, b, ldb, packed);
+        tm.barrier(nt);
+        return packed;
+    }
 };
 
-/// tile (rows × cols, contiguous) = softcap(x[i0 .. i0 + rows) · W[:, j0 .. j0 + cols) + b).
+/// tile (rows × cols, contiguous) = softcap(x[i0 .. i0 + rows) · W[:, j0 .. j0 + cols) + b),
+/// with W's slice already packed (team_pack_b) when `packed_w` is not null.
 template <class T>
 void logits_tile(const linear_xent_problem<T>& p, std::size_t i0, std::size_t rows, std::size_t j0,
-                 std::size_t cols, T* tile, const gemms<T>& mm) {
+                 std::size_t cols, T* tile, const gemms<T>& mm, const T* packed_w = nullptr) {
     if (p.b != nullptr) broadcast_row<T>(rows, cols, p.b + j0, tile);
-    mm(false, false, rows, cols, p.depth, T(1), p.x + i0 * p.depth, p.depth, p.w + j0, p.classes,
-       p.b != nullptr ? T(1) : T(0), tile, cols);
+    const T beta = p.b != nullptr ? T(1) : T(0);
+    if (packed_w != nullptr)
+        detail::gemm_packed_b<T>(false, rows, cols, p.depth, T(1), p.x + i0 * p.depth, p.depth,
+                                 packed_w, beta, tile, cols);
+    else
+        mm(false, false, rows, cols, p.depth, T(1), p.x + i0 * p.depth, p.depth, p.w + j0,
+           p.classes, beta, tile, cols);
     if (p.softcap > T(0)) {
         const std::size_t n = rows * cols;
         axpby<T>(n, T(1) / p.softcap, tile, T(0), tile);
@@ -327,10 +346,13 @@ template <class T, class I>
 void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws) {
     const std::size_t n = p.n, bm = p.tiles.rows, C = p.classes, bc = p.tiles.classes;
     const auto& t = p.targets;
+    const std::size_t D = p.depth;
     team threads(use_team(p));
-    T* const shared = p.tiles.kept ? nullptr : detail::team_gemm_buffer<T>(bc);
+    // The packed W slice, shared by the threads and by every row block of a class tile.
+    T* const packed_w =
+        p.tiles.kept ? nullptr : detail::team_gemm_buffer<T>(detail::packed_b_size<T>(D, bc));
     threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
-        const gemms<T> mm = tm.gemms_for(p.tiles, shared, tid, nth);
+        const gemms<T> mm = tm.gemms_for(p.tiles, static_cast<T*>(nullptr), tid, nth);
         const auto mine = [&](std::size_t i0) {
             return share(std::min(bm, n - i0), kRowGranule, tid, nth);
         };
@@ -345,11 +367,12 @@ void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>&
         T weight_before = T(0);  // Σ c_j over the classes of the earlier tiles
         for (std::size_t j0 = 0; j0 < C; j0 += bc) {
             const std::size_t cols = std::min(bc, C - j0);
+            const T* pw = mm.pack(tm, false, D, cols, p.w + j0, C, packed_w);
             for (std::size_t i0 = 0; i0 < n; i0 += bm) {
                 const share r = mine(i0);
                 const std::size_t first = i0 + r.begin;
                 T* tile = ws.tile_a + r.begin * bc;
-                logits_tile(p, first, r.size(), j0, cols, tile, mm);
+                logits_tile(p, first, r.size(), j0, cols, tile, mm, pw);
                 tm.step([&] {
                     forward_tile(p, y, ws.rows + 4 * first, first, r.size(), j0, cols, tile,
                                  weight_before);
@@ -566,14 +589,26 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
     // D), so that G, dW's B, is packed once for all threads, as the W slices of the logits and
     // dx GEMMs are (team_gemm.hpp).
     team threads(use_team(p));
-    T* const shared = kept ? nullptr : detail::team_gemm_buffer<T>(std::max(bc, D));
+    // One buffer: the packed W slice (logits) and its transpose (dx), shared by the threads and
+    // by every row block of a class tile, then team_gemm's packed G (dW).
+    const std::size_t w_size = kept ? 0 : detail::packed_b_size<T>(D, bc);
+    const std::size_t wt_size = kept ? 0 : detail::packed_b_size<T>(bc, D);
+    T* const buffer =
+        kept ? nullptr
+             : detail::team_gemm_buffer<T>(w_size + wt_size +
+                                           detail::team_gemm_shared_size<T>(std::max(bc, D)));
     threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
-        const gemms<T> mm = tm.gemms_for(p.tiles, shared, tid, nth);
+        const gemms<T> mm = tm.gemms_for(
+            p.tiles, buffer != nullptr ? buffer + w_size + wt_size : nullptr, tid, nth);
         const bool alternate = !kept && !softcap && nth > 1;
         const share drows(D, kRowGranule, tid, nth);
         std::size_t k = 0;                            // tiles done
         for (std::size_t j0 = 0; j0 < C; j0 += bc) {  // class tiles outside: see forward_stats
             const std::size_t cols = std::min(bc, C - j0);
+            const T* pw = !kept ? mm.pack(tm, false, D, cols, p.w + j0, C, buffer) : nullptr;
+            const T* pwt = !kept && dx != nullptr
+                               ? mm.pack(tm, true, cols, D, p.w + j0, C, buffer + w_size)
+                               : nullptr;
             for (std::size_t i0 = 0; i0 < n; i0 += bm, ++k) {
                 const std::size_t rows = std::min(bm, n - i0);
                 const share mine(rows, kRowGranule, tid, nth);
@@ -584,12 +619,16 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
                 // outside tm.step: in a team every thread must reach their barriers.)
                 T* const s_mine = s + mine.begin * cols;
                 T* const g_mine = g + mine.begin * cols;
-                if (!kept) logits_tile(p, i0 + mine.begin, mine.size(), j0, cols, s_mine, mm);
+                if (!kept) logits_tile(p, i0 + mine.begin, mine.size(), j0, cols, s_mine, mm, pw);
                 tm.step([&] {
                     gradient_rows(p, y, ws, kept, total_weight, ce_scale, z_scale, row_scale,
                                   i0 + mine.begin, mine.size(), j0, cols, s_mine, g_mine);
                 });
-                if (dx != nullptr)
+                if (pwt != nullptr)
+                    detail::gemm_packed_b<T>(false, mine.size(), D, cols, T(1), g_mine, cols, pwt,
+                                             j0 == 0 ? beta_x : T(1), dx + (i0 + mine.begin) * D,
+                                             D);
+                else if (dx != nullptr)
                     mm(false, true, mine.size(), D, cols, T(1), g_mine, cols, p.w + j0, C,
                        j0 == 0 ? beta_x : T(1), dx + (i0 + mine.begin) * D, D);
                 // The whole G is needed from here on: team_gemm's first barrier waits for it

@@ -5,8 +5,9 @@
 /// per thread. Defined in gemm.cpp (the dispatch) and simd/gemm.hpp (the bodies).
 ///
 /// Protocol, on every thread of the region (or on one thread outside any region, nt = 1):
-/// 1. before the region, on the thread that opens it: `shared = team_gemm_buffer<T>(n_max)`
-///    (throws std::bad_alloc; n_max bounds n in every later call);
+/// 1. before the region, on the thread that opens it: `shared = team_gemm_buffer<T>(elements)`
+///    with room for what the calls below need, team_gemm_shared_size(n) for team_gemm and
+///    packed_b_size(k, n) per packed B (throws std::bad_alloc);
 /// 2. inside the region, on every thread, before the first call and before a barrier:
 ///    `team_gemm_reserve<T>()` (throws std::bad_alloc; a thread that failed must make every
 ///    thread skip all team_gemm calls);
@@ -15,6 +16,10 @@
 ///    throws, and it meets the other threads at barriers, so either every thread calls it or
 ///    none does. Every call starts with a barrier (nt > 1), on every instruction set and for
 ///    every shape: when it returns, every thread has finished what it did before the call.
+/// 4. or, for a B that several products share (a W slice in linear_xent, reused by every row
+///    block): `team_pack_b(t, nt, ...)` on every thread packs its share of op(B) once; after a
+///    barrier (the caller's), `gemm_packed_b` multiplies this thread's rows by it, with no
+///    barrier; before the buffer is packed again, another barrier.
 ///
 /// Every element of C is computed as on the blocked GEMM path (the micro-kernel over the same
 /// depth blocks in the same order), so the result does not depend on the thread count or on how
@@ -26,7 +31,13 @@
 namespace fusegrad::kernels::detail {
 
 template <class T>
-T* team_gemm_buffer(std::size_t n_max);
+std::size_t team_gemm_shared_size(std::size_t n);
+
+template <class T>
+std::size_t packed_b_size(std::size_t k, std::size_t n);
+
+template <class T>
+T* team_gemm_buffer(std::size_t elements);
 
 template <class T>
 void team_gemm_reserve();
@@ -35,5 +46,13 @@ template <class T>
 void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
                std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
                std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared);
+
+template <class T>
+void team_pack_b(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, std::size_t n,
+                 const T* b, std::size_t ldb, T* packed);
+
+template <class T>
+void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+                   std::size_t lda, const T* packed, T beta, T* c, std::size_t ldc);
 
 }  // namespace fusegrad::kernels::detail

@@ -150,9 +150,10 @@ TEST_CASE("linear_xent gives bitwise the same loss and gradients with 1 and 2 th
     // make each GEMM together with one packed B (team_gemm); with 1 thread a share is the whole
     // tile. Shapes with several row and class tiles, a shorter last row block (the forward's
     // threads then change rows between blocks), a narrow last class tile (32 or fewer columns),
-    // D of 20, soft-cap (tile B in use), and D = 2100: the logits GEMM then has 9 depth blocks
-    // (the packed B's double buffer) and the dx GEMM more than one column block. Every
-    // instruction set.
+    // D of 20, soft-cap (tile B in use), and D = 2100 in two equal row blocks: the packed W
+    // slices then have 9 depth blocks and more than one column block, and only the barriers
+    // around their packing keep a thread from packing the next class tile's slice while the
+    // other still reads this one (the test fails without either). Every instruction set.
     FUSEGRAD_EACH_ARCH();
     struct problem {
         std::size_t n, d, c, tile_rows, tile_classes;
@@ -161,7 +162,7 @@ TEST_CASE("linear_xent gives bitwise the same loss and gradients with 1 and 2 th
     const auto p = GENERATE(problem{700, 96, 1100, 0, 0, 0.0},     // tiles of 256 x 512
                             problem{300, 20, 1000, 100, 72, 0.0},  // last class tile 64 wide
                             problem{250, 40, 530, 96, 512, 2.0},   // last class tile 18 wide
-                            problem{200, 2100, 40, 96, 32, 0.0});  // last class tile 8 wide
+                            problem{200, 2100, 40, 100, 32, 0.0});  // last class tile 8 wide
     INFO("N x D x C = " << p.n << " x " << p.d << " x " << p.c << ", softcap " << p.softcap);
     auto X = xt::xtensor<float, 2>::from_shape({p.n, p.d});
     auto W = xt::xtensor<float, 2>::from_shape({p.d, p.c});

@@ -555,15 +555,81 @@ std::size_t team_b_size(std::size_t n) {
     return 2 * S::kc * round_up<A>(std::min(n, S::nc), S::nr);
 }
 
-/// The shared buffer for team_gemm, taken on the thread that opens the region (its own
-/// thread-local slot, which only grows). Throws std::bad_alloc.
+/// Elements of a whole packed op(B) (k × n) in gemm_packed's layout: the column blocks (NC wide)
+/// one after another, block jc at jc · k; in each, the depth blocks (KC deep) one after another,
+/// block pc at pc · round_up(nc, NR); in each, panel q at q · kc · NR.
 template <class A, class T>
-T* team_b_buffer(std::size_t n) {
-    return scratch<A, T, 2>(team_b_size<A, T>(n));
+std::size_t packed_b_size(std::size_t k, std::size_t n) {
+    return checked_product<A>(k, round_up<A>(n, shape<A, T>::nr));
 }
 
-/// This thread's packed-A buffer for team_gemm, taken before the first call so that team_gemm
-/// itself never allocates (an exception must not leave a thread that others wait for at a
+/// C (m rows) += the product of A's rows (va, at depth pc) and one packed kc × nc block of B, with
+/// beta_k on the first depth block: the blocked path's inner loops.
+template <class A, class T>
+void multiply_block(std::size_t m, std::size_t nc, std::size_t kc, T alpha, T beta_k, view<T> va,
+                    const T* bb, T* c, std::size_t ldc, T* abuf) {
+    using S = shape<A, T>;
+    constexpr std::size_t MR = S::mr, NR = S::nr, MC = S::mc;
+    const std::size_t panels = (nc + NR - 1) / NR;
+    for (std::size_t ib = 0; ib < m; ib += MC) {
+        const std::size_t mc = std::min(MC, m - ib);
+        for (std::size_t ir = 0; ir < mc; ir += MR) {
+            pack_a<A, MR>(std::min(MR, mc - ir), kc, va.p + (ib + ir) * va.rs, va.rs, va.cs,
+                          abuf + ir * kc);
+        }
+        for (std::size_t q = 0; q < panels; ++q) {
+            const std::size_t nr = std::min(NR, nc - q * NR);
+            for (std::size_t ir = 0; ir < mc; ir += MR) {
+                micro<A, T, MR>::template run<false>(kc, abuf + ir * kc, bb + q * kc * NR, NR,
+                                                     alpha, beta_k, c + (ib + ir) * ldc + q * NR,
+                                                     ldc, 1, std::min(MR, mc - ir), nr);
+            }
+        }
+    }
+}
+
+/// Thread t of nt packs its share of the rows of every depth block of op(B) (k × n) into
+/// `packed` (packed_b_size elements, gemm_packed's layout): each row of B, often a page or more
+/// from the next, is read by one thread only. The caller meets the other threads before any of
+/// them reads `packed`.
+template <class A, class T>
+void pack_b_share(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, std::size_t n,
+                  const T* b, std::size_t ldb, T* packed) {
+    using S = shape<A, T>;
+    constexpr std::size_t NR = S::nr, KC = S::kc;
+    const view<T> vb{b, trans_b ? 1 : ldb, trans_b ? ldb : 1};
+    for (std::size_t jc = 0; jc < n; jc += S::nc) {
+        const std::size_t nc = std::min(S::nc, n - jc);
+        for (std::size_t pc = 0; pc < k; pc += KC) {
+            const std::size_t kc = std::min(KC, k - pc);
+            pack_b_panels<A, NR>(0, (nc + NR - 1) / NR, t * kc / nt, (t + 1) * kc / nt, nc, kc,
+                                 vb.p + pc * vb.rs + jc * vb.cs, vb.rs, vb.cs,
+                                 packed + jc * k + pc * round_up<A>(nc, NR));
+        }
+    }
+}
+
+/// C (m rows) = alpha · op(A) · B + beta · C with B already packed (pack_b_share): the blocked
+/// path without its packing of B, for one thread's rows; no barrier.
+template <class A, class T>
+void gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+                 std::size_t lda, const T* packed, T beta, T* c, std::size_t ldc) {
+    using S = shape<A, T>;
+    constexpr std::size_t NR = S::nr, KC = S::kc, MC = S::mc;
+    const view<T> va{a, trans_a ? 1 : lda, trans_a ? lda : 1};
+    T* const abuf = scratch<A, T, 1>(MC * KC);  // reserved (team_reserve): no allocation here
+    for (std::size_t jc = 0; jc < n; jc += S::nc) {
+        const std::size_t nc = std::min(S::nc, n - jc);
+        for (std::size_t pc = 0; pc < k; pc += KC) {
+            multiply_block<A, T>(m, nc, std::min(KC, k - pc), alpha, pc == 0 ? beta : T(1),
+                                 view<T>{va.p + pc * va.cs, va.rs, va.cs},
+                                 packed + jc * k + pc * round_up<A>(nc, NR), c + jc, ldc, abuf);
+        }
+    }
+}
+
+/// This thread's packed-A buffer for team_gemm and gemm_packed, taken before the first call so
+/// that they never allocate (an exception must not leave a thread that others wait for at a
 /// barrier). Throws std::bad_alloc.
 template <class A, class T>
 void team_reserve() {
@@ -573,20 +639,21 @@ void team_reserve() {
 /// Thread t of the nt threads of an enclosing OpenMP region computes its own m rows of
 /// C = alpha · op(A) · op(B) + beta · C (a and c point at them), where op(B) (k × n) is the same
 /// for every thread and packed once, together: each thread packs an even share of the rows of
-/// every depth block into `shared` (team_b_buffer), then a barrier, then every thread multiplies
-/// its rows by all the panels. B is double-buffered (a thread packing block i + 1 into the buffer
-/// of block i − 1 has passed the barrier of block i, which every thread reaches only after
-/// computing block i − 1); the barrier that the front door makes on entry keeps a call's packing
-/// off the buffer that the previous call's slower threads still read. Every thread of the region
-/// must call it with the same b, n, k (m may differ, and be 0), after team_reserve. Each element of
-/// C is the blocked path's micro-kernel over the same depth blocks in the same order, whichever
-/// rows a thread has, so the result does not depend on nt or on how rows are shared.
+/// every depth block into `shared` (team_b_size elements), then a barrier, then every thread
+/// multiplies its rows by all the panels. B is double-buffered (a thread packing block i + 1
+/// into the buffer of block i − 1 has passed the barrier of block i, which every thread reaches
+/// only after computing block i − 1); the barrier that the front door makes on entry keeps a
+/// call's packing off the buffer that the previous call's slower threads still read. Every
+/// thread of the region must call it with the same b, n, k (m may differ, and be 0), after
+/// team_reserve. Each element of C is the blocked path's micro-kernel over the same depth blocks
+/// in the same order, whichever rows a thread has, so the result does not depend on nt or on
+/// how rows are shared.
 template <class A, class T>
 void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
                std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
                std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
     using S = shape<A, T>;
-    constexpr std::size_t MR = S::mr, NR = S::nr, KC = S::kc, MC = S::mc;
+    constexpr std::size_t NR = S::nr, KC = S::kc, MC = S::mc;
     const view<T> va{a, trans_a ? 1 : lda, trans_a ? lda : 1};
     const view<T> vb{b, trans_b ? 1 : ldb, trans_b ? ldb : 1};
     const std::size_t bsize = KC * round_up<A>(std::min(n, S::nc), NR);
@@ -594,31 +661,14 @@ void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::s
     std::size_t round = 0;
     for (std::size_t jc = 0; jc < n; jc += S::nc) {
         const std::size_t nc = std::min(S::nc, n - jc);
-        const std::size_t panels = (nc + NR - 1) / NR;
         for (std::size_t pc = 0; pc < k; pc += KC, ++round) {
             const std::size_t kc = std::min(KC, k - pc);
-            const T beta_k = pc == 0 ? beta : T(1);
             T* const bb = shared + (round & 1) * bsize;
-            // Each thread packs a share of the block's rows (of all its panels): every row of
-            // B, often a page or more from the next, is then read by one thread only.
-            pack_b_panels<A, NR>(0, panels, t * kc / nt, (t + 1) * kc / nt, nc, kc,
+            pack_b_panels<A, NR>(0, (nc + NR - 1) / NR, t * kc / nt, (t + 1) * kc / nt, nc, kc,
                                  vb.p + pc * vb.rs + jc * vb.cs, vb.rs, vb.cs, bb);
             if (nt > 1) team_barrier<A>();
-            for (std::size_t ib = 0; ib < m; ib += MC) {
-                const std::size_t mc = std::min(MC, m - ib);
-                for (std::size_t ir = 0; ir < mc; ir += MR) {
-                    pack_a<A, MR>(std::min(MR, mc - ir), kc, va.p + (ib + ir) * va.rs + pc * va.cs,
-                                  va.rs, va.cs, abuf + ir * kc);
-                }
-                for (std::size_t q = 0; q < panels; ++q) {
-                    const std::size_t nr = std::min(NR, nc - q * NR);
-                    for (std::size_t ir = 0; ir < mc; ir += MR) {
-                        micro<A, T, MR>::template run<false>(
-                            kc, abuf + ir * kc, bb + q * kc * NR, NR, alpha, beta_k,
-                            c + (ib + ir) * ldc + jc + q * NR, ldc, 1, std::min(MR, mc - ir), nr);
-                    }
-                }
-            }
+            multiply_block<A, T>(m, nc, kc, alpha, pc == 0 ? beta : T(1),
+                                 view<T>{va.p + pc * va.cs, va.rs, va.cs}, bb, c + jc, ldc, abuf);
         }
     }
 }
@@ -878,41 +928,55 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 }
 
 template <class A, class T>
-T* team_b_buffer(std::size_t n) {
-    return gemm_impl::team_b_buffer<A, T>(n);
+std::size_t team_ops<A, T>::shared_size(std::size_t n) {
+    return gemm_impl::team_b_size<A, T>(n);
 }
 
 template <class A, class T>
-void team_reserve() {
+std::size_t team_ops<A, T>::packed_size(std::size_t k, std::size_t n) {
+    return gemm_impl::packed_b_size<A, T>(k, n);
+}
+
+template <class A, class T>
+T* team_ops<A, T>::buffer(std::size_t elements) {
+    return gemm_impl::scratch<A, T, 2>(elements);
+}
+
+template <class A, class T>
+void team_ops<A, T>::reserve() {
     gemm_impl::team_reserve<A, T>();
 }
 
 template <class A, class T>
-void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
-               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
-               std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
+void team_ops<A, T>::gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
+                          std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                          const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
     gemm_impl::team_gemm<A, T>(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
                                ldc, shared);
+}
+
+template <class A, class T>
+void team_ops<A, T>::pack(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, std::size_t n,
+                          const T* b, std::size_t ldb, T* packed) {
+    gemm_impl::pack_b_share<A, T>(t, nt, trans_b, k, n, b, ldb, packed);
+}
+
+template <class A, class T>
+void team_ops<A, T>::gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha,
+                                 const T* a, std::size_t lda, const T* packed, T beta, T* c,
+                                 std::size_t ldc) {
+    gemm_impl::gemm_packed<A, T>(trans_a, m, n, k, alpha, a, lda, packed, beta, c, ldc);
 }
 
 }  // namespace fusegrad::kernels::simd
 
 /// Instantiates the SIMD GEMM for float and double on the arch type `A`.
-#define FUSEGRAD_INSTANTIATE_GEMM_SIMD(A)                                                          \
-    template void fusegrad::kernels::simd::gemm<A, float>(                                         \
-        bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t,       \
-        const float*, std::size_t, float, float*, std::size_t);                                    \
-    template void fusegrad::kernels::simd::gemm<A, double>(                                        \
-        bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t,     \
-        const double*, std::size_t, double, double*, std::size_t);                                 \
-    template float* fusegrad::kernels::simd::team_b_buffer<A, float>(std::size_t);                 \
-    template double* fusegrad::kernels::simd::team_b_buffer<A, double>(std::size_t);               \
-    template void fusegrad::kernels::simd::team_reserve<A, float>();                               \
-    template void fusegrad::kernels::simd::team_reserve<A, double>();                              \
-    template void fusegrad::kernels::simd::team_gemm<A, float>(                                    \
-        std::size_t, std::size_t, bool, bool, std::size_t, std::size_t, std::size_t, float,        \
-        const float*, std::size_t, const float*, std::size_t, float, float*, std::size_t, float*); \
-    template void fusegrad::kernels::simd::team_gemm<A, double>(                                   \
-        std::size_t, std::size_t, bool, bool, std::size_t, std::size_t, std::size_t, double,       \
-        const double*, std::size_t, const double*, std::size_t, double, double*, std::size_t,      \
-        double*);
+#define FUSEGRAD_INSTANTIATE_GEMM_SIMD(A)                                                      \
+    template void fusegrad::kernels::simd::gemm<A, float>(                                     \
+        bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t,   \
+        const float*, std::size_t, float, float*, std::size_t);                                \
+    template void fusegrad::kernels::simd::gemm<A, double>(                                    \
+        bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t, \
+        const double*, std::size_t, double, double*, std::size_t);                             \
+    template struct fusegrad::kernels::simd::team_ops<A, float>;                               \
+    template struct fusegrad::kernels::simd::team_ops<A, double>;

@@ -14,15 +14,22 @@ template <class A, class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
-/// team_gemm's buffers and body on the instruction set A (src/kernels/team_gemm.hpp states the
-/// contract; the definitions are in simd/gemm.hpp).
+/// The pieces of src/kernels/team_gemm.hpp on the instruction set A (that file states the
+/// contract; the definitions are in simd/gemm.hpp, instantiated per set).
 template <class A, class T>
-T* team_b_buffer(std::size_t n);
-template <class A, class T>
-void team_reserve();
-template <class A, class T>
-void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
-               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
-               std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared);
+struct team_ops {
+    static std::size_t shared_size(std::size_t n);
+    static std::size_t packed_size(std::size_t k, std::size_t n);
+    static T* buffer(std::size_t elements);
+    static void reserve();
+    static void gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
+                     std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+                     std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared);
+    static void pack(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, std::size_t n,
+                     const T* b, std::size_t ldb, T* packed);
+    static void gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha,
+                            const T* a, std::size_t lda, const T* packed, T beta, T* c,
+                            std::size_t ldc);
+};
 
 }  // namespace fusegrad::kernels::simd
