@@ -299,9 +299,9 @@ T softmax_xent_prob_rows_fused(std::size_t m, std::size_t n, const T* s, const T
 // (linear_xent_tiling), never by the thread count. The forward computes each tile by GEMM into
 // the workspace and folds it into a running row max M_i and Σ e^{s − M_i}, as the online softmax
 // does; the backward recomputes each tile, turns it into G = ∂loss/∂s · ∂s/∂z in place and
-// accumulates dx += G·W_tileᵀ, dW_tile += x_blockᵀ·G and db_tile += Σ_rows G. Threads split the
-// GEMMs and the rows of a tile in fixed chunks, so the result is bitwise the same for every
-// thread count. When the whole problem is one tile and there is no soft-cap, the forward leaves
+// accumulates dx += G·W_tileᵀ, dW_tile += x_blockᵀ·G and db_tile += Σ_rows G. Threads share a
+// tile's rows (and dW's) and pack each GEMM's B together: results are bitwise the same for
+// every thread count. When the whole problem is one tile and there is no soft-cap, the forward leaves
 // its e^{s − M} in the tile and the backward starts from it: nothing is computed twice (small C).
 
 /// The tile grid of a fused linear cross-entropy.
