@@ -69,6 +69,23 @@ void scale_by_beta(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) 
     }
 }
 
+/// The GEMM front doors' dispatch: the scalar reference on the scalar set; else C = beta · C
+/// when there is nothing to multiply (k == 0: A and B may be null); else the set's body,
+/// body(arch_tag).
+template <class T, class Reference, class Body>
+void dispatch_product(std::size_t m, std::size_t n, std::size_t k, T beta, T* c, std::size_t ldc,
+                      Reference&& reference, Body&& body) {
+    detail::dispatch([&](auto arch_tag) {
+        if constexpr (detail::is_scalar_v<decltype(arch_tag)>) {
+            reference();
+        } else if (k == 0) {
+            scale_by_beta(m, n, beta, c, ldc);
+        } else {
+            body(arch_tag);
+        }
+    });
+}
+
 }  // namespace
 
 template <class T>
@@ -78,16 +95,13 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
     if (m == 0 || n == 0) {
         return;
     }
-    detail::dispatch([&](auto arch_tag) {
-        using A = decltype(arch_tag);
-        if constexpr (detail::is_scalar_v<A>) {
-            reference_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        } else if (k == 0) {
-            scale_by_beta(m, n, beta, c, ldc);
-        } else {
-            simd::gemm<A, T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        }
-    });
+    dispatch_product(
+        m, n, k, beta, c, ldc,
+        [&] { reference_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); },
+        [&](auto arch_tag) {
+            simd::gemm<decltype(arch_tag), T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                                              beta, c, ldc);
+        });
 }
 
 namespace detail {
@@ -151,19 +165,15 @@ void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::s
     }
 #endif
     if (n == 0) return;
-    dispatch([&](auto arch_tag) {
-        using A = decltype(arch_tag);
-        // The scalar reference and k == 0 need nothing more from the other threads: each does
-        // its own rows.
-        if constexpr (is_scalar_v<A>) {
-            reference_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        } else if (k == 0) {
-            scale_by_beta(m, n, beta, c, ldc);
-        } else {
-            simd::team_ops<A, T>::gemm(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-                                       beta, c, ldc, shared);
-        }
-    });
+    // The scalar reference and k == 0 need nothing more from the other threads: each does its
+    // own rows.
+    dispatch_product(
+        m, n, k, beta, c, ldc,
+        [&] { reference_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); },
+        [&](auto arch_tag) {
+            simd::team_ops<decltype(arch_tag), T>::gemm(t, nt, trans_a, trans_b, m, n, k, alpha, a,
+                                                        lda, b, ldb, beta, c, ldc, shared);
+        });
 }
 
 template <class T>
@@ -187,17 +197,13 @@ template <class T>
 void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
                    std::size_t lda, const T* packed, T beta, T* c, std::size_t ldc) {
     if (m == 0 || n == 0) return;
-    dispatch([&](auto arch_tag) {
-        using A = decltype(arch_tag);
-        if constexpr (is_scalar_v<A>) {
-            reference_gemm(trans_a, false, m, n, k, alpha, a, lda, packed, n, beta, c, ldc);
-        } else if (k == 0) {
-            scale_by_beta(m, n, beta, c, ldc);
-        } else {
-            simd::team_ops<A, T>::gemm_packed(trans_a, m, n, k, alpha, a, lda, packed, beta, c,
-                                              ldc);
-        }
-    });
+    dispatch_product(
+        m, n, k, beta, c, ldc,
+        [&] { reference_gemm(trans_a, false, m, n, k, alpha, a, lda, packed, n, beta, c, ldc); },
+        [&](auto arch_tag) {
+            simd::team_ops<decltype(arch_tag), T>::gemm_packed(trans_a, m, n, k, alpha, a, lda,
+                                                               packed, beta, c, ldc);
+        });
 }
 
 }  // namespace detail
