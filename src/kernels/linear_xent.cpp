@@ -97,10 +97,10 @@ T row_sum(std::size_t n, const T* v) {
 }
 
 /// How a call's GEMMs run. On a kept tiling (one small tile, outside any team): kernels::gemm,
-/// which may thread on its own. On every other tiling: team_gemm as thread t of nt, each thread
-/// passing its own rows of C and the packed B shared between them (one copy of a W slice
-/// instead of one per thread); also with one thread, so that the GEMM path, and with it every
-/// bit, is the same for any thread count.
+/// which may thread on its own. On every other tiling, as thread t of nt, each thread passing
+/// its own rows of C: team_gemm (dW, whose B is the tile's G), or the W slices packed once by
+/// all the threads (pack) and multiplied by gemm_packed_b; also with one thread, so that the
+/// GEMM path, and with it every bit, is the same for any thread count.
 template <class T>
 struct gemms {
     enum class mode { plain, team, skip };
@@ -339,9 +339,9 @@ void forward_tile(const linear_xent_problem<T>& p, const I* y, T* rs, std::size_
 ///
 /// With a team, each thread takes its share of every row block, in its own rows of tile A
 /// (addressed at the full tile width, so that a narrower last class tile does not reach into
-/// another thread's rows); the threads meet in each logits GEMM (one packed W slice for all),
-/// and wherever the shares move (around a shorter last row block), so that no thread writes
-/// rows of tile A that another still reads.
+/// another thread's rows); the threads meet around each class tile's packing of its W slice
+/// (one packed copy for all), and wherever the shares move (around a shorter last row block), so
+/// that no thread writes rows of tile A that another still reads.
 template <class T, class I>
 void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>& ws) {
     const std::size_t n = p.n, bm = p.tiles.rows, C = p.classes, bc = p.tiles.classes;
@@ -583,11 +583,13 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
     unit_beta(D * C, beta_w, dw);
     // Without soft-cap (and not kept) G is made in place of the logits, and tiles A and B take
     // turns, so that the threads need not meet again before the next tile: a thread writes tile
-    // k + 2's rows only after the first barrier of tile k + 1's logits GEMM, which every thread
-    // reaches only after it has finished reading tile k (packing its part of G for dW, and its
-    // db columns). One thread keeps to tile A, which stays in L2. dW is shared by its rows (of
-    // D), so that G, dW's B, is packed once for all threads, as the W slices of the logits and
-    // dx GEMMs are (team_gemm.hpp).
+    // k + 2's rows only after tile k + 1's dW barrier (team_gemm's first) or, without dW, its
+    // barrier before db, which every thread reaches only after it has finished with tile k (its
+    // rows, its part of G packed for dW, its db columns). With neither dW nor db there is no
+    // such barrier (and the row shares move around a shorter last row block), so the threads
+    // meet after every tile. One thread keeps to tile A, which stays in L2. dW is shared by its
+    // rows (of D), so that G, dW's B, is packed once for all threads, as the W slices of the
+    // logits and dx GEMMs are (team_gemm.hpp).
     team threads(use_team(p));
     // One buffer: the packed W slice (logits) and its transpose (dx), shared by the threads and
     // by every row block of a class tile, then team_gemm's packed G (dW).
@@ -600,7 +602,7 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
     threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
         const gemms<T> mm = tm.gemms_for(
             p.tiles, buffer != nullptr ? buffer + w_size + wt_size : nullptr, tid, nth);
-        const bool alternate = !kept && !softcap && nth > 1;
+        const bool alternate = !kept && !softcap && nth > 1 && (dw != nullptr || db != nullptr);
         const share drows(D, kRowGranule, tid, nth);
         std::size_t k = 0;                            // tiles done
         for (std::size_t j0 = 0; j0 < C; j0 += bc) {  // class tiles outside: see forward_stats

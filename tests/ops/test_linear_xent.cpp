@@ -192,6 +192,12 @@ TEST_CASE("linear_xent gives bitwise the same loss and gradients with 1 and 2 th
         g.run();
         out.push_back(g.value());
         out.insert(out.end(), g.grad<"W">().begin(), g.grad<"W">().end());
+        // W and b frozen: dx alone, no dW or db whose barriers the tiles' turns could lean on.
+        auto frozen = fg::compile(fg::linear_cross_entropy(
+            fg::param<"x">(X), fg::input<"W">(W), fg::input<"b">(bias), fg::labels<"y">(y), o));
+        frozen.run();
+        out.push_back(frozen.value());
+        out.insert(out.end(), frozen.grad<"x">().begin(), frozen.grad<"x">().end());
         omp_set_num_threads(previous);
         return out;
     };
