@@ -9,10 +9,11 @@
 /// holds the forward's e^{s − M}, 2: tile B holds the gradient for ce_scale = the third flag) and
 /// that scale.
 ///
-/// Everything heavy goes through other kernels: gemm (packed, threaded over fixed chunks),
-/// exp and tanh (SIMD, dispatched), sum and col_sums. What is left here is per-row bookkeeping on
-/// tiles that sit in L2, split over threads in fixed chunks of rows: the order of every sum is
-/// fixed by the tile grid, so results do not depend on the thread count.
+/// Everything heavy goes through other kernels: the GEMMs (team_gemm.hpp: B packed once for all
+/// the threads; kernels::gemm on a kept tile), exp and tanh (SIMD, dispatched), sum and col_sums.
+/// What is left here is per-row bookkeeping on tiles that sit in L2, split over threads in fixed
+/// shares of rows: the order of every sum is fixed by the tile grid, so results do not depend on
+/// the thread count.
 
 #include <algorithm>
 #include <atomic>
@@ -178,17 +179,15 @@ struct share {
 /// Threads: the region is opened once per call (not per GEMM: a tile's four GEMMs of 256 rows
 /// would split into 3 fixed MC blocks over 2 threads, with ~10 fork/joins per tile). Inside it
 /// every thread calls the serial kernels (use_threads is false inside a parallel region) on its
-/// share of a tile's rows (logits, the row passes, dx) and, after a barrier, on its share of the
-/// tile's columns (dW, db). Shares are whole granules of kRowGranule rows or kColGranule columns.
-/// Nothing is summed across threads, and the sum behind every element is the same as in one
-/// call on the whole tile: the GEMM's per-element sum runs over k in fixed kc blocks whatever m
-/// and n are; its paths that round differently (skinny against blocked) are chosen by n, k and
-/// trans_a, which a row split does not change; the transposed path (chosen by m > n) computes
-/// the same products in the same order; with alpha = 1 and beta ∈ {0, 1} (the others are
+/// share of a tile's rows (logits, the row passes, dx), of dW's rows (of D) and of db's columns,
+/// and the GEMMs' B is packed once by all the threads (gemms, team_gemm.hpp). Shares are whole
+/// granules of kRowGranule rows or kColGranule columns. Nothing is summed across threads, and
+/// the sum behind every element is the same as in one call on the whole tile: the GEMMs all take
+/// the blocked micro-kernel (also with one thread), whose per-element sum runs over k in fixed
+/// kc blocks whatever rows a thread has; with alpha = 1 and beta ∈ {0, 1} (the others are
 /// applied beforehand, see backward) a ragged micro-tile stores the same value as a full one;
-/// the skinny path's AVX2/SSE row pairs stay aligned because shares start at even rows; exp,
-/// tanh and axpby are elementwise (a partial batch uses the same formula); the column sums are
-/// per column. So the result is bitwise the same for every thread count
+/// exp, tanh and axpby are elementwise (a partial batch uses the same formula); the column sums
+/// are per column. So the result is bitwise the same for every thread count
 /// (tests/ops/test_linear_xent.cpp, on every instruction set).
 class team {
   public:
@@ -347,6 +346,7 @@ void forward_stats(const linear_xent_problem<T>& p, const I* y, const layout<T>&
     const std::size_t n = p.n, bm = p.tiles.rows, C = p.classes, bc = p.tiles.classes;
     const auto& t = p.targets;
     const std::size_t D = p.depth;
+    if (n == 0 || bc == 0) return;  // no rows: nothing to fill (and no tile to step by)
     team threads(use_team(p));
     // The packed W slice, shared by the threads and by every row block of a class tile.
     T* const packed_w =
@@ -596,60 +596,64 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
     const std::size_t w_size = kept ? 0 : detail::packed_b_size<T>(D, bc);
     const std::size_t wt_size = kept ? 0 : detail::packed_b_size<T>(bc, D);
     T* const buffer =
-        kept ? nullptr
-             : detail::team_gemm_buffer<T>(w_size + wt_size +
-                                           detail::team_gemm_shared_size<T>(std::max(bc, D)));
-    threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
-        const gemms<T> mm = tm.gemms_for(
-            p.tiles, buffer != nullptr ? buffer + w_size + wt_size : nullptr, tid, nth);
-        const bool alternate = !kept && !softcap && nth > 1 && (dw != nullptr || db != nullptr);
-        const share drows(D, kRowGranule, tid, nth);
-        std::size_t k = 0;                            // tiles done
-        for (std::size_t j0 = 0; j0 < C; j0 += bc) {  // class tiles outside: see forward_stats
-            const std::size_t cols = std::min(bc, C - j0);
-            const T* pw = !kept ? mm.pack(tm, false, D, cols, p.w + j0, C, buffer) : nullptr;
-            const T* pwt = !kept && dx != nullptr
-                               ? mm.pack(tm, true, cols, D, p.w + j0, C, buffer + w_size)
-                               : nullptr;
-            for (std::size_t i0 = 0; i0 < n; i0 += bm, ++k) {
-                const std::size_t rows = std::min(bm, n - i0);
-                const share mine(rows, kRowGranule, tid, nth);
-                // s: the (capped) logits, or e^{s − M} when kept; G: the gradient tile.
-                T* s = alternate && k % 2 == 1 ? ws.tile_b : ws.tile_a;
-                T* g = kept || softcap ? ws.tile_b : s;
-                // This thread's rows: the logits, G, and their share of dx. (The GEMMs stay
-                // outside tm.step: in a team every thread must reach their barriers.)
-                T* const s_mine = s + mine.begin * cols;
-                T* const g_mine = g + mine.begin * cols;
-                if (!kept) logits_tile(p, i0 + mine.begin, mine.size(), j0, cols, s_mine, mm, pw);
-                tm.step([&] {
-                    gradient_rows(p, y, ws, kept, total_weight, ce_scale, z_scale, row_scale,
-                                  i0 + mine.begin, mine.size(), j0, cols, s_mine, g_mine);
-                });
-                if (pwt != nullptr)
-                    detail::gemm_packed_b<T>(false, mine.size(), D, cols, T(1), g_mine, cols, pwt,
-                                             j0 == 0 ? beta_x : T(1), dx + (i0 + mine.begin) * D,
-                                             D);
-                else if (dx != nullptr)
-                    mm(false, true, mine.size(), D, cols, T(1), g_mine, cols, p.w + j0, C,
-                       j0 == 0 ? beta_x : T(1), dx + (i0 + mine.begin) * D, D);
-                // The whole G is needed from here on: team_gemm's first barrier waits for it
-                // (and without a team there is one thread).
-                if (dw != nullptr)
-                    mm(true, false, drows.size(), cols, rows, T(1), p.x + i0 * D + drows.begin, D,
-                       g, cols, i0 == 0 ? beta_w : T(1), dw + drows.begin * C + j0, C);
-                if (db != nullptr) {
-                    if (dw == nullptr || mm.how != gemms<T>::mode::team) tm.barrier(nth);
-                    const share cs(cols, kColGranule, tid, nth);
+        kept || n == 0
+            ? nullptr
+            : detail::team_gemm_buffer<T>(w_size + wt_size + detail::team_gemm_shared_size<T>(bc));
+    if (n != 0)
+        threads.run([&](team& tm, std::size_t tid, std::size_t nth) {
+            const gemms<T> mm = tm.gemms_for(
+                p.tiles, buffer != nullptr ? buffer + w_size + wt_size : nullptr, tid, nth);
+            const bool alternate = !kept && !softcap && nth > 1 &&
+                                   (dw != nullptr || db != nullptr) &&
+                                   mm.how == gemms<T>::mode::team;
+            const share drows(D, kRowGranule, tid, nth);
+            std::size_t k = 0;                            // tiles done
+            for (std::size_t j0 = 0; j0 < C; j0 += bc) {  // class tiles outside: see forward_stats
+                const std::size_t cols = std::min(bc, C - j0);
+                const T* pw = !kept ? mm.pack(tm, false, D, cols, p.w + j0, C, buffer) : nullptr;
+                const T* pwt = !kept && dx != nullptr
+                                   ? mm.pack(tm, true, cols, D, p.w + j0, C, buffer + w_size)
+                                   : nullptr;
+                for (std::size_t i0 = 0; i0 < n; i0 += bm, ++k) {
+                    const std::size_t rows = std::min(bm, n - i0);
+                    const share mine(rows, kRowGranule, tid, nth);
+                    // s: the (capped) logits, or e^{s − M} when kept; G: the gradient tile.
+                    T* s = alternate && k % 2 == 1 ? ws.tile_b : ws.tile_a;
+                    T* g = kept || softcap ? ws.tile_b : s;
+                    // This thread's rows: the logits, G, and their share of dx. (The GEMMs stay
+                    // outside tm.step: in a team every thread must reach their barriers.)
+                    T* const s_mine = s + mine.begin * cols;
+                    T* const g_mine = g + mine.begin * cols;
+                    if (!kept)
+                        logits_tile(p, i0 + mine.begin, mine.size(), j0, cols, s_mine, mm, pw);
                     tm.step([&] {
-                        col_sums_ld<T>(rows, cs.size(), g + cs.begin, cols, i0 == 0 ? beta_b : T(1),
-                                       db + j0 + cs.begin);
+                        gradient_rows(p, y, ws, kept, total_weight, ce_scale, z_scale, row_scale,
+                                      i0 + mine.begin, mine.size(), j0, cols, s_mine, g_mine);
                     });
+                    if (pwt != nullptr)
+                        detail::gemm_packed_b<T>(false, mine.size(), D, cols, T(1), g_mine, cols,
+                                                 pwt, j0 == 0 ? beta_x : T(1),
+                                                 dx + (i0 + mine.begin) * D, D);
+                    else if (dx != nullptr)
+                        mm(false, true, mine.size(), D, cols, T(1), g_mine, cols, p.w + j0, C,
+                           j0 == 0 ? beta_x : T(1), dx + (i0 + mine.begin) * D, D);
+                    // The whole G is needed from here on: team_gemm's first barrier waits for it
+                    // (and without a team there is one thread).
+                    if (dw != nullptr)
+                        mm(true, false, drows.size(), cols, rows, T(1), p.x + i0 * D + drows.begin,
+                           D, g, cols, i0 == 0 ? beta_w : T(1), dw + drows.begin * C + j0, C);
+                    if (db != nullptr) {
+                        if (dw == nullptr || mm.how != gemms<T>::mode::team) tm.barrier(nth);
+                        const share cs(cols, kColGranule, tid, nth);
+                        tm.step([&] {
+                            col_sums_ld<T>(rows, cs.size(), g + cs.begin, cols,
+                                           i0 == 0 ? beta_b : T(1), db + j0 + cs.begin);
+                        });
+                    }
+                    if (!alternate) tm.barrier(nth);  // G is overwritten by the next tile
                 }
-                if (!alternate) tm.barrier(nth);  // G is overwritten by the next tile
             }
-        }
-    });
+        });
     if (n == 0) {  // no rows: dW and db get 0 + beta · old
         scale_by_beta(D * C, beta_w, dw);
         scale_by_beta(C, beta_b, db);

@@ -244,6 +244,31 @@ TEST_CASE("linear_xent in run(): the one-tile gradient made in the forward, and 
         CHECK_THAT(g.grad<"W">().data()[i], Catch::Matchers::WithinAbs(dW.data()[i], 1e-15));
 }
 
+TEST_CASE("linear_xent: an empty batch gives a zero loss and zero gradients, whatever the tiles",
+          "[ops][linear_xent]") {
+    // N = 0 (sum and none; mean refuses an empty batch): the tiling has no class tile to step by,
+    // and the kernel must neither loop nor read x.
+    auto X = xt::xtensor<double, 2>::from_shape({0, 3});
+    auto W = xt::xtensor<double, 2>::from_shape({3, 5});
+    auto bias = xt::xtensor<double, 1>::from_shape({5});
+    auto y = xt::xtensor<std::int64_t, 1>::from_shape({0});
+    fill_uniform(W, -1, 1, 3);
+    fill_uniform(bias, -1, 1, 4);
+    for (const std::size_t tile : {std::size_t(0), std::size_t(2)}) {
+        INFO("tiles " << tile << " x " << tile);
+        fg::linear_xent_options o;
+        o.tile_rows = tile;
+        o.tile_classes = tile;
+        auto g = fg::compile(fg::linear_cross_entropy<reduction::sum>(
+            fg::param<"x">(X), fg::param<"W">(W), fg::param<"b">(bias), fg::labels<"y">(y), o));
+        g.run();
+        CHECK(g.value() == 0.0);
+        CHECK(g.grad<"x">().size() == 0);
+        for (const double v : g.grad<"W">()) CHECK(v == 0.0);
+        for (const double v : g.grad<"b">()) CHECK(v == 0.0);
+    }
+}
+
 TEST_CASE("linear_xent: tiles of every size give the same result", "[ops][linear_xent]") {
     arrays a;
     auto value_and_dw = [&](std::size_t rows, std::size_t classes) {

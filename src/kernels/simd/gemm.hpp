@@ -38,7 +38,8 @@
 
 #include <xsimd/xsimd.hpp>
 
-// The 8×8 transpose in pack_slice names __m256 intrinsics; only AVX2 and AVX-512 use them.
+// The 8×8 transpose (transpose8: pack_a, pack_b, pack_slice) names __m256 intrinsics; only
+// AVX2 and AVX-512 use it.
 #include <immintrin.h>
 
 #ifdef _OPENMP
