@@ -327,7 +327,7 @@ void pack_b_panels(std::size_t q0, std::size_t q1, std::size_t p0, std::size_t p
             const std::size_t j0 = q * NR;
             T* out = bp + q * kc * NR + p * NR;
             if (j0 + NR <= nc) {
-                // Whole vectors (GCC copied element by element, unable to rule out overlap).
+                // Whole vectors (a plain loop over NR floats was scalar: GCC saw possible overlap).
 #pragma GCC unroll 8
                 for (std::size_t j = 0; j < NR; j += L)
                     batch::load_unaligned(row + j0 + j).store_unaligned(out + j);
