@@ -159,9 +159,9 @@ TEST_CASE("linear_xent gives bitwise the same loss and gradients with 1 and 2 th
         std::size_t n, d, c, tile_rows, tile_classes;
         double softcap;
     };
-    const auto p = GENERATE(problem{700, 96, 1100, 0, 0, 0.0},     // tiles of 256 x 512
-                            problem{300, 20, 1000, 100, 72, 0.0},  // last class tile 64 wide
-                            problem{250, 40, 530, 96, 512, 2.0},   // last class tile 18 wide
+    const auto p = GENERATE(problem{700, 96, 1100, 0, 0, 0.0},      // tiles of 256 x 512
+                            problem{300, 20, 1000, 100, 72, 0.0},   // last class tile 64 wide
+                            problem{250, 40, 530, 96, 512, 2.0},    // last class tile 18 wide
                             problem{200, 2100, 40, 100, 32, 0.0});  // last class tile 8 wide
     INFO("N x D x C = " << p.n << " x " << p.d << " x " << p.c << ", softcap " << p.softcap);
     auto X = xt::xtensor<float, 2>::from_shape({p.n, p.d});

@@ -301,8 +301,8 @@ T softmax_xent_prob_rows_fused(std::size_t m, std::size_t n, const T* s, const T
 // does; the backward recomputes each tile, turns it into G = ∂loss/∂s · ∂s/∂z in place and
 // accumulates dx += G·W_tileᵀ, dW_tile += x_blockᵀ·G and db_tile += Σ_rows G. Threads share a
 // tile's rows (and dW's) and pack each GEMM's B together: results are bitwise the same for
-// every thread count. When the whole problem is one tile and there is no soft-cap, the forward leaves
-// its e^{s − M} in the tile and the backward starts from it: nothing is computed twice (small C).
+// every thread count. With one tile and no soft-cap the forward leaves its e^{s − M} in the
+// tile and the backward starts from it: nothing is computed twice (small C).
 
 /// The tile grid of a fused linear cross-entropy.
 struct linear_xent_tiles {
