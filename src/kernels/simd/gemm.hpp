@@ -354,6 +354,37 @@ struct micro {
     /// How many rows of B ahead the in-place path prefetches.
     static constexpr std::size_t kPrefetchRows = 8;
 
+    /// c[h * csc + l] = alpha · rows[l * NR + h] (+ beta · c[h * csc + l]) for l < 8, h < nr: 8
+    /// rows of the tile stored by columns, 8 × 8 blocks through registers (float, AVX2 and
+    /// AVX-512), the last nr % 8 columns element by element. Each value is alpha · x, then
+    /// + beta · c, as in the element-wise store.
+    static void store_columns8(const T* rows, std::size_t nr, T alpha, T beta, T* c,
+                               std::size_t csc) {
+        const __m256 va = _mm256_set1_ps(alpha);
+        const __m256 vb = _mm256_set1_ps(beta);
+        std::size_t j0 = 0;
+        for (; j0 + 8 <= nr; j0 += 8) {
+            __m256 r[8], col[8];
+#pragma GCC unroll 8
+            for (std::size_t l = 0; l < 8; ++l) r[l] = _mm256_load_ps(rows + l * NR + j0);
+            transpose8<A>(r, col);
+#pragma GCC unroll 8
+            for (std::size_t h = 0; h < 8; ++h) {
+                T* ch = c + (j0 + h) * csc;
+                __m256 x = _mm256_mul_ps(va, col[h]);
+                if (beta != T(0)) x = _mm256_add_ps(x, _mm256_mul_ps(vb, _mm256_loadu_ps(ch)));
+                _mm256_storeu_ps(ch, x);
+            }
+        }
+        for (std::size_t l = 0; l < 8; ++l) {
+            for (std::size_t j = j0; j < nr; ++j) {
+                T& cij = c[l + j * csc];
+                const T x = alpha * rows[l * NR + j];
+                cij = beta == T(0) ? x : x + beta * cij;
+            }
+        }
+    }
+
     template <bool prefetch_b>
     static void run(std::size_t kc, const T* ap, const T* bp, std::size_t ldb, T alpha, T beta,
                     T* c, std::size_t rsc, std::size_t csc, std::size_t mr, std::size_t nr) {
@@ -404,7 +435,18 @@ struct micro {
         for (std::size_t r = 0; r < MR; ++r) {
             for (std::size_t v = 0; v < NV; ++v) acc[r][v].store_aligned(buf + r * NR + v * L);
         }
-        for (std::size_t r = 0; r < mr; ++r) {
+        std::size_t r0 = 0;
+        if constexpr (has_transpose8<A, T>) {
+            // C by columns (rsc == 1: the Cᵀ of Xᵀ·dZ): a column's rows are adjacent in memory,
+            // so each 8 × 8 block of the tile is transposed in registers and stored 8 values at
+            // a time, not element by element (the scalar stores were a fifth of this kernel's
+            // time on dW of the 784 → 10 step).
+            if (rsc == 1) {
+                for (; r0 + 8 <= mr; r0 += 8)
+                    store_columns8(buf + r0 * NR, nr, alpha, beta, c + r0, csc);
+            }
+        }
+        for (std::size_t r = r0; r < mr; ++r) {
             for (std::size_t j = 0; j < nr; ++j) {
                 T& cij = c[r * rsc + j * csc];
                 const T x = alpha * buf[r * NR + j];
@@ -698,6 +740,70 @@ void short_blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T>
     blocked<A, T>(m, n, k, alpha, a, b, beta, c, rsc, csc);
 }
 
+/// out[i] = the sum of the lanes of v[i], i < N, for 512-bit vectors (AVX-512): each folded
+/// to 256 bits (its two halves added), then 8 floats or 4 doubles at a time reduced by a
+/// transposed hadd tree into one vector of their sums. xsimd::hadd per vector took a quarter
+/// of dot_tile's time on X·W of the 784 → 10 step (AMD EPYC family 26 model 2).
+template <class A, class T, std::size_t N>
+inline void hsums512(const xsimd::batch<T, A> (&v)[N], T* out) {
+    if constexpr (std::is_same_v<T, float>) {
+        for (std::size_t g = 0; g < N; g += 8) {
+            __m256 f[8];
+#pragma GCC unroll 8
+            for (std::size_t i = 0; i < 8; ++i) {
+                if (g + i < N) {
+                    const __m512 z = v[g + i];
+                    f[i] = _mm256_add_ps(
+                        _mm512_castps512_ps256(z),
+                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1)));
+                } else {
+                    f[i] = _mm256_setzero_ps();
+                }
+            }
+            // hadd works within 128-bit lanes: u0 holds the sums of lanes 0-3 (low half) and
+            // 4-7 (high half) of f[0..3], u1 the same of f[4..7].
+            const __m256 u0 =
+                _mm256_hadd_ps(_mm256_hadd_ps(f[0], f[1]), _mm256_hadd_ps(f[2], f[3]));
+            const __m256 u1 =
+                _mm256_hadd_ps(_mm256_hadd_ps(f[4], f[5]), _mm256_hadd_ps(f[6], f[7]));
+            const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                                              _mm256_permute2f128_ps(u0, u1, 0x31));
+            if (g + 8 <= N) {
+                _mm256_storeu_ps(out + g, sums);
+            } else {
+                alignas(32) float tmp[8];
+                _mm256_store_ps(tmp, sums);
+                for (std::size_t i = 0; g + i < N; ++i) out[g + i] = tmp[i];
+            }
+        }
+    } else {
+        for (std::size_t g = 0; g < N; g += 4) {
+            __m256d f[4];
+#pragma GCC unroll 4
+            for (std::size_t i = 0; i < 4; ++i) {
+                if (g + i < N) {
+                    const __m512d z = v[g + i];
+                    f[i] = _mm256_add_pd(_mm512_castpd512_pd256(z), _mm512_extractf64x4_pd(z, 1));
+                } else {
+                    f[i] = _mm256_setzero_pd();
+                }
+            }
+            // t0 = [f0 01, f1 01 | f0 23, f1 23], t1 the same of f2, f3.
+            const __m256d t0 = _mm256_hadd_pd(f[0], f[1]);
+            const __m256d t1 = _mm256_hadd_pd(f[2], f[3]);
+            const __m256d sums = _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20),
+                                               _mm256_permute2f128_pd(t0, t1, 0x31));
+            if (g + 4 <= N) {
+                _mm256_storeu_pd(out + g, sums);
+            } else {
+                alignas(32) double tmp[4];
+                _mm256_store_pd(tmp, sums);
+                for (std::size_t i = 0; g + i < N; ++i) out[g + i] = tmp[i];
+            }
+        }
+    }
+}
+
 /// out[r][j] = Σ_p a(r, p) · op(B)(p, j) for RI rows of A (`lda` apart, contiguous in p) and CJ
 /// columns of the interleaved op(B) panel (see skinny: L-long slices of the CJ columns are
 /// adjacent, the next k-slice `step` further): one vector of partial sums per entry, reduced at
@@ -726,17 +832,20 @@ void dot_tile(std::size_t k, const T* a, std::size_t lda, const T* bp, std::size
             }
         }
     }
-    // acc is in the row-major order of out, so L consecutive sums land in one store. Not on
-    // AVX-512: xsimd 8.1's avx512f float haddp returns the sums of some rows in each other's
-    // places (checked with a standalone program; tests/kernels/test_gemm fails with it).
+    // acc is in the row-major order of out, so consecutive sums land in one store. Not
+    // xsimd::haddp on AVX-512: xsimd 8.1's avx512f float haddp returns the sums of some rows in
+    // each other's places (checked with a standalone program; tests/kernels/test_gemm fails
+    // with it); hsums512 folds to 256 bits instead.
     T* flat = &out[0][0];
-    std::size_t t = 0;
-    if constexpr (L * sizeof(T) <= 32) {
+    if constexpr (L * sizeof(T) == 64) {
+        hsums512<A>(acc, flat);
+    } else {
+        std::size_t t = 0;
 #pragma GCC unroll 4
         for (; t + L <= RI * CJ; t += L) xsimd::haddp(acc + t).store_unaligned(flat + t);
-    }
 #pragma GCC unroll 32
-    for (; t < RI * CJ; ++t) flat[t] = xsimd::hadd(acc[t]);
+        for (; t < RI * CJ; ++t) flat[t] = xsimd::hadd(acc[t]);
+    }
     if (p < k) {
         // The last k % L values: scalar, from the same interleaved slice.
         for (std::size_t r = 0; r < RI; ++r) {
