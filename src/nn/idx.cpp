@@ -59,6 +59,28 @@ std::string hex32(std::uint32_t v) {
     return buf;
 }
 
+// zlib's gzread stops at the end of the gzip stream and ignores any bytes after it. A gzip
+// file ends with the CRC-32 and the length (mod 2^32) of everything it decompresses to, so a
+// file whose last 8 bytes are not those of the bytes read has bytes after its stream (or is
+// several gzip members joined, whose last trailer covers only the last one): refused, naming
+// the file.
+void check_gzip_end(const std::string& path, uLong crc, std::size_t length) {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> raw(std::fopen(path.c_str(), "rb"),
+                                                        &std::fclose);
+    unsigned char t[8];
+    if (!raw || std::fseek(raw.get(), -8, SEEK_END) != 0 || std::fread(t, 1, 8, raw.get()) != 8)
+        throw data_error(path + ": cannot read the gzip trailer");
+    auto le32 = [&](int at) {
+        return std::uint32_t(t[at]) | (std::uint32_t(t[at + 1]) << 8) |
+               (std::uint32_t(t[at + 2]) << 16) | (std::uint32_t(t[at + 3]) << 24);
+    };
+    if (le32(0) != std::uint32_t(crc) || le32(4) != std::uint32_t(length))
+        throw data_error(path +
+                         ": bytes after the end of the gzip stream (its last 8 bytes are not "
+                         "the stream's CRC-32 and length; or several gzip members joined, "
+                         "which this reader does not take)");
+}
+
 }  // namespace
 
 idx_array read_idx(const std::string& path) {
@@ -80,12 +102,14 @@ idx_array read_idx(const std::string& path) {
 
     idx_array out;
     const std::size_t rank = head[3];
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), head, 4);  // of every byte read, for check_gzip_end
     std::size_t total = 1;
     for (std::size_t d = 0; d < rank; ++d) {
         std::uint8_t b[4];
         if (read_some(f.get(), path, b, 4) != 4)
             throw data_error(path + ": truncated in the header (dimension " + std::to_string(d) +
                              " of " + std::to_string(rank) + ")");
+        crc = crc32(crc, b, 4);
         const std::size_t dim = (std::size_t(b[0]) << 24) | (std::size_t(b[1]) << 16) |
                                 (std::size_t(b[2]) << 8) | std::size_t(b[3]);
         if (dim != 0 && total > std::numeric_limits<std::size_t>::max() / dim)
@@ -118,6 +142,12 @@ idx_array read_idx(const std::string& path) {
     gzerror(f.get(), &code);
     if (code != Z_OK)
         throw data_error(path + ": corrupt or truncated gzip stream (" + gz_message(f.get()) + ")");
+    if (!gzdirect(f.get())) {
+        for (std::size_t at = 0; at < total; at += std::size_t(1) << 30)  // crc32 takes a uInt
+            crc =
+                crc32(crc, out.data.data() + at, uInt(std::min(total - at, std::size_t(1) << 30)));
+        check_gzip_end(path, crc, 4 + 4 * rank + total);
+    }
     return out;
 }
 

@@ -109,6 +109,41 @@ TEST_CASE("extra bytes after the data are refused", "[nn][idx][errors]") {
     REQUIRE_THROWS_WITH(nn::read_idx(dir / "extra.gz"), Contains("more data than"));
 }
 
+TEST_CASE("bytes after the end of the gzip stream are refused", "[nn][idx][errors]") {
+    // zlib's gzread ignores them; the reader checks the file's last 8 bytes against the CRC-32
+    // and length of what it read.
+    temp_dir dir("idx_trailing");
+    const auto idx = idx_bytes({3, 4, 5}, image_data(3, 4, 5));
+    write_gz(dir / "ok.gz", idx);
+    const auto gz = read_bytes(dir / "ok.gz");
+    REQUIRE(nn::read_idx(dir / "ok.gz").data == image_data(3, 4, 5));
+    SECTION("garbage") {
+        auto bytes = gz;
+        for (const char c : std::string("GARBAGE!!")) bytes.push_back(std::uint8_t(c));
+        write_plain(dir / "garbage.gz", bytes);
+        REQUIRE_THROWS_WITH(
+            nn::read_idx(dir / "garbage.gz"),
+            Contains("garbage.gz") && Contains("bytes after the end of the gzip stream"));
+    }
+    SECTION("one byte, a zero") {
+        auto bytes = gz;
+        bytes.push_back(0);
+        write_plain(dir / "zero.gz", bytes);
+        REQUIRE_THROWS_WITH(nn::read_idx(dir / "zero.gz"), Contains("bytes after the end"));
+    }
+    SECTION("two gzip members, the data split between them") {
+        const std::vector<std::uint8_t> first(idx.begin(), idx.begin() + 40),
+            second(idx.begin() + 40, idx.end());
+        write_gz(dir / "m1.gz", first);
+        write_gz(dir / "m2.gz", second);
+        auto bytes = read_bytes(dir / "m1.gz");
+        const auto tail = read_bytes(dir / "m2.gz");
+        bytes.insert(bytes.end(), tail.begin(), tail.end());
+        write_plain(dir / "members.gz", bytes);
+        REQUIRE_THROWS_WITH(nn::read_idx(dir / "members.gz"), Contains("several gzip members"));
+    }
+}
+
 TEST_CASE("images and labels of different counts are refused", "[nn][idx][errors]") {
     temp_dir dir("idx_counts");
     write_gz(dir / "im.gz", idx_bytes({5, 2, 2}, image_data(5, 2, 2)));

@@ -25,8 +25,9 @@ struct idx_array {
 };
 
 /// Reads an IDX file of unsigned bytes, .gz or plain (zlib reads both). Throws data_error,
-/// naming the file, when it is missing, is a corrupt or truncated gzip stream, has a wrong magic
-/// number or an unsupported element type, or holds fewer or more bytes than its header says.
+/// naming the file, when it is missing, is a corrupt or truncated gzip stream, has bytes after
+/// its gzip stream (or is several gzip members joined), has a wrong magic number or an
+/// unsupported element type, or holds fewer or more bytes than its header says.
 idx_array read_idx(const std::string& path);
 
 /// Images with one class label each: `images` is count × (rows · cols), pixels scaled to [0, 1].
