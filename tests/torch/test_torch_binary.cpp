@@ -74,9 +74,16 @@ void every_broadcast(const std::string& op, double blo, Build build, TorchOp tor
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("mul and div agree with libtorch under every broadcast", "[torch][binary]",
+TEMPLATE_TEST_CASE("mul, div and sub agree with libtorch under every broadcast", "[torch][binary]",
                    float, double) {
     using T = TestType;
+    every_broadcast<T>(
+        "sub", -2, [](auto a, auto b) { return a - b; },
+        [](const torch::Tensor& a, const torch::Tensor& b) { return a - b; });
+    agree<T>(
+        "sub through fg::sub", std::array<std::size_t, 2>{5, 37}, std::array<std::size_t, 2>{5, 1},
+        -1, [](auto a, auto b) { return fg::sub(a, b); },
+        [](const torch::Tensor& a, const torch::Tensor& b) { return torch::sub(a, b); });
     every_broadcast<T>(
         "mul", -2, [](auto a, auto b) { return a * b; },
         [](const torch::Tensor& a, const torch::Tensor& b) { return a * b; });

@@ -17,3 +17,4 @@
 #include "fusegrad/ops/scale.hpp"
 #include "fusegrad/ops/softmax.hpp"
 #include "fusegrad/ops/softmax_xent.hpp"
+#include "fusegrad/ops/sub.hpp"

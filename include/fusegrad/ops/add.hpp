@@ -13,7 +13,6 @@
 #include "fusegrad/kernels/bodies/add.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/ops/binary.hpp"
-#include "fusegrad/ops/neg.hpp"
 
 namespace fusegrad::op {
 
@@ -72,14 +71,11 @@ auto add(A&& a, B&& b) {
         return detail::make_value_node(op::add{}, static_cast<A&&>(a), static_cast<B&&>(b));
 }
 
-// Operators only for fusegrad expressions, so xtensor's own operators are untouched.
+// Operators only for fusegrad expressions, so xtensor's own operators are untouched (a - b is
+// fg::sub, ops/sub.hpp).
 template <expression A, expression B>
 auto operator+(A&& a, B&& b) {
     return add(static_cast<A&&>(a), static_cast<B&&>(b));
-}
-template <expression A, expression B>
-auto operator-(A&& a, B&& b) {
-    return add(static_cast<A&&>(a), neg(static_cast<B&&>(b)));
 }
 }  // namespace fusegrad
 

@@ -14,6 +14,7 @@
 #include "fusegrad/ops/mul.hpp"
 #include "fusegrad/ops/reduce.hpp"  // detail::reduced
 #include "fusegrad/ops/softplus.hpp"
+#include "fusegrad/ops/sub.hpp"
 
 namespace fusegrad {
 namespace op {
