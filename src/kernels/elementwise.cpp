@@ -110,22 +110,9 @@ void dropout(std::size_t n, std::size_t first, const T* x, std::uint64_t key,
 }  // namespace reference
 }  // namespace
 
-namespace {
-
-/// Elements per chunk: a multiple of every lane count, and ~128 KiB of float per operand, so a
-/// chunk's operands stay in L2 while a thread works on it.
-constexpr std::size_t kChunk = std::size_t(1) << 15;
-
-/// Rows per chunk of an m×n row kernel: about kChunk elements, at least one row.
-constexpr std::size_t rows_per_chunk(std::size_t n) {
-    return std::max<std::size_t>(1, kChunk / std::max<std::size_t>(n, 1));
-}
-
-}  // namespace
-
-// The elementwise kernels: chunks of kChunk elements.
+// The elementwise kernels: chunks of kChunkElements elements (parallel.hpp).
 #define FUSEGRAD_ELEMENTWISE_RUN(n, work, name, ...) \
-    FUSEGRAD_RUN_CHUNKS(n, kChunk, work, name, __VA_ARGS__)
+    FUSEGRAD_RUN_CHUNKS(n, detail::kChunkElements, work, name, __VA_ARGS__)
 
 template <class T>
 void fill(std::size_t n, T value, T* y) {
@@ -187,7 +174,7 @@ void dropout(std::size_t n, const T* x, std::uint64_t key, std::uint64_t thresho
 
 // Row broadcasts: chunks of whole rows (`len` rows each).
 #define FUSEGRAD_ROWS_RUN(m, n, name, ...) \
-    FUSEGRAD_RUN_CHUNKS(m, rows_per_chunk(n), n, name, __VA_ARGS__)
+    FUSEGRAD_RUN_CHUNKS(m, detail::rows_per_chunk(n), n, name, __VA_ARGS__)
 
 template <class T>
 void add_row(std::size_t m, std::size_t n, const T* x, const T* row, T* y) {

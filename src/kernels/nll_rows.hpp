@@ -14,11 +14,6 @@ namespace fusegrad::kernels::detail {
 /// Rows per chunk of the kernels that read one element per row (a multiple of every lane count).
 inline constexpr std::size_t kGatherRowsPerChunk = 4096;
 
-/// Rows per chunk of the full-row kernels: about 32 Ki elements, at least one row.
-inline std::size_t rows_per_chunk(std::size_t n) {
-    return std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(n, 1));
-}
-
 /// Calls body(arch_tag, first_row, rows) for fixed chunks of `chunk` rows of [0, m), with the
 /// arch tag of the active set (scalar_arch for the reference), on threads when the work
 /// (`work_per_row` element-operations a row) is large enough.

@@ -1,5 +1,5 @@
-// The one definitions of use_threads and threads_for (see parallel.hpp), compiled without
-// instruction-set flags.
+// The one definitions of rows_per_chunk, use_threads and threads_for (see parallel.hpp), compiled
+// without instruction-set flags.
 
 #include "parallel.hpp"
 
@@ -10,6 +10,10 @@
 #endif
 
 namespace fusegrad::kernels::detail {
+
+std::size_t rows_per_chunk(std::size_t n) {
+    return std::max<std::size_t>(1, kChunkElements / std::max<std::size_t>(n, 1));
+}
 
 bool use_threads(std::size_t chunks, std::size_t work) {
     return threads_for(chunks, work, kMinParallelWork) > 1;

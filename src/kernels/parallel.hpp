@@ -23,6 +23,16 @@ namespace fusegrad::kernels::detail {
 /// 1.4–1.6× from 2^18 elements on.
 inline constexpr std::size_t kMinParallelWork = std::size_t(1) << 17;
 
+/// Elements per chunk of the elementwise and row kernels: a multiple of every lane count, and
+/// ~128 KiB of float per operand, so that a chunk's operands stay in L2 while a thread works on
+/// it.
+inline constexpr std::size_t kChunkElements = std::size_t(1) << 15;
+
+/// Rows per chunk of an m × n row kernel: about kChunkElements elements, at least one row (the
+/// chunk boundaries, and so the order of any per-chunk partial sums, depend on n only). Defined
+/// once, in parallel.cpp, as use_threads below.
+std::size_t rows_per_chunk(std::size_t n);
+
 /// Whether a call doing `work` element-operations in `chunks` chunks should use threads.
 /// Defined once, in parallel.cpp (built without -m flags): an inline definition here would be
 /// compiled under every instruction set's flags and the linker could keep any one copy.

@@ -33,11 +33,6 @@ namespace fusegrad::kernels {
 
 namespace {
 
-/// Rows per chunk: about 32 Ki elements, at least one row (as the softmax family).
-std::size_t rows_per_chunk(std::size_t n) {
-    return std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(n, 1));
-}
-
 /// The scalar reference's row context (see fusegrad/kernels/rows.hpp): V = T, plain loops.
 template <class T, class Y>
 struct scalar_row : simd::row_fields<T, Y> {
@@ -89,7 +84,7 @@ void row_forward(const K& k, std::size_t m, std::size_t n, const T* x, T* y) {
     detail::dispatch([&](auto arch_tag) {
         using A = decltype(arch_tag);
         detail::for_each_chunk(
-            m, rows_per_chunk(n), 8 * n, [&](std::size_t, std::size_t b, std::size_t e) {
+            m, detail::rows_per_chunk(n), 8 * n, [&](std::size_t, std::size_t b, std::size_t e) {
                 if constexpr (detail::is_scalar_v<A>) {
                     for (std::size_t i = b; i < e; ++i)
                         k.forward(scalar_row<T, T*>{{n, x + i * n, y + i * ys}});
@@ -110,7 +105,7 @@ void row_backward(const K& k, std::size_t m, std::size_t n, const T* x, const T*
     detail::dispatch([&](auto arch_tag) {
         using A = decltype(arch_tag);
         detail::for_each_chunk(
-            m, rows_per_chunk(n), 8 * n, [&](std::size_t, std::size_t b, std::size_t e) {
+            m, detail::rows_per_chunk(n), 8 * n, [&](std::size_t, std::size_t b, std::size_t e) {
                 const T* xb = wants_x ? x + b * n : nullptr;
                 const T* yb = wants_y ? y + b * ys : nullptr;
                 if constexpr (detail::is_scalar_v<A>) {

@@ -115,21 +115,12 @@ void reference_log_softmax_rows_backward(std::size_t m, std::size_t n, const T* 
 
 }  // namespace
 
-namespace {
-
-/// Rows per chunk: about 32 Ki elements, at least one row.
-std::size_t rows_per_chunk(std::size_t n) {
-    return std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(n, 1));
-}
-
-}  // namespace
-
 // Runs the row kernel `name` on the active arch over fixed chunks of whole rows; ARGS use
 // `rows` and `b` (the first row of the chunk).
 #define FUSEGRAD_SOFTMAX_RUN(name, ...)                                         \
     detail::dispatch([&](auto arch_tag) {                                       \
         using A = decltype(arch_tag);                                           \
-        detail::for_each_chunk(m, rows_per_chunk(n), 8 * n,                     \
+        detail::for_each_chunk(m, detail::rows_per_chunk(n), 8 * n,             \
                                [&](std::size_t, std::size_t b, std::size_t e) { \
                                    const std::size_t rows = e - b;              \
                                    if constexpr (detail::is_scalar_v<A>)        \
