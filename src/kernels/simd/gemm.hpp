@@ -740,66 +740,68 @@ void short_blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T>
     blocked<A, T>(m, n, k, alpha, a, b, beta, c, rsc, csc);
 }
 
+/// The 256-bit side of hsums512 for one element type: G vectors' lane sums per group, a
+/// 512-bit vector folded to 256 bits (its two halves added), and the transposed hadd tree that
+/// turns G folded vectors into one vector of their sums. A template on the set A too, so that
+/// nothing here is compiled in the translation units of sets without AVX-512.
+template <class A, class T>
+struct half_sums;
+template <class A>
+struct half_sums<A, float> {
+    using half = __m256;
+    static constexpr std::size_t G = 8;
+    static half zero() { return _mm256_setzero_ps(); }
+    static half fold(__m512 z) {
+        return _mm256_add_ps(_mm512_castps512_ps256(z),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1)));
+    }
+    static half tree(const half (&f)[G]) {
+        // hadd works within 128-bit lanes: u0 holds the sums of lanes 0-3 (low half) and 4-7
+        // (high half) of f[0..3], u1 the same of f[4..7].
+        const half u0 = _mm256_hadd_ps(_mm256_hadd_ps(f[0], f[1]), _mm256_hadd_ps(f[2], f[3]));
+        const half u1 = _mm256_hadd_ps(_mm256_hadd_ps(f[4], f[5]), _mm256_hadd_ps(f[6], f[7]));
+        return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                             _mm256_permute2f128_ps(u0, u1, 0x31));
+    }
+    static void store(float* out, half h) { _mm256_storeu_ps(out, h); }
+};
+template <class A>
+struct half_sums<A, double> {
+    using half = __m256d;
+    static constexpr std::size_t G = 4;
+    static half zero() { return _mm256_setzero_pd(); }
+    static half fold(__m512d z) {
+        return _mm256_add_pd(_mm512_castpd512_pd256(z), _mm512_extractf64x4_pd(z, 1));
+    }
+    static half tree(const half (&f)[G]) {
+        // t0 = [f0 01, f1 01 | f0 23, f1 23], t1 the same of f2, f3.
+        const half t0 = _mm256_hadd_pd(f[0], f[1]);
+        const half t1 = _mm256_hadd_pd(f[2], f[3]);
+        return _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20),
+                             _mm256_permute2f128_pd(t0, t1, 0x31));
+    }
+    static void store(double* out, half h) { _mm256_storeu_pd(out, h); }
+};
+
 /// out[i] = the sum of the lanes of v[i], i < N, for 512-bit vectors (AVX-512): each folded
-/// to 256 bits (its two halves added), then 8 floats or 4 doubles at a time reduced by a
-/// transposed hadd tree into one vector of their sums. xsimd::hadd per vector took a quarter
-/// of dot_tile's time on X·W of the 784 → 10 step (AMD EPYC family 26 model 2).
+/// to 256 bits, then 8 floats or 4 doubles at a time reduced by a transposed hadd tree into one
+/// vector of their sums (half_sums). xsimd::hadd per vector took a quarter of dot_tile's time
+/// on X·W of the 784 → 10 step (AMD EPYC family 26 model 2).
 template <class A, class T, std::size_t N>
 inline void hsums512(const xsimd::batch<T, A> (&v)[N], T* out) {
-    if constexpr (std::is_same_v<T, float>) {
-        for (std::size_t g = 0; g < N; g += 8) {
-            __m256 f[8];
+    using H = half_sums<A, T>;
+    constexpr std::size_t G = H::G;
+    for (std::size_t g = 0; g < N; g += G) {
+        typename H::half f[G];
 #pragma GCC unroll 8
-            for (std::size_t i = 0; i < 8; ++i) {
-                if (g + i < N) {
-                    const __m512 z = v[g + i];
-                    f[i] = _mm256_add_ps(
-                        _mm512_castps512_ps256(z),
-                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1)));
-                } else {
-                    f[i] = _mm256_setzero_ps();
-                }
-            }
-            // hadd works within 128-bit lanes: u0 holds the sums of lanes 0-3 (low half) and
-            // 4-7 (high half) of f[0..3], u1 the same of f[4..7].
-            const __m256 u0 =
-                _mm256_hadd_ps(_mm256_hadd_ps(f[0], f[1]), _mm256_hadd_ps(f[2], f[3]));
-            const __m256 u1 =
-                _mm256_hadd_ps(_mm256_hadd_ps(f[4], f[5]), _mm256_hadd_ps(f[6], f[7]));
-            const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
-                                              _mm256_permute2f128_ps(u0, u1, 0x31));
-            if (g + 8 <= N) {
-                _mm256_storeu_ps(out + g, sums);
-            } else {
-                alignas(32) float tmp[8];
-                _mm256_store_ps(tmp, sums);
-                for (std::size_t i = 0; g + i < N; ++i) out[g + i] = tmp[i];
-            }
-        }
-    } else {
-        for (std::size_t g = 0; g < N; g += 4) {
-            __m256d f[4];
-#pragma GCC unroll 4
-            for (std::size_t i = 0; i < 4; ++i) {
-                if (g + i < N) {
-                    const __m512d z = v[g + i];
-                    f[i] = _mm256_add_pd(_mm512_castpd512_pd256(z), _mm512_extractf64x4_pd(z, 1));
-                } else {
-                    f[i] = _mm256_setzero_pd();
-                }
-            }
-            // t0 = [f0 01, f1 01 | f0 23, f1 23], t1 the same of f2, f3.
-            const __m256d t0 = _mm256_hadd_pd(f[0], f[1]);
-            const __m256d t1 = _mm256_hadd_pd(f[2], f[3]);
-            const __m256d sums = _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20),
-                                               _mm256_permute2f128_pd(t0, t1, 0x31));
-            if (g + 4 <= N) {
-                _mm256_storeu_pd(out + g, sums);
-            } else {
-                alignas(32) double tmp[4];
-                _mm256_store_pd(tmp, sums);
-                for (std::size_t i = 0; g + i < N; ++i) out[g + i] = tmp[i];
-            }
+        for (std::size_t i = 0; i < G; ++i) f[i] = g + i < N ? H::fold(v[g + i]) : H::zero();
+        const auto sums = H::tree(f);
+        if (g + G <= N) {
+            H::store(out + g, sums);
+        } else {
+            alignas(32) T tmp[G];
+            H::store(tmp, sums);
+            for (std::size_t i = 0; g + i < N; ++i) out[g + i] = tmp[i];
         }
     }
 }
