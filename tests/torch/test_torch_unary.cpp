@@ -147,6 +147,42 @@ TEMPLATE_TEST_CASE("pow at ±inf and at subnormal bases agrees with libtorch, re
     }
 }
 
+TEMPLATE_TEST_CASE("pow with a NaN or infinite exponent agrees with libtorch", "[torch][unary]",
+                   float, double) {
+    // IEEE pow, as PyTorch: x^NaN is NaN except 1^NaN = 1, and (±1)^(±inf) = 1 (xsimd 8.1's pow
+    // gave NaN at 1 and at −1, 0 at −inf and inf at ±0 for a NaN exponent). Values and
+    // gradients: NaN where libtorch's is NaN, else equal.
+    using T = TestType;
+    const std::vector<double> xs = {-INFINITY, -2.0, -1.0, -0.5, -0.0,
+                                    0.0,       0.5,  1.0,  2.0,  INFINITY};
+    xt::xtensor<T, 2> x = xt::xtensor<T, 2>::from_shape({1, xs.size()});
+    for (std::size_t i = 0; i < xs.size(); ++i) x(0, i) = T(xs[i]);
+    for (const double p : {std::nan(""), double(INFINITY), -double(INFINITY)}) {
+        INFO("p = " << p << (sizeof(T) == 4 ? " in float" : " in double"));
+        auto g = fg::compile(fg::pow(fg::param<"x">(x), p));
+        g.forward();
+        xt::xtensor<T, 2> u = xt::ones<T>({std::size_t(1), xs.size()});
+        g.backward(fg::cview<T>{u.data(), g.value_shape()});
+        auto tx = to_torch(x, true);
+        auto ty = torch::pow(tx, p);
+        ty.backward(to_torch(u));
+        const auto same = [&](const T* ours, const torch::Tensor& theirs, const char* what) {
+            auto t = theirs.contiguous().to(torch::kFloat64);
+            for (std::int64_t i = 0; i < t.numel(); ++i) {
+                const double a = double(ours[i]), b = t.data_ptr<double>()[i];
+                INFO(what << " at x = " << xs[std::size_t(i)] << ": ours " << a << ", libtorch "
+                          << b);
+                if (std::isnan(b))
+                    CHECK(std::isnan(a));
+                else
+                    CHECK(a == b);
+            }
+        };
+        same(g.value_view().data, ty.detach(), "value");
+        same(g.template grad<"x">().data(), tx.grad(), "gradient");
+    }
+}
+
 TEST_CASE("unary op options are checked and printed", "[torch][unary]") {
     xt::xtensor<double, 1> v = {1.0, -2.0};
     auto x = fg::param<"x">(v);

@@ -30,6 +30,10 @@ struct pow {
         if (p == 3.0) return x * x * x;
         // As PyTorch, which computes these exponents so (also for the p − 1 of a gradient): exact
         // rounding for ½, and the sign of a −0 base kept (1 / −0 = −inf).
+        // A NaN exponent gives NaN, except 1^NaN = 1 (IEEE pow and PyTorch; xsimd 8.1's pow gave
+        // NaN at 1, 0 at −inf and inf at ±0).
+        if (std::isnan(p))
+            return select(x == V(S(1)), V(S(1)), V(std::numeric_limits<S>::quiet_NaN()));
         using std::sqrt;
         if (p == 0.5) return sqrt(x);
         if (p == -0.5) return V(S(1)) / sqrt(x);
@@ -61,6 +65,8 @@ struct pow {
         } else {
             r = pow(x, V(S(p)));
         }
+        // (±1)^(±inf) = 1, as IEEE pow and PyTorch (xsimd 8.1's pow gives NaN).
+        if (std::isinf(p)) r = select(abs(x) == V(S(1)), V(S(1)), r);
         return select(x == V(S(0)), at_zero, select(x == V(-inf), at_ninf, r));
     }
 
