@@ -45,7 +45,15 @@ struct pow {
         using std::abs;
         using std::copysign;
         constexpr S inf = std::numeric_limits<S>::infinity();
-        const bool odd = std::floor(p) == p && std::fmod(std::abs(p), 2.0) == 1.0;
+        // The exponent as pow() sees it: in float a double beyond FLT_MAX is inf, and an odd
+        // double may round to an even float. ±inf counts as an integer (x^±inf depends on |x|).
+        const double ps = double(S(p));
+        const bool integer = std::floor(ps) == ps;
+        const bool odd = integer && std::fmod(std::abs(ps), 2.0) == 1.0;
+        // An integer exponent: |x|^p, negated for an odd p and a negative x. xsimd 8.1's pow
+        // gave the wrong sign for huge even exponents: (−1)^(1e39) and (−2)^(1e39) were −1 and
+        // −inf in double.
+        const V base = integer ? V(abs(x)) : x;
         const V at_zero_magnitude(p > 0 ? S(0) : inf);
         const V at_zero = odd ? copysign(at_zero_magnitude, x) : at_zero_magnitude;
         const V at_ninf(odd ? (p > 0 ? -inf : S(-0.0)) : (p > 0 ? inf : S(0)));
@@ -57,16 +65,17 @@ struct pow {
         V r;
         if (any(subnormal)) {
             constexpr double k = sizeof(S) == 4 ? 24.0 : 54.0;
-            const V scaled = select(subnormal, x * V(S(std::ldexp(1.0, int(k)))), x);
+            const V scaled = select(subnormal, base * V(S(std::ldexp(1.0, int(k)))), base);
             r = pow(scaled, V(S(p)));
             // with the exponent pow() saw, S(p): in float the double p would be 3.5 ulp off
             const double f = std::pow(2.0, -k * double(S(p)));  // > 1 only for p < 0: r >= 1
             r = select(subnormal, r * V(f > double(std::numeric_limits<S>::max()) ? inf : S(f)), r);
         } else {
-            r = pow(x, V(S(p)));
+            r = pow(base, V(S(p)));
         }
+        if (odd) r = select(x < V(S(0)), -r, r);
         // (±1)^(±inf) = 1, as IEEE pow and PyTorch (xsimd 8.1's pow gives NaN).
-        if (std::isinf(p)) r = select(abs(x) == V(S(1)), V(S(1)), r);
+        if (std::isinf(ps)) r = select(abs(x) == V(S(1)), V(S(1)), r);
         return select(x == V(S(0)), at_zero, select(x == V(-inf), at_ninf, r));
     }
 
