@@ -206,6 +206,38 @@ TEST_CASE("a graph that shape-errors recovers once the bindings fit", "[grad][er
     CHECK(g.value() == 4.0);
 }
 
+TEST_CASE("params of every rank and ops with and without state each keep their own", "[grad]") {
+    // The graph keeps params' gradients in one array per rank and an op object only for ops
+    // with state (the two slopes, the factor); the stateless ops share one object per type.
+    // Values by hand: leaky_relu(M, 0.2) sums to 1 − 0.4 − 0.6 + 4 = 4, 3v to 9,
+    // leaky_relu(N, 0.5) to −0.5 + 2 = 1.5, s·w to 2 − 6 = −4.
+    xt::xtensor<double, 2> M = {{1.0, -2.0}, {-3.0, 4.0}}, N = {{-1.0, 2.0}};
+    xt::xtensor<double, 1> v = {1.0, 2.0}, w = {1.0, -3.0};
+    xt::xtensor<double, 0> s = 2.0;
+    auto loss = fg::sum(fg::leaky_relu(fg::param<"M">(M), 0.2)) + fg::sum(3.0 * fg::param<"v">(v)) +
+                fg::sum(fg::leaky_relu(fg::param<"N">(N), 0.5)) +
+                fg::sum(fg::param<"s">(s) * fg::param<"w">(w));
+    auto g = fg::compile(loss);
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(10.5, 1e-15));
+    CHECK(g.grad<"M">() == xt::xtensor<double, 2>{{1.0, 0.2}, {0.2, 1.0}});
+    CHECK(g.grad<"N">() == xt::xtensor<double, 2>{{0.5, 1.0}});
+    CHECK(g.grad<"v">() == xt::xtensor<double, 1>{3.0, 3.0});
+    CHECK(g.grad<"w">() == xt::xtensor<double, 1>{2.0, 2.0});
+    CHECK(g.grad<"s">()() == -2.0);
+    // The same buffers by name, and a second run with new values reuses them.
+    CHECK(g.param_grad("s").data == g.grad<"s">().data());
+    CHECK(g.param_grad("N").data == g.grad<"N">().data());
+    const double* dM = g.grad<"M">().data();
+    M(0, 0) = -1.0;
+    s() = -1.0;
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(10.5 - 1.2 + 6.0, 1e-15));  // −0.2 for 1; s·w sums to 2
+    CHECK(g.grad<"M">().data() == dM);
+    CHECK(g.grad<"M">()(0, 0) == 0.2);
+    CHECK(g.grad<"w">() == xt::xtensor<double, 1>{-1.0, -1.0});
+}
+
 TEST_CASE("param_grad(name) is grad<Name>() chosen at run time", "[grad]") {
     xt::xtensor<double, 2> X = {{1.0, -2.0}, {0.5, 3.0}};
     xt::xtensor<double, 2> W = {{0.1, 0.2}, {-0.3, 0.4}};

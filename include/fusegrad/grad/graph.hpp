@@ -63,15 +63,68 @@ struct graph_scalar<type_list<Es...>> {
 };
 
 // What holds a value's gradient: a param's is an xtensor handed to the user, others live in
-// the graph's arena.
-struct no_storage {};
-template <class E, class T>
-struct grad_storage {
-    using type = no_storage;
+// the graph's arena. Params' gradients are kept in one array per rank (a leaf's rank is at
+// most 2), indexed by tables: no slot, constructor or accessor per value.
+inline constexpr std::size_t no_param = 3;
+template <class E>
+struct param_rank_of : std::integral_constant<std::size_t, no_param> {};
+template <fixed_string Name, class T, std::size_t R>
+struct param_rank_of<leaf<Name, param_kind, T, R>> : std::integral_constant<std::size_t, R> {};
+
+// The layout's columns: functions templated on the table's size only (see plan.hpp, "the
+// table's derived columns").
+template <std::size_t N>
+constexpr std::array<std::size_t, N> places_by_rank(const std::array<std::size_t, N>& rank) {
+    std::array<std::size_t, N> p{};
+    std::size_t next[no_param + 1]{};
+    for (std::size_t i = 0; i < N; ++i) p[i] = next[rank[i]]++;
+    return p;
+}
+template <std::size_t N>
+constexpr std::array<std::size_t, no_param + 1> counts_by_rank(
+    const std::array<std::size_t, N>& rank) {
+    std::array<std::size_t, no_param + 1> c{};
+    for (const std::size_t r : rank) ++c[r];
+    return c;
+}
+/// The names of the set flags, in order (K of them).
+template <std::size_t K, std::size_t N>
+constexpr std::array<std::string_view, K> names_of_set(
+    const std::array<bool, N>& f, const std::array<std::string_view, N>& names) {
+    std::array<std::string_view, K> out{};
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < N; ++i)
+        if (f[i]) out[k++] = names[i];
+    return out;
+}
+
+template <class List>
+struct param_grad_layout;
+template <class... Es>
+struct param_grad_layout<type_list<Es...>> {
+    static constexpr std::size_t size = sizeof...(Es);
+    /// rank[i]: value i's rank when it is a param, else no_param.
+    static constexpr std::array<std::size_t, size> rank{param_rank_of<typename Es::expr>::value...};
+    /// pos[i]: value i's place in the array of its rank.
+    static constexpr std::array<std::size_t, size> pos = places_by_rank(rank);
+    static constexpr std::array<std::size_t, no_param + 1> counts = counts_by_rank(rank);
 };
-template <fixed_string Name, class T, std::size_t R, class S>
-struct grad_storage<leaf<Name, param_kind, T, R>, S> {
-    using type = xt::xtensor<T, R>;
+
+template <class T, class Layout>
+struct param_grads {
+    std::array<xt::xtensor<T, 0>, Layout::counts[0]> r0;
+    std::array<xt::xtensor<T, 1>, Layout::counts[1]> r1;
+    std::array<xt::xtensor<T, 2>, Layout::counts[2]> r2;
+
+    template <std::size_t R>
+    const auto& of_rank() const noexcept {
+        if constexpr (R == 0)
+            return r0;
+        else if constexpr (R == 1)
+            return r1;
+        else
+            return r2;
+    }
 };
 
 /// Whether an op offers run()'s fused protocol for these operand views:
@@ -95,15 +148,6 @@ requires requires(const Op& op, const shape& s) {
     { op.workspace_size(s, (static_cast<void>(C), s)...) } -> std::convertible_to<std::size_t>;
 }
 struct has_workspace<Op, std::index_sequence<C...>> : std::true_type {};
-
-template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>,
-          class List = typename Plan::entries>
-struct grad_tuple;
-template <class Plan, class T, std::size_t... I, class... Es>
-struct grad_tuple<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
-    using type =
-        flat_store<std::index_sequence<I...>, typename grad_storage<typename Es::expr, T>::type...>;
-};
 
 // ---- one value's steps ------------------------------------------------------------------------
 // Free functions whose template arguments are the op and the operands' element types only: all
@@ -203,8 +247,6 @@ std::string check_operands_of(const Op& op, const value_table<T>& v, const std::
     return op.check_operands(operand_view<operand_t<T, V>>(v, ch[C])...);
 }
 
-template <class T>
-void size_grad(no_storage&, const shape&, T*&) noexcept {}
 /// A param's gradient: an xtensor shaped like the param (resized only when the shape changed).
 template <class G, class T>
 void size_grad(G& g, const shape& d, T*& buffer) {
@@ -371,8 +413,7 @@ class graph {
     template <std::size_t I>
     using expr_at = typename plan_type::template expr_at<I>;
 
-    using grad_tuple = typename detail::grad_tuple<
-        plan_type, typename detail::graph_scalar<typename plan_type::entries>::type>::type;
+    using grad_layout = detail::param_grad_layout<typename plan_type::entries>;
 
   public:
     /// The element type of every computed value (float or double), taken from the leaves.
@@ -492,7 +533,7 @@ class graph {
                 "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
         } else {
             require_backward("grad");
-            return detail::operand_get<s>(param_grads_);
+            return param_grads_.template of_rank<grad_layout::rank[s]>()[grad_layout::pos[s]];
         }
     }
 
@@ -524,18 +565,9 @@ class graph {
 
     /// How many param leaves the graph has, and their names in table order (the order of first
     /// appearance, left to right).
-    static constexpr std::size_t num_params = [] {
-        std::size_t n = 0;
-        for (std::size_t i = 0; i < N; ++i) n += tables::is_leaf[i] && tables::requires_grad[i];
-        return n;
-    }();
-    static constexpr std::array<std::string_view, num_params> param_names = [] {
-        std::array<std::string_view, num_params> names{};
-        std::size_t k = 0;
-        for (std::size_t i = 0; i < N; ++i)
-            if (tables::is_leaf[i] && tables::requires_grad[i]) names[k++] = tables::names[i];
-        return names;
-    }();
+    static constexpr std::size_t num_params = detail::count_set(tables::params);
+    static constexpr std::array<std::string_view, num_params> param_names =
+        detail::names_of_set<num_params>(tables::params, tables::names);
 
     /// The gradient of param `name`, chosen at run time (what `grad<Name>()` holds), after a
     /// backward pass. One function for every param: a caller looping over many params (the
@@ -605,7 +637,7 @@ class graph {
     std::vector<value_type> arena_;                // every computed value, gradient and workspace
     std::vector<detail::buffer_request> buffers_;  // the layout of the arena (grad/memory.hpp)
     fusegrad::memory_report memory_{};
-    grad_tuple param_grads_;
+    detail::param_grads<value_type, grad_layout> param_grads_;
     // vjp_fused_[i]: value i's forward already wrote its first operand's gradient (run() only);
     // its next backward finishes that gradient instead of computing it.
     std::array<bool, N> vjp_fused_{};
@@ -651,33 +683,13 @@ class graph {
         return !tables::is_leaf[i] && tables::requires_grad[i];
     }
     // The last step that reads value i's output.
-    static constexpr std::array<std::size_t, N> output_last = [] {
-        std::array<std::size_t, N> last{};
-        for (std::size_t i = 0; i < N; ++i) {
-            last[i] = i;
-            if (tables::kept[i]) last[i] = end_step;
-            for (std::size_t c = 0; c < tables::arity[i]; ++c) {
-                auto& l = last[tables::child(i, c)];
-                if (l < i) l = i;
-            }
-        }
-        return last;
-    }();
+    static constexpr std::array<std::size_t, N> output_last =
+        detail::output_last_steps<N, tables::max_arity>(tables::kept, tables::arity,
+                                                        tables::operands);
     // The first step that writes value i's gradient (a vjp of a consumer, or its fused forward).
-    static constexpr std::array<std::size_t, N> grad_first = [] {
-        std::array<std::size_t, N> first{};
-        first.fill(end_step);
-        first[root] = backward_step(root);  // the seed
-        for (std::size_t i = 0; i < N; ++i) {
-            if (!has_vjp(i)) continue;
-            for (std::size_t c = 0; c < tables::arity[i]; ++c) {
-                const auto s = tables::child(i, c);
-                const auto at = may_fuse[i] && c == 0 ? i : backward_step(i);
-                if (at < first[s]) first[s] = at;
-            }
-        }
-        return first;
-    }();
+    static constexpr std::array<std::size_t, N> grad_first =
+        detail::grad_first_steps<N, tables::max_arity>(tables::is_leaf, tables::requires_grad,
+                                                       tables::arity, tables::operands, may_fuse);
     // The tables above as the run-time loops read them (grad/runtime.hpp): the loops are
     // compiled once in the library, not once per graph type.
     static constexpr detail::plan_view view{N,
@@ -745,14 +757,26 @@ class graph {
         backward_done_ = false;
         const auto ops = op_addresses();
         detail::plan_buffers<value_type>(view, state(), steps::infer.data(), ops.data());
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            // A braced list, not a fold: clang nests a fold's N operands (its limit is 256).
-            const int sized[] = {
-                (detail::size_grad(detail::operand_get<I>(param_grads_), shapes_[I], grads_[I]),
-                 0)...};
-            (void)sized;
+        for (std::size_t i = 0; i < N; ++i) {
+            const std::size_t p = grad_layout::pos[i];
+            // (A rank without params has an empty array: its branch is not built.)
+            switch (grad_layout::rank[i]) {
+                case 0:
+                    if constexpr (grad_layout::counts[0] > 0)
+                        detail::size_grad(param_grads_.r0[p], shapes_[i], grads_[i]);
+                    break;
+                case 1:
+                    if constexpr (grad_layout::counts[1] > 0)
+                        detail::size_grad(param_grads_.r1[p], shapes_[i], grads_[i]);
+                    break;
+                case 2:
+                    if constexpr (grad_layout::counts[2] > 0)
+                        detail::size_grad(param_grads_.r2[p], shapes_[i], grads_[i]);
+                    break;
+                default:
+                    break;  // not a param: its gradient lives in the arena
+            }
         }
-        (std::make_index_sequence<N>{});
         dirty_ = false;
     }
 

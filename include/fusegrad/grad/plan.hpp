@@ -310,6 +310,133 @@ constexpr std::array<std::size_t, M> operand_slots(std::index_sequence<Ids...>) 
     return {Ids...};
 }
 
+/// What a table entry keeps of its expression at run time: the op object for a node (empty
+/// for a stateless op), nothing for a leaf (its binding lives in `bound_values::leaves`).
+struct no_state {};
+template <class E>
+struct state_of {
+    using type = no_state;
+};
+template <class Op, class... C>
+struct state_of<node<Op, C...>> {
+    using type = Op;
+};
+
+/// Whether an op object carries data (a scale factor, an option) that the graph must keep per
+/// value. A stateless op is an empty class: every value of that op points at one shared object.
+template <class S>
+inline constexpr bool has_state_v = !std::is_same_v<S, no_state> && !std::is_empty_v<S>;
+template <class S>
+inline const S shared_op{};
+/// The shared object of a stateless op; null for a leaf and for an op with state (its object
+/// lives in the graph, `bound_values::ops`).
+///
+/// Compile cost: one instantiation per op type. A slot per value (the store this replaced)
+/// instantiated a constructor and an accessor per value of every graph.
+template <class S>
+constexpr const void* shared_op_address() noexcept {
+    if constexpr (std::is_same_v<S, no_state> || has_state_v<S>)
+        return nullptr;
+    else
+        return &shared_op<S>;
+}
+
+// ---- the table's derived columns ---------------------------------------------------------------
+// Functions templated on the table's sizes only, not lambdas in plan_tables' initializers: a
+// lambda there is a class with an operator(), a static invoker and a conversion, three
+// functions in g++'s call graph (-fdump-ipa-cgraph), each named after plan_tables, whose name
+// spells every entry. Without them a 128-layer MLP's TU peaks 14 MB lower (g++ 12 -O2, same
+// time within the noise).
+
+/// a[i] && b[i].
+template <std::size_t N>
+constexpr std::array<bool, N> both_set(const std::array<bool, N>& a,
+                                       const std::array<bool, N>& b) noexcept {
+    std::array<bool, N> f{};
+    for (std::size_t i = 0; i < N; ++i) f[i] = a[i] && b[i];
+    return f;
+}
+/// How many flags are set.
+template <std::size_t N>
+constexpr std::size_t count_set(const std::array<bool, N>& f) noexcept {
+    std::size_t k = 0;
+    for (const bool b : f) k += b ? 1 : 0;
+    return k;
+}
+/// The indices of the set flags, in order (K of them).
+template <std::size_t K, std::size_t N>
+constexpr std::array<std::size_t, K> indices_of_set(const std::array<bool, N>& f) noexcept {
+    std::array<std::size_t, K> ids{};
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < N; ++i)
+        if (f[i]) ids[k++] = i;
+    return ids;
+}
+/// Each set flag's place among the set flags; N where the flag is not set.
+template <std::size_t N>
+constexpr std::array<std::size_t, N> places_of_set(const std::array<bool, N>& f) noexcept {
+    std::array<std::size_t, N> at{};
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < N; ++i) at[i] = f[i] ? k++ : N;
+    return at;
+}
+/// N rows of M operand ids as one row-major array.
+template <std::size_t N, std::size_t M>
+constexpr std::array<std::size_t, N * M> flatten_rows(
+    const std::array<std::array<std::size_t, M>, N>& rows) noexcept {
+    std::array<std::size_t, N * M> f{};
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t c = 0; c < M; ++c) f[i * M + c] = rows[i][c];
+    return f;
+}
+/// See plan_tables::kept.
+template <std::size_t N, std::size_t M>
+constexpr std::array<bool, N> kept_values(const std::array<bool, N>& is_leaf,
+                                          const std::array<bool, N>& requires_grad,
+                                          const std::array<std::size_t, N>& arity,
+                                          const std::array<std::size_t, N * M>& operands,
+                                          const std::array<keeps, N>& reads) noexcept {
+    std::array<bool, N> k{};
+    k[N - 1] = true;
+    for (std::size_t i = 0; i < N; ++i) {
+        if (is_leaf[i]) k[i] = true;
+        if (is_leaf[i] || !requires_grad[i]) continue;  // no vjp runs
+        if (reads[i].has_output()) k[i] = true;
+        for (std::size_t c = 0; c < arity[i]; ++c)
+            if (reads[i].has_operand(c)) k[operands[i * M + c]] = true;
+    }
+    return k;
+}
+/// See plan_tables::consumers.
+template <std::size_t N, std::size_t M>
+constexpr std::array<std::size_t, N> consumer_counts(
+    const std::array<std::size_t, N>& arity,
+    const std::array<std::size_t, N * M>& operands) noexcept {
+    std::array<std::size_t, N> n{};
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t c = 0; c < arity[i]; ++c) ++n[operands[i * M + c]];
+    return n;
+}
+/// See plan_tables::accumulate.
+template <std::size_t N, std::size_t M>
+constexpr std::array<bool, N * M> accumulate_flags(
+    const std::array<bool, N>& is_leaf, const std::array<bool, N>& requires_grad,
+    const std::array<std::size_t, N>& arity,
+    const std::array<std::size_t, N * M>& operands) noexcept {
+    std::array<bool, N * M> acc{};
+    std::array<bool, N> written{};
+    for (std::size_t i = N; i-- > 0;) {
+        if (is_leaf[i] || !requires_grad[i]) continue;
+        for (std::size_t c = 0; c < arity[i]; ++c) {
+            const auto s = operands[i * M + c];
+            if (!requires_grad[s]) continue;
+            acc[i * M + c] = written[s];
+            written[s] = true;
+        }
+    }
+    return acc;
+}
+
 template <class List>
 struct plan_tables;
 
@@ -317,12 +444,23 @@ template <class... Es>
 struct plan_tables<type_list<Es...>> {
     static constexpr std::size_t size = sizeof...(Es);
     static constexpr std::size_t max_arity = std::max({std::size_t{1}, Es::operand_ids::size()...});
-    using slots = std::array<std::size_t, max_arity>;
 
     static constexpr std::array<bool, size> is_leaf{leaf_t<typename Es::expr>::value...};
     static constexpr std::array<bool, size> requires_grad{
         requires_grad_t<typename Es::expr>::value...};
     static constexpr std::array<std::size_t, size> arity{Es::operand_ids::size()...};
+    /// params[i]: value i is a param (a leaf that takes a gradient).
+    static constexpr std::array<bool, size> params = both_set(is_leaf, requires_grad);
+    /// shared_ops[i]: the one object of value i's op when the op is stateless, else null.
+    static constexpr std::array<const void*, size> shared_ops{
+        shared_op_address<typename state_of<typename Es::expr>::type>()...};
+    /// The values whose op has state, in id order, and each value's place among them.
+    static constexpr std::array<bool, size> stateful{
+        has_state_v<typename state_of<typename Es::expr>::type>...};
+    static constexpr std::size_t stateful_count = count_set(stateful);
+    static constexpr std::array<std::size_t, stateful_count> stateful_ids =
+        indices_of_set<stateful_count>(stateful);
+    static constexpr std::array<std::size_t, size> stateful_index = places_of_set(stateful);
     /// names[i]: the name of value i when it is a named leaf, else empty.
     static constexpr std::array<std::string_view, size> names{
         detail::leaf_name_of(static_cast<const typename Es::expr*>(nullptr))...};
@@ -337,13 +475,8 @@ struct plan_tables<type_list<Es...>> {
         detail::is_label_leaf(static_cast<const typename Es::expr*>(nullptr))...};
     /// operands[i * max_arity + c]: the id of value i's operand c (row-major, size × max_arity,
     /// one flat array: the graph's run-time loops read it through a pointer, grad/runtime.hpp).
-    static constexpr std::array<std::size_t, size* max_arity> operands = [] {
-        const std::array<slots, size> rows{operand_slots<max_arity>(typename Es::operand_ids{})...};
-        std::array<std::size_t, size * max_arity> f{};
-        for (std::size_t i = 0; i < size; ++i)
-            for (std::size_t c = 0; c < max_arity; ++c) f[i * max_arity + c] = rows[i][c];
-        return f;
-    }();
+    static constexpr std::array<std::size_t, size* max_arity> operands =
+        flatten_rows<size, max_arity>({operand_slots<max_arity>(typename Es::operand_ids{})...});
     /// The id of value i's operand c.
     static constexpr std::size_t child(std::size_t i, std::size_t c) noexcept {
         return operands[i * max_arity + c];
@@ -355,45 +488,19 @@ struct plan_tables<type_list<Es...>> {
 
     /// kept[i]: a backward reads value i's output (its own vjp or a consumer's, as declared),
     /// or it is the graph's value. Leaves count as kept: they are the caller's arrays.
-    static constexpr std::array<bool, size> kept = [] {
-        std::array<bool, size> k{};
-        k[size - 1] = true;
-        for (std::size_t i = 0; i < size; ++i) {
-            if (is_leaf[i]) k[i] = true;
-            if (is_leaf[i] || !requires_grad[i]) continue;  // no vjp runs
-            if (reads[i].has_output()) k[i] = true;
-            for (std::size_t c = 0; c < arity[i]; ++c)
-                if (reads[i].has_operand(c)) k[child(i, c)] = true;
-        }
-        return k;
-    }();
+    static constexpr std::array<bool, size> kept =
+        kept_values<size, max_arity>(is_leaf, requires_grad, arity, operands, reads);
 
     /// consumers[i]: how many operand slots of other values read value i (a value read twice
     /// by one op, `add(x, x)`, counts twice). The root has none.
-    static constexpr std::array<std::size_t, size> consumers = [] {
-        std::array<std::size_t, size> n{};
-        for (std::size_t i = 0; i < size; ++i)
-            for (std::size_t c = 0; c < arity[i]; ++c) ++n[child(i, c)];
-        return n;
-    }();
+    static constexpr std::array<std::size_t, size> consumers =
+        consumer_counts<size, max_arity>(arity, operands);
 
     /// accumulate[i * max_arity + c]: whether value i's vjp adds into (rather than overwrites)
     /// the gradient of its operand c, i.e. whether a use met earlier in the backward pass wrote
     /// it first (row-major as `operands`).
-    static constexpr std::array<bool, size* max_arity> accumulate = [] {
-        std::array<bool, size * max_arity> acc{};
-        std::array<bool, size> written{};
-        for (std::size_t i = size; i-- > 0;) {
-            if (is_leaf[i] || !requires_grad[i]) continue;
-            for (std::size_t c = 0; c < arity[i]; ++c) {
-                const auto s = child(i, c);
-                if (!requires_grad[s]) continue;
-                acc[i * max_arity + c] = written[s];
-                written[s] = true;
-            }
-        }
-        return acc;
-    }();
+    static constexpr std::array<bool, size* max_arity> accumulate =
+        accumulate_flags<size, max_arity>(is_leaf, requires_grad, arity, operands);
 };
 
 /// Everything compile() knows before seeing a shape.
@@ -419,25 +526,15 @@ struct plan {
 template <class Seq, class... Ts>
 using flat_store = operand_list<Seq, Ts...>;
 
-/// What a table entry keeps of its expression at run time: the op object for a node (empty
-/// for a stateless op), nothing for a leaf (its binding lives in `bound_values::leaves`).
-struct no_state {};
-template <class E>
-struct state_of {
-    using type = no_state;
-};
-template <class Op, class... C>
-struct state_of<node<Op, C...>> {
-    using type = Op;
-};
-
-template <class Plan, class Seq = std::make_index_sequence<Plan::size>,
-          class List = typename Plan::entries>
+/// The values' op objects, as the graph keeps them: only ops with state (a scale factor, an
+/// option) have a slot, in id order; see `shared_op` for the others.
+template <class Plan, class Seq = std::make_index_sequence<Plan::tables::stateful_count>>
 struct op_store_of;
-template <class Plan, std::size_t... I, class... Es>
-struct op_store_of<Plan, std::index_sequence<I...>, type_list<Es...>> {
-    using type =
-        flat_store<std::index_sequence<I...>, typename state_of<typename Es::expr>::type...>;
+template <class Plan, std::size_t... K>
+struct op_store_of<Plan, std::index_sequence<K...>> {
+    using type = flat_store<
+        std::index_sequence<K...>,
+        typename state_of<typename Plan::template expr_at<Plan::tables::stateful_ids[K]>>::type...>;
 };
 
 /// Where a walk of the expression reports the leaves it meets. Not a template: the walk's
@@ -482,21 +579,20 @@ template <class Plan>
 struct bound_values {
     static constexpr std::size_t N = Plan::size;
     std::array<array_binding, N> leaves{};
-    typename op_store_of<Plan>::type ops{};
+    typename op_store_of<Plan>::type ops{};  // the ops with state only
 
-    /// The op object of value I (a node).
-    template <std::size_t I>
-    const auto& op() const noexcept {
-        return operand_get<I>(ops);
-    }
-
-    /// Where each value's op object sits (a leaf's slot holds nothing): what the graph's step
-    /// tables and the printers pass to their per-op functions.
+    /// Where each value's op object sits (null for a leaf): what the graph's step tables and
+    /// the printers pass to their per-op functions.
     std::array<const void*, N> op_addresses() const noexcept {
-        return [&]<std::size_t... I>(std::index_sequence<I...>) {
-            return std::array<const void*, N>{static_cast<const void*>(&operand_get<I>(ops))...};
+        using tables = typename Plan::tables;
+        std::array<const void*, N> at = tables::shared_ops;
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            // A braced list, not a fold: clang nests a fold's operands (its limit is 256).
+            const int done[] = {0, (at[tables::stateful_ids[K]] = &operand_get<K>(ops), 0)...};
+            (void)done;
         }
-        (std::make_index_sequence<N>{});
+        (std::make_index_sequence<tables::stateful_count>{});
+        return at;
     }
 
     /// Walks `e` once. Returns the name of a leaf bound to two different arrays, or an empty
@@ -519,7 +615,11 @@ struct bound_values {
         } else if constexpr (leaf_t<E>::value) {  // a constant
             b.at(index_of_key_v<key_of_t<E, Path>, typename Plan::entries>, e.ref, false);
         } else {
-            operand_get<index_of_key_v<key_of_t<E, Path>, typename Plan::entries>>(ops) = e.op;
+            if constexpr (has_state_v<std::remove_cvref_t<decltype(e.op)>>) {
+                constexpr std::size_t id =
+                    index_of_key_v<key_of_t<E, Path>, typename Plan::entries>;
+                operand_get<Plan::tables::stateful_index[id]>(ops) = e.op;
+            }
             walk_operands(e, Path{}, b, std::make_index_sequence<E::arity>{});
         }
     }

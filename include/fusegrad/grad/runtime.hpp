@@ -10,6 +10,7 @@
 /// specialised each of them per graph type, and in the gradient-law tests they were half of the
 /// object code and a third of the compile time (docs/rewrite-rules.md, "Compile cost").
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -60,6 +61,44 @@ constexpr std::size_t schedule_end(std::size_t n) noexcept {
 }
 constexpr std::size_t schedule_backward_step(std::size_t n, std::size_t i) noexcept {
     return 2 * n - 1 - i;
+}
+
+/// output_last[i]: the last step that reads value i's output (end_step when a backward or the
+/// caller reads it: `kept`). M is the operand table's row length.
+template <std::size_t N, std::size_t M>
+constexpr std::array<std::size_t, N> output_last_steps(
+    const std::array<bool, N>& kept, const std::array<std::size_t, N>& arity,
+    const std::array<std::size_t, N * M>& operands) noexcept {
+    std::array<std::size_t, N> last{};
+    for (std::size_t i = 0; i < N; ++i) {
+        last[i] = i;
+        if (kept[i]) last[i] = schedule_end(N);
+        for (std::size_t c = 0; c < arity[i]; ++c) {
+            auto& l = last[operands[i * M + c]];
+            if (l < i) l = i;
+        }
+    }
+    return last;
+}
+/// grad_first[i]: the first step that writes value i's gradient (a consumer's vjp, or its own
+/// fused forward where may_fuse allows it; the root's is the seed).
+template <std::size_t N, std::size_t M>
+constexpr std::array<std::size_t, N> grad_first_steps(
+    const std::array<bool, N>& is_leaf, const std::array<bool, N>& requires_grad,
+    const std::array<std::size_t, N>& arity, const std::array<std::size_t, N * M>& operands,
+    const std::array<bool, N>& may_fuse) noexcept {
+    std::array<std::size_t, N> first{};
+    first.fill(schedule_end(N));
+    first[N - 1] = schedule_backward_step(N, N - 1);  // the seed
+    for (std::size_t i = 0; i < N; ++i) {
+        if (is_leaf[i] || !requires_grad[i]) continue;  // no vjp
+        for (std::size_t c = 0; c < arity[i]; ++c) {
+            const auto s = operands[i * M + c];
+            const auto at = may_fuse[i] && c == 0 ? i : schedule_backward_step(N, i);
+            if (at < first[s]) first[s] = at;
+        }
+    }
+    return first;
 }
 
 /// A plan's tables (grad/plan.hpp, `plan_tables`) and the graph's schedule, as run-time arrays

@@ -12,6 +12,7 @@
 /// value once and shares it, and fusing one use would compute it twice (a softmax that is also
 /// an output, say).
 
+#include <array>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -94,25 +95,19 @@ template <class Rules, class Op, std::size_t Arity>
 struct candidate_rules;
 template <class... R, class Op, std::size_t Arity>
 struct candidate_rules<rule_set<R...>, Op, Arity> {
-    struct picks {
-        std::size_t at[sizeof...(R) > 0 ? sizeof...(R) : 1]{};
-        std::size_t count = 0;
-    };
-    static constexpr picks chosen = [] {
-        constexpr bool may[] = {head_may_match<typename R::pattern_type, Op, Arity>::value...,
-                                false};
-        picks p{};
-        for (std::size_t i = 0; i < sizeof...(R); ++i)
-            if (may[i]) p.at[p.count++] = i;
-        return p;
-    }();
+    // Arrays and functions templated on sizes, not a lambda: see plan.hpp, "the table's
+    // derived columns".
+    static constexpr std::array<bool, sizeof...(R)> may{
+        head_may_match<typename R::pattern_type, Op, Arity>::value...};
+    static constexpr std::size_t count = count_set(may);
+    static constexpr std::array<std::size_t, count> at = indices_of_set<count>(may);
     template <class Seq>
     struct pick;
     template <std::size_t... J>
     struct pick<std::index_sequence<J...>> {
-        using type = std::index_sequence<chosen.at[J]...>;
+        using type = std::index_sequence<at[J]...>;
     };
-    using type = typename pick<std::make_index_sequence<chosen.count>>::type;
+    using type = typename pick<std::make_index_sequence<count>>::type;
 };
 
 /// The first of candidates K... whose flag is set, or `none`.
@@ -239,30 +234,33 @@ auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
 /// The pure values (not leaves) of E that more than one operand slot reads: fusing inside
 /// one of them would compute it twice. Picked by index from the table: no fold over the whole
 /// table (clang nests a fold's operands, and stops at 256) and no lookup per entry.
+/// Values that are not leaves, read by more than one operand slot, and pure.
+template <std::size_t N>
+constexpr std::array<bool, N> read_twice_pure(const std::array<bool, N>& is_leaf,
+                                              const std::array<std::size_t, N>& consumers,
+                                              const std::array<bool, N>& pure) noexcept {
+    std::array<bool, N> f{};
+    for (std::size_t i = 0; i < N; ++i) f[i] = !is_leaf[i] && consumers[i] > 1 && pure[i];
+    return f;
+}
+
 template <class Plan, class List = typename Plan::entries>
 struct shared_values;
 template <class Plan, class... Es>
 struct shared_values<Plan, type_list<Es...>> {
     static constexpr std::size_t N = sizeof...(Es);
-    struct picks {
-        std::size_t at[N]{};
-        std::size_t count = 0;
-    };
-    static constexpr picks chosen = [] {
-        constexpr bool pure[] = {pure_t<typename Es::expr>::value...};
-        picks p{};
-        for (std::size_t i = 0; i < N; ++i)
-            if (!Plan::tables::is_leaf[i] && Plan::tables::consumers[i] > 1 && pure[i])
-                p.at[p.count++] = i;
-        return p;
-    }();
+    static constexpr std::array<bool, N> pure{pure_t<typename Es::expr>::value...};
+    static constexpr std::array<bool, N> shared =
+        read_twice_pure(Plan::tables::is_leaf, Plan::tables::consumers, pure);
+    static constexpr std::size_t count = count_set(shared);
+    static constexpr std::array<std::size_t, count> at = indices_of_set<count>(shared);
     template <class Seq>
     struct pick;
     template <std::size_t... J>
     struct pick<std::index_sequence<J...>> {
-        using type = type_list<typename type_at_t<chosen.at[J], type_list<Es...>>::expr...>;
+        using type = type_list<typename type_at_t<at[J], type_list<Es...>>::expr...>;
     };
-    using type = typename pick<std::make_index_sequence<chosen.count>>::type;
+    using type = typename pick<std::make_index_sequence<count>>::type;
 };
 template <class E>
 using shared_values_t = typename shared_values<plan<E>>::type;
