@@ -4,11 +4,12 @@
 # compiled with -O2 -c. A representation that spells the whole graph in per-value names, or
 # walks it per path, makes these grow quadratically or worse; each doubling of the depth may
 # multiply them by at most the bounds below (2 is linear). Measured on g++ 12.2 (2026-12-06,
-# graph loops in the library): object 409 / 725 / 1550 KB, longest symbol 5755 / 11132 / 22012
-# characters (the object is mostly symbol and section names; with the loops in the header 471 /
-# 822 / 1719 KB; 2026-12-02: 339 / 669 / 1511 KB).
+# no slot per value in the graph): object 431 / 780 / 1659 KB, longest symbol 5755 / 11132 /
+# 22012 characters (the object is mostly symbol and section names; before, 409 / 725 / 1550
+# KB; with the loops in the header 471 / 822 / 1719 KB; 2026-12-02: 339 / 669 / 1511 KB).
 # With a fast gradcheck (-DFUSEGRAD_GRADCHECK) the object at depth 32 and 64 may also grow at
-# most 2.3x: 940 / 1613 / 3099 KB at depth 16 / 32 / 64 (2026-12-06); before the checker's
+# most 2.3x: 1679 / 3268 KB at depth 32 / 64 (2026-12-06; earlier 940 / 1613 / 3099 KB at
+# depth 16 / 32 / 64); before the checker's
 # copies stopped instantiating a function per leaf named after the whole model, 1231 / 2371 /
 # 6619 KB (2.79x from 32 to 64).
 #   proxies.sh <c++ compiler> <repository root> <generated include dir (build/generated/include)>

@@ -307,11 +307,23 @@ template <std::size_t M>
 leaf_source::leaf_source(const with_leaves<M>& x) noexcept
     : slots(x.leaves.slots), count(M), conflict(x.leaves.conflict) {}
 
-/// A node's op (empty for a stateless op), as its first base: `node<Op, A, B>{op, {a, b}}`
-/// initializes it from `op` and the second base from `{a, b}`.
-template <class Op>
-struct op_part {
+/// A node's arity and rank: static members of a class named by the two numbers, which every
+/// node of that shape shares. Declared in the node, each would be a variable named after the
+/// node, whose mangled name spells its whole subexpression (two per node of a deep model).
+template <std::size_t Arity, std::size_t Rank>
+struct node_sizes {
+    static constexpr std::size_t arity = Arity;
+    static constexpr std::size_t rank = Rank;
+};
+/// A node's op (empty for a stateless op) and its sizes, as its first base:
+/// `node<Op, A, B>{op, {a, b}}` initializes it from `op` and the second base from `{a, b}`.
+/// (A constructor, so that the empty node_sizes base needs no initializer of its own.)
+template <class Op, std::size_t Arity, std::size_t Rank>
+struct op_part : node_sizes<Arity, Rank> {
     [[no_unique_address]] Op op;
+    constexpr op_part() = default;
+    constexpr op_part(Op o) noexcept(std::is_nothrow_move_constructible_v<Op>)
+        : op(static_cast<Op&&>(o)) {}
 };
 /// A node with state below holds its operands by value.
 template <class Seq, class... C>
@@ -357,12 +369,10 @@ using operands = detail::operand_list<std::index_sequence_for<C...>, C...>;
 /// deep model their total grows with the square of its depth (a 128-layer MLP: a constructor
 /// for the node and one for its storage, per node, took 2 s of g++'s time).
 template <class Op, class... Children>
-struct node : detail::op_part<Op>,
+struct node : detail::op_part<Op, sizeof...(Children), Op::template result_rank<Children::rank...>>,
               detail::operand_part_of<detail::is_pure_expr<node<Op, Children...>>::value,
                                       Children...>::type {
     using op_type = Op;
-    static constexpr std::size_t arity = sizeof...(Children);
-    static constexpr std::size_t rank = Op::template result_rank<Children::rank...>;
     /// A pure node's distinct named leaves, in the order its store holds them.
     using leaf_types = typename std::conditional_t<detail::is_pure_expr<node>::value,
                                                    detail::operand_part_of<true, Children...>,

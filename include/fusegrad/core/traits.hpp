@@ -73,12 +73,17 @@ inline constexpr bool requires_grad_v = detail::expr_traits<E>::requires_grad::v
 template <expression E>
 inline constexpr bool is_pure_v = detail::expr_traits<E>::is_pure::value;
 
-/// True for a leaf holding integer class indices.
+/// True for a leaf holding integer class indices. (The class is what the library's own
+/// builders test: a variable template instantiated per node type costs g++ a variable named
+/// after the whole node.)
 template <class E>
-inline constexpr bool is_index_leaf_v = false;
+struct is_index_leaf : std::false_type {};
 template <fixed_string Name, class T>
 requires std::integral<T>
-inline constexpr bool is_index_leaf_v<leaf<Name, labels_kind, T, 1>> = true;
+struct is_index_leaf<leaf<Name, labels_kind, T, 1>> : std::true_type {
+};
+template <class E>
+inline constexpr bool is_index_leaf_v = is_index_leaf<E>::value;
 
 /// The element type of E's value: the leaf's for a leaf, the graph's scalar for a node.
 template <class E, class Scalar>

@@ -26,7 +26,7 @@ namespace detail {
 /// make_node for the built-in builders: labels are not values.
 template <class Op, class... C>
 auto make_value_node(Op op, C&&... c) {
-    static_assert((!is_index_leaf_v<std::remove_cvref_t<C>> && ...),
+    static_assert(all_true({!is_index_leaf<std::remove_cvref_t<C>>::value...}),
                   "class-index labels can only be the second operand of fg::nll");
     return node<Op, std::remove_cvref_t<C>...>{static_cast<Op&&>(op), {static_cast<C&&>(c)...}};
 }

@@ -110,11 +110,13 @@ struct param_grad_layout<type_list<Es...>> {
     static constexpr std::array<std::size_t, no_param + 1> counts = counts_by_rank(rank);
 };
 
-template <class T, class Layout>
+/// The params' gradients, K0 of rank 0, K1 of rank 1, K2 of rank 2. Named by the counts, not
+/// the layout: its functions' names then do not spell the table.
+template <class T, std::size_t K0, std::size_t K1, std::size_t K2>
 struct param_grads {
-    std::array<xt::xtensor<T, 0>, Layout::counts[0]> r0;
-    std::array<xt::xtensor<T, 1>, Layout::counts[1]> r1;
-    std::array<xt::xtensor<T, 2>, Layout::counts[2]> r2;
+    std::array<xt::xtensor<T, 0>, K0> r0;
+    std::array<xt::xtensor<T, 1>, K1> r1;
+    std::array<xt::xtensor<T, 2>, K2> r2;
 
     template <std::size_t R>
     const auto& of_rank() const noexcept {
@@ -637,7 +639,9 @@ class graph {
     std::vector<value_type> arena_;                // every computed value, gradient and workspace
     std::vector<detail::buffer_request> buffers_;  // the layout of the arena (grad/memory.hpp)
     fusegrad::memory_report memory_{};
-    detail::param_grads<value_type, grad_layout> param_grads_;
+    detail::param_grads<value_type, grad_layout::counts[0], grad_layout::counts[1],
+                        grad_layout::counts[2]>
+        param_grads_;
     // vjp_fused_[i]: value i's forward already wrote its first operand's gradient (run() only);
     // its next backward finishes that gradient instead of computing it.
     std::array<bool, N> vjp_fused_{};
