@@ -675,17 +675,10 @@ class graph {
     }
 
     // ---- the schedule (grad/memory.hpp): forward of i at step i, its backward at 2N − 1 − i ----
-    static constexpr std::size_t end_step = detail::schedule_end(N);
-    static constexpr std::size_t backward_step(std::size_t i) {
-        return detail::schedule_backward_step(N, i);
-    }
     using steps = detail::step_tables<plan_type, value_type>;
     // may_fuse[i]: run() may write value i's first operand's gradient in its forward.
     static constexpr const std::array<bool, N>& may_fuse = steps::may_fuse;
     std::array<const void*, N> op_addresses() const noexcept { return values_.op_addresses(); }
-    static constexpr bool has_vjp(std::size_t i) {
-        return !tables::is_leaf[i] && tables::requires_grad[i];
-    }
     // The last step that reads value i's output.
     static constexpr std::array<std::size_t, N> output_last =
         detail::output_last_steps<N, tables::max_arity>(tables::kept, tables::arity,
