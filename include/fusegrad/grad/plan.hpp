@@ -13,8 +13,8 @@
 /// forward runs the table in order and backward runs it in reverse.
 ///
 /// Compile cost: type lookups by index go through one inheritance table per list (no recursive
-/// `std::tuple_element`), pure subtrees carry no tree path, and the op state and gradient
-/// storage are flat structs indexed by id (no recursive `std::tuple`).
+/// `std::tuple_element`), pure subtrees carry no tree path, only ops with state get a slot in a
+/// flat struct indexed by id (no recursive `std::tuple`), and derived columns are functions.
 
 #include <algorithm>
 #include <array>

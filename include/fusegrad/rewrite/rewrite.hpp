@@ -231,9 +231,6 @@ auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
     }
 }
 
-/// The pure values (not leaves) of E that more than one operand slot reads: fusing inside
-/// one of them would compute it twice. Picked by index from the table: no fold over the whole
-/// table (clang nests a fold's operands, and stops at 256) and no lookup per entry.
 /// Values that are not leaves, read by more than one operand slot, and pure.
 template <std::size_t N>
 constexpr std::array<bool, N> read_twice_pure(const std::array<bool, N>& is_leaf,
@@ -243,6 +240,9 @@ constexpr std::array<bool, N> read_twice_pure(const std::array<bool, N>& is_leaf
     for (std::size_t i = 0; i < N; ++i) f[i] = !is_leaf[i] && consumers[i] > 1 && pure[i];
     return f;
 }
+/// The pure values (not leaves) of E that more than one operand slot reads: fusing inside
+/// one of them would compute it twice. Picked by index from the table: no fold over the whole
+/// table (clang nests a fold's operands, and stops at 256) and no lookup per entry.
 
 template <class Plan, class List = typename Plan::entries>
 struct shared_values;
