@@ -431,8 +431,14 @@ struct micro {
             }
             return;
         }
+        // Unrolled, as every other loop over acc: one loop with a run-time index makes GCC keep
+        // acc in memory for the whole kernel (zeroed on the stack before the k loop, stored
+        // there after it and loaded back: three memory operations per accumulator and tile,
+        // which Zen 4's one 256-bit store per cycle paid for at small k).
         alignas(64) T buf[MR * NR];
+#pragma GCC unroll 16
         for (std::size_t r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
             for (std::size_t v = 0; v < NV; ++v) acc[r][v].store_aligned(buf + r * NR + v * L);
         }
         std::size_t r0 = 0;
@@ -791,6 +797,8 @@ template <class A, class T, std::size_t N>
 inline void hsums512(const xsimd::batch<T, A> (&v)[N], T* out) {
     using H = half_sums<A, T>;
     constexpr std::size_t G = H::G;
+    // Unrolled: an index known only at run time would keep the caller's accumulators in memory.
+#pragma GCC unroll 8
     for (std::size_t g = 0; g < N; g += G) {
         typename H::half f[G];
 #pragma GCC unroll 8
