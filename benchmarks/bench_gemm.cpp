@@ -4,7 +4,9 @@
 // (256×784×256) and a square 1024³, in float and double. After the usual table it prints GFLOP/s
 // and the ratio fusegrad / OpenBLAS per shape (best run of each); then the thread table: float
 // on the active set, 1 thread against all (at least 2) on the products of an MLP step and on
-// the shapes above (filter it with --benchmark_filter=threads).
+// the shapes above (filter it with --benchmark_filter=threads); then the depth-block table: the
+// blocked path's depth block (tuned per micro-architecture) at 256 and 512 on one thread
+// (--benchmark_filter=depth).
 //
 // Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./bench_gemm [--benchmark_filter=...]
 // (openblas_set_num_threads(1) is also called; OMP_NUM_THREADS keeps fusegrad on one thread).
@@ -206,6 +208,49 @@ void print_threads(const ratio_reporter& rep) {
     }
 }
 
+// The depth-block table: the blocked path's KC (kernels::gemm_depth_block, chosen per
+// micro-architecture) at 256 and 512, float, the active set, 1 thread, on the shapes whose k
+// spans several blocks (filter it with --benchmark_filter=depth).
+const shape kDepthShapes[] = {
+    {"MLP_256x784x256", false, false, 256, 256, 784},
+    {"square_1024", false, false, 1024, 1024, 1024},
+    {"tall_2048x256x2048", false, false, 2048, 256, 2048},
+};
+constexpr std::size_t kDepthBlocks[] = {256, 512};
+
+std::string depth_name(const shape& s, std::size_t kc) {
+    return std::string("gemm/") + s.name + "/float/depth:" + std::to_string(kc);
+}
+
+void register_depths() {
+    for (const auto& s : kDepthShapes) {
+        for (const std::size_t kc : kDepthBlocks) {
+            benchmark::RegisterBenchmark(depth_name(s, kc).c_str(),
+                                         [s, kc](benchmark::State& st) {
+                                             const std::size_t saved = fusegrad::nn::num_threads();
+                                             fusegrad::nn::set_num_threads(1);
+                                             const fk::gemm_depth_block_scope scope(kc);
+                                             run_fusegrad<float>(st, s, fk::active_arch());
+                                             fusegrad::nn::set_num_threads(saved);
+                                         })
+                ->Unit(benchmark::kNanosecond)
+                ->UseRealTime();
+        }
+    }
+}
+
+void print_depths(const ratio_reporter& rep) {
+    std::printf(
+        "\nshape                  depth 256 us  depth 512 us  256 / 512  (float, %s, 1 "
+        "thread; this CPU's default: %zu)\n",
+        std::string(fk::arch_name(fk::active_arch())).c_str(), fk::gemm_depth_block());
+    for (const auto& s : kDepthShapes) {
+        const double a = rep.best(depth_name(s, 256)), b = rep.best(depth_name(s, 512));
+        if (a == 0.0 || b == 0.0) continue;
+        std::printf("%-22s %12.1f %13.1f %10.3f\n", s.name, a / 1e3, b / 1e3, a / b);
+    }
+}
+
 template <class T>
 void print_ratios(const ratio_reporter& rep) {
     for (const auto& s : kShapes) {
@@ -232,6 +277,7 @@ int main(int argc, char** argv) {
     register_all<float>();
     register_all<double>();
     register_threads();
+    register_depths();
     benchmark::Initialize(&argc, argv);
     fusegrad::bench::print_machine();
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
@@ -243,6 +289,7 @@ int main(int argc, char** argv) {
     print_ratios<float>(rep);
     print_ratios<double>(rep);
     print_threads(rep);
+    print_depths(rep);
     benchmark::Shutdown();
     return 0;
 }

@@ -104,6 +104,38 @@ arch initial_choice() {
 // -1 until the first active_arch() call decides.
 std::atomic<int> g_active{-1};
 
+cpu_id read_cpu() {
+    cpu_id id;
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return id;
+    char vendor[12];
+    for (int i = 0; i < 4; ++i) {
+        vendor[i] = static_cast<char>(ebx >> (8 * i));
+        vendor[4 + i] = static_cast<char>(edx >> (8 * i));
+        vendor[8 + i] = static_cast<char>(ecx >> (8 * i));
+    }
+    id.vendor.assign(vendor, 12);
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return id;
+    const unsigned base_family = (eax >> 8) & 0xf;
+    const unsigned base_model = (eax >> 4) & 0xf;
+    id.family = base_family == 0xf ? base_family + ((eax >> 20) & 0xff) : base_family;
+    id.model = base_family == 0x6 || base_family == 0xf ? base_model | (((eax >> 16) & 0xf) << 4)
+                                                        : base_model;
+#endif
+    return id;
+}
+
+/// The measured depth block for this CPU (see gemm_depth_block's comment in arch.hpp).
+std::size_t tuned_depth_block() {
+    const cpu_id& cpu = this_cpu();
+    if (cpu.vendor == "AuthenticAMD" && cpu.family == 25 && cpu_has(arch::avx512f)) return 512;
+    return 256;
+}
+
+// 0 until the first gemm_depth_block() call decides.
+std::atomic<std::size_t> g_depth_block{0};
+
 }  // namespace
 
 std::string_view arch_name(arch a) noexcept {
@@ -154,6 +186,32 @@ arch set_arch(arch a) {
     }
     const arch previous = active_arch();
     g_active.store(static_cast<int>(a), std::memory_order_relaxed);
+    return previous;
+}
+
+const cpu_id& this_cpu() {
+    static const cpu_id cpu = read_cpu();
+    return cpu;
+}
+
+std::size_t gemm_depth_block() {
+    std::size_t kc = g_depth_block.load(std::memory_order_relaxed);
+    if (kc == 0) {
+        std::size_t expected = 0;
+        g_depth_block.compare_exchange_strong(expected, tuned_depth_block(),
+                                              std::memory_order_relaxed);
+        kc = g_depth_block.load(std::memory_order_relaxed);
+    }
+    return kc;
+}
+
+std::size_t set_gemm_depth_block(std::size_t kc) {
+    if (kc < 16 || kc > 4096 || kc % 16 != 0) {
+        throw std::invalid_argument("fusegrad::kernels::set_gemm_depth_block: " +
+                                    std::to_string(kc) + " is not a multiple of 16 in [16, 4096]");
+    }
+    const std::size_t previous = gemm_depth_block();
+    g_depth_block.store(kc, std::memory_order_relaxed);
     return previous;
 }
 

@@ -6,11 +6,15 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
+#include <fstream>
 #include <limits>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "../support/special_values.hpp"
+#include "fusegrad/kernels/arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 
 namespace fk = fusegrad::kernels;
@@ -282,4 +286,94 @@ TEMPLATE_TEST_CASE("gemm: beta = 1 accumulates over repeated calls", "[gemm]", f
         fk::gemm<T>(false, false, 3, 2, 1, T(1), u.data(), 1, v.data(), 2, T(1), c.data(), 2);
     }
     CHECK(c == std::vector<T>{5, -5, 10, -10, 15, -15});
+}
+
+TEMPLATE_TEST_CASE("gemm: every depth block (per micro-architecture) gives the exact result",
+                   "[gemm]", float, double) {
+    // k spans several depth blocks for each choice, so later blocks add to what earlier ones
+    // wrote; dyadic values keep every partial sum exact whatever the grouping. 37 × 45: whole
+    // and ragged micro-tiles; 700 × 10 with Aᵀ: the short-C path (Cᵀ, 10-row tiles on AVX-512).
+    using T = TestType;
+    struct Case {
+        std::size_t m, n, k;
+        bool ta, tb;
+    };
+    const Case cases[] = {{37, 45, 1100, false, false},
+                          {37, 45, 1100, true, true},
+                          {700, 10, 600, true, false},
+                          {45, 37, 530, false, true}};
+    const std::size_t default_block = fk::gemm_depth_block();
+    int checked = 0;
+    for (const Case& cs : cases) {
+        const auto a = dyadic<T>(cs.m * cs.k, 5);
+        const auto b = dyadic<T>(cs.k * cs.n, 6);
+        const auto c0 = dyadic<T>(cs.m * cs.n, 7);
+        const T alpha = T(0.5), beta = T(-1);
+        const auto ref = oracle(cs.m, cs.n, cs.k, alpha, a, b, beta, c0);
+        const auto sa = store(a, cs.m, cs.k, cs.ta, 3, kNaN<T>);
+        const auto sb = store(b, cs.k, cs.n, cs.tb, 1, kNaN<T>);
+        for (const fk::arch arch : fk::available_archs()) {
+            const fk::arch_scope arch_scope(arch);
+            for (const std::size_t kc :
+                 {std::size_t(16), std::size_t(48), std::size_t(256), std::size_t(512)}) {
+                const fk::gemm_depth_block_scope block_scope(kc);
+                REQUIRE(fk::gemm_depth_block() == kc);
+                auto sc = store(c0, cs.m, cs.n, false, 2, T(0));
+                fk::gemm<T>(cs.ta, cs.tb, cs.m, cs.n, cs.k, alpha, sa.data.data(), sa.ld,
+                            sb.data.data(), sb.ld, beta, sc.data.data(), sc.ld);
+                std::size_t wrong = 0;
+                for (std::size_t i = 0; i < cs.m; ++i)
+                    for (std::size_t j = 0; j < cs.n; ++j)
+                        wrong +=
+                            static_cast<long double>(sc.data[i * sc.ld + j]) != ref[i * cs.n + j];
+                INFO("arch=" << fk::arch_name(arch) << " depth block " << kc << " m=" << cs.m
+                             << " n=" << cs.n << " k=" << cs.k << " ta=" << cs.ta
+                             << " tb=" << cs.tb);
+                CHECK(wrong == 0);
+                ++checked;
+            }
+        }
+    }
+    REQUIRE(checked == 4 * 4 * static_cast<int>(fk::available_archs().size()));
+    CHECK(fk::gemm_depth_block() == default_block);  // every scope restored it
+}
+
+TEST_CASE("gemm_depth_block: the default is a measured choice; a bad value is refused by name",
+          "[gemm]") {
+    const std::size_t kc = fk::gemm_depth_block();
+    CHECK((kc == 256 || kc == 512));
+    for (const std::size_t bad :
+         {std::size_t(0), std::size_t(8), std::size_t(100), std::size_t(8192)}) {
+        INFO("depth block " << bad);
+        try {
+            fk::set_gemm_depth_block(bad);
+            FAIL("accepted");
+        } catch (const std::invalid_argument& e) {
+            CHECK_THAT(e.what(), Catch::Matchers::Contains(std::to_string(bad)) &&
+                                     Catch::Matchers::Contains("set_gemm_depth_block"));
+        }
+    }
+    CHECK(fk::gemm_depth_block() == kc);  // a refused value changes nothing
+}
+
+TEST_CASE("this_cpu: the family and model /proc/cpuinfo reports", "[gemm]") {
+    const fk::cpu_id& cpu = fk::this_cpu();
+    std::ifstream info("/proc/cpuinfo");
+    if (!info) {
+        SUCCEED("no /proc/cpuinfo here");
+        return;
+    }
+    std::string line, vendor;
+    long family = -1, model = -1;
+    auto value = [](const std::string& l) { return l.substr(l.find(':') + 2); };
+    while (std::getline(info, line) && (vendor.empty() || family < 0 || model < 0)) {
+        if (line.rfind("vendor_id", 0) == 0) vendor = value(line);
+        if (line.rfind("cpu family", 0) == 0) family = std::stol(value(line));
+        if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0)
+            model = std::stol(value(line));
+    }
+    REQUIRE(family >= 0);
+    CHECK(cpu.vendor == vendor);
+    CHECK(cpu.family == static_cast<unsigned>(family));
+    CHECK(cpu.model == static_cast<unsigned>(model));
 }

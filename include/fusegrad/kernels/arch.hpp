@@ -13,6 +13,8 @@
 /// The choice is process-wide (an atomic), not per thread, so kernels called from worker
 /// threads run on the same set as their caller.
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -54,6 +56,43 @@ class arch_scope {
 
   private:
     arch previous_;
+};
+
+// ---- the CPU, and the block sizes tuned per micro-architecture --------------------------------
+
+/// The CPU the process runs on, as CPUID reports it: the vendor ("AuthenticAMD",
+/// "GenuineIntel", ...) and the display family and model (the base and extended fields
+/// combined, as Linux prints them in /proc/cpuinfo). Empty and 0 on a CPU without CPUID.
+struct cpu_id {
+    std::string vendor;
+    unsigned family = 0;
+    unsigned model = 0;
+};
+/// This CPU (read once).
+const cpu_id& this_cpu();
+
+/// The depth of the GEMM's blocked path (KC: how many steps of k each packed block of A and B
+/// holds). Chosen at first use from this_cpu(), by measurement on each kind of machine seen
+/// (docs/performance.md, "Per micro-architecture"): 512 on AMD family 25 with AVX-512 (Zen 4,
+/// whose 1 MB L2 streams the longer B panels while its micro-kernel runs longer between C
+/// updates: 1024³ 4–5% faster than with 256), 256 elsewhere (Zen 5, Zen 3, Intel, unmeasured
+/// CPUs). Results depend on it in the last bits only (the depth blocks' partial sums are added
+/// in another grouping), never on the thread count.
+std::size_t gemm_depth_block();
+/// Sets the depth block for every later GEMM (a multiple of 16 in [16, 4096]; otherwise
+/// std::invalid_argument naming the value); returns the previous one. For tests, which run
+/// every choice on every machine, and for tuning on a new CPU.
+std::size_t set_gemm_depth_block(std::size_t kc);
+/// Runs the GEMMs with one depth block for the lifetime of the scope, then restores the previous.
+class gemm_depth_block_scope {
+  public:
+    explicit gemm_depth_block_scope(std::size_t kc) : previous_(set_gemm_depth_block(kc)) {}
+    ~gemm_depth_block_scope() { set_gemm_depth_block(previous_); }
+    gemm_depth_block_scope(const gemm_depth_block_scope&) = delete;
+    gemm_depth_block_scope& operator=(const gemm_depth_block_scope&) = delete;
+
+  private:
+    std::size_t previous_;
 };
 
 }  // namespace fusegrad::kernels

@@ -47,6 +47,7 @@
 #endif
 
 #include "../parallel.hpp"
+#include "fusegrad/kernels/arch.hpp"
 #include "gemm_decl.hpp"
 
 namespace fusegrad::kernels::simd {
@@ -134,7 +135,11 @@ struct shape {
     static constexpr std::size_t nr = nv * lanes;
     /// kc × nr of packed B (the micro-panel reused by every row panel) stays in L1; mc × kc of
     /// packed A in L2; kc × nc of packed B in L3. AVX2 float: mc 48–288 × kc 192–512 measured
-    /// within ±1% of 144 × 256 on 1024³ and 256×784×256 (micro-kernel bound), so kept.
+    /// within ±1% of 144 × 256 on 1024³ and 256×784×256 (micro-kernel bound; AMD EPYC family
+    /// 26 model 2), so kept. This kc is the depth of the shared-B paths (team_gemm,
+    /// gemm_packed); the front door's blocked path takes kernels::gemm_depth_block() instead,
+    /// chosen per micro-architecture (512 on Zen 4, where it measured 4–5% faster at 1024³;
+    /// mc 48–192 changed nothing there).
     static constexpr std::size_t kc = 256;
     static constexpr std::size_t mc = mr * (wide ? 12 : 24);
     static constexpr std::size_t nc = nr * 64;
@@ -462,9 +467,10 @@ struct micro {
     }
 };
 
-/// The blocked path for C (m × n, element (i, j) at c[i * rsc + j * csc]); MC, KC and the
+/// The blocked path for C (m × n, element (i, j) at c[i * rsc + j * csc]); MC and the
 /// micro-tile height MRv are parameters (block sizes can be compared in one binary, and a short
-/// C takes a taller tile: short_blocked).
+/// C takes a taller tile: short_blocked), and so is the depth block KC, at run time: it is
+/// chosen per micro-architecture (kernels::gemm_depth_block) and is a plain loop bound here.
 ///
 /// Threads: one OpenMP region per call (not one per depth block), and each thread takes an even
 /// share of C, whole micro-tiles, over all of k:
@@ -479,11 +485,11 @@ struct micro {
 ///   A block itself.
 /// Every element of C is the same micro-kernel over the same depth blocks in the same order
 /// whichever thread computes it, so the result does not depend on the thread count.
-template <class A, class T, std::size_t MC = shape<A, T>::mc, std::size_t KC = shape<A, T>::kc,
-          std::size_t MRv = shape<A, T>::mr>
+template <class A, class T, std::size_t MC = shape<A, T>::mc, std::size_t MRv = shape<A, T>::mr>
 void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, view<T> b, T beta,
-             T* c, std::size_t rsc, std::size_t csc) {
+             T* c, std::size_t rsc, std::size_t csc, std::size_t depth_block) {
     using S = shape<A, T>;
+    const std::size_t KC = depth_block;
     constexpr std::size_t MR = MRv;
     static_assert(MC % MR == 0, "row blocks are whole micro-tiles");
     constexpr std::size_t NR = S::nr;
@@ -733,17 +739,18 @@ template <class A, class T>
 void short_blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, view<T> b,
                    T beta, T* c, std::size_t rsc, std::size_t csc) {
     using S = shape<A, T>;
+    const std::size_t kc = kernels::gemm_depth_block();  // per micro-architecture (arch.hpp)
     if constexpr (S::wide) {
         if (m > S::mr && m <= 10) {
-            blocked<A, T, 10 * 12, S::kc, 10>(m, n, k, alpha, a, b, beta, c, rsc, csc);
+            blocked<A, T, 10 * 12, 10>(m, n, k, alpha, a, b, beta, c, rsc, csc, kc);
             return;
         }
         if (m > 10 && m <= 12) {
-            blocked<A, T, 12 * 12, S::kc, 12>(m, n, k, alpha, a, b, beta, c, rsc, csc);
+            blocked<A, T, 12 * 12, 12>(m, n, k, alpha, a, b, beta, c, rsc, csc, kc);
             return;
         }
     }
-    blocked<A, T>(m, n, k, alpha, a, b, beta, c, rsc, csc);
+    blocked<A, T>(m, n, k, alpha, a, b, beta, c, rsc, csc, kc);
 }
 
 /// The 256-bit side of hsums512 for one element type: G vectors' lane sums per group, a
