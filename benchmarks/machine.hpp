@@ -143,8 +143,8 @@ inline machine_limits print_machine(int threads = int(fusegrad::nn::num_threads(
     m.fma_all = threads > 1 ? fma_peak(threads, lanes) : m.fma_one;
     m.copy_gbs = copy_bandwidth();
     const double one = m.fma_one, all = m.fma_all;
-    std::printf("CPU %s; kernels on %s\n", cpu_label().c_str(),
-                std::string(fk::arch_name(fk::active_arch())).c_str());
+    std::printf("CPU %s; kernels on %s; GEMM depth block %zu\n", cpu_label().c_str(),
+                std::string(fk::arch_name(fk::active_arch())).c_str(), fk::gemm_depth_block());
     if (lanes == 0) {
         std::printf("FMA peak: not probed (no AVX2/AVX-512 run)");
     } else {
