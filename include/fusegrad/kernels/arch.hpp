@@ -73,11 +73,10 @@ const cpu_id& this_cpu();
 
 /// The depth of the GEMM's blocked path (KC: how many steps of k each packed block of A and B
 /// holds). Chosen at first use from this_cpu(), by measurement on each kind of machine seen
-/// (docs/performance.md, "Per micro-architecture"): 512 on AMD family 25 with AVX-512 (Zen 4,
-/// whose 1 MB L2 streams the longer B panels while its micro-kernel runs longer between C
-/// updates: 1024³ 4–5% faster than with 256), 256 elsewhere (Zen 5, Zen 3, Intel, unmeasured
-/// CPUs). Results depend on it in the last bits only (the depth blocks' partial sums are added
-/// in another grouping), never on the thread count.
+/// (docs/performance.md, "Zen 4"): 512 on AMD family 25 with AVX-512 (Zen 4, where 1024³ took
+/// 6–10% less time than with 256), 256 elsewhere (Zen 5, where an AVX2 sweep of 192–512 stayed
+/// within 1%, and every CPU not measured yet: Zen 3, Intel). Results depend on it in the last bits
+/// only (the depth blocks' partial sums are added in another grouping), never on the thread count.
 std::size_t gemm_depth_block();
 /// Sets the depth block for every later GEMM (a multiple of 16 in [16, 4096]; otherwise
 /// std::invalid_argument naming the value); returns the previous one. For tests, which run

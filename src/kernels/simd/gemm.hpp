@@ -138,7 +138,7 @@ struct shape {
     /// within ±1% of 144 × 256 on 1024³ and 256×784×256 (micro-kernel bound; AMD EPYC family
     /// 26 model 2), so kept. This kc is the depth of the shared-B paths (team_gemm,
     /// gemm_packed); the front door's blocked path takes kernels::gemm_depth_block() instead,
-    /// chosen per micro-architecture (512 on Zen 4, where it measured 4–5% faster at 1024³;
+    /// chosen per micro-architecture (512 on Zen 4, where 1024³ took 6–10% less time;
     /// mc 48–192 changed nothing there).
     static constexpr std::size_t kc = 256;
     static constexpr std::size_t mc = mr * (wide ? 12 : 24);
