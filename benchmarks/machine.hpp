@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -21,22 +20,11 @@
 
 namespace fusegrad::bench {
 
-/// "family F, model M (model name)" from /proc/cpuinfo ("family , model  ()" elsewhere).
+/// "family F, model M (brand)" from CPUID (kernels::this_cpu).
 inline std::string cpu_label() {
-    std::ifstream f("/proc/cpuinfo");
-    std::string line, family, model, name;
-    const auto value = [](const std::string& l) {
-        const auto c = l.find(':');
-        return c == std::string::npos ? std::string() : l.substr(std::min(l.size(), c + 2));
-    };
-    while (std::getline(f, line) && (family.empty() || model.empty() || name.empty())) {
-        if (line.rfind("cpu family", 0) == 0 && family.empty()) family = value(line);
-        if (line.rfind("model name", 0) == 0 && name.empty())
-            name = value(line);
-        else if (line.rfind("model", 0) == 0 && model.empty())
-            model = value(line);
-    }
-    return "family " + family + ", model " + model + " (" + name + ")";
+    const auto& cpu = fusegrad::kernels::this_cpu();
+    return "family " + std::to_string(cpu.family) + ", model " + std::to_string(cpu.model) + " (" +
+           cpu.name + ")";
 }
 
 // ---- FMA peak ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <xsimd/config/xsimd_cpuid.hpp>
 
@@ -122,6 +123,21 @@ cpu_id read_cpu() {
     id.family = base_family == 0xf ? base_family + ((eax >> 20) & 0xff) : base_family;
     id.model = base_family == 0x6 || base_family == 0xf ? base_model | (((eax >> 16) & 0xf) << 4)
                                                         : base_model;
+    // The brand string: 48 bytes in leaves 0x80000002-4, NUL-padded (some CPUs pad the front
+    // with spaces).
+    if (__get_cpuid_max(0x80000000u, nullptr) >= 0x80000004u) {
+        char brand[49] = {};
+        for (unsigned leaf = 0; leaf < 3; ++leaf) {
+            unsigned r[4] = {};
+            __get_cpuid(0x80000002u + leaf, &r[0], &r[1], &r[2], &r[3]);
+            for (unsigned i = 0; i < 16; ++i)
+                brand[leaf * 16 + i] = static_cast<char>(r[i / 4] >> (8 * (i % 4)));
+        }
+        std::string_view b(brand);
+        while (!b.empty() && b.front() == ' ') b.remove_prefix(1);
+        while (!b.empty() && b.back() == ' ') b.remove_suffix(1);
+        id.name.assign(b);
+    }
 #endif
     return id;
 }

@@ -356,24 +356,27 @@ TEST_CASE("gemm_depth_block: the default is a measured choice; a bad value is re
     CHECK(fk::gemm_depth_block() == kc);  // a refused value changes nothing
 }
 
-TEST_CASE("this_cpu: the family and model /proc/cpuinfo reports", "[gemm]") {
+TEST_CASE("this_cpu: the vendor, family, model and name /proc/cpuinfo reports", "[gemm]") {
     const fk::cpu_id& cpu = fk::this_cpu();
     std::ifstream info("/proc/cpuinfo");
     if (!info) {
         SUCCEED("no /proc/cpuinfo here");
         return;
     }
-    std::string line, vendor;
+    std::string line, vendor, name;
     long family = -1, model = -1;
     auto value = [](const std::string& l) { return l.substr(l.find(':') + 2); };
-    while (std::getline(info, line) && (vendor.empty() || family < 0 || model < 0)) {
+    while (std::getline(info, line) &&
+           (vendor.empty() || family < 0 || model < 0 || name.empty())) {
         if (line.rfind("vendor_id", 0) == 0) vendor = value(line);
         if (line.rfind("cpu family", 0) == 0) family = std::stol(value(line));
         if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0)
             model = std::stol(value(line));
+        if (line.rfind("model name", 0) == 0 && name.empty()) name = value(line);
     }
     REQUIRE(family >= 0);
     CHECK(cpu.vendor == vendor);
     CHECK(cpu.family == static_cast<unsigned>(family));
     CHECK(cpu.model == static_cast<unsigned>(model));
+    CHECK(cpu.name == name);
 }

@@ -61,12 +61,14 @@ class arch_scope {
 // ---- the CPU, and the block sizes tuned per micro-architecture --------------------------------
 
 /// The CPU the process runs on, as CPUID reports it: the vendor ("AuthenticAMD",
-/// "GenuineIntel", ...) and the display family and model (the base and extended fields
-/// combined, as Linux prints them in /proc/cpuinfo). Empty and 0 on a CPU without CPUID.
+/// "GenuineIntel", ...), the display family and model (the base and extended fields combined,
+/// as Linux prints them in /proc/cpuinfo) and the brand string ("AMD EPYC ..."; what a VM's
+/// hypervisor passes through). Empty and 0 on a CPU without CPUID.
 struct cpu_id {
     std::string vendor;
     unsigned family = 0;
     unsigned model = 0;
+    std::string name;
 };
 /// This CPU (read once).
 const cpu_id& this_cpu();
