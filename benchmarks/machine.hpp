@@ -20,11 +20,11 @@
 
 namespace fusegrad::bench {
 
-/// "family F, model M (brand)" from CPUID (kernels::this_cpu).
+/// "vendor, family F, model M (brand)" from CPUID (kernels::this_cpu).
 inline std::string cpu_label() {
     const auto& cpu = fusegrad::kernels::this_cpu();
-    return "family " + std::to_string(cpu.family) + ", model " + std::to_string(cpu.model) + " (" +
-           cpu.name + ")";
+    return cpu.vendor + ", family " + std::to_string(cpu.family) + ", model " +
+           std::to_string(cpu.model) + " (" + cpu.name + ")";
 }
 
 // ---- FMA peak ------------------------------------------------------------------------------
