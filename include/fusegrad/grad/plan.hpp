@@ -310,16 +310,13 @@ constexpr std::array<std::size_t, M> operand_slots(std::index_sequence<Ids...>) 
     return {Ids...};
 }
 
-/// What a table entry keeps of its expression at run time: the op object for a node (empty
-/// for a stateless op), nothing for a leaf (its binding lives in `bound_values::leaves`).
+/// What a table entry keeps of its expression at run time: the op object for a node (op_of;
+/// empty for a stateless op), nothing for a leaf (its binding lives in `bound_values::leaves`).
 struct no_state {};
 template <class E>
 struct state_of {
-    using type = no_state;
-};
-template <class Op, class... C>
-struct state_of<node<Op, C...>> {
-    using type = Op;
+    using op = typename op_of<E>::type;
+    using type = std::conditional_t<std::is_void_v<op>, no_state, op>;
 };
 
 /// Whether an op object carries data (a scale factor, an option) that the graph must keep per
