@@ -80,13 +80,41 @@ constexpr bool all_true(std::initializer_list<bool> flags) noexcept {
     return true;
 }
 
+/// A leaf list answers "do you hold leaf X?" and "where?" by base-class lookup: leaf_list<L...>
+/// derives from indexed_leaf<i, L_i>, each of which derives from leaf_tag<L_i>.
+///
+/// Compile cost: a question asked by comparing X with every element of the list (a pack
+/// expansion of `__is_same`) costs g++ about 1 KB of its memory per comparison, so that asking
+/// it for each leaf of one list against another is quadratic in the number of leaves: at 128
+/// layers (260 leaves) 68 MB for one `all_leaves_in` of the rewriter. A base lookup allocates
+/// nothing per element it passes over; a list's bases cost once, when the list is completed.
+template <class L>
+struct leaf_tag {};
+template <std::size_t I, class L>
+struct indexed_leaf : leaf_tag<L> {};
+template <class Seq, class... L>
+struct indexed_leaves;
+template <std::size_t... I, class... L>
+struct indexed_leaves<std::index_sequence<I...>, L...> : indexed_leaf<I, L>... {};
+
+/// A list of distinct leaf types.
 template <class... Ts>
-struct leaf_list {};
+struct leaf_list : indexed_leaves<std::index_sequence_for<Ts...>, Ts...> {};
 
+/// A leaf list as a value of an empty class, for concatenating lists in decltype without
+/// completing them (a completed list instantiates a base per leaf).
+template <class List>
+struct list_box {
+    using type = List;
+};
 template <class... A, class... B>
-leaf_list<A..., B...> operator+(leaf_list<A...>, leaf_list<B...>);  // declared only: decltype
+list_box<leaf_list<A..., B...>> operator+(list_box<leaf_list<A...>>,
+                                          list_box<leaf_list<B...>>);  // declared only: decltype
 
-/// Whether leaf list A holds leaf X: builtin comparisons, no class per (leaf, list).
+/// Whether the pack A... holds X: builtin comparisons, no class per (leaf, list). For the
+/// builders' unions below: asking a list's bases instead (`__is_base_of(leaf_tag<X>, List)`)
+/// completes every intermediate list, which costs g++ as much per leaf as a comparison, so only
+/// the rewriter's questions about a few whole-model lists go through the bases.
 template <class X, class... A>
 struct holds_leaf : std::bool_constant<(first_true({__is_same(X, A)...}) < sizeof...(A))> {};
 
@@ -102,9 +130,10 @@ struct leaf_union<leaf_list<A...>, leaf_list<B0>> {
 };
 template <class... A, class... B>
 struct leaf_union<leaf_list<A...>, leaf_list<B...>> {
-    using type =
-        decltype((leaf_list<A...>{} + ... +
-                  std::conditional_t<holds_leaf<B, A...>::value, leaf_list<>, leaf_list<B>>{}));
+    using type = typename decltype((
+        list_box<leaf_list<A...>>{} + ... +
+        list_box<
+            std::conditional_t<holds_leaf<B, A...>::value, leaf_list<>, leaf_list<B>>>{}))::type;
 };
 
 /// The distinct named leaves of a pure expression, in order of first appearance.
@@ -130,18 +159,6 @@ struct leaves_of<node<Op, C0, C...>> {
     using type = typename leaves_fold<typename leaves_of<C0>::type, C...>::type;
 };
 
-template <std::size_t I, class L>
-struct indexed_leaf {};
-template <class Seq, class... L>
-struct leaf_positions_impl;
-template <std::size_t... I, class... L>
-struct leaf_positions_impl<std::index_sequence<I...>, L...> : indexed_leaf<I, L>... {};
-template <class List>
-struct leaf_positions;
-template <class... L>
-struct leaf_positions<leaf_list<L...>> {
-    using type = leaf_positions_impl<std::index_sequence_for<L...>, L...>;
-};
 template <class L, std::size_t I>
 std::integral_constant<std::size_t, I> position_of(const indexed_leaf<I, L>*);  // decltype only
 
@@ -149,21 +166,15 @@ std::integral_constant<std::size_t, I> position_of(const indexed_leaf<I, L>*);  
 /// not a comparison per element.
 template <class X, class List>
 struct leaf_index {
-    using type = decltype(detail::position_of<X>(
-        static_cast<const typename leaf_positions<List>::type*>(nullptr)));
+    using type = decltype(detail::position_of<X>(static_cast<const List*>(nullptr)));
 };
-
-/// The position of type X among P... (or sizeof...(P)): builtin comparisons, one class per
-/// (leaf, list), no deduction against a base per element.
-template <class X, class... P>
-struct index_in : std::integral_constant<std::size_t, first_true({__is_same(X, P)...})> {};
 
 /// Where each leaf of Sub sits in Super (every leaf of Sub is in Super), and whether Sub is a
 /// prefix of Super (the common case: a node's first operand's leaves are the first of its own).
 ///
-/// Compile cost: one builtin comparison per (leaf, leaf) pair, not a template
-/// instantiation per leaf, and the result is data that a loop reads, not an index pack that a
-/// fold unrolls (quadratic code over a deep chain).
+/// Compile cost: one base lookup per leaf of Sub (leaf_list, above), no class per leaf, and the
+/// result is data that a loop reads, not an index pack that a fold unrolls (quadratic code over
+/// a deep chain).
 template <class Sub, class Super>
 struct leaf_map;
 template <class... S, class... P>
@@ -174,7 +185,9 @@ struct leaf_map<leaf_list<S...>, leaf_list<P...>> {
         bool prefix = true;
     };
     static constexpr result compute() {
-        constexpr std::size_t pos[] = {index_in<S, P...>::value..., 0};
+        constexpr std::size_t pos[] = {decltype(detail::position_of<S>(
+                                           static_cast<const leaf_list<P...>*>(nullptr)))::value...,
+                                       0};
         result r{};
         for (std::size_t i = 0; i < sizeof...(S); ++i) {
             r.at[i] = pos[i];

@@ -185,11 +185,13 @@ void replay_log(const Rules& rules, rewrite_log* log, type_list<K...>) {
     (log->emplace_back(hana::at_c<K::value>(rules.rules).name), ...);
 }
 
-template <class Sub, class List>
+/// Whether every leaf of Sub is in Super: one base lookup per leaf of Sub (core/node.hpp,
+/// leaf_list), not a comparison per pair.
+template <class Sub, class Super>
 struct all_leaves_in;
-template <class... L, class... P>
-struct all_leaves_in<leaf_list<L...>, leaf_list<P...>>
-    : std::bool_constant<all_true({holds_leaf<L, P...>::value...})> {};
+template <class... L, class Super>
+struct all_leaves_in<leaf_list<L...>, Super>
+    : std::bool_constant<all_true({__is_base_of(leaf_tag<L>, Super)...})> {};
 
 template <class Shared, class Rules, class E>
 auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log);
