@@ -9,6 +9,12 @@
 # Prints a Markdown table for docs/rewrite-rules.md, with each time as a multiple of the
 # include-only TU's. Run from the repository root after building build/ (for the library).
 #   COMPILERS="g++ clang++" OPT=-O2 bash scripts/measure-compile-cost.sh
+# With STAGES=1 it prints instead, for g++ and one model (STAGE_DEPTH, default 128; with
+# STAGE_RESIDUAL=1 the residual chain), what each stage of the pipeline adds: building the
+# expression, rewriting it, compiling the graph, its forward, the run and a gradient
+# (tests/compile_cost/mlp.cpp, FUSEGRAD_STAGE). Each row gives g++'s user time and the memory
+# its garbage collector allocated (-ftime-report's GGC total): that number does not depend on
+# the machine's load, so two trees compare on it when timings are too noisy.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 lib=build/libfusegrad_core.a
@@ -23,6 +29,37 @@ printf '#include <fusegrad/fusegrad.hpp>\nint main() { return 0; }\n' > "${out}/
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | xargs), model $(grep -m1 '^model' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo
+
+if [[ "${STAGES:-0}" == 1 ]]; then
+    depth="${STAGE_DEPTH:-128}"
+    model="MLP"
+    flags=(-DFUSEGRAD_DEPTH="${depth}")
+    if [[ "${STAGE_RESIDUAL:-0}" == 1 ]]; then
+        model="residual chain"
+        flags+=(-DFUSEGRAD_RESIDUAL)
+    fi
+    echo "${model} of depth ${depth}, g++ ${OPT} -c, one run each"
+    echo
+    echo "| stage | g++ user s | GGC allocated |"
+    echo "|---|---:|---:|"
+    stage() {  # label, source, extra flags...
+        local label="$1" src="$2"
+        shift 2
+        if ! /usr/bin/time -o "${out}/time" -f "%U" g++ -std=c++20 "${OPT}" -ftime-report "$@" -Iinclude \
+            -Ibuild/generated/include -c "${src}" -o "${out}/stage.o" 2>"${out}/report"; then
+            echo "| ${label} | failed | |"
+            return
+        fi
+        echo "| ${label} | $(tail -1 "${out}/time") | $(grep -E '^ TOTAL' "${out}/report" | awk '{print $NF}') |"
+    }
+    stage "include only" "${out}/include_only.cpp"
+    stage "+ build the expression" tests/compile_cost/mlp.cpp "${flags[@]}" -DFUSEGRAD_STAGE=1
+    stage "+ fg::rewrite" tests/compile_cost/mlp.cpp "${flags[@]}" -DFUSEGRAD_STAGE=2
+    stage "+ fg::compile" tests/compile_cost/mlp.cpp "${flags[@]}" -DFUSEGRAD_STAGE=3
+    stage "+ forward()" tests/compile_cost/mlp.cpp "${flags[@]}" -DFUSEGRAD_STAGE=4
+    stage "+ run(), grad<\"W0\">() (the full test)" tests/compile_cost/mlp.cpp "${flags[@]}"
+    exit 0
+fi
 echo "| source | compiler | time, peak memory | × include-only | run |"
 echo "|---|---|---|---|---|"
 

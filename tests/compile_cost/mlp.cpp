@@ -28,7 +28,25 @@ int main() {
 #else
     auto loss = fusegrad_cost::textbook_loss(w, fusegrad_cost::mlp_hidden<0, depth>(w, x));
 #endif
+#if defined(FUSEGRAD_STAGE) && FUSEGRAD_STAGE < 4
+    // The pipeline cut short, to see what each stage costs (scripts/measure-compile-cost.sh,
+    // STAGES=1): 1 builds the expression, 2 also rewrites it, 3 also compiles the graph.
+#if FUSEGRAD_STAGE == 1
+    const auto& result = loss;
+#elif FUSEGRAD_STAGE == 2
+    const auto result = fg::rewrite(loss);
+#else
+    const auto result = fg::compile(loss);
+#endif
+    std::printf("%zu\n", sizeof(result));
+    return 0;
+#else
     auto graph = fg::compile(loss);
+#if defined(FUSEGRAD_STAGE)  // 4: and runs the forward only
+    graph.forward();
+    std::printf("%f\n", graph.value());
+    return 0;
+#else
     graph.run();
     const double value = graph.value();
     const auto& dW0 = graph.grad<"W0">();
@@ -44,4 +62,6 @@ int main() {
     std::printf("values %zu, rewrites %zu, loss %.12f%s\n", decltype(graph)::num_values,
                 graph.rules_fired().size(), value, ok ? "" : " FAILED");
     return ok ? 0 : 1;
+#endif
+#endif
 }
