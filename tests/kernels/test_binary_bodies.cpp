@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,63 @@ concept binary_op = requires {
     typename Op::binary_body;
 };
 
+/// Where the scalar reference gives a zero, the same zero, sign included (see
+/// test_unary_bodies.cpp, "signed zeros"): full layouts, special operands, upstream gradients of
+/// both signs and both zeros.
+template <class Body, class T>
+void check_zero_signs(const std::string& name) {
+    INFO("body " << name << (sizeof(T) == 4 ? " (float)" : " (double)"));
+    const Body k{};
+    const T inf = std::numeric_limits<T>::infinity();
+    const T vs[] = {T(0), -T(0), T(1), T(-1), T(0.5), T(-3), inf, -inf};
+    const T gs[] = {T(1), T(-1), T(0), -T(0)};
+    std::vector<T> a, b, g;
+    for (const T av : vs)
+        for (const T bv : vs)
+            for (const T gv : gs) {
+                a.push_back(av);
+                b.push_back(bv);
+                g.push_back(gv);
+            }
+    const std::size_t n = a.size();
+    const fk::layout full = fk::layout::full;
+    std::vector<T> y(n), y_ref(n), da(n), db(n), da_ref(n), db_ref(n);
+    fk::binary_forward<Body, T>(k, 1, n, a.data(), full, b.data(), full, y.data());
+    fk::binary_backward<Body, T>(k, 1, n, a.data(), full, b.data(), full, y.data(), g.data(),
+                                 da.data(), T(0), db.data(), T(0));
+    {
+        const fk::arch_scope scalar(fk::arch::scalar);
+        fk::binary_forward<Body, T>(k, 1, n, a.data(), full, b.data(), full, y_ref.data());
+        fk::binary_backward<Body, T>(k, 1, n, a.data(), full, b.data(), full, y_ref.data(),
+                                     g.data(), da_ref.data(), T(0), db_ref.data(), T(0));
+    }
+    const auto same_zero = [](T v, T ref) {
+        return ref != T(0) || (v == T(0) && std::signbit(v) == std::signbit(ref));
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        INFO("a = " << a[i] << ", b = " << b[i] << ", g = " << (std::signbit(g[i]) ? "-" : "+")
+                    << std::abs(g[i]) << ": y " << y[i] << " vs " << y_ref[i] << ", da " << da[i]
+                    << " vs " << da_ref[i] << ", db " << db[i] << " vs " << db_ref[i]);
+        CHECK(same_zero(y[i], y_ref[i]));
+        CHECK(same_zero(da[i], da_ref[i]));
+        CHECK(same_zero(db[i], db_ref[i]));
+    }
+}
+
+template <class... Ops>
+std::size_t check_all_zero_signs(fg::detail::type_list<Ops...>) {
+    std::size_t count = 0;
+    const auto one = [&]<class Op>() {
+        if constexpr (binary_op<Op>) {
+            check_zero_signs<typename Op::binary_body, float>(std::string(Op::name));
+            check_zero_signs<typename Op::binary_body, double>(std::string(Op::name));
+            ++count;
+        }
+    };
+    (one.template operator()<Ops>(), ...);
+    return count;
+}
+
 template <class... Ops>
 std::size_t check_all(fg::detail::type_list<Ops...>) {
     std::size_t count = 0;
@@ -130,6 +188,12 @@ TEST_CASE("every binary body: SIMD against its scalar reference on every instruc
           "[simd][binary]") {
     FUSEGRAD_EACH_ARCH();
     CHECK(check_all(fg::op::all_ops{}) >= 2);
+}
+
+TEST_CASE("every binary body keeps the scalar reference's signed zeros on every instruction set",
+          "[simd][binary]") {
+    FUSEGRAD_EACH_ARCH();
+    CHECK(check_all_zero_signs(fg::op::all_ops{}) >= 2);
 }
 
 TEST_CASE("binary kernels: broadcast gradients are the sums PyTorch takes", "[binary]") {

@@ -63,6 +63,14 @@ struct scalar_of<V> {
 };
 template <class V>
 using scalar_t = typename scalar_of<V>::type;
+/// −x, as IEEE negation: the sign of zero flips too. Bodies negate with this, never with a
+/// batch's unary minus: xsimd 8.1 negates an AVX-512 batch as 0 − x, which gives +0 for −0
+/// (and so pow(−1e20f, −3) = +0 and the gradient of a − b at g = 0 a +0 on AVX-512 only, where
+/// the scalar reference, SSE, AVX2 and PyTorch give −0). −0 − x is −x for every x.
+template <class V>
+V neg(V x) {
+    return V(scalar_t<V>(-0.0)) - x;
+}
 }  // namespace generic
 
 }  // namespace fusegrad::kernels

@@ -19,13 +19,14 @@ struct abs {
         using std::abs;
         return abs(x);
     }
-    // dx = g · sign(x), sign(0) = 0 (as PyTorch: no gradient at the kink)
+    // dx = g · sign(x), sign(0) = sign(NaN) = 0 (as PyTorch: no gradient at the kink), as a
+    // product, so that the zeros carry g's sign as PyTorch's do
     template <class V>
     V backward(V x, V, V g) const {
         using S = generic::scalar_t<V>;
         using generic::select;
         const V zero(S(0));
-        return select(x > zero, g, select(x < zero, zero - g, zero));
+        return g * select(x > zero, V(S(1)), select(x < zero, V(S(-1)), zero));
     }
 };
 

@@ -24,7 +24,9 @@ struct binary_cross_entropy {
         using std::log;
         using std::log1p;
         const V lo = V(S(-100));
-        const V log_p = log(p), log_q = log1p(-p);
+        // log1p(±0) = ±0, which xsimd 8.1's log1p does not keep (the loss at p = 0, t = −0)
+        const V q = generic::neg(p);
+        const V log_p = log(p), log_q = select(q == V(S(0)), q, log1p(q));
         return (t - V(S(1))) * select(log_q < lo, lo, log_q) - t * select(log_p < lo, lo, log_p);
     }
     // dp = g (p − t) / max(p (1 − p), ε), PyTorch's guard against p = 0 or 1, with its ε: the
@@ -41,7 +43,7 @@ struct binary_cross_entropy {
     V grad_b(V p, V, V, V g) const {
         using std::log;
         using std::log1p;
-        return g * (log1p(-p) - log(p));
+        return g * (log1p(generic::neg(p)) - log(p));
     }
 };
 

@@ -6,6 +6,7 @@
 
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/kernels/binary.hpp"
+#include "fusegrad/kernels/unary.hpp"  // generic::neg
 
 namespace fusegrad::kernels::body {
 
@@ -26,7 +27,7 @@ struct div {
     }
     template <class V>
     V grad_b(V a, V b, V, V g) const {
-        return -(g * (a / b)) / b;
+        return generic::neg(g * (a / b)) / b;
     }
 };
 

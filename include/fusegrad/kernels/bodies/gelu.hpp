@@ -21,25 +21,37 @@ struct gelu {
     static constexpr double sqrt_2_pi = 0.79788456080286535588;     // √(2/π)
     static constexpr double kappa = 0.044715;
 
+    // erfc(−x/√2) = 2Φ(x), its argument held to [−l, l], past which erfc is 2 or 0 to the last
+    // bit (l = 11 in float, 28 in double): xsimd 8.1's erfc squares its argument and gave NaN
+    // from |x| ≈ 1e154 in double (and −0 for +0 in float), where std::erfc gives 2 or +0. A
+    // select, not min/max: x86's min and max drop a NaN.
+    template <class V>
+    static V twice_cdf(V x) {
+        using S = generic::scalar_t<V>;
+        using generic::select;
+        using std::erfc;
+        const V l(S(sizeof(S) == 4 ? 11.0 : 28.0));
+        const V z = generic::neg(x) * V(S(sqrt1_2));
+        return erfc(select(z > l, l, select(z < generic::neg(l), generic::neg(l), z)));
+    }
+
     // erf: ½ x (1 + erf(x/√2)), computed as ½ x erfc(−x/√2), which does not cancel for x < 0
     // (PyTorch's 1 + erf loses the digits of Φ(x) there, to 0 below x ≈ −8.3 in double);
     // tanh: ½ x (1 + tanh(√(2/π) (x + κx³)))
     template <class V>
     V forward(V x) const {
         using S = generic::scalar_t<V>;
-        using std::erfc;
         using std::tanh;
         const V half(S(0.5)), one(S(1));
         if (tanh_approximation)
             return half * x * (one + tanh(V(S(sqrt_2_pi)) * (x + V(S(kappa)) * x * x * x)));
-        return half * x * erfc(-x * V(S(sqrt1_2)));
+        return half * x * twice_cdf(x);
     }
     // erf: dx = g (Φ(x) + x φ(x));  tanh: as PyTorch's GeluBackward, with t = tanh(inner):
     // dx = g (½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3κx²))
     template <class V>
     V backward(V x, V, V g) const {
         using S = generic::scalar_t<V>;
-        using std::erfc;
         using std::exp;
         using std::tanh;
         const V half(S(0.5)), one(S(1));
@@ -49,8 +61,8 @@ struct gelu {
             const V inner_d = V(S(sqrt_2_pi)) * (one + V(S(3 * kappa)) * x2);
             return g * (half * (one + t) + half * x * (one - t * t) * inner_d);
         }
-        const V cdf = half * erfc(-x * V(S(sqrt1_2)));
-        const V pdf = V(S(inv_sqrt_2pi)) * exp(-half * x * x);
+        const V cdf = half * twice_cdf(x);
+        const V pdf = V(S(inv_sqrt_2pi)) * exp(generic::neg(half) * x * x);
         return g * (cdf + x * pdf);
     }
 };

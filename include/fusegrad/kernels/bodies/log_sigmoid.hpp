@@ -25,12 +25,12 @@ struct log_sigmoid {
         using std::exp;
         using std::log1p;
         const V zero = V(S(0));
-        return select(x < zero, x, zero) - log1p(exp(-abs(x)));
+        return select(x < zero, x, zero) - log1p(exp(generic::neg(abs(x))));
     }
     // dx = g σ(−x)
     template <class V>
     V backward(V x, V, V g) const {
-        return g * sigmoid{}.forward(-x);
+        return g * sigmoid{}.forward(generic::neg(x));
     }
 };
 

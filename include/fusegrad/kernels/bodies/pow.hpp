@@ -73,7 +73,7 @@ struct pow {
         } else {
             r = pow(base, V(S(p)));
         }
-        if (odd) r = select(x < V(S(0)), -r, r);
+        if (odd) r = select(x < V(S(0)), generic::neg(r), r);
         // (±1)^(±inf) = 1, as IEEE pow and PyTorch (xsimd 8.1's pow gives NaN).
         if (std::isinf(ps)) r = select(abs(x) == V(S(1)), V(S(1)), r);
         return select(x == V(S(0)), at_zero, select(x == V(-inf), at_ninf, r));

@@ -20,7 +20,7 @@ struct sigmoid {
     V forward(V x) const {
         using S = generic::scalar_t<V>;
         using std::exp;
-        return V(S(1)) / (V(S(1)) + exp(-x));
+        return V(S(1)) / (V(S(1)) + exp(generic::neg(x)));
     }
     // dx = g σ (1 − σ)
     template <class V>

@@ -28,7 +28,8 @@ struct sigmoid_bce {
         using std::abs;
         using std::exp;
         using std::log1p;
-        return select(s > V(S(0)), (V(S(1)) - t) * s, -(t * s)) + log1p(exp(-abs(s)));
+        return select(s > V(S(0)), (V(S(1)) - t) * s, generic::neg(t * s)) +
+               log1p(exp(generic::neg(abs(s))));
     }
     // ds = g (σ(s) − t)
     template <class V>
@@ -38,7 +39,7 @@ struct sigmoid_bce {
     // dt = −g s
     template <class V>
     V grad_b(V s, V, V, V g) const {
-        return -(g * s);
+        return generic::neg(g * s);
     }
 };
 

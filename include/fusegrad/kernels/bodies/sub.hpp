@@ -6,6 +6,7 @@
 
 #include "fusegrad/core/keeps.hpp"
 #include "fusegrad/kernels/binary.hpp"
+#include "fusegrad/kernels/unary.hpp"  // generic::neg
 
 namespace fusegrad::kernels::body {
 
@@ -24,7 +25,7 @@ struct sub {
     }
     template <class V>
     V grad_b(V, V, V, V g) const {
-        return -g;
+        return generic::neg(g);
     }
 };
 
