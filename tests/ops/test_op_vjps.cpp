@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include <fusegrad/fusegrad.hpp>
 
 #include "../support/finite_differences.hpp"
@@ -181,4 +184,29 @@ TEST_CASE("a two-layer network's gradients match finite differences", "[ops][vjp
     check_vjp<"b1">(g, b1, 53);
     check_vjp<"W2">(g, W2, 54);
     check_vjp<"b2">(g, b2, 55);
+}
+
+TEST_CASE("layer_norm takes a negative eps as PyTorch does, and refuses a non-finite one",
+          "[ops][vjp][layer_norm]") {
+    // PyTorch's own layer_norm samples use eps = -0.5. Row [1, 2, 3]: mean 2, biased variance
+    // 2/3, so var + eps = 1/6 and y = (x - 2) * sqrt(6).
+    M X = {{1.0, 2.0, 3.0}, {-4.0, 0.0, 5.0}};
+    V gamma = {1.0, 1.0, 1.0}, beta = {0.0, 0.0, 0.0};
+    auto g = fg::compile(
+        fg::layer_norm(fg::param<"X">(X), fg::param<"g">(gamma), fg::param<"b">(beta), -0.5));
+    g.forward();
+    const auto y = g.value_view();
+    CHECK(y.data[0] == Approx(-std::sqrt(6.0)).epsilon(1e-12));
+    CHECK(y.data[1] == Approx(0.0).margin(1e-12));
+    CHECK(y.data[2] == Approx(std::sqrt(6.0)).epsilon(1e-12));
+    fill_uniform(gamma, 0.5, 1.5, 40);
+    fill_uniform(beta, -1, 1, 41);
+    check_vjp<"X">(g, X, 42);
+    check_vjp<"g">(g, gamma, 43);
+    check_vjp<"b">(g, beta, 44);
+    for (const double bad :
+         {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()})
+        CHECK_THROWS_WITH(
+            fg::layer_norm(fg::param<"X">(X), fg::param<"g">(gamma), fg::param<"b">(beta), bad),
+            Catch::Matchers::Contains("fg::layer_norm: eps must be finite"));
 }

@@ -78,6 +78,7 @@ TEMPLATE_TEST_CASE("layer_norm agrees with libtorch", "[torch][layer_norm]", flo
     layer_norm_agrees<T>(3, 1024, 1e-5, 5);
     layer_norm_agrees<T>(5, 4, 0.5, 1);       // a large eps
     layer_norm_agrees<T>(4, 16, 1e-5, 1e-2);  // rows close to constant
+    layer_norm_agrees<T>(2, 6, -0.5, 3);      // a negative eps, as in PyTorch's own samples
 }
 
 TEMPLATE_TEST_CASE("embedding agrees with libtorch", "[torch][embedding]", float, double) {

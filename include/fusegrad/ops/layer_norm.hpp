@@ -5,6 +5,7 @@
 /// PyTorch's layer_norm(x, [D], gamma, beta, eps). The forward keeps each row's mean and 1/σ in
 /// the op's workspace, so the backward does not re-scan the rows for them.
 
+#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -63,14 +64,16 @@ struct layer_norm {
 
 /// Each row of x (N×D, or one vector) normalised, scaled by gamma (D) and shifted by beta (D):
 /// (x − mean)/sqrt(var + eps) ⊙ gamma + beta, var the biased variance of the row. eps must be
-/// ≥ 0 (std::invalid_argument otherwise).
+/// finite (std::invalid_argument otherwise); as in PyTorch it may be negative (PyTorch's own
+/// samples use eps = −0.5), and a row whose var + eps is negative then gives NaN, as there.
 template <expression X, expression G, expression B>
 auto layer_norm(X&& x, G&& gamma, B&& beta, double eps = 1e-5) {
     static_assert(std::remove_cvref_t<G>::rank == 1 && std::remove_cvref_t<B>::rank == 1,
                   "fg::layer_norm(x, gamma, beta) takes gamma and beta as vectors, one entry per "
                   "column of x");
-    if (!(eps >= 0.0))
-        throw std::invalid_argument("fg::layer_norm: eps must be >= 0, got " + std::to_string(eps));
+    if (!std::isfinite(eps))
+        throw std::invalid_argument("fg::layer_norm: eps must be finite, got " +
+                                    std::to_string(eps));
     op::layer_norm o;
     o.eps = eps;
     return detail::make_value_node(o, static_cast<X&&>(x), static_cast<G&&>(gamma),
