@@ -371,8 +371,7 @@ TEST_CASE("mean_over_all_rows divides by N, as mean() of the per-row losses does
         fg::mean(fg::cross_entropy<reduction::none>(s, t, fg::xent_options{.ignore_index = -100})),
         fg::no_rewrite);
     require_same(fused, unfused, 1e-14);
-    CHECK(fused.expression().op.describe() ==
-          "reduction=mean, ignore_index=-100, mean_over_all_rows");
+    CHECK(fused.expression().op.describe() == "reduction=mean, mean_over_all_rows");
 }
 
 // ---- numerics ---------------------------------------------------------------------------------
@@ -493,6 +492,34 @@ TEST_CASE("softmax_xent label errors name the row and the range; the graph stays
         Catch::Matchers::Message("softmax_xent: label y[2] = -1 is outside [0, 5)"));
     z(2) = 2;
     CHECK_NOTHROW(h.forward());
+}
+
+TEST_CASE("cross_entropy ignores PyTorch's default -100 unasked; nll(softmax) ignores no label",
+          "[softmax_xent][errors]") {
+    // PyTorch's test_cross_entropy_label_smoothing_weight_ignore_indices: row 0 is labelled -100
+    // and ignored by default. Row 1 alone, by hand: logsumexp(1, 2) - (0.025 * 1 + 0.975 * 2).
+    M S = {{0.3, 0.4}, {1.0, 2.0}};
+    Labels y = {-100, 1};
+    auto s = fg::param<"s">(S);
+    auto t = fg::labels<"y">(y);
+    auto g = fg::compile(fg::cross_entropy(s, t, fg::xent_options{.label_smoothing = 0.05}));
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(std::log(std::exp(1.0) + std::exp(2.0)) - 1.975, 1e-14));
+    CHECK(g.grad<"s">()(0, 0) == 0.0);
+    CHECK(g.grad<"s">()(0, 1) == 0.0);
+    CHECK(g.expression().op.describe() == "reduction=mean, label_smoothing=0.05");
+    // No ignore index: -100 is a label out of range, as for nll, whose rewrite keeps that.
+    auto strict =
+        fg::compile(fg::cross_entropy(s, t, fg::xent_options{.ignore_index = std::nullopt}));
+    CHECK_THROWS_MATCHES(
+        strict.forward(), fg::label_error,
+        Catch::Matchers::Message("softmax_xent: label y[0] = -100 is outside [0, 2)"));
+    auto fused = fg::compile(fg::mean(fg::nll(fg::softmax(s), t)));
+    REQUIRE(
+        fg::contains_op<decltype(fused)::expression_type, fg::op::softmax_xent<reduction::mean>>);
+    CHECK_THROWS_AS(fused.forward(), fg::label_error);
+    CHECK_THROWS_AS(fg::compile(fg::mean(fg::nll(fg::softmax(s), t)), fg::no_rewrite).forward(),
+                    fg::label_error);
 }
 
 TEST_CASE("softmax_xent shape errors name the op and the shapes", "[softmax_xent][errors]") {

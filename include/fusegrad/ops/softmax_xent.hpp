@@ -46,8 +46,10 @@ namespace fusegrad {
 /// The run-time options of a softmax cross-entropy. The defaults are plain cross-entropy.
 struct xent_options {
     /// Rows whose class index equals this get loss 0 and gradient 0 and do not count in a mean.
-    /// Class-index targets only.
-    std::optional<std::int64_t> ignore_index = std::nullopt;
+    /// Class-index targets only. PyTorch's default, -100: a row labelled -100 is ignored, any
+    /// other label outside [0, C) is an error. std::nullopt ignores no row (every label must be
+    /// a class): what the rewrite of nll(softmax(s), y) uses, as nll ignores nothing.
+    std::optional<std::int64_t> ignore_index = -100;
     /// ε in [0, 1]: the target row becomes (1 − ε) · target + ε / C (weighted as PyTorch does).
     double label_smoothing = 0.0;
     /// reduction::mean with class indices divides by the number of rows N instead of the total
@@ -159,7 +161,9 @@ struct softmax_xent {
         std::string d = R == reduction::none  ? "reduction=none"
                         : R == reduction::sum ? "reduction=sum"
                                               : "reduction=mean";
-        if (options.ignore_index)
+        if (!options.ignore_index)
+            d.append(", ignore_index=none");
+        else if (*options.ignore_index != -100)
             d.append(", ignore_index=").append(std::to_string(*options.ignore_index));
         if (options.label_smoothing != 0.0) {
             char buf[32];

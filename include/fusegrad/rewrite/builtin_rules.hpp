@@ -94,10 +94,12 @@ using placeholders::_2_t;
 
 /// nll(softmax(s), y) -> softmax_xent(s, y):  -log(e^{s_y} / Σ_k e^{s_k}) = logsumexp(s) - s_y,
 /// and its gradient in s is softmax(s) - y: the C×C Jacobian diag(σ) - σσᵀ is never formed.
+/// No label is ignored (nll ignores none), where fg::cross_entropy ignores PyTorch's -100.
 inline const auto nll_of_softmax = make_rule<pattern<op::nll, pattern<op::softmax, _1_t>, _2_t>>(
     "nll(softmax(s), y) -> softmax_xent(s, y)", [](const auto& s, const auto& y) {
         return node<op::softmax_xent<reduction::none>, std::remove_cvref_t<decltype(s)>,
-                    std::remove_cvref_t<decltype(y)>>{{}, {s, y}};
+                    std::remove_cvref_t<decltype(y)>>{
+            op::softmax_xent<reduction::none>{xent_options{.ignore_index = std::nullopt}}, {s, y}};
     });
 
 /// log(softmax(s)) -> log_softmax(s):  log(e^{s_i} / Σ_k e^{s_k}) = s_i - logsumexp(s), finite
@@ -112,7 +114,9 @@ inline const auto nll_logp_of_log_softmax =
     make_rule<pattern<op::nll_logp, pattern<op::log_softmax, _1_t>, _2_t>>(
         "nll_logp(log_softmax(s), y) -> softmax_xent(s, y)", [](const auto& s, const auto& y) {
             return node<op::softmax_xent<reduction::none>, std::remove_cvref_t<decltype(s)>,
-                        std::remove_cvref_t<decltype(y)>>{{}, {s, y}};
+                        std::remove_cvref_t<decltype(y)>>{
+                op::softmax_xent<reduction::none>{xent_options{.ignore_index = std::nullopt}},
+                {s, y}};
         });
 
 /// sum(softmax_xent(s, y)) -> softmax_xent<sum>(s, y):  Σ_i ℓ_i, one pass instead of two. The
