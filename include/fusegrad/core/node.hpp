@@ -86,8 +86,10 @@ constexpr bool all_true(std::initializer_list<bool> flags) noexcept {
 /// Compile cost: a question asked by comparing X with every element of the list (a pack
 /// expansion of `__is_same`) costs g++ about 1 KB of its memory per comparison, so that asking
 /// it for each leaf of one list against another is quadratic in the number of leaves: at 128
-/// layers (260 leaves) 68 MB for one `all_leaves_in` of the rewriter. A base lookup allocates
-/// nothing per element it passes over; a list's bases cost once, when the list is completed.
+/// layers (260 leaves) 68 MB for one `all_leaves_in` of the rewriter. Asked through the bases,
+/// it is one query per leaf asked about; a list's bases cost once, when the list is completed
+/// (both questions through the bases: a TU that runs one rewrite pass over a 128-layer MLP went
+/// from 815 to 721 MB of g++'s GGC total).
 template <class L>
 struct leaf_tag {};
 template <std::size_t I, class L>
