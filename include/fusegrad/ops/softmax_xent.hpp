@@ -161,9 +161,9 @@ struct softmax_xent {
         std::string d = R == reduction::none  ? "reduction=none"
                         : R == reduction::sum ? "reduction=sum"
                                               : "reduction=mean";
-        if (!options.ignore_index)
-            d.append(", ignore_index=none");
-        else if (*options.ignore_index != -100)
+        // No ignore index and PyTorch's -100 both print nothing: each is plain cross-entropy
+        // for labels in [0, C) (the first is what the rewrite of nll(softmax(s), y) builds).
+        if (options.ignore_index && *options.ignore_index != -100)
             d.append(", ignore_index=").append(std::to_string(*options.ignore_index));
         if (options.label_smoothing != 0.0) {
             char buf[32];
