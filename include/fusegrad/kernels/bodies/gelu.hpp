@@ -63,7 +63,7 @@ struct gelu {
             return g * (half * (one + t) + half * x * (one - t * t) * inner_d);
         }
         const V cdf = half * twice_cdf(x);
-        const V pdf = V(S(inv_sqrt_2pi)) * exp(generic::neg(half) * x * x);
+        const V pdf = V(S(inv_sqrt_2pi)) * exp(V(S(-0.5)) * x * x);
         return g * (cdf + x * pdf);
     }
 };
