@@ -4,7 +4,9 @@
 /// docs/gradient-checking.md.
 
 #include "fusegrad/check/comparison.hpp"
+#include "fusegrad/check/double_arrays.hpp"
 #include "fusegrad/check/gradcheck.hpp"
+#include "fusegrad/check/gradcheck_run.hpp"
 #include "fusegrad/check/input_spec.hpp"
 #include "fusegrad/check/jacobian.hpp"
 #include "fusegrad/check/options.hpp"

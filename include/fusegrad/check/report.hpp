@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,13 +30,7 @@ struct leaf_report {
     bool passed() const noexcept { return result.passed(); }
     /// Where the worst error is: `(i, j)` for a matrix, `(i)` for a vector, `()` for a scalar,
     /// `u·Jv #k` for projection k in fast mode.
-    std::string worst_position() const {
-        if (fast) return "u·Jv #" + std::to_string(result.worst_index);
-        const std::size_t i = result.worst_index;
-        if (dims.rank == 0) return "()";
-        if (dims.rank == 1) return "(" + std::to_string(i) + ")";
-        return "(" + std::to_string(i / dims.cols) + ", " + std::to_string(i % dims.cols) + ")";
-    }
+    std::string worst_position() const;
 };
 
 /// The result of a gradient check of a scalar loss.
@@ -69,43 +62,7 @@ struct gradcheck_report {
 };
 
 /// The report as an aligned table, one row per param leaf, with a header and a verdict line.
-inline std::ostream& operator<<(std::ostream& os, const gradcheck_report& r) {
-    os << "gradcheck of " << r.expression << '\n';
-    if (!r.rules_fired.empty()) {
-        os << "  rewritten by:";
-        for (const auto& f : r.rules_fired) os << "  " << f << ";";
-        os << '\n';
-    }
-    os << "  " << (r.fast ? "fast mode (random projections u·Jv)" : "full mode (every entry)")
-       << ", eps " << format_value(r.eps) << ", pass if |a - n| <= " << format_value(r.atol)
-       << " + " << format_value(r.rtol) << "·|n|, loss " << format_value(r.value, 6) << '\n';
-    text_table t;
-    t.add_row({"leaf", "shape", r.fast ? "projections" : "entries", "max abs err", "max rel err",
-               "worst at", "analytic", "numeric", "result"});
-    for (const auto& l : r.leaves) {
-        const auto& c = l.result;
-        t.add_row({l.name, l.dims.str(), std::to_string(c.count), format_value(c.max_abs_error),
-                   format_value(c.max_rel_error), l.worst_position(),
-                   format_value(c.worst_analytic, 8), format_value(c.worst_numeric, 8),
-                   l.passed() ? "pass"
-                              : "FAIL (" + std::to_string(c.failures) + " of " +
-                                    std::to_string(c.count) + ")"});
-    }
-    t.print(os, "  ");
-    std::size_t retried = 0;
-    for (const auto& l : r.leaves) retried += l.kink_retries;
-    if (retried)
-        os << "  kinks: " << retried
-           << " projection(s) failed at eps and agreed at eps/100 or eps/1e4 (a kink crossed)\n";
-    if (r.reentrancy_checked)
-        os << "  reentrancy: "
-           << (r.reentrant ? "ok (repeated backward runs agree bitwise)"
-                           : "FAIL (repeated backward runs differ)")
-           << '\n';
-    os << "  " << (r.passed() ? "passed" : "FAILED") << " in " << format_value(r.seconds)
-       << " s (seed " << r.seed << ")\n";
-    return os;
-}
+std::ostream& operator<<(std::ostream& os, const gradcheck_report& r);
 
 /// Thrown by a check run with `throw_on_failure`; holds the report, and its table as what().
 class gradcheck_error : public std::runtime_error {
@@ -117,11 +74,7 @@ class gradcheck_error : public std::runtime_error {
 
   private:
     gradcheck_report report_;
-    static std::string table_of(const gradcheck_report& r) {
-        std::ostringstream s;
-        s << r;
-        return s.str();
-    }
+    static std::string table_of(const gradcheck_report& r);
 };
 
 }  // namespace fusegrad::check

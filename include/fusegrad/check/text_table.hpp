@@ -2,7 +2,6 @@
 /// @file
 /// `text_table`: rows of cells printed with aligned columns; how every check report prints.
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <ostream>
@@ -25,22 +24,7 @@ class text_table {
     void add_row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
 
     /// Writes every row, each line starting with `indent`.
-    void print(std::ostream& os, const std::string& indent = "") const {
-        std::vector<std::size_t> width;
-        for (const auto& r : rows_) {
-            if (width.size() < r.size()) width.resize(r.size(), 0);
-            for (std::size_t c = 0; c < r.size(); ++c)
-                width[c] = std::max(width[c], display_width(r[c]));
-        }
-        for (const auto& r : rows_) {
-            std::string line = indent;
-            for (std::size_t c = 0; c < r.size(); ++c) {
-                line += r[c];
-                if (c + 1 < r.size()) line.append(width[c] - display_width(r[c]) + 2, ' ');
-            }
-            os << line << '\n';
-        }
-    }
+    void print(std::ostream& os, const std::string& indent = "") const;
 
   private:
     std::vector<std::vector<std::string>> rows_;

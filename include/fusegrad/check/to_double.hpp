@@ -16,6 +16,7 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "fusegrad/check/double_arrays.hpp"
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/leaf.hpp"
 #include "fusegrad/core/node.hpp"
@@ -95,109 +96,6 @@ void for_each_type(F&& f) {
     detail::for_each_type_impl<List>::run(std::forward<F>(f));
 }
 
-/// The double copies of an expression's leaves, by name: what `double_copy<E>` owns. Nothing here
-/// depends on the expression, only on a leaf's element type and rank, so a model with many
-/// leaves instantiates these functions a few times, not once per leaf under a name that spells
-/// the whole model (the gradient checker's cost was quadratic in the model's size that way).
-class double_arrays {
-  public:
-    double_arrays() = default;
-    double_arrays(const double_arrays&) = delete;
-    double_arrays& operator=(const double_arrays&) = delete;
-
-    /// The double array of rank R behind the leaf named `name`. Throws binding_error for an
-    /// unknown name.
-    template <std::size_t R>
-    xt::xtensor<double, R>& array(std::string_view name) {
-        for (auto& s : named_)
-            if (s.name == name && s.rank == R) return storage<R>().at(s.index);
-        throw binding_error("double_copy: no leaf named \"" + std::string(name) + "\"");
-    }
-
-    /// The double copy of named leaf `name`: its data and shape (a vector is 1×n, a scalar
-    /// 1×1). Throws binding_error for an unknown name.
-    std::pair<double*, shape> view_of(std::string_view name) {
-        for (auto& s : named_)
-            if (s.name == name) {
-                if (s.rank == 0) return {storage<0>().at(s.index).data(), shape::scalar()};
-                if (s.rank == 1) {
-                    auto& a = storage<1>().at(s.index);
-                    return {a.data(), shape::vector(a.size())};
-                }
-                auto& a = storage<2>().at(s.index);
-                return {a.data(), shape::matrix(a.shape()[0], a.shape()[1])};
-            }
-        throw binding_error("double_copy: no leaf named \"" + std::string(name) + "\"");
-    }
-
-  protected:
-    template <std::size_t R>
-    std::deque<xt::xtensor<double, R>>& storage() {
-        if constexpr (R == 0)
-            return s0_;
-        else if constexpr (R == 1)
-            return s1_;
-        else
-            return s2_;
-    }
-
-    template <class T, std::size_t R>
-    xt::xtensor<double, R>& fresh_copy(tensor_ref<T, R> ref) {
-        ref.refresh();
-        auto& st = storage<R>();
-        st.emplace_back();
-        auto& a = st.back();
-        if constexpr (R == 1) a.resize({ref.dims.cols});
-        if constexpr (R == 2) a.resize({ref.dims.rows, ref.dims.cols});
-        const T* src = ref.typed_data();
-        for (std::size_t i = 0; i < ref.dims.size(); ++i) a.data()[i] = static_cast<double>(src[i]);
-        return a;
-    }
-
-    // A named leaf's binding in the double expression: the caller's array for class indices,
-    // else the double copy of the array under that name (made on first use).
-    template <class T, std::size_t R>
-    fusegrad::detail::named_binding convert_binding(std::string_view name,
-                                                    const fusegrad::detail::named_binding& b) {
-        if constexpr (!std::floating_point<T>) {
-            return b;
-        } else {
-            tensor_ref<T, R> ref{};
-            static_cast<array_binding&>(ref) = b.ref;
-            return {tensor_ref<double, R>::of(named_copy(name, ref)), name};
-        }
-    }
-
-    // The double copy of the leaf named `name` bound to `ref`; one copy per name.
-    template <class T, std::size_t R>
-    xt::xtensor<double, R>& named_copy(std::string_view name, const tensor_ref<T, R>& ref) {
-        for (auto& s : named_) {
-            if (s.name != name) continue;
-            if (s.source != ref.source)
-                throw binding_error("leaf \"" + std::string(name) +
-                                    "\" is used with two different arrays; one name is one "
-                                    "variable");
-            return *static_cast<xt::xtensor<double, R>*>(s.array);
-        }
-        auto& a = fresh_copy(ref);
-        named_.push_back({name, ref.source, &a, R, storage<R>().size() - 1});
-        return a;
-    }
-
-  private:
-    struct named_slot {
-        std::string_view name;
-        const void* source;  // the caller's container
-        void* array;         // our double copy
-        std::size_t rank;    // its rank, and its index in that rank's deque
-        std::size_t index;
-    };
-    std::deque<xt::xtensor<double, 0>> s0_;  // deques: elements never move
-    std::deque<xt::xtensor<double, 1>> s1_;
-    std::deque<xt::xtensor<double, 2>> s2_;
-    std::vector<named_slot> named_;
-};
-
 /// Expression E rebuilt at double over copies of its leaves' current values. The copies are
 /// owned here, so the object neither moves nor copies (the expression refers into it).
 template <class E>
@@ -234,12 +132,9 @@ class double_copy : public double_arrays {
                                     "variable");
             to_double_t<X> d{};
             [&]<class... L>(fusegrad::detail::leaf_list<L...>) {
-                std::size_t i = 0;
-                const int done[] = {
-                    (d.leaves.slots[i] = convert_binding<typename L::value_type, L::rank>(
-                         L::name.view(), e.leaves.slots[i]),
-                     ++i, 0)...};
-                (void)done;
+                static constexpr leaf_type types[] = {leaf_type_of<L>()..., leaf_type{}};
+                for (std::size_t i = 0; i < sizeof...(L); ++i)
+                    d.leaves.slots[i] = convert_named(types[i], e.leaves.slots[i]);
             }(typename X::leaf_types{});
             return d;
         } else if constexpr (!is_leaf_v<X>) {
@@ -258,10 +153,14 @@ class double_copy : public double_arrays {
         } else if constexpr (!std::floating_point<typename X::value_type>) {
             return e;  // class indices: read from the caller's array as they are
         } else if constexpr (!fusegrad::detail::expr_traits<X>::is_named::value) {
-            return to_double_t<X>{tensor_ref<double, X::rank>::of(fresh_copy(e.ref))};
+            to_double_t<X> d{};
+            static_cast<array_binding&>(d.ref) = convert_constant(leaf_type_of<X>(), e.ref);
+            return d;
         } else {
-            return to_double_t<X>{
-                tensor_ref<double, X::rank>::of(named_copy(X::name.view(), e.ref))};
+            to_double_t<X> d{};
+            static_cast<array_binding&>(d.ref) =
+                convert_named(leaf_type_of<X>(), {e.ref, X::name.view()}).ref;
+            return d;
         }
     }
 };
