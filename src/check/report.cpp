@@ -1,5 +1,6 @@
 // The printed forms of the checker's reports and tables (fusegrad/check/report.hpp,
-// text_table.hpp): compiled once here, not in every program that runs a check.
+// text_table.hpp, jacobian.hpp, verify_rule.hpp) and the end of a Jacobian check: compiled once
+// here, not in every program that runs a check.
 
 #include <algorithm>
 #include <ostream>
@@ -7,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "fusegrad/check/jacobian.hpp"
 #include "fusegrad/check/report.hpp"
 #include "fusegrad/check/text_table.hpp"
+#include "fusegrad/check/verify_rule.hpp"
 
 namespace fusegrad::check {
 
@@ -80,5 +83,82 @@ std::string gradcheck_error::table_of(const gradcheck_report& r) {
     s << r;
     return s.str();
 }
+
+void print_matrix(std::ostream& os, const xt::xtensor<double, 2>& m, const std::string& indent,
+                  int digits) {
+    text_table t;
+    for (std::size_t i = 0; i < m.shape()[0]; ++i) {
+        std::vector<std::string> row;
+        for (std::size_t j = 0; j < m.shape()[1]; ++j) row.push_back(format_value(m(i, j), digits));
+        t.add_row(std::move(row));
+    }
+    t.print(os, indent);
+}
+
+std::ostream& operator<<(std::ostream& os, const jacobian_report& r) {
+    const auto& c = r.leaf.result;
+    os << "jacobian of " << r.expression << " with respect to " << r.leaf.name << ": "
+       << r.value_shape.str() << " by " << r.leaf.dims.str() << '\n';
+    text_table t;
+    t.add_row({"entries", "max abs err", "max rel err", "worst at (value, leaf)", "analytic",
+               "numeric", "result"});
+    const std::size_t cols = r.leaf.dims.size();
+    t.add_row({std::to_string(c.count), format_value(c.max_abs_error),
+               format_value(c.max_rel_error),
+               "(" + std::to_string(cols ? c.worst_index / cols : 0) + ", " +
+                   std::to_string(cols ? c.worst_index % cols : 0) + ")",
+               format_value(c.worst_analytic, 8), format_value(c.worst_numeric, 8),
+               r.passed() ? "pass" : "FAIL (" + std::to_string(c.failures) + ")"});
+    t.print(os, "  ");
+    if (r.numeric.shape()[0] <= 16 && r.numeric.shape()[1] <= 16) {
+        os << "  numeric J:\n";
+        print_matrix(os, r.numeric, "    ");
+        os << "  analytic J:\n";
+        print_matrix(os, r.analytic, "    ");
+    }
+    return os;
+}
+
+std::string rule_error::text(const rule_report& r) {
+    std::ostringstream s;
+    s << r;
+    return s.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const rule_report& r) {
+    os << "verify_rule:";
+    for (const auto& f : r.rules_fired) os << " " << f << ";";
+    os << "\n  pattern:     " << r.pattern << "\n  replacement: " << r.replacement << '\n';
+    text_table t;
+    t.add_row({"trial", "comparison", "entries", "max abs err", "max rel err", "result"});
+    for (const auto& row : r.rows)
+        t.add_row(
+            {std::to_string(row.trial), row.what, std::to_string(row.result.count),
+             format_value(row.result.max_abs_error), format_value(row.result.max_rel_error),
+             row.result.passed() ? "pass" : "FAIL (" + std::to_string(row.result.failures) + ")"});
+    t.print(os, "  ");
+    os << "  " << (r.passed() ? "passed" : "FAILED") << '\n';
+    return os;
+}
+
+namespace detail {
+void finish_jacobian(jacobian_report& r, const gradcheck_options& opts,
+                     std::chrono::steady_clock::time_point start) {
+    const std::size_t m = r.analytic.shape()[0], n = r.analytic.shape()[1];
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+            r.leaf.result.add(i * n + j, r.analytic(i, j), r.numeric(i, j));
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (opts.throw_on_failure && !r.passed()) {
+        gradcheck_report g;
+        g.expression = r.expression;
+        g.eps = opts.eps;
+        g.atol = opts.atol;
+        g.rtol = opts.rtol;
+        g.leaves.push_back(r.leaf);
+        throw gradcheck_error(std::move(g));
+    }
+}
+}  // namespace detail
 
 }  // namespace fusegrad::check

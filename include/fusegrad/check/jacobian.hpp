@@ -41,62 +41,17 @@ struct jacobian_report {
 };
 
 /// Prints a matrix with aligned columns (for small Jacobians).
-inline void print_matrix(std::ostream& os, const xt::xtensor<double, 2>& m,
-                         const std::string& indent = "  ", int digits = 5) {
-    text_table t;
-    for (std::size_t i = 0; i < m.shape()[0]; ++i) {
-        std::vector<std::string> row;
-        for (std::size_t j = 0; j < m.shape()[1]; ++j) row.push_back(format_value(m(i, j), digits));
-        t.add_row(std::move(row));
-    }
-    t.print(os, indent);
-}
+void print_matrix(std::ostream& os, const xt::xtensor<double, 2>& m,
+                  const std::string& indent = "  ", int digits = 5);
 
 /// The comparison as one table row, then (if J has at most 16 columns and 16 rows) both
 /// matrices.
-inline std::ostream& operator<<(std::ostream& os, const jacobian_report& r) {
-    const auto& c = r.leaf.result;
-    os << "jacobian of " << r.expression << " with respect to " << r.leaf.name << ": "
-       << r.value_shape.str() << " by " << r.leaf.dims.str() << '\n';
-    text_table t;
-    t.add_row({"entries", "max abs err", "max rel err", "worst at (value, leaf)", "analytic",
-               "numeric", "result"});
-    const std::size_t cols = r.leaf.dims.size();
-    t.add_row({std::to_string(c.count), format_value(c.max_abs_error),
-               format_value(c.max_rel_error),
-               "(" + std::to_string(cols ? c.worst_index / cols : 0) + ", " +
-                   std::to_string(cols ? c.worst_index % cols : 0) + ")",
-               format_value(c.worst_analytic, 8), format_value(c.worst_numeric, 8),
-               r.passed() ? "pass" : "FAIL (" + std::to_string(c.failures) + ")"});
-    t.print(os, "  ");
-    if (r.numeric.shape()[0] <= 16 && r.numeric.shape()[1] <= 16) {
-        os << "  numeric J:\n";
-        print_matrix(os, r.numeric, "    ");
-        os << "  analytic J:\n";
-        print_matrix(os, r.analytic, "    ");
-    }
-    return os;
-}
+std::ostream& operator<<(std::ostream& os, const jacobian_report& r);
 
 namespace detail {
 /// The comparison of analytic and numeric entries, the time taken, and the throw on failure.
-inline void finish_jacobian(jacobian_report& r, const gradcheck_options& opts,
-                            std::chrono::steady_clock::time_point start) {
-    const std::size_t m = r.analytic.shape()[0], n = r.analytic.shape()[1];
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t j = 0; j < n; ++j)
-            r.leaf.result.add(i * n + j, r.analytic(i, j), r.numeric(i, j));
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (opts.throw_on_failure && !r.passed()) {
-        gradcheck_report g;
-        g.expression = r.expression;
-        g.eps = opts.eps;
-        g.atol = opts.atol;
-        g.rtol = opts.rtol;
-        g.leaves.push_back(r.leaf);
-        throw gradcheck_error(std::move(g));
-    }
-}
+void finish_jacobian(jacobian_report& r, const gradcheck_options& opts,
+                     std::chrono::steady_clock::time_point start);
 
 template <fixed_string Name, class List>
 struct param_named {

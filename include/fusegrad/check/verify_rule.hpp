@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -72,21 +71,7 @@ struct rule_report {
 };
 
 /// The report as an aligned table, one row per comparison.
-inline std::ostream& operator<<(std::ostream& os, const rule_report& r) {
-    os << "verify_rule:";
-    for (const auto& f : r.rules_fired) os << " " << f << ";";
-    os << "\n  pattern:     " << r.pattern << "\n  replacement: " << r.replacement << '\n';
-    text_table t;
-    t.add_row({"trial", "comparison", "entries", "max abs err", "max rel err", "result"});
-    for (const auto& row : r.rows)
-        t.add_row(
-            {std::to_string(row.trial), row.what, std::to_string(row.result.count),
-             format_value(row.result.max_abs_error), format_value(row.result.max_rel_error),
-             row.result.passed() ? "pass" : "FAIL (" + std::to_string(row.result.failures) + ")"});
-    t.print(os, "  ");
-    os << "  " << (r.passed() ? "passed" : "FAILED") << '\n';
-    return os;
-}
+std::ostream& operator<<(std::ostream& os, const rule_report& r);
 
 /// Thrown by verify_rule with `throw_on_failure`; what() is the report's table.
 class rule_error : public std::runtime_error {
@@ -97,11 +82,7 @@ class rule_error : public std::runtime_error {
 
   private:
     rule_report report_;
-    static std::string text(const rule_report& r) {
-        std::ostringstream s;
-        s << r;
-        return s.str();
-    }
+    static std::string text(const rule_report& r);
 };
 
 namespace detail {
