@@ -19,12 +19,12 @@
 
 namespace fusegrad::check {
 
-/// The double copies of an expression's leaves, by name: what `double_copy<E>` owns. Nothing here
-/// depends on the expression, only on a leaf's element type and rank, which are run-time values:
-/// the copying is compiled once, in the library (src/check/check.cpp), not once per model (the
-/// gradient checker's cost was quadratic in the model's size when it was instantiated per leaf
-/// under a name that spells the whole model, and each model still compiled it in full when it
-/// was instantiated per element type and rank).
+/// The double copies of an expression's leaves, by name: what `double_copy<E>` owns. Nothing
+/// here depends on the expression, only on a leaf's element type and rank, which are run-time
+/// values: the copying is compiled once, in the library (src/check/double_arrays.cpp), not once
+/// per model (the gradient checker's cost was quadratic in the model's size when it was
+/// instantiated per leaf under a name that spells the whole model, and each model still compiled
+/// it in full when it was instantiated per element type and rank).
 class double_arrays {
   public:
     double_arrays();

@@ -81,7 +81,7 @@ struct graph_handle {
 };
 
 /// One gradient check, as run_gradcheck drives it: compiled once, in the library
-/// (src/check/gradcheck.cpp), not per model.
+/// (src/check/gradcheck_run.cpp), not per model.
 class gradcheck_run {
   public:
     /// Validates the options against the graph's params (std::invalid_argument: a leaf that is
