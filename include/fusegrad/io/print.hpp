@@ -94,145 +94,64 @@ struct print_entry<node<Op, C...>> {
     static constexpr details_fn details = &details_thunk<Op>;
 };
 
-/// What printing needs of each value of plan P, indexed by id: one instantiation per plan, one
-/// function per op type, none per value (a function per value would be named after the whole
-/// model).
+/// What printing needs of each value of plan P beyond the plan's own tables, indexed by id: one
+/// instantiation per plan, one function per op type, none per value (a function per value
+/// would be named after the whole model).
 template <class P, class List = typename P::entries>
 struct print_tables;
 template <class P, class... Es>
 struct print_tables<P, type_list<Es...>> {
     static constexpr std::size_t N = sizeof...(Es);
-    static constexpr std::array<std::string_view, N> op_names{
-        print_entry<typename Es::expr>::op_name...};
-    static constexpr std::array<std::string_view, N> leaf_names{leaf_name<typename Es::expr>...};
     static constexpr std::array<std::string_view, N> kinds{leaf_kind_name<typename Es::expr>...};
     static constexpr std::array<details_fn, N> details{print_entry<typename Es::expr>::details...};
 };
 
-/// The text of a plan's values as written: a value used twice prints twice, until the text
-/// would grow past `limit` characters (a residual chain doubles it at every level); past that,
-/// a value that more than one operand reads prints in full once, as `v7=relu(...)`, and as `v7`
-/// after.
-template <class P>
-struct text_printer {
-    using tables = typename P::tables;
-    using print = print_tables<P>;
-    const bound_values<P>& values;
-    std::array<const void*, P::size> ops;
-    bool name_shared = false;
-    std::array<bool, P::size> printed{};
-
-    static constexpr std::size_t limit = std::size_t{1} << 16;
-
-    void append(std::string& out, std::size_t i) {
-        if (tables::is_leaf[i]) {
-            out.append(print::leaf_names[i]).append(" ").append(values.leaves[i].dims.str());
-            return;
-        }
-        const bool shared = name_shared && tables::consumers[i] > 1;
-        if (shared && printed[i]) {
-            out.append("v").append(std::to_string(i));
-            return;
-        }
-        if (shared) {
-            printed[i] = true;
-            out.append("v").append(std::to_string(i)).append("=");
-        }
-        out.append(print::op_names[i]).append("(");
-        for (std::size_t c = 0; c < tables::arity[i]; ++c) {
-            if (c > 0) out.append(", ");
-            append(out, tables::child(i, c));
-        }
-        if (auto details = print::details[i](ops[i]); !details.empty()) {
-            if (tables::arity[i] > 0) out.append(", ");
-            out.append(details);
-        }
-        out.append(")");
-    }
-
-    // The length of the tree as written, saturating at the limit: a value's text is at most its
-    // own and its operands', each counted once per use (a bound, not the exact length).
-    bool tree_fits() const {
-        std::array<std::size_t, P::size> len{};
-        for (std::size_t i = 0; i < P::size; ++i) {
-            std::size_t n = 32 + print::leaf_names[i].size() + print::op_names[i].size();
-            for (std::size_t c = 0; c < tables::arity[i]; ++c)
-                n = std::min(limit, n + len[tables::child(i, c)]);
-            len[i] = n;
-        }
-        return len[P::root] < limit;
-    }
+/// A plan and its bound values as the printers read them: pointers to the plan's `constexpr`
+/// tables, so that the printers are compiled once, in the library (src/io/print.cpp), not once
+/// per expression type.
+struct print_view {
+    std::size_t n = 0;
+    std::size_t max_arity = 1;
+    std::size_t root = 0;
+    const bool* is_leaf = nullptr;
+    const std::size_t* arity = nullptr;
+    const std::size_t* operands = nullptr;       // value i's operand c: operands[i * max_arity + c]
+    const std::size_t* consumers = nullptr;      // how many operand slots read value i
+    const std::string_view* names = nullptr;     // a named leaf's name; empty for a constant
+    const std::string_view* op_names = nullptr;  // empty for a leaf
+    const std::string_view* kinds = nullptr;     // a leaf's kind: param, input, labels, constant
+    const details_fn* details = nullptr;         // an op's printed state
+    const array_binding* leaves = nullptr;       // the leaves' bindings (their shapes)
+    const void* const* ops = nullptr;            // each value's op object (null for a leaf)
 };
 
-/// Appends `s` as the inside of a DOT double-quoted string: quotes and backslashes escaped,
-/// line breaks as DOT's `\n`, other control characters as spaces.
-inline void append_dot_escaped(std::string& out, std::string_view s) {
-    for (const char ch : s) {
-        if (ch == '"' || ch == '\\') {
-            out.push_back('\\');
-            out.push_back(ch);
-        } else if (ch == '\n') {
-            out.append("\\n");
-        } else if (static_cast<unsigned char>(ch) < 0x20) {
-            out.push_back(' ');
-        } else {
-            out.push_back(ch);
-        }
-    }
-}
-
-inline std::string_view dot_fill_colour(std::string_view kind) {
-    if (kind == "param") return "#fdd0a2";   // orange: what training changes
-    if (kind == "input") return "#c6dbef";   // blue
-    if (kind == "labels") return "#c7e9c0";  // green
-    return "#d9d9d9";                        // grey: constants
-}
-
-// Value i of plan P: a box for a leaf, an ellipse for an op; the root (the result) is drawn with
-// a double outline.
+/// The view of plan P over `values` and its op addresses (which must outlive the view).
 template <class P>
-void append_dot_node(std::string& out, const bound_values<P>& values, const void* op,
-                     std::size_t i) {
-    using print = print_tables<P>;
-    out.append("  v").append(std::to_string(i)).append(" [label=\"");
-    if (P::tables::is_leaf[i]) {
-        const std::string_view kind = print::kinds[i];
-        append_dot_escaped(out, print::leaf_names[i]);
-        out.append("\\n");
-        append_dot_escaped(out, values.leaves[i].dims.str());
-        out.append("\", shape=box, style=filled, fillcolor=\"")
-            .append(dot_fill_colour(kind))
-            .append("\", tooltip=\"")
-            .append(kind)
-            .append("\"");
-    } else {
-        append_dot_escaped(out, print::op_names[i]);
-        if (auto details = print::details[i](op); !details.empty()) {
-            out.append("\\n");
-            append_dot_escaped(out, details);
-        }
-        out.append("\", shape=ellipse");
-    }
-    if (i == P::root) out.append(", peripheries=2");
-    out.append("];\n");
-}
-
-// The edges into value i: one per operand, from the operand's value, so a value used twice
-// (CSE, or `add(x, x)`) has an edge to each use. Labelled with the operand index when the op
-// has more than one operand.
-template <class P>
-void append_dot_edges(std::string& out, std::size_t i) {
+print_view print_view_of(const bound_values<P>& values,
+                         const std::array<const void*, P::size>& ops) {
     using tables = typename P::tables;
-    const std::size_t arity = tables::arity[i];
-    for (std::size_t c = 0; c < arity; ++c) {
-        out.append("  v")
-            .append(std::to_string(tables::child(i, c)))
-            .append(" -> v")
-            .append(std::to_string(i));
-        if (arity > 1) out.append(" [label=\"").append(std::to_string(c)).append("\"]");
-        out.append(";\n");
-    }
+    using print = print_tables<P>;
+    return {P::size,
+            tables::max_arity,
+            P::root,
+            tables::is_leaf.data(),
+            tables::arity.data(),
+            tables::operands.data(),
+            tables::consumers.data(),
+            tables::names.data(),
+            tables::op_names.data(),
+            print::kinds.data(),
+            print::details.data(),
+            values.leaves.data(),
+            ops.data()};
 }
+
+/// The text of the values as written: a value used twice prints twice, until the text would
+/// grow past 64 KiB (a residual chain doubles it at every level); past that, a value that more
+/// than one operand reads prints in full once, as `v7=relu(...)`, and as `v7` after.
+std::string print_text(const print_view& v);
+/// The values as a Graphviz DOT digraph named `graph_name` (see fg::to_dot).
+std::string print_dot(const print_view& v, std::string_view graph_name);
 
 /// `path` as one single-quoted shell word, or empty when it cannot be quoted safely (it holds
 /// a single quote or a NUL). A path that starts with '-' gets "./" so that it is not an option.
@@ -253,11 +172,8 @@ std::string to_string(const E& expr) {
     using P = detail::plan<E>;
     detail::bound_values<P> values;
     (void)values.bind(expr);  // a name bound to two arrays still prints (as its first array)
-    detail::text_printer<P> printer{values, values.op_addresses()};
-    printer.name_shared = !printer.tree_fits();
-    std::string out;
-    printer.append(out, P::root);
-    return out;
+    const auto ops = values.op_addresses();
+    return detail::print_text(detail::print_view_of<P>(values, ops));
 }
 
 /// The expression as a Graphviz DOT digraph. There is one node per distinct value of the
@@ -273,16 +189,8 @@ std::string to_dot(const E& expr, std::string_view graph_name = "fusegrad") {
     using P = detail::plan<E>;
     detail::bound_values<P> values;
     (void)values.bind(expr);  // a name bound to two arrays still draws (as its first array)
-    std::string out = "digraph \"";
-    detail::append_dot_escaped(out, graph_name);
-    out.append("\" {\n");
-    out.append("  node [fontname=\"Helvetica\"];\n");
-    out.append("  edge [fontname=\"Helvetica\", fontsize=10];\n");
     const auto ops = values.op_addresses();
-    for (std::size_t i = 0; i < P::size; ++i) detail::append_dot_node<P>(out, values, ops[i], i);
-    for (std::size_t i = 0; i < P::size; ++i) detail::append_dot_edges<P>(out, i);
-    out.append("}\n");
-    return out;
+    return detail::print_dot(detail::print_view_of<P>(values, ops), graph_name);
 }
 
 /// Writes `to_dot(expr, graph_name)` to `path`, atomically (io::write_file_atomically). Returns
