@@ -1,5 +1,5 @@
 // The printed forms of the checker's reports and tables (fusegrad/check/report.hpp,
-// text_table.hpp, jacobian.hpp, verify_rule.hpp) and the end of a Jacobian check: compiled once
+// text_table.hpp, jacobian.hpp, verify_rule.hpp): compiled once
 // here, not in every program that runs a check.
 
 #include <algorithm>
@@ -140,25 +140,5 @@ std::ostream& operator<<(std::ostream& os, const rule_report& r) {
     os << "  " << (r.passed() ? "passed" : "FAILED") << '\n';
     return os;
 }
-
-namespace detail {
-void finish_jacobian(jacobian_report& r, const gradcheck_options& opts,
-                     std::chrono::steady_clock::time_point start) {
-    const std::size_t m = r.analytic.shape()[0], n = r.analytic.shape()[1];
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t j = 0; j < n; ++j)
-            r.leaf.result.add(i * n + j, r.analytic(i, j), r.numeric(i, j));
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (opts.throw_on_failure && !r.passed()) {
-        gradcheck_report g;
-        g.expression = r.expression;
-        g.eps = opts.eps;
-        g.atol = opts.atol;
-        g.rtol = opts.rtol;
-        g.leaves.push_back(r.leaf);
-        throw gradcheck_error(std::move(g));
-    }
-}
-}  // namespace detail
 
 }  // namespace fusegrad::check

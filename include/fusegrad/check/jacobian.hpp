@@ -67,6 +67,15 @@ struct param_named<Name, fusegrad::detail::type_list<L0, Ls...>> {
 }  // namespace detail
 
 namespace detail {
+/// Both Jacobians from compiled graphs (src/check/report.cpp: compiled once, not per model):
+/// the analytic one row by row (backward with seed e_i), the numeric one column by column
+/// (central differences of the numeric graph's value, perturbing p, the param's double copy
+/// of shape dims).
+jacobian_report jacobian_compute(const graph_handle& analytic, const graph_handle& numeric,
+                                 double* p, shape dims, std::string_view name,
+                                 std::string expression, const gradcheck_options& opts,
+                                 std::chrono::steady_clock::time_point start);
+
 /// The body of jacobian_of for the param named `name` (which the caller checked): nothing in it
 /// depends on which param, so the Jacobians of every param of one expression share one
 /// instantiation, and none is named after a (param, model) pair.
@@ -79,40 +88,8 @@ jacobian_report jacobian_by_name(const E& expr, const Rules& rules, std::string_
     auto analytic_graph = detail::compile_with(copy.expr(), rules);
     auto numeric_graph = fusegrad::compile(copy.expr(), no_rewrite);
 
-    jacobian_report r;
-    r.expression = fusegrad::to_string(expr);
-    analytic_graph.forward();
-    r.value_shape = analytic_graph.value_shape();
-    const std::size_t m = r.value_shape.size(), n = dims.size();
-    r.leaf.name = std::string(name);
-    r.leaf.dims = dims;
-    r.leaf.result.atol = opts.atol;
-    r.leaf.result.rtol = opts.rtol;
-    r.analytic = xt::zeros<double>({m, n});
-    r.numeric = xt::zeros<double>({m, n});
-
-    std::vector<double> seed(m, 0.0);  // e_i: one vector-Jacobian product per row
-    for (std::size_t i = 0; i < m; ++i) {
-        seed[i] = 1.0;
-        analytic_graph.backward(cview<double>{seed.data(), r.value_shape});
-        seed[i] = 0.0;
-        const auto g = analytic_graph.param_grad(name);
-        for (std::size_t j = 0; j < n; ++j) r.analytic(i, j) = g.data[j];
-    }
-    for (std::size_t j = 0; j < n; ++j) {  // one central difference per column
-        const double old = p[j], up = old + opts.eps, down = old - opts.eps;
-        p[j] = up;
-        numeric_graph.forward();
-        std::vector<double> fu(numeric_graph.value_view().data,
-                               numeric_graph.value_view().data + m);
-        p[j] = down;
-        numeric_graph.forward();
-        const double* fd = numeric_graph.value_view().data;
-        p[j] = old;
-        for (std::size_t i = 0; i < m; ++i) r.numeric(i, j) = (fu[i] - fd[i]) / (up - down);
-    }
-    finish_jacobian(r, opts, start);
-    return r;
+    return jacobian_compute(graph_handle::of(analytic_graph), graph_handle::of(numeric_graph), p,
+                            dims, name, fusegrad::to_string(expr), opts, start);
 }
 }  // namespace detail
 

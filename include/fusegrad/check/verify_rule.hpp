@@ -112,6 +112,14 @@ struct instance<pattern<Op, Sub...>, Leaves> {
 template <class Spec, std::size_t K>
 using spec_leaf_t = typename Spec::template leaf_type<placeholder_name<K + 1>()>;
 
+/// The comparisons of one trial, on graphs already compiled (src/check/verify_rule.cpp: compiled
+/// once, not per rule and expression): the values of the replacement against the pattern's
+/// (written), then for one random upstream vector u, each param's u·J of both against each
+/// other and against central differences of the written graph's uᵀ·value, perturbing `copy`.
+void verify_compare(const graph_handle& written, const graph_handle& fused, double_arrays& copy,
+                    const std::vector<std::string>& params, const verify_options& opts,
+                    std::size_t trial, rule_report& report);
+
 /// Values and vector-Jacobian products of the pattern (as written) and the replacement, and
 /// both against central differences, on the current values of `expr`'s leaves.
 template <class Rule, class E>
@@ -129,50 +137,10 @@ void verify_once(const Rule& rule, const E& expr, const verify_options& opts, st
         report.replacement = fusegrad::to_string(fused.expression());
         report.rules_fired = fused.rules_fired();
     }
-    auto row = [&](std::string what, bool agree) {
-        rule_check_row r;
-        r.trial = trial;
-        r.what = std::move(what);
-        r.result.atol = agree ? opts.agree_atol : opts.atol;
-        r.result.rtol = agree ? opts.agree_rtol : opts.rtol;
-        return r;
-    };
-
-    written.forward();
-    fused.forward();
-    const auto vw = written.value_view();
-    const auto vf = fused.value_view();
-    auto values = row("value: replacement vs pattern", true);
-    for (std::size_t i = 0; i < vw.size(); ++i) values.result.add(i, vf.data[i], vw.data[i]);
-    report.rows.push_back(values);
-
-    random_stream rng(splitmix64(opts.seed ^ (0x75 + trial)));
-    std::vector<double> u(vw.size());
-    for (auto& x : u) x = rng.normal();
-    written.backward(cview<double>{u.data(), written.value_shape()});
-    fused.backward(cview<double>{u.data(), fused.value_shape()});
-
-    // By run-time name (the written graph's params, in order of first appearance): nothing is
-    // instantiated per param.
-    auto f = [&] { return projected_value(written, u); };
-    for (const std::string_view param : decltype(written)::param_names) {
-        const std::string name(param);
-        const auto gw = written.param_grad(param);
-        const auto gf = fused.param_grad(param);
-        const auto [data, dims] = copy.view_of(param);
-        auto agree = row("u·J in " + name + ": replacement vs pattern", true);
-        auto fd_w = row("u·J in " + name + ": pattern vs finite differences", false);
-        auto fd_f = row("u·J in " + name + ": replacement vs finite differences", false);
-        for (std::size_t i = 0; i < dims.size(); ++i) {
-            const double n = central_difference(data, i, opts.eps, f);
-            agree.result.add(i, gf.data[i], gw.data[i]);
-            fd_w.result.add(i, gw.data[i], n);
-            fd_f.result.add(i, gf.data[i], n);
-        }
-        report.rows.push_back(agree);
-        report.rows.push_back(fd_w);
-        report.rows.push_back(fd_f);
-    }
+    const std::vector<std::string> params(decltype(written)::param_names.begin(),
+                                          decltype(written)::param_names.end());
+    verify_compare(graph_handle::of(written), graph_handle::of(fused), copy, params, opts, trial,
+                   report);
 }
 
 template <class T>
