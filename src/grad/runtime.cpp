@@ -85,14 +85,14 @@ bool refresh_leaves(const plan_view& p, array_binding* leaves, const void** src)
 }
 
 template <class T>
-void plan_buffers(const plan_view& p, const graph_state<T>& s, const step_row<T>* steps,
+void plan_buffers(const plan_view& p, const graph_state<T>& s, const infer_fn<T>* infer,
                   const void* const* ops) {
     for (std::size_t i = 0; i < p.n; ++i)
         if (p.is_leaf[i]) s.shapes[i] = s.leaves[i].dims;
     for (std::size_t i = 0; i < p.n; ++i) s.ws_sizes[i] = 0;
     auto v = s.table();
     for (std::size_t i = 0; i < p.n; ++i)
-        if (steps[i].infer) steps[i].infer(ops[i], v, i, p.operands_of(i));
+        if (infer[i]) infer[i](ops[i], v, i, p.operands_of(i));
     // An op that averages (it declares refuses_empty) over an empty operand, an empty batch
     // say, would give 0/0: refused, naming the op and the operand.
     for (std::size_t i = 0; i < p.n; ++i) {
@@ -159,40 +159,39 @@ void plan_buffers(const plan_view& p, const graph_state<T>& s, const step_row<T>
 }
 
 template <class T>
-void run_forward(const plan_view& p, const graph_state<T>& s, const step_row<T>* steps, bool in_run,
-                 const void* const* ops, bool* fused, bool check_finite) {
+void run_forward(const plan_view& p, const graph_state<T>& s, const forward_fn<T>* steps,
+                 const check_fn<T>* checks, const void* const* ops, bool* fused,
+                 bool check_finite) {
     const auto v = s.table();
     if (check_finite) check_leaves_finite<T>(p, s.leaves);
     for (std::size_t i = 0; i < p.n; ++i) {
-        const forward_fn<T> step = in_run ? steps[i].forward_in_run : steps[i].forward;
-        if (!step) continue;
-        if (check_finite && steps[i].check) {
-            const std::string why = steps[i].check(ops[i], v, p.operands_of(i));
+        if (!steps[i]) continue;
+        if (check_finite && checks[i]) {
+            const std::string why = checks[i](ops[i], v, p.operands_of(i));
             if (!why.empty()) throw value_error("check_finite: " + label(p, i) + ": " + why);
         }
-        step(ops[i], v, i, p.operands_of(i), fused[i]);
+        steps[i](ops[i], v, i, p.operands_of(i), fused[i]);
         if (check_finite) check_value_finite(p, s, i);
     }
 }
 
 template <class T>
-void run_backward(const plan_view& p, const graph_state<T>& s, const step_row<T>* steps,
+void run_backward(const plan_view& p, const graph_state<T>& s, const backward_fn<T>* steps,
                   const void* const* ops, bool* fused, bool check_finite) {
     const auto v = s.table();
     for (std::size_t i = p.n; i-- > 0;)
-        if (steps[i].backward) {
-            steps[i].backward(ops[i], v, i, p.operands_of(i), p.accumulate + i * p.max_arity,
-                              fused[i]);
+        if (steps[i]) {
+            steps[i](ops[i], v, i, p.operands_of(i), p.accumulate + i * p.max_arity, fused[i]);
             if (check_finite) check_grads_finite(p, s, i);
         }
 }
 
-#define FUSEGRAD_RUNTIME_INSTANTIATE(T)                                                        \
-    template void plan_buffers<T>(const plan_view&, const graph_state<T>&, const step_row<T>*, \
-                                  const void* const*);                                         \
-    template void run_forward<T>(const plan_view&, const graph_state<T>&, const step_row<T>*,  \
-                                 bool, const void* const*, bool*, bool);                       \
-    template void run_backward<T>(const plan_view&, const graph_state<T>&, const step_row<T>*, \
+#define FUSEGRAD_RUNTIME_INSTANTIATE(T)                                                           \
+    template void plan_buffers<T>(const plan_view&, const graph_state<T>&, const infer_fn<T>*,    \
+                                  const void* const*);                                            \
+    template void run_forward<T>(const plan_view&, const graph_state<T>&, const forward_fn<T>*,   \
+                                 const check_fn<T>*, const void* const*, bool*, bool);            \
+    template void run_backward<T>(const plan_view&, const graph_state<T>&, const backward_fn<T>*, \
                                   const void* const*, bool*, bool);
 FUSEGRAD_RUNTIME_INSTANTIATE(float)
 FUSEGRAD_RUNTIME_INSTANTIATE(double)

@@ -304,7 +304,7 @@ requires(!Plan::tables::is_leaf[I]) struct fused_vjp_at<Plan, T, I, Entry,
 };
 
 // ---- the step tables --------------------------------------------------------------------------
-// A graph runs its values through a table of function pointers, one row per value, indexed by
+// A graph runs its values through tables of function pointers, one entry per value, indexed by
 // id: each pointer is a thunk instantiated per (op, operand element types), which every value
 // of that kind shares. So the code a model compiles to grows with the number of distinct ops,
 // not with the number of values: a fold that inlined every value's step into one function made
@@ -367,8 +367,7 @@ struct no_step_fns {
     static constexpr std::nullptr_t check() noexcept { return nullptr; }
 };
 
-/// Value I's row of the step table (grad/runtime.hpp, step_row): a constant of a class named by
-/// the plan and I, read in a constant expression only, so never emitted (no symbol, no function
+/// What the step tables need of value I (a class with types only: no function is instantiated
 /// per value).
 template <class Plan, class T, std::size_t I, class Entry>
 struct steps_of {
@@ -376,35 +375,30 @@ struct steps_of {
         Plan::tables::is_leaf[I], no_step_fns,
         step_fns<T, typename state_of<typename Entry::expr>::type, typename Entry::operand_types,
                  std::make_index_sequence<Plan::tables::arity[I]>>>;
-    static constexpr bool fusable = fused_vjp_at<Plan, T, I, Entry>::value;
-    static constexpr bool grad = !Plan::tables::is_leaf[I] && Plan::tables::requires_grad[I];
-    static constexpr step_row<T> row{
-        fns::template forward<false, false>(),
-        fns::template forward<fusable, true>(),
-        std::conditional_t<grad, fns, no_step_fns>::template backward<fusable>(),
-        fns::infer(),
-        fns::check(),
-        fusable};
+    using fusable = fused_vjp_at<Plan, T, I, Entry>;
+    using grad = std::bool_constant<!Plan::tables::is_leaf[I] && Plan::tables::requires_grad[I]>;
 };
 
-/// The may_fuse flags of a step table (a function of the table's size only, not of the plan).
-template <class T, std::size_t N>
-constexpr std::array<bool, N> may_fuse_column(const std::array<step_row<T>, N>& rows) noexcept {
-    std::array<bool, N> f{};
-    for (std::size_t i = 0; i < N; ++i) f[i] = rows[i].may_fuse;
-    return f;
-}
-
-/// The step table of a plan, one row per value; `may_fuse[i]`: run() may write value i's first
-/// operand's gradient in its forward (a column of it, for the schedule's constexpr lifetimes).
+/// The step tables of a plan; `may_fuse[i]`: run() may write value i's first operand's
+/// gradient in its forward.
 template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>,
           class List = typename Plan::entries>
 struct step_tables;
 template <class Plan, class T, std::size_t... I, class... Es>
 struct step_tables<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
     static constexpr std::size_t N = sizeof...(I);
-    static constexpr std::array<step_row<T>, N> rows{steps_of<Plan, T, I, Es>::row...};
-    static constexpr std::array<bool, N> may_fuse = may_fuse_column(rows);
+    template <std::size_t J, class E>
+    using at = steps_of<Plan, T, J, E>;
+    static constexpr std::array<forward_fn<T>, N> forward{
+        at<I, Es>::fns::template forward<false, false>()...};
+    static constexpr std::array<forward_fn<T>, N> forward_in_run{
+        at<I, Es>::fns::template forward<at<I, Es>::fusable::value, true>()...};
+    static constexpr std::array<backward_fn<T>, N> backward{
+        std::conditional_t<at<I, Es>::grad::value, typename at<I, Es>::fns,
+                           no_step_fns>::template backward<at<I, Es>::fusable::value>()...};
+    static constexpr std::array<infer_fn<T>, N> infer{at<I, Es>::fns::infer()...};
+    static constexpr std::array<check_fn<T>, N> check{at<I, Es>::fns::check()...};
+    static constexpr std::array<bool, N> may_fuse{at<I, Es>::fusable::value...};
 };
 
 }  // namespace detail
@@ -719,8 +713,9 @@ class graph {
         if (detail::refresh_leaves(view, values_.leaves.data(), src_.data())) dirty_ = true;
         if (dirty_) prepare();
         const auto ops = op_addresses();
-        detail::run_forward<value_type>(view, state(), steps::rows.data(), Prepare, ops.data(),
-                                        vjp_fused_.data(), check_finite_);
+        const auto& steps = Prepare ? steps::forward_in_run : steps::forward;
+        detail::run_forward<value_type>(view, state(), steps.data(), steps::check.data(),
+                                        ops.data(), vjp_fused_.data(), check_finite_);
         forward_done_ = true;
     }
 
@@ -758,7 +753,7 @@ class graph {
         // valid any more, also when planning throws half-way.
         backward_done_ = false;
         const auto ops = op_addresses();
-        detail::plan_buffers<value_type>(view, state(), steps::rows.data(), ops.data());
+        detail::plan_buffers<value_type>(view, state(), steps::infer.data(), ops.data());
         for (std::size_t i = 0; i < N; ++i) {
             const std::size_t p = grad_layout::pos[i];
             // (A rank without params has an empty array: its branch is not built.)
@@ -784,7 +779,7 @@ class graph {
 
     void backward_all() {
         const auto ops = op_addresses();
-        detail::run_backward<value_type>(view, state(), steps::rows.data(), ops.data(),
+        detail::run_backward<value_type>(view, state(), steps::backward.data(), ops.data(),
                                          vjp_fused_.data(), check_finite_);
     }
 };

@@ -53,20 +53,6 @@ using infer_fn = void (*)(const void* op, value_table<T>& v, std::size_t self,
 template <class T>
 using check_fn = std::string (*)(const void* op, const value_table<T>& v, const std::size_t* ch);
 
-/// Everything the run-time loops call for one value (null where nothing runs): one row of a
-/// graph's step table. One table of rows, not a table per kind of step: each table is a pack
-/// expansion over every value of the plan, and g++ pays for each (a 64-layer MLP's forward
-/// stage: 18 MB of its memory for six tables, against one).
-template <class T>
-struct step_row {
-    forward_fn<T> forward = nullptr;         // forward()
-    forward_fn<T> forward_in_run = nullptr;  // run()'s forward (it may fuse the vjp)
-    backward_fn<T> backward = nullptr;
-    infer_fn<T> infer = nullptr;
-    check_fn<T> check = nullptr;  // the op's check of its operands in anomaly mode
-    bool may_fuse = false;        // run()'s forward writes the first operand's gradient
-};
-
 /// The schedule of a plan of n values (grad/memory.hpp): the forward of value i at step i, its
 /// backward at step 2n − 1 − i, 2n steps in all. One definition for the graph's constexpr
 /// lifetimes (grad/graph.hpp) and the buffer planner here, which must agree.
@@ -164,26 +150,25 @@ struct graph_state {
 /// true when a shape changed, so the buffers must be planned again.
 bool refresh_leaves(const plan_view& p, array_binding* leaves, const void** src) noexcept;
 
-/// The buffers for the bound shapes: every value's shape and workspace (each row's `infer`, in
-/// plan order), then one arena holding every computed value, gradient and workspace, placed by
+/// The buffers for the bound shapes: every value's shape and workspace (`infer`, in plan
+/// order), then one arena holding every computed value, gradient and workspace, placed by
 /// lifetime, and the memory report. Throws shape_error when a shape does not fit, or when an op
 /// that averages gets an empty operand.
 template <class T>
-void plan_buffers(const plan_view& p, const graph_state<T>& s, const step_row<T>* steps,
+void plan_buffers(const plan_view& p, const graph_state<T>& s, const infer_fn<T>* infer,
                   const void* const* ops);
 
-/// The forward steps in plan order (null for a leaf): each row's `forward_in_run` when `in_run`
-/// (run() is calling), else its `forward`. With `check_finite`, first every real leaf, then
-/// each value after its step, are checked for NaN and ±inf (and a row's `check` runs the op's
-/// check of its operands before its step): value_error at the first.
+/// The forward steps in plan order (`steps[i]` null for a leaf). With `check_finite`, first
+/// every real leaf, then each value after its step, are checked for NaN and ±inf (and `checks`
+/// runs an op's check of its operands before its step): value_error at the first.
 template <class T>
-void run_forward(const plan_view& p, const graph_state<T>& s, const step_row<T>* steps, bool in_run,
-                 const void* const* ops, bool* fused, bool check_finite);
+void run_forward(const plan_view& p, const graph_state<T>& s, const forward_fn<T>* steps,
+                 const check_fn<T>* checks, const void* const* ops, bool* fused, bool check_finite);
 
-/// The backward steps in reverse plan order (each row's `backward`, null where none runs). With
+/// The backward steps in reverse plan order (`steps[i]` null where none runs). With
 /// `check_finite`, every gradient a step wrote is checked: value_error at the first NaN or ±inf.
 template <class T>
-void run_backward(const plan_view& p, const graph_state<T>& s, const step_row<T>* steps,
+void run_backward(const plan_view& p, const graph_state<T>& s, const backward_fn<T>* steps,
                   const void* const* ops, bool* fused, bool check_finite);
 
 // plan_buffers, run_forward and run_backward are defined in src/grad/runtime.cpp for float and
