@@ -67,7 +67,7 @@ struct param_named<Name, fusegrad::detail::type_list<L0, Ls...>> {
 }  // namespace detail
 
 namespace detail {
-/// Both Jacobians from compiled graphs (src/check/report.cpp: compiled once, not per model):
+/// Both Jacobians from compiled graphs (src/check/jacobian.cpp: compiled once, not per model):
 /// the analytic one row by row (backward with seed e_i), the numeric one column by column
 /// (central differences of the numeric graph's value, perturbing p, the param's double copy
 /// of shape dims).

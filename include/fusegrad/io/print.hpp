@@ -70,12 +70,6 @@ inline constexpr std::string_view leaf_kind_name<leaf<Name, input_kind, T, R>> =
 template <fixed_string Name, class T, std::size_t R>
 inline constexpr std::string_view leaf_kind_name<leaf<Name, labels_kind, T, R>> = "labels";
 
-/// A leaf's name; a constant prints as "const".
-template <class E>
-inline constexpr std::string_view leaf_name = "const";
-template <fixed_string Name, class Kind, class T, std::size_t R>
-inline constexpr std::string_view leaf_name<leaf<Name, Kind, T, R>> = Name.view();
-
 /// An op's printed state, for the print tables: `op` points at the op object.
 using details_fn = std::string (*)(const void* op);
 template <class Op>
@@ -85,12 +79,10 @@ std::string details_thunk(const void* op) {
 
 template <class E>
 struct print_entry {  // a leaf
-    static constexpr std::string_view op_name{};
     static constexpr details_fn details = nullptr;
 };
 template <class Op, class... C>
 struct print_entry<node<Op, C...>> {
-    static constexpr std::string_view op_name = Op::name;
     static constexpr details_fn details = &details_thunk<Op>;
 };
 
