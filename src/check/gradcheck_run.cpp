@@ -195,17 +195,19 @@ void gradcheck_run::analytic(const graph_handle& g) {
     }
 }
 
+double projected_value(const graph_handle& g, const std::vector<double>& u,
+                       std::vector<double>& value) {
+    g.forward(g.graph);
+    g.value(g.graph, value);
+    if (u.empty()) return value[0];
+    double s = 0;
+    for (std::size_t i = 0; i < value.size(); ++i) s += u[i] * value[i];
+    return s;
+}
+
 void gradcheck_run::numeric(const graph_handle& g, double_arrays& arrays) {
     std::vector<double> value;
-    // uᵀ·value after a forward pass (u empty: the scalar value itself).
-    const auto projected = [&] {
-        g.forward(g.graph);
-        g.value(g.graph, value);
-        if (u_.empty()) return value[0];
-        double s = 0;
-        for (std::size_t i = 0; i < value.size(); ++i) s += u_[i] * value[i];
-        return s;
-    };
+    const auto projected = [&] { return projected_value(g, u_, value); };
     for (std::size_t k = 0; k < params_.size(); ++k) {
         if (!selected(opts_.leaves, params_[k])) continue;
         const auto [data, dims] = arrays.view_of(params_[k]);

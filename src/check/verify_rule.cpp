@@ -38,15 +38,8 @@ void verify_compare(const graph_handle& written, const graph_handle& fused, doub
     written.backward(written.graph, u);
     fused.backward(fused.graph, u);
 
-    // uᵀ·value of the written graph after a forward pass.
     std::vector<double> value;
-    auto f = [&] {
-        written.forward(written.graph);
-        written.value(written.graph, value);
-        double s = 0;
-        for (std::size_t i = 0; i < value.size(); ++i) s += u[i] * value[i];
-        return s;
-    };
+    const auto f = [&] { return projected_value(written, u, value); };
     std::vector<double> gw, gf;
     for (const std::string& name : params) {
         written.param_grad(written.graph, name, gw);

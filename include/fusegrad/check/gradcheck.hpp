@@ -37,17 +37,6 @@ auto compile_with(const X& x, const Rules& rules) {
         return fusegrad::compile(x, rules);
 }
 
-/// uᵀ·value of a graph after a forward pass (u empty: the scalar value itself).
-template <class G>
-double projected_value(G& g, const std::vector<double>& u) {
-    g.forward();
-    const auto v = g.value_view();
-    if (u.empty()) return static_cast<double>(v.data[0]);
-    double s = 0;
-    for (std::size_t i = 0; i < v.size(); ++i) s += u[i] * static_cast<double>(v.data[i]);
-    return s;
-}
-
 /// The shared body of gradcheck: u empty for a scalar loss, else the upstream vector.
 template <bool ModelPrecision, class E, class Rules>
 gradcheck_report run_gradcheck(const E& expr, const Rules& rules, const gradcheck_options& opts,

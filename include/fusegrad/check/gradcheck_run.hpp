@@ -80,6 +80,11 @@ struct graph_handle {
     }
 };
 
+/// uᵀ·value of graph g after a forward pass (u empty: the scalar value itself); `value` is
+/// scratch for the value as doubles.
+double projected_value(const graph_handle& g, const std::vector<double>& u,
+                       std::vector<double>& value);
+
 /// One gradient check, as run_gradcheck drives it: compiled once, in the library
 /// (src/check/gradcheck_run.cpp), not per model.
 class gradcheck_run {
