@@ -13,8 +13,13 @@ namespace fusegrad::detail {
 
 namespace {
 
+// The plan's value, its last entry.
+std::size_t root(const print_view& v) {
+    return v.plan.n - 1;
+}
+
 std::string_view leaf_label(const print_view& v, std::size_t i) {
-    return v.names[i].empty() ? std::string_view("const") : v.names[i];
+    return v.plan.names[i].empty() ? std::string_view("const") : v.plan.names[i];
 }
 
 struct text_printer {
@@ -24,12 +29,10 @@ struct text_printer {
 
     static constexpr std::size_t limit = std::size_t{1} << 16;
 
-    std::size_t child(std::size_t i, std::size_t c) const {
-        return v.operands[i * v.max_arity + c];
-    }
+    std::size_t child(std::size_t i, std::size_t c) const { return v.plan.operands_of(i)[c]; }
 
     void append(std::string& out, std::size_t i) {
-        if (v.is_leaf[i]) {
+        if (v.plan.is_leaf[i]) {
             out.append(leaf_label(v, i)).append(" ").append(v.leaves[i].dims.str());
             return;
         }
@@ -42,13 +45,13 @@ struct text_printer {
             printed[i] = true;
             out.append("v").append(std::to_string(i)).append("=");
         }
-        out.append(v.op_names[i]).append("(");
-        for (std::size_t c = 0; c < v.arity[i]; ++c) {
+        out.append(v.plan.op_names[i]).append("(");
+        for (std::size_t c = 0; c < v.plan.arity[i]; ++c) {
             if (c > 0) out.append(", ");
             append(out, child(i, c));
         }
         if (auto details = v.details[i](v.ops[i]); !details.empty()) {
-            if (v.arity[i] > 0) out.append(", ");
+            if (v.plan.arity[i] > 0) out.append(", ");
             out.append(details);
         }
         out.append(")");
@@ -57,13 +60,14 @@ struct text_printer {
     // The length of the tree as written, saturating at the limit: a value's text is at most its
     // own and its operands', each counted once per use (a bound, not the exact length).
     bool tree_fits() const {
-        std::vector<std::size_t> len(v.n);
-        for (std::size_t i = 0; i < v.n; ++i) {
-            std::size_t n = 32 + leaf_label(v, i).size() + v.op_names[i].size();
-            for (std::size_t c = 0; c < v.arity[i]; ++c) n = std::min(limit, n + len[child(i, c)]);
+        std::vector<std::size_t> len(v.plan.n);
+        for (std::size_t i = 0; i < v.plan.n; ++i) {
+            std::size_t n = 32 + leaf_label(v, i).size() + v.plan.op_names[i].size();
+            for (std::size_t c = 0; c < v.plan.arity[i]; ++c)
+                n = std::min(limit, n + len[child(i, c)]);
             len[i] = n;
         }
-        return len[v.root] < limit;
+        return len[root(v)] < limit;
     }
 };
 
@@ -95,7 +99,7 @@ std::string_view dot_fill_colour(std::string_view kind) {
 // outline.
 void append_dot_node(std::string& out, const print_view& v, std::size_t i) {
     out.append("  v").append(std::to_string(i)).append(" [label=\"");
-    if (v.is_leaf[i]) {
+    if (v.plan.is_leaf[i]) {
         const std::string_view kind = v.kinds[i];
         append_dot_escaped(out, leaf_label(v, i));
         out.append("\\n");
@@ -106,14 +110,14 @@ void append_dot_node(std::string& out, const print_view& v, std::size_t i) {
             .append(kind)
             .append("\"");
     } else {
-        append_dot_escaped(out, v.op_names[i]);
+        append_dot_escaped(out, v.plan.op_names[i]);
         if (auto details = v.details[i](v.ops[i]); !details.empty()) {
             out.append("\\n");
             append_dot_escaped(out, details);
         }
         out.append("\", shape=ellipse");
     }
-    if (i == v.root) out.append(", peripheries=2");
+    if (i == root(v)) out.append(", peripheries=2");
     out.append("];\n");
 }
 
@@ -121,10 +125,10 @@ void append_dot_node(std::string& out, const print_view& v, std::size_t i) {
 // (CSE, or `add(x, x)`) has an edge to each use. Labelled with the operand index when the op
 // has more than one operand.
 void append_dot_edges(std::string& out, const print_view& v, std::size_t i) {
-    const std::size_t arity = v.arity[i];
+    const std::size_t arity = v.plan.arity[i];
     for (std::size_t c = 0; c < arity; ++c) {
         out.append("  v")
-            .append(std::to_string(v.operands[i * v.max_arity + c]))
+            .append(std::to_string(v.plan.operands_of(i)[c]))
             .append(" -> v")
             .append(std::to_string(i));
         if (arity > 1) out.append(" [label=\"").append(std::to_string(c)).append("\"]");
@@ -135,10 +139,10 @@ void append_dot_edges(std::string& out, const print_view& v, std::size_t i) {
 }  // namespace
 
 std::string print_text(const print_view& v) {
-    text_printer printer{v, false, std::vector<bool>(v.n)};
+    text_printer printer{v, false, std::vector<bool>(v.plan.n)};
     printer.name_shared = !printer.tree_fits();
     std::string out;
-    printer.append(out, v.root);
+    printer.append(out, root(v));
     return out;
 }
 
@@ -148,8 +152,8 @@ std::string print_dot(const print_view& v, std::string_view graph_name) {
     out.append("\" {\n");
     out.append("  node [fontname=\"Helvetica\"];\n");
     out.append("  edge [fontname=\"Helvetica\", fontsize=10];\n");
-    for (std::size_t i = 0; i < v.n; ++i) append_dot_node(out, v, i);
-    for (std::size_t i = 0; i < v.n; ++i) append_dot_edges(out, v, i);
+    for (std::size_t i = 0; i < v.plan.n; ++i) append_dot_node(out, v, i);
+    for (std::size_t i = 0; i < v.plan.n; ++i) append_dot_edges(out, v, i);
     out.append("}\n");
     return out;
 }

@@ -27,6 +27,7 @@
 #include "fusegrad/core/node.hpp"
 #include "fusegrad/core/traits.hpp"
 #include "fusegrad/grad/plan.hpp"
+#include "fusegrad/grad/runtime.hpp"
 #include "fusegrad/io/atomic_file.hpp"
 #include "fusegrad/ops/scale.hpp"
 
@@ -98,23 +99,17 @@ struct print_tables<P, type_list<Es...>> {
     static constexpr std::array<details_fn, N> details{print_entry<typename Es::expr>::details...};
 };
 
-/// A plan and its bound values as the printers read them: pointers to the plan's `constexpr`
-/// tables, so that the printers are compiled once, in the library (src/io/print.cpp), not once
-/// per expression type.
+/// A plan and its bound values as the printers read them: the plan's `constexpr` tables as the
+/// graph's run-time loops read them (`plan_view`, grad/runtime.hpp; the schedule's columns are
+/// left null), and what only printing needs, so that the printers are compiled once, in the
+/// library (src/io/print.cpp), not once per expression type.
 struct print_view {
-    std::size_t n = 0;
-    std::size_t max_arity = 1;
-    std::size_t root = 0;
-    const bool* is_leaf = nullptr;
-    const std::size_t* arity = nullptr;
-    const std::size_t* operands = nullptr;       // value i's operand c: operands[i * max_arity + c]
-    const std::size_t* consumers = nullptr;      // how many operand slots read value i
-    const std::string_view* names = nullptr;     // a named leaf's name; empty for a constant
-    const std::string_view* op_names = nullptr;  // empty for a leaf
-    const std::string_view* kinds = nullptr;     // a leaf's kind: param, input, labels, constant
-    const details_fn* details = nullptr;         // an op's printed state
-    const array_binding* leaves = nullptr;       // the leaves' bindings (their shapes)
-    const void* const* ops = nullptr;            // each value's op object (null for a leaf)
+    plan_view plan{};
+    const std::size_t* consumers = nullptr;   // how many operand slots read value i
+    const std::string_view* kinds = nullptr;  // a leaf's kind: param, input, labels, constant
+    const details_fn* details = nullptr;      // an op's printed state
+    const array_binding* leaves = nullptr;    // the leaves' bindings (their shapes)
+    const void* const* ops = nullptr;         // each value's op object (null for a leaf)
 };
 
 /// The view of plan P over `values` and its op addresses (which must outlive the view).
@@ -123,19 +118,20 @@ print_view print_view_of(const bound_values<P>& values,
                          const std::array<const void*, P::size>& ops) {
     using tables = typename P::tables;
     using print = print_tables<P>;
-    return {P::size,
-            tables::max_arity,
-            P::root,
-            tables::is_leaf.data(),
-            tables::arity.data(),
-            tables::operands.data(),
-            tables::consumers.data(),
-            tables::names.data(),
-            tables::op_names.data(),
-            print::kinds.data(),
-            print::details.data(),
-            values.leaves.data(),
-            ops.data()};
+    print_view v;
+    v.plan.n = P::size;
+    v.plan.max_arity = tables::max_arity;
+    v.plan.is_leaf = tables::is_leaf.data();
+    v.plan.arity = tables::arity.data();
+    v.plan.operands = tables::operands.data();
+    v.plan.names = tables::names.data();
+    v.plan.op_names = tables::op_names.data();
+    v.consumers = tables::consumers.data();
+    v.kinds = print::kinds.data();
+    v.details = print::details.data();
+    v.leaves = values.leaves.data();
+    v.ops = ops.data();
+    return v;
 }
 
 /// The text of the values as written: a value used twice prints twice, until the text would
