@@ -72,12 +72,27 @@ void check_grads_finite(const plan_view& p, const graph_state<T>& s, std::size_t
 
 }  // namespace
 
-bool refresh_leaves(const plan_view& p, array_binding* leaves, const void** src) noexcept {
+bool refresh_leaves(const plan_view& p, array_binding* leaves, const void** src) {
     bool changed = false;
     for (std::size_t i = 0; i < p.n; ++i) {
         if (!p.is_leaf[i]) continue;
         const shape before = leaves[i].dims;
         leaves[i].refresh();
+        if (!leaves[i].window_fits) {
+            array_binding& b = leaves[i];
+            const bool matrix = b.dims.rank == 2;
+            const std::size_t rows = matrix ? b.dims.rows : b.dims.cols;
+            std::string what = "leaf \"" + std::string(p.names[i]) + "\": bind_rows asks for " +
+                               (matrix ? "rows [" : "elements [") + std::to_string(b.first_row) +
+                               ", " + std::to_string(b.first_row + b.row_count) + ") of an array " +
+                               b.dims.str() + " of " + std::to_string(rows) +
+                               (matrix ? " rows" : " elements");
+            // A shape no container has (rank 3): whatever the next refresh reads differs from
+            // it, so the next forward plans the buffers again.
+            b.dims = shape{3, 0, 0};
+            src[i] = nullptr;
+            throw shape_error(what);
+        }
         src[i] = leaves[i].data;
         if (leaves[i].dims != before) changed = true;
     }

@@ -107,6 +107,104 @@ TEST_CASE("a leaf follows its container when array code moves its buffer or resh
     CHECK(g.value() == (0.5 + 1.5) + (2.5 + 3.5) + (0.5 + 1.5 + 2.5 + 3.5));
 }
 
+TEST_CASE("bind_rows reads a window of a leaf's rows in place, and bind_rows() all of them",
+          "[grad][bind]") {
+    xt::xtensor<double, 2> X = {{1.0, 0.0}, {0.0, 1.0}, {1.0, 1.0}, {2.0, 0.0}};
+    xt::xtensor<std::int32_t, 1> y = {0, 1, 1, 0};
+    xt::xtensor<double, 2> W = {{1.0, 2.0}, {3.0, 4.0}};
+    auto g = fg::compile(fg::cross_entropy<fg::reduction::sum>(
+        fg::matmul(fg::input<"x">(X), fg::param<"W">(W)), fg::labels<"y">(y)));
+    // Each row's loss by hand: logits X·W, loss log(e^a + e^b) − (the label's logit).
+    auto row_loss = [](double a, double b, int label) {
+        return std::log(std::exp(a) + std::exp(b)) - (label == 0 ? a : b);
+    };
+    const double l0 = row_loss(1, 2, 0), l1 = row_loss(3, 4, 1), l2 = row_loss(4, 6, 1),
+                 l3 = row_loss(2, 4, 0);
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(l0 + l1 + l2 + l3, 1e-14));
+    g.bind_rows<"x">(1, 2);
+    g.bind_rows<"y">(1, 2);
+    g.run();
+    CHECK(g.shape_of(0) == fg::shape::matrix(2, 2));
+    CHECK_THAT(g.value(), WithinRel(l1 + l2, 1e-14));
+    CHECK(g.array_rows<"x">() == 4);  // the array's rows, not the window's
+    CHECK(g.array_rows<"y">() == 4);
+    // The window follows the array: a new batch in X is read through it.
+    X(1, 0) = 1.0;  // row 1 is now [1 1]: logits [4 6]
+    g.run();
+    CHECK_THAT(g.value(), WithinRel(row_loss(4, 6, 1) + l2, 1e-14));
+    // A window that does not fit names the leaf, the rows and the array.
+    g.bind_rows<"x">(3, 2);
+    CHECK_THROWS_MATCHES(
+        g.run(), fg::shape_error,
+        Catch::Matchers::Message("leaf \"x\": bind_rows asks for rows [3, 5) of an array (4, 2) "
+                                 "of 4 rows"));
+    g.bind_rows<"y">(2, 3);
+    g.bind_rows<"x">(2, 2);
+    CHECK_THROWS_WITH(g.run(), Contains("leaf \"y\": bind_rows asks for elements [2, 5)"));
+    // Back to the whole arrays: re-planned for four rows.
+    g.bind_rows<"x">();
+    g.bind_rows<"y">();
+    g.run();
+    CHECK(g.shape_of(0) == fg::shape::matrix(4, 2));
+    CHECK_THAT(g.value(), WithinRel(l0 + row_loss(4, 6, 1) + l2 + l3, 1e-14));
+}
+
+TEST_CASE("replica is a second graph on the same arrays, windows and settings", "[grad][bind]") {
+    xt::xtensor<double, 2> X = {{1.0, 0.0}, {0.0, 1.0}, {1.0, 1.0}};
+    xt::xtensor<double, 2> X2 = {{2.0, 2.0}};
+    xt::xtensor<double, 2> W = {{1.0, 2.0}, {3.0, 4.0}};
+    auto g = fg::compile(fg::sum(fg::matmul(fg::input<"x">(X), fg::param<"W">(W))));
+    g.bind<"x">(X2);  // the replica reads what g reads now, not what the expression was built on
+    g.check_finite(true);
+    g.eval();
+    g.set_step(7);
+    g.set_batch_offset(5);
+    auto r = g.replica();
+    CHECK(r.check_finite());
+    CHECK(!r.training());
+    CHECK(r.step() == 7);
+    CHECK(r.batch_offset() == 5);
+    r.run();
+    CHECK(r.value() == 2.0 * (1 + 2 + 3 + 4));
+    g.bind<"x">(X);
+    g.bind_rows<"x">(1, 2);
+    auto r2 = g.replica();
+    r2.run();
+    CHECK(r2.value() == (3 + 4) + (4 + 6));  // rows 1 and 2 of X·W
+    // Own buffers: running one leaves the other's value alone.
+    g.run();
+    CHECK(r.value() == 20.0);
+    CHECK(g.value() == 17.0);
+}
+
+TEST_CASE("dropout with a batch offset draws the rows of the whole batch's mask",
+          "[grad][dropout]") {
+    xt::xtensor<double, 2> X = xt::ones<double>({6, 50});
+    auto out = fg::dropout(fg::input<"x">(X), 0.5, 11);
+    auto whole = fg::compile(out);
+    whole.forward();
+    const double* full = whole.value_view().data;
+    auto part = fg::compile(out);
+    part.bind_rows<"x">(2, 3);
+    part.set_batch_offset(2);
+    part.forward();
+    const double* p = part.value_view().data;
+    bool same_as_rows_2_to_4 = true, same_as_rows_0_to_2 = true;
+    for (std::size_t i = 0; i < 150; ++i)
+        same_as_rows_2_to_4 = same_as_rows_2_to_4 && p[i] == full[100 + i];
+    part.set_batch_offset(0);  // without the offset: the mask of rows 0 to 2, another one
+    part.forward();
+    p = part.value_view().data;
+    for (std::size_t i = 0; i < 150; ++i)
+        same_as_rows_0_to_2 = same_as_rows_0_to_2 && p[i] == full[i];
+    CHECK(same_as_rows_2_to_4);
+    CHECK(same_as_rows_0_to_2);
+    bool differ = false;
+    for (std::size_t i = 0; i < 150; ++i) differ = differ || full[i] != full[100 + i];
+    CHECK(differ);  // (so the two checks above are not the same check)
+}
+
 TEST_CASE("float and double graphs both run", "[grad]") {
     xt::xtensor<float, 1> f = {0.f, 1.f};
     xt::xtensor<double, 1> d = {0.0, 1.0};

@@ -4,6 +4,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include <xtensor/xlayout.hpp>
@@ -43,10 +44,33 @@ struct array_binding {
     /// Whether the container was passed as a mutable lvalue: only then may an optimizer or a
     /// checkpoint load write its buffer through the graph (graph::param_array).
     bool writable = false;
+    /// Whether the window fit the container at the last refresh(); when it did not, data is
+    /// null and dims the container's own shape, for the error message.
+    bool window_fits = true;
+    /// The size of one element, set by tensor_ref: what a row window steps by.
+    std::uint32_t elem_bytes = 0;
 
-    /// Re-read the container's buffer and shape.
+    /// A row window (graph::bind_rows): the leaf reads rows [first_row, first_row + row_count)
+    /// of its container (elements, for a vector), without a copy. all_rows: the whole container.
+    static constexpr std::size_t all_rows = static_cast<std::size_t>(-1);
+    std::size_t first_row = 0;
+    std::size_t row_count = all_rows;
+
+    /// Re-read the container's buffer and shape, then apply the row window.
     void refresh() noexcept {
         if (read) read(source, data, dims);
+        window_fits = true;
+        if (row_count == all_rows) return;
+        // Rank 2: rows of cols elements; rank 1: single elements (a vector's length is cols).
+        const std::size_t rows = dims.rank == 2 ? dims.rows : dims.cols;
+        const std::size_t stride = dims.rank == 2 ? dims.cols : 1;
+        window_fits = dims.rank >= 1 && first_row <= rows && row_count <= rows - first_row;
+        if (!window_fits) {
+            data = nullptr;
+            return;
+        }
+        if (data) data = static_cast<const char*>(data) + first_row * stride * elem_bytes;
+        (dims.rank == 2 ? dims.rows : dims.cols) = row_count;
     }
 };
 
@@ -69,6 +93,7 @@ struct tensor_ref : array_binding {
     static tensor_ref read_only(const A& a) noexcept {
         static_assert(std::is_same_v<typename A::value_type, T> && A::rank == Rank);
         tensor_ref r;
+        r.elem_bytes = static_cast<std::uint32_t>(sizeof(T));
         r.source = &a;
         r.read = [](const void* source, const void*& data, shape& dims) noexcept {
             const A& c = *static_cast<const A*>(source);

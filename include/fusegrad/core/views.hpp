@@ -52,10 +52,13 @@ struct backward_follows {};
 /// graph::eval()) and the graph's step, the number of run() calls so far. dropout draws its
 /// mask from (seed, step, element); run() advances the step after its backward, so each run()
 /// draws a new mask, and forward() and backward() on their own keep it (what a gradient check
-/// needs).
+/// needs). `first_row` is the index, in a larger batch, of the graph's row 0 when the graph runs
+/// one part of that batch (graph::set_batch_offset, fg::nn::data_parallel): dropout keys its
+/// draws by the element's index in the whole batch, so the parts draw the whole batch's mask.
 struct run_context {
     bool training = true;
     std::uint64_t step = 0;
+    std::uint64_t first_row = 0;
 };
 
 /// An op's own scratch memory, when the op declares `workspace_size` (see core/keeps.hpp): the

@@ -497,6 +497,13 @@ class graph {
     std::uint64_t step() const noexcept { return ctx_.step; }
     /// Sets the step, to replay the masks of an earlier one.
     void set_step(std::uint64_t step) noexcept { ctx_.step = step; }
+    /// When this graph runs one part of a larger batch (rows [first_row, ...) of it, see
+    /// bind_rows): dropout then draws, for each element, what it draws for that element of the
+    /// whole batch, so the parts of a split batch together draw the whole batch's mask. 0 (the
+    /// default) for a graph that runs a whole batch.
+    void set_batch_offset(std::uint64_t first_row) noexcept { ctx_.first_row = first_row; }
+    /// The batch offset set_batch_offset gave (0 by default).
+    std::uint64_t batch_offset() const noexcept { return ctx_.first_row; }
 
     /// Anomaly mode. With it on, forward() checks every leaf it reads and every value it
     /// computes, and backward() every gradient it writes, and throws value_error at the first
@@ -563,6 +570,50 @@ class graph {
                           Arr::rank == L::rank)
                 bind_slot<s>(tensor_ref<typename L::value_type, L::rank>::of(array));
         }
+    }
+
+    /// Leaf `Name` reads only rows [first, first + count) of the array it is bound to (of a
+    /// vector: elements), in place, from the next forward() on: one part of a batch without a
+    /// copy. The window is applied to whatever the array holds at each forward, and a window
+    /// that does not fit it is a shape_error naming the leaf. `bind_rows<Name>()` reads the
+    /// whole array again; bind<Name>() to another array also drops the window.
+    template <fixed_string Name>
+    void bind_rows(std::size_t first = 0, std::size_t count = array_binding::all_rows) {
+        constexpr std::size_t s = plan_type::template slot_of<Name>;
+        if constexpr (s >= N) {
+            static_assert(s < N, "bind_rows<Name>(): the graph has no leaf with this name");
+        } else {
+            static_assert(expr_at<s>::rank >= 1,
+                          "bind_rows<Name>(): a scalar leaf has no rows to choose from");
+            if (count == array_binding::all_rows) first = 0;
+            values_.leaves[s].first_row = first;
+            values_.leaves[s].row_count = count;
+        }
+    }
+
+    /// The rows of the array leaf `Name` is bound to (of a vector: its length), re-read now,
+    /// whatever row window bind_rows set.
+    template <fixed_string Name>
+    std::size_t array_rows() const {
+        constexpr std::size_t s = plan_type::template slot_of<Name>;
+        static_assert(s < N, "array_rows<Name>(): the graph has no leaf with this name");
+        array_binding b = values_.leaves[s < N ? s : 0];
+        b.row_count = array_binding::all_rows;
+        b.refresh();
+        return b.dims.rank == 2 ? b.dims.rows : b.dims.rank == 1 ? b.dims.cols : 1;
+    }
+
+    /// A second graph of the same expression that reads the same arrays as this one does now
+    /// (its bindings and row windows) and has the same settings (training or evaluation, step,
+    /// batch offset, check_finite), with buffers of its own: graphs are not copied, since a
+    /// copy would share the buffers. What fg::nn::data_parallel runs the parts of a batch on.
+    graph replica() const {
+        graph g(expr_, rules_fired_);
+        g.values_.leaves = values_.leaves;
+        for (std::size_t i = 0; i < N; ++i) g.src_[i] = g.values_.leaves[i].data;
+        g.ctx_ = ctx_;
+        g.check_finite_ = check_finite_;
+        return g;
     }
 
     /// How many param leaves the graph has, and their names in table order (the order of first

@@ -147,8 +147,9 @@ struct graph_state {
 };
 
 /// Re-reads every leaf's container (its buffer may have moved, its shape changed) into `src`;
-/// true when a shape changed, so the buffers must be planned again.
-bool refresh_leaves(const plan_view& p, array_binding* leaves, const void** src) noexcept;
+/// true when a shape changed, so the buffers must be planned again. Throws shape_error for a
+/// row window (graph::bind_rows) that does not fit its container.
+bool refresh_leaves(const plan_view& p, array_binding* leaves, const void** src);
 
 /// The buffers for the bound shapes: every value's shape and workspace (`infer`, in plan
 /// order), then one arena holding every computed value, gradient and workspace, placed by
