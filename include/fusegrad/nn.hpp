@@ -9,6 +9,7 @@
 #include "fusegrad/nn/adam.hpp"
 #include "fusegrad/nn/checkpoint.hpp"
 #include "fusegrad/nn/data_error.hpp"
+#include "fusegrad/nn/data_parallel.hpp"
 #include "fusegrad/nn/dataset.hpp"
 #include "fusegrad/nn/idx.hpp"
 #include "fusegrad/nn/init.hpp"

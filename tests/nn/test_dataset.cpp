@@ -95,3 +95,35 @@ TEST_CASE("a dataset refuses mismatched counts and a zero batch", "[nn][dataset]
                         Catch::Matchers::Contains("10 rows but y has 9 labels"));
     REQUIRE_THROWS_AS((nn::dataset<>(t.x, t.y, 0)), std::invalid_argument);
 }
+
+TEST_CASE("advance sizes the batch and fill_rows copies each part into its own rows",
+          "[nn][dataset]") {
+    toy t(10);
+    nn::dataset<> a(t.x, t.y, 4, true, 9), b(t.x, t.y, 4, true, 9);
+    a.start_epoch(1);
+    b.start_epoch(1);
+    std::size_t batches = 0;
+    while (a.next()) {
+        REQUIRE(b.advance());
+        REQUIRE(b.x().shape()[0] == a.x().shape()[0]);  // 4, 4, then the short batch of 2
+        REQUIRE(b.y().size() == a.y().size());
+        // In two parts, the second first: each lands in its own rows.
+        const std::size_t rows = a.y().size();
+        b.fill_rows(rows / 2, rows - rows / 2);
+        b.fill_rows(0, rows / 2);
+        for (std::size_t r = 0; r < rows; ++r) {
+            REQUIRE(b.y()(r) == a.y()(r));
+            REQUIRE(b.x()(r, 0) == a.x()(r, 0));
+            REQUIRE(b.x()(r, 1) == a.x()(r, 1));
+        }
+        ++batches;
+    }
+    CHECK(batches == 3);
+    CHECK_FALSE(b.advance());
+    // fill_rows needs the whole batch's arrays: after next(first, count) they hold a part.
+    b.start_epoch(0);
+    b.next(0, 1);
+    CHECK_THROWS_WITH(b.fill_rows(0, 4),
+                      "dataset::fill_rows: x() holds 1 rows, not the batch's 4 (call advance() "
+                      "first)");
+}

@@ -110,6 +110,44 @@ class dataset {
         }
     }
 
+    /// Takes the next batch and sizes x() and y() for all of its rows, but copies none: each
+    /// part of the batch is then copied by fill_rows, possibly on several threads at once (the
+    /// loader of fg::nn::data_parallel, so that each thread gathers the rows it trains on).
+    /// False when the epoch is over. The rows not yet filled hold whatever they held before.
+    bool advance() {
+        const std::size_t rows = next_rows();
+        if (rows == 0) return false;
+        batch_first_ = next_;
+        batch_rows_ = rows;
+        next_ += rows;
+        const std::size_t features = x_->shape()[1];
+        if (xb_.shape()[0] != rows || xb_.shape()[1] != features) {
+            xb_.resize({rows, features});
+            yb_.resize({rows});
+        }
+        return true;
+    }
+
+    /// Copies rows [first, first + count) (clamped) of the batch the last next() or advance()
+    /// took into the same rows of x() and y(), which must hold the whole batch (advance() sizes
+    /// them so). Calls for disjoint ranges may run at the same time on different threads.
+    /// Throws std::logic_error when x() does not hold the whole batch.
+    void fill_rows(std::size_t first, std::size_t count) {
+        const std::size_t rows = batch_rows_, features = x_->shape()[1];
+        if (xb_.shape()[0] != rows || yb_.shape()[0] != rows)
+            throw std::logic_error("dataset::fill_rows: x() holds " +
+                                   std::to_string(xb_.shape()[0]) + " rows, not the batch's " +
+                                   std::to_string(rows) + " (call advance() first)");
+        first = std::min(first, rows);
+        count = std::min(count, rows - first);
+        const T* src = x_->data();
+        for (std::size_t r = first; r < first + count; ++r) {
+            const std::size_t i = order_[batch_first_ + r];
+            std::copy_n(src + i * features, features, xb_.data() + r * features);
+            yb_(r) = (*y_)(i);
+        }
+    }
+
     /// The rows of the batch the last next() took (all of them, whatever it copied).
     std::size_t batch_rows() const noexcept { return batch_rows_; }
 
