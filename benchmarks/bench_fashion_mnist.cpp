@@ -1,6 +1,7 @@
 // One training epoch on Fashion-MNIST, fusegrad beside libtorch (when found), one thread each
-// (fusegrad also on two: threads:2; real time), with the same data, the same batch order, the
-// same initial weights and the same optimizer.
+// (fusegrad also on two: threads:2 with the kernels split over them, parts:2 with each batch's
+// halves run side by side by fg::nn::data_parallel; real time), with the same data, the same
+// batch order, the same initial weights and the same optimizer.
 //
 //   softmax regression: batch 256, SGD lr 0.1, W ~ N(0, 0.01²)            (Dive into Deep Learning)
 //   MLP 784→256→10:     batch 128, Adam lr 1e-3, Kaiming W1, Xavier W2
@@ -26,6 +27,7 @@
 
 #include <fusegrad/fusegrad.hpp>
 #include <fusegrad/nn/adam.hpp>
+#include <fusegrad/nn/data_parallel.hpp>
 #include <fusegrad/nn/dataset.hpp>
 #include <fusegrad/nn/idx.hpp>
 #include <fusegrad/nn/init.hpp>
@@ -82,8 +84,29 @@ std::vector<std::int64_t> epoch_order() {
 
 // ---- fusegrad -----------------------------------------------------------------------------------
 
+// One epoch of steps: graph.run() (parts 1), or each batch cut into `parts` parts run side by
+// side (fg::nn::data_parallel), then the optimizer.
+template <class Graph, class Opt>
+void train_epoch(fg::nn::dataset<float>& ds, Graph& graph, Opt& opt, std::size_t parts) {
+    ds.start_epoch(0);
+    if (parts <= 1) {
+        while (ds.next()) {
+            graph.run();
+            opt.step(graph);
+        }
+        return;
+    }
+    // Each part's thread gathers its own rows (dataset::fill_rows as the loader).
+    auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = parts});
+    while (ds.advance()) {
+        dp.run([&](std::size_t first, std::size_t count) { ds.fill_rows(first, count); });
+        opt.step(graph);
+    }
+}
+
 void fusegrad_softmax_epoch(benchmark::State& state) {
     fg::nn::set_num_threads(static_cast<std::size_t>(state.range(0)));
+    const auto parts = static_cast<std::size_t>(state.range(1));
     const auto& d = data();
     const softmax_init init;
     auto W = init.W;
@@ -102,11 +125,7 @@ void fusegrad_softmax_epoch(benchmark::State& state) {
         b = init.b;
         fg::nn::sgd opt(fg::nn::params<"W", "b">(W, b), {.lr = 0.1});
         state.ResumeTiming();
-        ds.start_epoch(0);
-        while (ds.next()) {
-            graph.run();
-            opt.step(graph);
-        }
+        train_epoch(ds, graph, opt, parts);
     }
     eval.forward();
     const auto v = eval.value_view();
@@ -116,6 +135,7 @@ void fusegrad_softmax_epoch(benchmark::State& state) {
 
 void fusegrad_mlp_epoch(benchmark::State& state) {
     fg::nn::set_num_threads(static_cast<std::size_t>(state.range(0)));
+    const auto parts = static_cast<std::size_t>(state.range(1));
     const auto& d = data();
     const mlp_init init;
     auto W1 = init.W1, W2 = init.W2;
@@ -135,11 +155,7 @@ void fusegrad_mlp_epoch(benchmark::State& state) {
         W1 = init.W1, W2 = init.W2, b1 = init.b1, b2 = init.b2;
         fg::nn::adam opt(fg::nn::params<"W1", "b1", "W2", "b2">(W1, b1, W2, b2), {.lr = 1e-3});
         state.ResumeTiming();
-        ds.start_epoch(0);
-        while (ds.next()) {
-            graph.run();
-            opt.step(graph);
-        }
+        train_epoch(ds, graph, opt, parts);
     }
     eval.forward();
     const auto v = eval.value_view();
@@ -253,9 +269,10 @@ void libtorch_mlp_epoch(benchmark::State& state) {
 
 BENCHMARK(fusegrad_softmax_epoch)
     ->Name("softmax_epoch/fusegrad")
-    ->ArgName("threads")
-    ->Arg(1)
-    ->Arg(2)
+    ->ArgNames({"threads", "parts"})
+    ->Args({1, 1})
+    ->Args({2, 1})
+    ->Args({2, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 #ifdef FUSEGRAD_HAVE_TORCH
@@ -263,9 +280,10 @@ BENCHMARK(libtorch_softmax_epoch)->Name("softmax_epoch/libtorch")->Unit(benchmar
 #endif
 BENCHMARK(fusegrad_mlp_epoch)
     ->Name("mlp_epoch/fusegrad")
-    ->ArgName("threads")
-    ->Arg(1)
-    ->Arg(2)
+    ->ArgNames({"threads", "parts"})
+    ->Args({1, 1})
+    ->Args({2, 1})
+    ->Args({2, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 #ifdef FUSEGRAD_HAVE_TORCH

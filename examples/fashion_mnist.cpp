@@ -1,4 +1,4 @@
-// ctest-args: --model softmax --epochs 2 --limit 6000 --out fashion_mnist_ctest --min-accuracy 0.65
+// ctest-args: --model softmax --epochs 2 --limit 6000 --parts 2 --out fashion_mnist_ctest --min-accuracy 0.65
 //
 // Fashion-MNIST with fusegrad: softmax regression (the textbook baseline), a 784→256→10 ReLU
 // MLP or a residual MLP with layer_norm, GELU and dropout, trained through a compiled, fused graph.
@@ -17,6 +17,13 @@
 //
 //   mpirun -np 2 example_fashion_mnist --model mlp --deterministic
 //
+// Threads: --threads T lets the kernels split each op over T threads. --parts P instead cuts each
+// batch into P parts of rows whose forward and backward run side by side, one per thread
+// (fg::nn::data_parallel): fewer, larger pieces of work per thread, which small batches need.
+// For a given --parts the weights are bitwise the same for any --threads:
+//
+//   example_fashion_mnist --model mlp --threads 2 --parts 2
+//
 // Exits non-zero when the test accuracy is below --min-accuracy (by default the target
 // for a full run: 0.83 softmax, 0.88 MLP, 0.895 residual MLP; 0.5 for a run on a --limit subset).
 
@@ -31,6 +38,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +53,7 @@
 #include <fusegrad/io/plot.hpp>
 #include <fusegrad/nn/adam.hpp>
 #include <fusegrad/nn/checkpoint.hpp>
+#include <fusegrad/nn/data_parallel.hpp>
 #include <fusegrad/nn/dataset.hpp>
 #include <fusegrad/nn/idx.hpp>
 #include <fusegrad/nn/init.hpp>
@@ -67,6 +76,7 @@ struct settings {
     std::string schedule;    // empty: the model's default
     double momentum = -1;    // < 0: the model's default
     std::size_t threads = 1;
+    std::size_t parts = 1;  // > 1: fg::nn::data_parallel over that many parts of each batch
     std::uint64_t seed = 1;
     std::string out = "fashion_mnist_out";
     std::string data = fg::nn::default_fashion_mnist_dir;
@@ -293,6 +303,10 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
     const bool distributed = comm.size() > 1 || s.deterministic;
     const auto ranks = static_cast<std::size_t>(comm.size());
     const std::size_t first_batch = std::min(batch, data.train.size());  // rows of batch 1
+    if (distributed && s.parts > 1)
+        throw std::invalid_argument(
+            "--parts splits a batch among the threads of one process; it does not combine with "
+            "mpirun or --deterministic");
     if (distributed && s.model == "resmlp")
         throw std::invalid_argument(
             "--model resmlp trains on one process only: its dropout masks are drawn per graph "
@@ -324,6 +338,8 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
     else
         std::printf("threads    %zu (asked for %zu; this build has no OpenMP)\n", threads,
                     s.threads);
+    if (s.parts > 1)
+        std::printf("parts      %zu per batch, side by side (fg::nn::data_parallel)\n", s.parts);
     if (distributed)
         std::printf("processes  %d, %s\n", comm.size(),
                     s.deterministic ? ("deterministic: blocks of " + std::to_string(s.block) +
@@ -385,6 +401,9 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
     // Data-parallel: the gradients of each rank's rows become the global batch's.
     fg::dist::gradient_sync sync(
         comm, graph, {.bucket_bytes = static_cast<std::size_t>(s.bucket_mb * 1048576.0)});
+    // --parts: each batch's parts run side by side, their gradients summed into the graph's.
+    std::optional<fg::nn::data_parallel_runner<decltype(graph), "x", "y">> split;
+    if (s.parts > 1) split.emplace(graph, fg::nn::data_parallel_options{.parts = s.parts});
     std::size_t steps = 0;
 
     std::vector<double> train_loss, test_loss, test_acc, epoch_seconds;
@@ -408,9 +427,17 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
         while (const std::size_t rows = train_data.next_rows()) {
             double batch_loss = 0;
             if (!distributed) {
-                train_data.next();
-                graph.run();
-                batch_loss = static_cast<double>(graph.value());
+                if (split) {  // each part's thread gathers its own rows, then trains on them
+                    train_data.advance();
+                    split->run([&](std::size_t first, std::size_t count) {
+                        train_data.fill_rows(first, count);
+                    });
+                    batch_loss = static_cast<double>(split->value());
+                } else {
+                    train_data.next();
+                    graph.run();
+                    batch_loss = static_cast<double>(graph.value());
+                }
             } else if (!s.deterministic) {  // this rank's share, one run, one allreduce
                 const auto [lo, hi] = share(rows, comm.rank(), comm.size());
                 train_data.next(lo, hi - lo);
@@ -444,8 +471,9 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
             const auto m = graph.memory_report();  // buffers reused by lifetime (docs/design.md)
             std::printf(
                 "\nmemory     %zu bytes of buffers (%zu with one per value), %zu kept for "
-                "the backward, peak live %zu\n",
-                m.arena_bytes, m.unshared_bytes, m.kept_bytes, m.peak_live_bytes);
+                "the backward, peak live %zu%s\n",
+                m.arena_bytes, m.unshared_bytes, m.kept_bytes, m.peak_live_bytes,
+                split ? " (each part's graph)" : "");
         }
         eval.forward();
         last =
@@ -590,6 +618,11 @@ int main(int argc, char** argv) try {
         ->check(number_in(0, true, 1, false));
     app.add_option("--threads", s.threads, "threads the kernels may use (at most this machine's)")
         ->check(integer_in(1, cores))
+        ->capture_default_str();
+    app.add_option("--parts", s.parts,
+                   "cut each batch into this many parts of rows, run side by side on --threads "
+                   "threads (fg::nn::data_parallel); the weights depend on --parts, not --threads")
+        ->check(integer_in(1, 1024))
         ->capture_default_str();
     app.add_option("--seed", s.seed, "seed of the initial weights and the shuffles")
         ->check(integer_in(0, std::numeric_limits<std::uint64_t>::max()))
