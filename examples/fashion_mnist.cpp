@@ -1,5 +1,4 @@
-// ctest-args: --model softmax --epochs 2 --limit 6000 --parts 2 --out fashion_mnist_ctest
-// --min-accuracy 0.65
+// ctest-args: --model softmax --epochs 2 --limit 6000 --parts 2 --out fashion_mnist_ctest --min-accuracy 0.65
 //
 // Fashion-MNIST with fusegrad: softmax regression (the textbook baseline), a 784→256→10 ReLU
 // MLP or a residual MLP with layer_norm, GELU and dropout, trained through a compiled, fused graph.

@@ -82,11 +82,13 @@ bool refresh_leaves(const plan_view& p, array_binding* leaves, const void** src)
             array_binding& b = leaves[i];
             const bool matrix = b.dims.rank == 2;
             const std::size_t rows = matrix ? b.dims.rows : b.dims.cols;
+            const std::string end = b.row_count == array_binding::all_rows
+                                        ? std::string("the end")
+                                        : std::to_string(b.first_row + b.row_count);
             std::string what = "leaf \"" + std::string(p.names[i]) + "\": bind_rows asks for " +
                                (matrix ? "rows [" : "elements [") + std::to_string(b.first_row) +
-                               ", " + std::to_string(b.first_row + b.row_count) + ") of an array " +
-                               b.dims.str() + " of " + std::to_string(rows) +
-                               (matrix ? " rows" : " elements");
+                               ", " + end + ") of an array " + b.dims.str() + " of " +
+                               std::to_string(rows) + (matrix ? " rows" : " elements");
             // A shape no container has (rank 3): whatever the next refresh reads differs from
             // it, so the next forward plans the buffers again.
             b.dims = shape{3, 0, 0};

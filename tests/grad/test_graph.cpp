@@ -142,6 +142,14 @@ TEST_CASE("bind_rows reads a window of a leaf's rows in place, and bind_rows() a
     g.bind_rows<"y">(2, 3);
     g.bind_rows<"x">(2, 2);
     CHECK_THROWS_WITH(g.run(), Contains("leaf \"y\": bind_rows asks for elements [2, 5)"));
+    // Without a count: from the first row to the end.
+    g.bind_rows<"x">(2);
+    g.bind_rows<"y">(2);
+    g.run();
+    CHECK(g.shape_of(0) == fg::shape::matrix(2, 2));
+    CHECK_THAT(g.value(), WithinRel(l2 + l3, 1e-14));
+    g.bind_rows<"y">(5);
+    CHECK_THROWS_WITH(g.run(), Contains("leaf \"y\": bind_rows asks for elements [5, the end)"));
     // Back to the whole arrays: re-planned for four rows.
     g.bind_rows<"x">();
     g.bind_rows<"y">();

@@ -207,8 +207,12 @@ TEST_CASE("an error in one part is rethrown and the runner recovers", "[nn][data
     mlp_data d(8);
     auto graph = fg::compile(fg::cross_entropy(d.logits(), fg::labels<"y">(d.y)));
     auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = 2});
-    d.y(6) = 9;  // in the second part
+    dp.run();
+    CHECK(graph.step() == 1);
+    d.y(6) = 9;  // in the second part: the first part runs, and its gradient must not be used
     CHECK_THROWS_AS(dp.run(), fg::label_error);
+    CHECK(graph.step() == 1);  // as before the failed step
+    CHECK_THROWS_WITH(graph.param_grad("W1"), Contains("no gradients yet"));
     d.y(6) = 1;
     dp.run();
     mlp_data e(8);
@@ -257,4 +261,27 @@ TEST_CASE("data_parallel's loader fills each part's rows on its thread before it
     }),
                       "cannot load");
     fg::nn::set_num_threads(1);
+}
+
+TEST_CASE("data_parallel's parts follow the graph's bindings and batch offset",
+          "[nn][data_parallel]") {
+    mlp_data d(12), other(20);
+    for (std::size_t i = 0; i < other.X.size(); ++i) other.X.data()[i] = std::cos(double(i));
+    auto graph = fg::compile(fg::cross_entropy(d.logits(0.5), fg::labels<"y">(d.y)));
+    graph.set_batch_offset(100);  // this graph's rows start at row 100 of a larger batch
+    {
+        auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = 3});
+        // Bound to other arrays after the runner was made: every part reads them.
+        graph.bind<"x">(other.X);
+        graph.bind<"y">(other.y);
+        dp.run();
+        auto whole = fg::compile(fg::cross_entropy(d.logits(0.5), fg::labels<"y">(d.y)));
+        whole.bind<"x">(other.X);
+        whole.bind<"y">(other.y);
+        whole.set_batch_offset(100);  // the same rows of the same larger batch: the same masks
+        whole.run();
+        REQUIRE_THAT(dp.value(), WithinAbs(whole.value(), 1e-14));
+        require_same_gradients(whole, graph, 1e-15);
+    }
+    CHECK(graph.batch_offset() == 100);  // put back by the runner's destructor
 }

@@ -51,7 +51,8 @@ struct array_binding {
     std::uint32_t elem_bytes = 0;
 
     /// A row window (graph::bind_rows): the leaf reads rows [first_row, first_row + row_count)
-    /// of its container (elements, for a vector), without a copy. all_rows: the whole container.
+    /// of its container (elements, for a vector), without a copy; row_count all_rows: to the
+    /// end (with first_row 0: the whole container, no window).
     static constexpr std::size_t all_rows = static_cast<std::size_t>(-1);
     std::size_t first_row = 0;
     std::size_t row_count = all_rows;
@@ -60,17 +61,20 @@ struct array_binding {
     void refresh() noexcept {
         if (read) read(source, data, dims);
         window_fits = true;
-        if (row_count == all_rows) return;
+        if (first_row == 0 && row_count == all_rows) return;
         // Rank 2: rows of cols elements; rank 1: single elements (a vector's length is cols).
         const std::size_t rows = dims.rank == 2 ? dims.rows : dims.cols;
         const std::size_t stride = dims.rank == 2 ? dims.cols : 1;
-        window_fits = dims.rank >= 1 && first_row <= rows && row_count <= rows - first_row;
+        const std::size_t count = row_count != all_rows ? row_count
+                                  : first_row <= rows   ? rows - first_row
+                                                        : 0;
+        window_fits = dims.rank >= 1 && first_row <= rows && count <= rows - first_row;
         if (!window_fits) {
             data = nullptr;
             return;
         }
         if (data) data = static_cast<const char*>(data) + first_row * stride * elem_bytes;
-        (dims.rank == 2 ? dims.rows : dims.cols) = row_count;
+        (dims.rank == 2 ? dims.rows : dims.cols) = count;
     }
 };
 

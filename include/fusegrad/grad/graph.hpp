@@ -574,9 +574,10 @@ class graph {
 
     /// Leaf `Name` reads only rows [first, first + count) of the array it is bound to (of a
     /// vector: elements), in place, from the next forward() on: one part of a batch without a
-    /// copy. The window is applied to whatever the array holds at each forward, and a window
-    /// that does not fit it is a shape_error naming the leaf. `bind_rows<Name>()` reads the
-    /// whole array again; bind<Name>() to another array also drops the window.
+    /// copy. Without a count, rows from `first` to the end. The window is applied to whatever
+    /// the array holds at each forward, and a window that does not fit it is a shape_error
+    /// naming the leaf. `bind_rows<Name>()` reads the whole array again; bind<Name>() to
+    /// another array also drops the window.
     template <fixed_string Name>
     void bind_rows(std::size_t first = 0, std::size_t count = array_binding::all_rows) {
         constexpr std::size_t s = plan_type::template slot_of<Name>;
@@ -585,7 +586,6 @@ class graph {
         } else {
             static_assert(expr_at<s>::rank >= 1,
                           "bind_rows<Name>(): a scalar leaf has no rows to choose from");
-            if (count == array_binding::all_rows) first = 0;
             values_.leaves[s].first_row = first;
             values_.leaves[s].row_count = count;
         }
@@ -598,6 +598,7 @@ class graph {
         constexpr std::size_t s = plan_type::template slot_of<Name>;
         static_assert(s < N, "array_rows<Name>(): the graph has no leaf with this name");
         array_binding b = values_.leaves[s < N ? s : 0];
+        b.first_row = 0;
         b.row_count = array_binding::all_rows;
         b.refresh();
         return b.dims.rank == 2 ? b.dims.rows : b.dims.rank == 1 ? b.dims.cols : 1;
@@ -609,12 +610,29 @@ class graph {
     /// copy would share the buffers. What fg::nn::data_parallel runs the parts of a batch on.
     graph replica() const {
         graph g(expr_, rules_fired_);
-        g.values_.leaves = values_.leaves;
-        for (std::size_t i = 0; i < N; ++i) g.src_[i] = g.values_.leaves[i].data;
+        g.bind_like(*this);
         g.ctx_ = ctx_;
         g.check_finite_ = check_finite_;
         return g;
     }
+
+    /// Points every leaf at the array the same leaf of `other` reads now (its binding and row
+    /// window), as bind<Name>() for each: a shape that differs re-plans on the next forward().
+    /// What keeps fg::nn::data_parallel's replicas on the arrays the user's graph is bound to.
+    void bind_like(const graph& other) noexcept {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!tables::is_leaf[i]) continue;
+            const array_binding& b = other.values_.leaves[i];
+            if (b.dims != values_.leaves[i].dims) dirty_ = true;
+            values_.leaves[i] = b;
+            src_[i] = b.data;
+        }
+    }
+
+    /// Marks the gradients as not computed: grad<Name>() and param_grad() throw until the next
+    /// backward. fg::nn::data_parallel does so when a part of a batch fails, so that no
+    /// optimizer steps on a part's gradient taken for the batch's.
+    void discard_gradients() noexcept { backward_done_ = false; }
 
     /// How many param leaves the graph has, and their names in table order (the order of first
     /// appearance, left to right).

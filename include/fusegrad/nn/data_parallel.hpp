@@ -26,7 +26,9 @@
 /// nll, mse and bce losses are. Then the whole batch's gradient is Σ_part w_part · (the part's
 /// gradient), w = the part's rows / the batch's rows for a mean, 1 for a sum. An op that mixes
 /// rows (a sum over the batch inside the graph, batch statistics) breaks this contract and gets
-/// a different gradient; nothing here can detect that.
+/// a different gradient; nothing here can detect that. Dropout draws each element's mask as the
+/// whole batch would when its operand's rows are the batch's rows (graph::set_batch_offset);
+/// dropout on a value whose rows are not (a weight) draws another mask in each part.
 ///
 /// Determinism: the parts are fixed by `parts` alone, each part's kernels give the same bits on
 /// any number of threads, and the parts are added in part order; so for a given `parts`, the
@@ -35,6 +37,7 @@
 /// from the unsplit graph's in the last bits. Dropout draws, for every element, what the whole
 /// batch would draw (graph::set_batch_offset).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -83,8 +86,8 @@ void run_parts(const parts_job& job);
 
 /// dst[i] = w[0] · dst[i] + Σ_{k=1}^{parts−1} w[k] · src[k][i] for i in [lo, hi), the terms added
 /// in k order (src[0] is not read: part 0's gradient is dst). Compiled once in the library
-/// for the baseline instruction set, so no multiply-add is fused: every element's bits are the
-/// same however [0, n) is sliced among threads.
+/// with -ffp-contract=off, so no multiply-add is fused in one slice's loop and not in
+/// another's: every element's bits are the same however [0, n) is sliced among threads.
 void add_parts(float* dst, const float* const* src, const float* w, std::size_t parts,
                std::size_t lo, std::size_t hi) noexcept;
 void add_parts(double* dst, const double* const* src, const double* w, std::size_t parts,
@@ -101,7 +104,11 @@ inline std::size_t share_begin(std::size_t n, std::size_t parts, std::size_t k) 
 /// Runs `Graph` (a compiled graph) on parts of each batch side by side: see the file comment.
 /// `Split...` names the leaves whose rows are the batch's (the inputs and the labels). The
 /// graph must outlive the runner; while the runner exists, the graph's split leaves read only
-/// the first part's rows (its row windows, graph::bind_rows), which the destructor removes.
+/// the first part's rows (its row windows, graph::bind_rows), and the destructor makes them
+/// read their whole arrays again (a window the user had set on them is not kept). The other
+/// parts run on replicas of the graph that follow its bindings at every run() (bind<Name>()
+/// on the graph holds for every part). Memory: each part has its own buffers and gradients,
+/// so P parts take P times the graph's arena and gradients.
 template <class Graph, fixed_string... Split>
 class data_parallel_runner {
   public:
@@ -115,6 +122,11 @@ class data_parallel_runner {
         static_assert(Graph::rank == 0,
                       "fg::nn::data_parallel: the graph's value must be a scalar loss");
         static_assert(Graph::num_params > 0, "fg::nn::data_parallel: the graph has no fg::param");
+        static_assert(((std::find(Graph::param_names.begin(), Graph::param_names.end(),
+                                  Split.view()) == Graph::param_names.end()) &&
+                       ...),
+                      "fg::nn::data_parallel<names...>: a param is the same for every row; name "
+                      "the leaves whose rows are the batch (its inputs and labels)");
         if (options_.parts == 0)
             throw value_error("fg::nn::data_parallel: parts must be at least 1");
         if (options_.loss != reduction::mean && options_.loss != reduction::sum)
@@ -127,13 +139,15 @@ class data_parallel_runner {
     data_parallel_runner& operator=(const data_parallel_runner&) = delete;
     ~data_parallel_runner() {
         (graph_->template bind_rows<Split>(), ...);
-        graph_->set_batch_offset(0);
+        graph_->set_batch_offset(base_offset_);
     }
 
     /// One training step on the batch the split leaves' arrays hold now: every part's forward
-    /// and backward, then the graph's gradients (and value()) are the whole batch's. Throws
-    /// shape_error when the split leaves' arrays differ in rows or hold none, and whatever a
-    /// part's run throws (the graph's gradients are then not valid).
+    /// and backward, then the graph's gradients (and value()) are the whole batch's, and its
+    /// step has advanced by one. Throws shape_error when the split leaves' arrays differ in rows
+    /// or hold none, and whatever a part's run throws; then the graph's step is as before and
+    /// its gradients are discarded (grad<Name>() throws until the next run), so no optimizer
+    /// steps on a part's gradient.
     void run() { run_with(nullptr, nullptr); }
 
     /// As run(), with a loader: `load(first, count)` fills rows [first, first + count) of the
@@ -162,20 +176,22 @@ class data_parallel_runner {
             std::min(parts_, options_.threads == 0 ? nn::num_threads() : options_.threads);
         // Every replica gets the graph's settings of now: a user's eval(), set_step() or
         // check_finite() on the graph holds for the parts too.
+        const std::uint64_t step = graph_->step();
         for (std::size_t k = 0; k < parts_; ++k) {
             Graph& g = part(k);
             const std::size_t lo = detail::share_begin(rows, parts_, k);
             const std::size_t hi = detail::share_begin(rows, parts_, k + 1);
             first_[k] = lo;
             first_[k + 1] = hi;
+            if (k > 0) g.bind_like(*graph_);  // the arrays the graph reads now, then the window
             (g.template bind_rows<Split>(lo, hi - lo), ...);
-            g.set_batch_offset(lo);
+            g.set_batch_offset(base_offset_ + lo);
             weights_[k] = options_.loss == reduction::mean
                               ? static_cast<double>(hi - lo) / static_cast<double>(rows)
                               : 1.0;
             if (k == 0) continue;
             g.train(graph_->training());
-            g.set_step(graph_->step());
+            g.set_step(step);
             g.check_finite(graph_->check_finite());
         }
         for (std::size_t k = 0; k < parts_; ++k)
@@ -193,7 +209,13 @@ class data_parallel_runner {
         job.combine = [](void* self, std::size_t t, std::size_t n) {
             static_cast<data_parallel_runner*>(self)->combine(t, n);
         };
-        detail::run_parts(job);
+        try {
+            detail::run_parts(job);
+        } catch (...) {
+            graph_->set_step(step);
+            graph_->discard_gradients();
+            throw;
+        }
         double v = 0;
         for (std::size_t k = 0; k < parts_; ++k) v += weights_[k] * double(part_values_[k]);
         value_ = static_cast<value_type>(v);
@@ -255,6 +277,9 @@ class data_parallel_runner {
 
     Graph* graph_;
     data_parallel_options options_;
+    // The graph's batch offset when the runner was made (a rank's first row under fg::dist,
+    // say): the parts' offsets add to it, and the destructor puts it back.
+    std::uint64_t base_offset_ = graph_->batch_offset();
     std::vector<Graph> replicas_;  // parts 1 .. parts − 1; part 0 is *graph_
     std::size_t parts_ = 0;        // the parts of the last run()
     std::vector<std::size_t> first_ = std::vector<std::size_t>(options_.parts + 1);  // rows
