@@ -83,11 +83,7 @@ class dataset {
     /// batch) into x() and y(): one process's share of a global batch in data-parallel
     /// training, where every process draws the same order. False when the epoch is over.
     bool next(std::size_t first, std::size_t count) {
-        const std::size_t rows = next_rows();
-        if (rows == 0) return false;
-        batch_first_ = next_;
-        batch_rows_ = rows;
-        next_ += rows;
+        if (take_batch() == 0) return false;
         copy_rows(first, count);
         return true;
     }
@@ -95,19 +91,10 @@ class dataset {
     /// Copies rows [first, first + count) (clamped) of the batch the last next() took into x()
     /// and y() again: one block of it after another.
     void copy_rows(std::size_t first, std::size_t count) {
-        const std::size_t rows = batch_rows_, features = x_->shape()[1];
-        first = std::min(first, rows);
-        count = std::min(count, rows - first);
-        if (xb_.shape()[0] != count || xb_.shape()[1] != features) {
-            xb_.resize({count, features});
-            yb_.resize({count});
-        }
-        const T* src = x_->data();
-        for (std::size_t r = 0; r < count; ++r) {
-            const std::size_t i = order_[batch_first_ + first + r];
-            std::copy_n(src + i * features, features, xb_.data() + r * features);
-            yb_(r) = (*y_)(i);
-        }
+        first = std::min(first, batch_rows_);
+        count = std::min(count, batch_rows_ - first);
+        size_arrays(count);
+        gather(first, count, 0);
     }
 
     /// Takes the next batch and sizes x() and y() for all of its rows, but copies none: each
@@ -115,16 +102,9 @@ class dataset {
     /// loader of fg::nn::data_parallel, so that each thread gathers the rows it trains on).
     /// False when the epoch is over. The rows not yet filled hold whatever they held before.
     bool advance() {
-        const std::size_t rows = next_rows();
+        const std::size_t rows = take_batch();
         if (rows == 0) return false;
-        batch_first_ = next_;
-        batch_rows_ = rows;
-        next_ += rows;
-        const std::size_t features = x_->shape()[1];
-        if (xb_.shape()[0] != rows || xb_.shape()[1] != features) {
-            xb_.resize({rows, features});
-            yb_.resize({rows});
-        }
+        size_arrays(rows);
         return true;
     }
 
@@ -133,19 +113,14 @@ class dataset {
     /// them so). Calls for disjoint ranges may run at the same time on different threads.
     /// Throws std::logic_error when x() does not hold the whole batch.
     void fill_rows(std::size_t first, std::size_t count) {
-        const std::size_t rows = batch_rows_, features = x_->shape()[1];
+        const std::size_t rows = batch_rows_;
         if (xb_.shape()[0] != rows || yb_.shape()[0] != rows)
             throw std::logic_error("dataset::fill_rows: x() holds " +
                                    std::to_string(xb_.shape()[0]) + " rows, not the batch's " +
                                    std::to_string(rows) + " (call advance() first)");
         first = std::min(first, rows);
         count = std::min(count, rows - first);
-        const T* src = x_->data();
-        for (std::size_t r = first; r < first + count; ++r) {
-            const std::size_t i = order_[batch_first_ + r];
-            std::copy_n(src + i * features, features, xb_.data() + r * features);
-            yb_(r) = (*y_)(i);
-        }
+        gather(first, count, first);
     }
 
     /// The rows of the batch the last next() took (all of them, whatever it copied).
@@ -159,6 +134,36 @@ class dataset {
     const std::vector<std::size_t>& order() const noexcept { return order_; }
 
   private:
+    // Takes the next batch (its rows; 0 when the epoch is over) without copying anything.
+    std::size_t take_batch() noexcept {
+        const std::size_t rows = next_rows();
+        if (rows == 0) return 0;
+        batch_first_ = next_;
+        batch_rows_ = rows;
+        next_ += rows;
+        return rows;
+    }
+
+    // x() and y() sized for `rows` rows (kept when they already are).
+    void size_arrays(std::size_t rows) {
+        const std::size_t features = x_->shape()[1];
+        if (xb_.shape()[0] != rows || xb_.shape()[1] != features) {
+            xb_.resize({rows, features});
+            yb_.resize({rows});
+        }
+    }
+
+    // Rows [first, first + count) of the current batch into rows [to, to + count) of x(), y().
+    void gather(std::size_t first, std::size_t count, std::size_t to) {
+        const std::size_t features = x_->shape()[1];
+        const T* src = x_->data();
+        for (std::size_t r = 0; r < count; ++r) {
+            const std::size_t i = order_[batch_first_ + first + r];
+            std::copy_n(src + i * features, features, xb_.data() + (to + r) * features);
+            yb_(to + r) = (*y_)(i);
+        }
+    }
+
     const xt::xtensor<T, 2>* x_;
     const xt::xtensor<Label, 1>* y_;
     std::size_t batch_;
