@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <fusegrad/fusegrad.hpp>
@@ -176,6 +177,105 @@ TEST_CASE("an optimizer refuses a param whose array was resized", "[nn][optim][e
     REQUIRE_THROWS_WITH(opt.step(graph), Catch::Matchers::Contains("\"p\" has 3 elements"));
 }
 
+TEST_CASE("an optimizer that refuses a step changes no array and does not count it",
+          "[nn][optim][errors]") {
+    // Every gradient is checked before any array is written: the first param, whose array is
+    // fine, is not updated when the second one's is refused.
+    xt::xtensor<float, 1> a = {1.f, 2.f}, b = {3.f, 4.f};
+    auto graph = fg::compile(fg::sum(fg::param<"a">(a)) + fg::sum(fg::param<"b">(b)));
+    graph.run();
+    b = xt::xtensor<float, 1>{3.f, 4.f, 5.f};  // resized after the run
+    fg::nn::adam adam(fg::nn::params<"a", "b">(a, b), {.lr = 0.1});
+    REQUIRE_THROWS_WITH(adam.step(graph), Catch::Matchers::Contains("\"b\" has 3 elements"));
+    CHECK(bool(a == xt::xtensor<float, 1>{1.f, 2.f}));
+    CHECK(adam.steps() == 0);
+    fg::nn::sgd sgd(fg::nn::params<"a", "b">(a, b), {.lr = 0.1, .momentum = 0.9});
+    REQUIRE_THROWS_AS(sgd.step(graph), fg::shape_error);
+    CHECK(bool(a == xt::xtensor<float, 1>{1.f, 2.f}));
+    // Settings made invalid between steps: refused before anything.
+    b = xt::xtensor<float, 1>{3.f, 4.f};
+    adam.options().beta2 = 1.0;
+    REQUIRE_THROWS_AS(adam.step(graph), fg::value_error);
+    CHECK(bool(a == xt::xtensor<float, 1>{1.f, 2.f}));
+    CHECK(adam.steps() == 0);
+    adam.options().beta2 = 0.999;
+    adam.step(graph);
+    CHECK(adam.steps() == 1);
+    CHECK(a(0) == Approx(0.9f));  // Adam's first step moves by lr against the gradient's sign
+}
+
+TEST_CASE("share_of cuts an array into line-aligned shares that cover it once", "[nn][optim]") {
+    for (std::size_t size : {0u, 1u, 15u, 16u, 17u, 100u, 1000u, 100352u})
+        for (std::size_t n = 1; n <= 5; ++n) {
+            INFO("size " << size << ", " << n << " shares");
+            std::size_t next = 0;
+            for (std::size_t t = 0; t < n; ++t) {
+                const auto [lo, hi] = fg::nn::detail::share_of(size, t, n);
+                REQUIRE(lo == next);
+                REQUIRE(lo <= hi);
+                if (hi != size) REQUIRE(hi % 16 == 0);
+                // nearly equal: no share more than one line longer than another
+                REQUIRE(hi - lo <= (size + 15) / 16 / n * 16 + 16);
+                next = hi;
+            }
+            REQUIRE(next == size);
+        }
+}
+
+TEST_CASE("an optimizer's step cut into shares is bitwise its whole step", "[nn][optim]") {
+    // What fg::nn::data_parallel's run(optimizer) does on n threads: begin_step, every
+    // step_share(graph, t, n) (here in reverse order), end_step.
+    struct model {
+        xt::xtensor<double, 2> X = xt::xtensor<double, 2>::from_shape({11, 5});
+        xt::xtensor<double, 2> W = xt::xtensor<double, 2>::from_shape({5, 13});
+        xt::xtensor<double, 1> b = xt::xtensor<double, 1>::from_shape({13});
+        xt::xtensor<std::int32_t, 1> y = xt::xtensor<std::int32_t, 1>::from_shape({11});
+        model() {
+            for (std::size_t i = 0; i < X.size(); ++i) X.data()[i] = std::sin(1.3 * double(i));
+            for (std::size_t i = 0; i < W.size(); ++i) W.data()[i] = std::cos(0.7 * double(i));
+            for (std::size_t i = 0; i < b.size(); ++i) b.data()[i] = 0.1 * double(i);
+            for (std::size_t i = 0; i < y.size(); ++i) y(i) = std::int32_t((i * 5) % 13);
+        }
+        auto loss() {
+            return fg::cross_entropy(
+                fg::linear(fg::input<"x">(X), fg::param<"W">(W), fg::param<"b">(b)),
+                fg::labels<"y">(y));
+        }
+    };
+    auto train = [](auto make_optimizer, std::size_t n) {
+        model m;
+        auto graph = fg::compile(m.loss());
+        auto opt = make_optimizer(graph, m);
+        for (int s = 0; s < 4; ++s) {
+            graph.run();
+            if (n == 0) {
+                opt.step(graph);
+                continue;
+            }
+            opt.begin_step(graph);
+            for (std::size_t t = n; t-- > 0;) opt.step_share(graph, t, n);
+            opt.end_step();
+        }
+        return std::vector<double>(m.W.begin(), m.W.end());
+    };
+    auto adam = [](auto& graph, model&) {
+        return fg::nn::adam(fg::nn::params_of(graph), {.lr = 0.05, .weight_decay = 0.01});
+    };
+    auto sgd = [](auto&, model& m) {
+        return fg::nn::sgd(fg::nn::params<"W", "b">(m.W, m.b),
+                           {.lr = 0.3, .momentum = 0.9, .nesterov = true});
+    };
+    const auto adam_whole = train(adam, 0), sgd_whole = train(sgd, 0);
+    const model untrained;
+    REQUIRE(adam_whole != std::vector<double>(untrained.W.begin(), untrained.W.end()));
+    for (std::size_t n : {1u, 2u, 3u, 5u}) {
+        INFO(n << " shares");
+        const auto a = train(adam, n), s = train(sgd, n);
+        CHECK(std::memcmp(a.data(), adam_whole.data(), a.size() * sizeof(double)) == 0);
+        CHECK(std::memcmp(s.data(), sgd_whole.data(), s.size() * sizeof(double)) == 0);
+    }
+}
+
 // ---- params named once: an optimizer over every param of a graph -----------------------------
 
 namespace {
@@ -254,6 +354,7 @@ TEST_CASE("params_of refuses a param built from a const array, naming it", "[nn]
     REQUIRE_THROWS_AS(opt.step(graph), std::logic_error);
     REQUIRE_THROWS_WITH(opt.step(graph), Catch::Matchers::Contains("\"frozen\"") &&
                                              Catch::Matchers::Contains("const array"));
+    REQUIRE(bool(free == xt::xtensor<float, 1>{3.f, 4.f}));  // refused before anything was written
     REQUIRE_THROWS_AS(graph.param_array("nope"), std::invalid_argument);
     // Rebinding a mutable array makes it trainable.
     xt::xtensor<float, 1> thawed = frozen;

@@ -25,9 +25,6 @@ struct adam_options {
     double weight_decay = 0.0;  ///< λ, added to the gradient as λp (not AdamW's decoupled form)
 };
 
-template <class Params>
-class adam;
-
 namespace detail {
 /// The settings torch.optim.Adam refuses (a negative or NaN lr, eps or weight decay; a beta
 /// outside [0, 1)), refused with value_error naming the setting and its value.
@@ -38,46 +35,65 @@ inline void check_adam_options(const adam_options& o) {
     check_setting("adam", "beta2", o.beta2, o.beta2 >= 0.0 && o.beta2 < 1.0, "in [0, 1)");
     check_setting("adam", "weight_decay", o.weight_decay, o.weight_decay >= 0.0, ">= 0");
 }
-
-/// One param's Adam update (step number t), the same for both kinds of param list: the
-/// settings and size checks, the moments (allocated at the first step), the kernel.
-template <class T>
-void adam_step_one(const adam_options& o, std::int64_t t, std::string_view name, T* p,
-                   std::size_t p_size, const T* g, std::size_t g_size, std::vector<T>& m,
-                   std::vector<T>& v) {
-    check_adam_options(o);  // options() may have been changed since the last step
-    check_param_grad("adam", name, p_size, g_size);
-    if (m.size() != p_size) {
-        m.assign(p_size, T(0));
-        v.assign(p_size, T(0));
-    }
-    kernels::adam_update<T>(p_size, static_cast<T>(o.lr), o.beta1, o.beta2, static_cast<T>(o.eps),
-                            static_cast<T>(o.weight_decay), t, g, m.data(), v.data(), p);
-}
 }  // namespace detail
 
-/// Adam over the arrays of `fg::nn::params<...>(...)`; `step(graph)` reads each param's
-/// gradient from the graph by name and updates the array and its moments in place.
-template <class Names, class... A>
-class adam<param_list<Names, A...>> {
-    using list = param_list<Names, A...>;
-    using T = typename list::value_type;
+/// Adam over a list of params: `fg::nn::params<"W", "b">(W, b)` (each array paired with the
+/// graph's param of that name), or every param of a graph, `fg::nn::params_of(graph)` (each
+/// array reached through `graph.param_array(name)`, so a model names its params once).
+/// `step(graph)` reads each param's gradient from the graph and updates the array and its
+/// moments in place.
+template <class Params>
+class adam {
+    using T = typename Params::value_type;
 
   public:
     /// Throws value_error for settings torch.optim.Adam refuses.
-    adam(list params, adam_options options) : params_(params), options_(options) {
+    adam(Params params, adam_options options) : params_(params), options_(options) {
         detail::check_adam_options(options_);
     }
 
-    /// One update (step number t + 1) from the gradients of the graph's last backward pass.
-    /// Throws shape_error if an array and its gradient differ in size.
+    /// One update (step number steps() + 1) from the gradients of the graph's last backward
+    /// pass. Throws value_error for settings changed to ones torch refuses, shape_error if an
+    /// array and its gradient differ in size, std::logic_error before the first backward or for
+    /// a param built from a const array; then no array has changed and the step is not counted.
     template <class Graph>
-    void step(const Graph& graph) {
-        detail::check_adam_options(options_);  // before the count moves
-        ++t_;
-        detail::for_each_param<Graph>(
-            Names{}, [&]<fixed_string Name, std::size_t I>() { step_one<Name, I>(graph); });
+    void step(Graph& graph) {
+        begin_step(graph);
+        step_share(graph, 0, 1);
+        end_step();
     }
+
+    /// step(), cut in three for a caller that runs the update on several threads
+    /// (fg::nn::data_parallel's run(optimizer)). begin_step checks the settings and sizes the
+    /// moments, on one thread. step_share(graph, t, n), on thread t of n, updates share t of
+    /// every param's elements (detail::share_of) with step number steps() + 1; it first checks
+    /// every gradient's size, so it throws on every thread or on none, before writing.
+    /// end_step counts the step.
+    template <class Graph>
+    void begin_step(Graph& graph) {
+        detail::check_adam_options(options_);  // options() may have been changed
+        detail::for_each_param_array(params_, graph, [&](std::size_t k, auto, auto p) {
+            if (m_[k].size() != p.size()) {  // the first step, or an array resized since
+                m_[k].assign(p.size(), T(0));
+                v_[k].assign(p.size(), T(0));
+            }
+        });
+    }
+    template <class Graph>
+    void step_share(Graph& graph, std::size_t t, std::size_t n) {
+        detail::for_each_param_and_grad(
+            params_, graph, [](std::size_t, std::string_view name, auto p, auto g) {
+                detail::check_param_grad("adam", name, p.size(), g.size());
+            });
+        detail::for_each_param_and_grad(params_, graph, [&](std::size_t k, auto, auto p, auto g) {
+            const auto [lo, hi] = detail::share_of(p.size(), t, n);
+            kernels::adam_update<T>(hi - lo, static_cast<T>(options_.lr), options_.beta1,
+                                    options_.beta2, static_cast<T>(options_.eps),
+                                    static_cast<T>(options_.weight_decay), t_ + 1, g.data() + lo,
+                                    m_[k].data() + lo, v_[k].data() + lo, p.data() + lo);
+        });
+    }
+    void end_step() noexcept { ++t_; }
 
     /// How many steps have been taken.
     std::int64_t steps() const noexcept { return t_; }
@@ -86,60 +102,15 @@ class adam<param_list<Names, A...>> {
     const adam_options& options() const noexcept { return options_; }
 
   private:
-    list params_;
+    Params params_;
     adam_options options_;
     std::int64_t t_ = 0;
-    std::array<std::vector<T>, sizeof...(A)> m_{};
-    std::array<std::vector<T>, sizeof...(A)> v_{};
-
-    template <fixed_string Name, std::size_t I, class Graph>
-    void step_one(const Graph& graph) {
-        auto& p = *std::get<I>(params_.arrays);
-        const auto& g = graph.template grad<Name>();
-        detail::adam_step_one<T>(options_, t_, Name.view(), p.data(), p.size(), g.data(), g.size(),
-                                 m_[I], v_[I]);
-    }
+    std::array<std::vector<T>, Params::size> m_{};
+    std::array<std::vector<T>, Params::size> v_{};
 };
 
 template <class Names, class... A>
 adam(param_list<Names, A...>, adam_options) -> adam<param_list<Names, A...>>;
-
-/// Adam over every param of a graph (`fg::nn::params_of(graph)`): `step(graph)` updates each
-/// param's array and its moments in place through `graph.param_array(name)`.
-template <class Graph>
-class adam<graph_params<Graph>> {
-    using T = typename Graph::value_type;
-
-  public:
-    /// Throws value_error for settings torch.optim.Adam refuses.
-    adam(graph_params<Graph>, adam_options options) : options_(options) {
-        detail::check_adam_options(options_);
-    }
-
-    /// One update (step number t + 1) from the gradients of the graph's last backward pass.
-    /// Throws shape_error if an array and its gradient differ in size, std::logic_error for a
-    /// param built from a const array.
-    void step(Graph& graph) {
-        detail::check_adam_options(options_);  // before the count moves
-        ++t_;
-        detail::for_each_graph_param(
-            graph, [&](std::size_t k, std::string_view name, auto p, auto g) {
-                detail::adam_step_one<T>(options_, t_, name, p.data, p.size(), g.data, g.size(),
-                                         m_[k], v_[k]);
-            });
-    }
-
-    std::int64_t steps() const noexcept { return t_; }
-    adam_options& options() noexcept { return options_; }
-    const adam_options& options() const noexcept { return options_; }
-
-  private:
-    adam_options options_;
-    std::int64_t t_ = 0;
-    std::array<std::vector<T>, Graph::num_params> m_{};
-    std::array<std::vector<T>, Graph::num_params> v_{};
-};
-
 template <class Graph>
 adam(graph_params<Graph>, adam_options) -> adam<graph_params<Graph>>;
 

@@ -8,6 +8,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -107,15 +108,68 @@ void for_each_param(name_list<N...>, F&& f) {
     }
 }
 
-/// Calls `f(k, name, array, gradient)` for every param of `graph` in its order: the param's
-/// array to update in place (`graph.param_array`) and its gradient (`graph.param_grad`).
+/// Calls `f(k, name, p)` for every array of `list` in its order, `p` a std::span of the array
+/// to update in place. (`graph` only names the params: a misspelt name is a static_assert.)
+template <class Graph, class Names, class... A, class F>
+void for_each_param_array(const param_list<Names, A...>& list, Graph&, F&& f) {
+    using T = typename param_list<Names, A...>::value_type;
+    for_each_param<std::remove_cv_t<Graph>>(Names{}, [&]<fixed_string Name, std::size_t I>() {
+        auto& a = *std::get<I>(list.arrays);
+        f(I, Name.view(), std::span<T>(a.data(), a.size()));
+    });
+}
+
+/// Calls `f(k, name, p)` for every param of `graph` in its order, `p` a std::span of the
+/// param's array (`graph.param_array`, which re-reads the container).
 template <class Graph, class F>
-void for_each_graph_param(Graph& graph, F&& f) {
+void for_each_param_array(graph_params<Graph>, Graph& graph, F&& f) {
+    for (std::size_t k = 0; k < Graph::num_params; ++k) {
+        const std::string_view name = Graph::param_names[k];
+        const auto p = graph.param_array(name);
+        f(k, name, std::span<typename Graph::value_type>(p.data, p.size()));
+    }
+}
+
+/// As for_each_param_array, with each param's gradient from the graph's last backward pass:
+/// `f(k, name, p, g)`, g a std::span of const elements (`graph.grad<Name>()` for a param_list,
+/// `graph.param_grad(name)` for every param of a graph).
+template <class Graph, class Names, class... A, class F>
+void for_each_param_and_grad(const param_list<Names, A...>& list, Graph& graph, F&& f) {
+    using T = typename param_list<Names, A...>::value_type;
+    for_each_param<std::remove_cv_t<Graph>>(Names{}, [&]<fixed_string Name, std::size_t I>() {
+        auto& a = *std::get<I>(list.arrays);
+        const auto& g = graph.template grad<Name>();
+        f(I, Name.view(), std::span<T>(a.data(), a.size()), std::span<const T>(g.data(), g.size()));
+    });
+}
+
+template <class Graph, class F>
+void for_each_param_and_grad(graph_params<Graph>, Graph& graph, F&& f) {
+    using T = typename Graph::value_type;
     for (std::size_t k = 0; k < Graph::num_params; ++k) {
         const std::string_view name = Graph::param_names[k];
         const auto g = graph.param_grad(name);
-        f(k, name, graph.param_array(name), g);
+        const auto p = graph.param_array(name);
+        f(k, name, std::span<T>(p.data, p.size()), std::span<const T>(g.data, g.size()));
     }
+}
+
+/// Share `t` of `n` of an array of `size` elements, [begin, end): nearly equal consecutive
+/// shares whose bounds are multiples of 16 elements (a cache line of floats), so that two
+/// threads writing neighbouring shares never write the same line. What an optimizer's
+/// step_share(graph, t, n) updates and fg::nn::data_parallel's threads sum, so each thread
+/// updates the elements it has just summed.
+struct element_share {
+    std::size_t begin, end;
+};
+inline element_share share_of(std::size_t size, std::size_t t, std::size_t n) noexcept {
+    constexpr std::size_t line = 16;
+    const std::size_t lines = (size + line - 1) / line;
+    auto bound = [&](std::size_t k) {
+        const std::size_t b = (lines / n * k + lines % n * k / n) * line;
+        return b < size ? b : size;
+    };
+    return {bound(t), bound(t + 1)};
 }
 
 /// An optimizer setting torch.optim refuses: value_error "adam: beta2 must be in [0, 1), got 1".

@@ -23,9 +23,6 @@ struct sgd_options {
     bool nesterov = false;      ///< Nesterov momentum
 };
 
-template <class Params>
-class sgd;
-
 namespace detail {
 /// The settings torch.optim.SGD refuses (a negative lr, momentum or weight decay; Nesterov
 /// without momentum), and NaN ones, which it lets through: value_error naming the setting.
@@ -36,97 +33,71 @@ inline void check_sgd_options(const sgd_options& o) {
     if (o.nesterov && !(o.momentum > 0.0))
         throw value_error("sgd: nesterov momentum requires a momentum > 0 (as torch.optim.SGD)");
 }
-
-/// One param's SGD update, the same for both kinds of param list: the settings and size
-/// checks, the velocity (allocated at the first step with momentum), the kernel.
-template <class T>
-void sgd_step_one(const sgd_options& o, std::string_view name, T* p, std::size_t p_size, const T* g,
-                  std::size_t g_size, std::vector<T>& velocity) {
-    check_sgd_options(o);  // options() may have been changed since the last step
-    check_param_grad("sgd", name, p_size, g_size);
-    T* v = nullptr;
-    if (o.momentum != 0.0) {
-        if (velocity.size() != p_size) velocity.assign(p_size, T(0));
-        v = velocity.data();
-    }
-    kernels::sgd_update<T>(p_size, static_cast<T>(o.lr), static_cast<T>(o.momentum),
-                           static_cast<T>(o.weight_decay), o.nesterov, g, v, p);
-}
 }  // namespace detail
 
-/// SGD over the arrays of `fg::nn::params<...>(...)`; `step(graph)` reads each param's
-/// gradient from the graph by name and updates the array in place through the kernels.
-template <class Names, class... A>
-class sgd<param_list<Names, A...>> {
-    using list = param_list<Names, A...>;
-    using T = typename list::value_type;
+/// SGD over a list of params: `fg::nn::params<"W", "b">(W, b)` or every param of a graph,
+/// `fg::nn::params_of(graph)` (as fg::nn::adam). `step(graph)` reads each param's gradient
+/// from the graph and updates the array in place through the kernels.
+template <class Params>
+class sgd {
+    using T = typename Params::value_type;
 
   public:
     /// Throws value_error for settings torch.optim.SGD refuses.
-    sgd(list params, sgd_options options) : params_(params), options_(options) {
+    sgd(Params params, sgd_options options) : params_(params), options_(options) {
         detail::check_sgd_options(options_);
     }
 
-    /// One update from the gradients of the graph's last backward pass. Throws shape_error if
-    /// an array and its gradient differ in size.
+    /// One update from the gradients of the graph's last backward pass. Throws as
+    /// fg::nn::adam's step(), and then no array has changed.
     template <class Graph>
-    void step(const Graph& graph) {
-        detail::for_each_param<Graph>(
-            Names{}, [&]<fixed_string Name, std::size_t I>() { step_one<Name, I>(graph); });
+    void step(Graph& graph) {
+        begin_step(graph);
+        step_share(graph, 0, 1);
+        end_step();
     }
+
+    /// step(), cut in three for a caller that runs the update on several threads, as
+    /// fg::nn::adam's: begin_step checks the settings and sizes the velocities (momentum only),
+    /// step_share(graph, t, n) checks every gradient's size then updates share t of n of every
+    /// param's elements, end_step does nothing (SGD counts no steps).
+    template <class Graph>
+    void begin_step(Graph& graph) {
+        detail::check_sgd_options(options_);   // options() may have been changed
+        if (options_.momentum == 0.0) return;  // no velocity is stored
+        detail::for_each_param_array(params_, graph, [&](std::size_t k, auto, auto p) {
+            if (velocity_[k].size() != p.size()) velocity_[k].assign(p.size(), T(0));
+        });
+    }
+    template <class Graph>
+    void step_share(Graph& graph, std::size_t t, std::size_t n) {
+        detail::for_each_param_and_grad(
+            params_, graph, [](std::size_t, std::string_view name, auto p, auto g) {
+                detail::check_param_grad("sgd", name, p.size(), g.size());
+            });
+        const bool momentum = options_.momentum != 0.0;
+        detail::for_each_param_and_grad(params_, graph, [&](std::size_t k, auto, auto p, auto g) {
+            const auto [lo, hi] = detail::share_of(p.size(), t, n);
+            kernels::sgd_update<T>(
+                hi - lo, static_cast<T>(options_.lr), static_cast<T>(options_.momentum),
+                static_cast<T>(options_.weight_decay), options_.nesterov, g.data() + lo,
+                momentum ? velocity_[k].data() + lo : nullptr, p.data() + lo);
+        });
+    }
+    void end_step() noexcept {}
 
     /// The settings; the learning rate may be changed between steps (a schedule).
     sgd_options& options() noexcept { return options_; }
     const sgd_options& options() const noexcept { return options_; }
 
   private:
-    list params_;
+    Params params_;
     sgd_options options_;
-    std::array<std::vector<T>, sizeof...(A)> velocity_{};
-
-    template <fixed_string Name, std::size_t I, class Graph>
-    void step_one(const Graph& graph) {
-        auto& p = *std::get<I>(params_.arrays);
-        const auto& g = graph.template grad<Name>();
-        detail::sgd_step_one<T>(options_, Name.view(), p.data(), p.size(), g.data(), g.size(),
-                                velocity_[I]);
-    }
+    std::array<std::vector<T>, Params::size> velocity_{};
 };
 
 template <class Names, class... A>
 sgd(param_list<Names, A...>, sgd_options) -> sgd<param_list<Names, A...>>;
-
-/// SGD over every param of a graph (`fg::nn::params_of(graph)`): `step(graph)` updates each
-/// param's array in place through `graph.param_array(name)`.
-template <class Graph>
-class sgd<graph_params<Graph>> {
-    using T = typename Graph::value_type;
-
-  public:
-    /// Throws value_error for settings torch.optim.SGD refuses.
-    sgd(graph_params<Graph>, sgd_options options) : options_(options) {
-        detail::check_sgd_options(options_);
-    }
-
-    /// One update from the gradients of the graph's last backward pass. Throws shape_error if
-    /// an array and its gradient differ in size, std::logic_error for a param built from a
-    /// const array.
-    void step(Graph& graph) {
-        detail::for_each_graph_param(graph,
-                                     [&](std::size_t k, std::string_view name, auto p, auto g) {
-                                         detail::sgd_step_one<T>(options_, name, p.data, p.size(),
-                                                                 g.data, g.size(), velocity_[k]);
-                                     });
-    }
-
-    sgd_options& options() noexcept { return options_; }
-    const sgd_options& options() const noexcept { return options_; }
-
-  private:
-    sgd_options options_;
-    std::array<std::vector<T>, Graph::num_params> velocity_{};
-};
-
 template <class Graph>
 sgd(graph_params<Graph>, sgd_options) -> sgd<graph_params<Graph>>;
 
