@@ -8,7 +8,10 @@
 //   1t          graph.run() on one thread;
 //   kernels_2t  graph.run() with fg::nn::set_num_threads(2);
 //   dp2_1t      fg::nn::data_parallel, 2 parts, on one thread (its cost without threads);
-//   dp2_2t      fg::nn::data_parallel, 2 parts, on two threads;
+//   dp2_2t      fg::nn::data_parallel, 2 parts, on two threads, run() then the optimizer's
+//               step (the step's kernels split over the two threads);
+//   dp2_2t_opt  the same with run(optimizer): the update inside the parts' threads, each
+//               thread on the share of the params it has just summed;
 //   libtorch    the same MLP step, one thread (the softmax step against libtorch:
 //   bench_train_step).
 //
@@ -40,7 +43,7 @@ namespace fg = fusegrad;
 
 namespace {
 
-enum class variant { one_thread, kernels_2t, dp2_1t, dp2_2t };
+enum class variant { one_thread, kernels_2t, dp2_1t, dp2_2t, dp2_2t_opt };
 
 template <std::size_t R, std::size_t C>
 xt::xtensor<float, 2> uniform(std::mt19937& gen, float lo, float hi) {
@@ -95,12 +98,15 @@ void run_step(benchmark::State& st, variant v) {
     Model m;
     auto graph = fg::compile(m.loss());
     Opt<fg::nn::graph_params<decltype(graph)>> opt(fg::nn::params_of(graph), {.lr = 1e-3});
-    fg::nn::set_num_threads(v == variant::kernels_2t || v == variant::dp2_2t ? 2 : 1);
+    fg::nn::set_num_threads(v == variant::one_thread || v == variant::dp2_1t ? 1 : 2);
     if (v == variant::one_thread || v == variant::kernels_2t) {
         for (auto _ : st) {
             graph.run();
             opt.step(graph);
         }
+    } else if (v == variant::dp2_2t_opt) {
+        auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = 2});
+        for (auto _ : st) dp.run(opt);
     } else {
         auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = 2});
         for (auto _ : st) {
@@ -136,14 +142,15 @@ void run_torch_mlp(benchmark::State& st) {
 }
 #endif
 
-constexpr const char* kVariants[] = {"1t", "kernels_2t", "dp2_1t", "dp2_2t"};
+constexpr const char* kVariants[] = {"1t", "kernels_2t", "dp2_1t", "dp2_2t", "dp2_2t_opt"};
+constexpr int kNumVariants = 5;
 
 using fusegrad::bench::ratio_reporter;
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < kNumVariants; ++k) {
         const auto v = static_cast<variant>(k);
         benchmark::RegisterBenchmark(
             (std::string("mlp_784x128x64x10_b128/") + kVariants[k]).c_str(),
@@ -151,7 +158,7 @@ int main(int argc, char** argv) {
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
     }
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < kNumVariants; ++k) {
         const auto v = static_cast<variant>(k);
         benchmark::RegisterBenchmark(
             (std::string("softmax_784x10_b256/") + kVariants[k]).c_str(),
@@ -169,14 +176,17 @@ int main(int argc, char** argv) {
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     ratio_reporter rep;
     benchmark::RunSpecifiedBenchmarks(&rep);
-    std::printf("\n%-22s %9s %11s %9s %9s %9s   speed-up over 1t: %s\n", "step", "1t us",
-                "kernels_2t", "dp2_1t", "dp2_2t", "libtorch", "kernels_2t dp2_1t dp2_2t");
+    std::printf("\n%-22s %8s %10s %8s %8s %10s %8s   speed-up over 1t: %s\n", "step", "1t us",
+                "kernels_2t", "dp2_1t", "dp2_2t", "dp2_2t_opt", "libtorch",
+                "kernels_2t dp2_1t dp2_2t dp2_2t_opt");
     for (const char* step : {"mlp_784x128x64x10_b128", "softmax_784x10_b256"}) {
-        double t[4];
-        for (int k = 0; k < 4; ++k) t[k] = rep.median(std::string(step) + "/" + kVariants[k]);
+        double t[kNumVariants];
+        for (int k = 0; k < kNumVariants; ++k)
+            t[k] = rep.median(std::string(step) + "/" + kVariants[k]);
         const double torch = rep.median(std::string(step) + "/libtorch");  // 0 when not run
-        std::printf("%-22s %9.1f %11.1f %9.1f %9.1f %9.1f   %.2f %.2f %.2f\n", step, t[0], t[1],
-                    t[2], t[3], torch, t[0] / t[1], t[0] / t[2], t[0] / t[3]);
+        std::printf("%-22s %8.1f %10.1f %8.1f %8.1f %10.1f %8.1f   %.2f %.2f %.2f %.2f\n", step,
+                    t[0], t[1], t[2], t[3], t[4], torch, t[0] / t[1], t[0] / t[2], t[0] / t[3],
+                    t[0] / t[4]);
     }
     std::printf("(median real time; ratios > 1: faster than one thread)\n");
     benchmark::Shutdown();

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <fusegrad/nn/adam.hpp>
 #include <fusegrad/nn/data_parallel.hpp>
 #include <fusegrad/nn/dataset.hpp>
+#include <fusegrad/nn/sgd.hpp>
 #include <fusegrad/nn/threads.hpp>
 
 namespace fg = fusegrad;
@@ -284,4 +286,83 @@ TEST_CASE("data_parallel's parts follow the graph's bindings and batch offset",
         require_same_gradients(whole, graph, 1e-15);
     }
     CHECK(graph.batch_offset() == 100);  // put back by the runner's destructor
+}
+
+TEST_CASE("data_parallel's run(optimizer) steps bitwise as run() then the optimizer's step",
+          "[nn][data_parallel]") {
+    // The update runs on the parts' threads, each on the share of the params it has summed;
+    // the arithmetic is elementwise, so the bits are those of the step after run().
+    auto train = [](std::size_t parts, std::size_t threads, bool inside, bool with_adam) {
+        fg::nn::set_num_threads(threads);
+        mlp_data d(45);
+        auto graph = fg::compile(fg::cross_entropy(d.logits(), fg::labels<"y">(d.y)));
+        auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = parts});
+        fg::nn::adam adam(fg::nn::params_of(graph), {.lr = 0.02, .weight_decay = 1e-3});
+        fg::nn::sgd sgd(fg::nn::params<"W1", "b1", "W2", "b2">(d.W1, d.b1, d.W2, d.b2),
+                        {.lr = 0.1, .momentum = 0.9});
+        std::atomic<std::size_t> loads = 0;
+        auto load = [&](std::size_t, std::size_t count) { loads += count; };
+        for (int step = 0; step < 5; ++step) {
+            if (!inside) {
+                dp.run();
+                with_adam ? adam.step(graph) : sgd.step(graph);
+            } else if (step % 2 == 0) {
+                with_adam ? dp.run(adam) : dp.run(sgd);
+            } else {
+                with_adam ? dp.run(load, adam) : dp.run(load, sgd);
+            }
+        }
+        if (inside) CHECK(loads == 2 * 45);  // the loader of run(load, optimizer) was called
+        if (with_adam) CHECK(adam.steps() == 5);
+        fg::nn::set_num_threads(1);
+        std::vector<double> all;
+        for (const auto* a : {&d.W1, &d.W2}) all.insert(all.end(), a->begin(), a->end());
+        for (const auto* a : {&d.b1, &d.b2}) all.insert(all.end(), a->begin(), a->end());
+        all.push_back(dp.value());
+        return all;
+    };
+    for (bool with_adam : {true, false})
+        for (std::size_t parts : {2u, 3u}) {
+            INFO((with_adam ? "adam" : "sgd") << ", " << parts << " parts");
+            const auto after = train(parts, 1, false, with_adam);
+            for (std::size_t threads : {1u, 2u}) {
+                INFO(threads << " threads");
+                const auto inside = train(parts, threads, true, with_adam);
+                REQUIRE(inside.size() == after.size());
+                CHECK(std::memcmp(inside.data(), after.data(), after.size() * sizeof(double)) == 0);
+            }
+        }
+}
+
+TEST_CASE("data_parallel's run(optimizer) changes no param when the step fails",
+          "[nn][data_parallel]") {
+    fg::nn::set_num_threads(2);
+    mlp_data d(8);
+    auto graph = fg::compile(fg::cross_entropy(d.logits(), fg::labels<"y">(d.y)));
+    auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = 2});
+    fg::nn::adam adam(fg::nn::params_of(graph), {.lr = 0.01});
+    dp.run(adam);
+    REQUIRE(adam.steps() == 1);
+    const auto W1 = d.W1;
+    // A part fails: no update, the step not counted, the gradients discarded.
+    d.y(6) = 9;
+    CHECK_THROWS_AS(dp.run(adam), fg::label_error);
+    CHECK(adam.steps() == 1);
+    CHECK(bool(d.W1 == W1));
+    CHECK_THROWS_WITH(graph.param_grad("W1"), Contains("no gradients yet"));
+    d.y(6) = 1;
+    // Settings the optimizer refuses: refused before any part runs.
+    dp.run();
+    const std::uint64_t step = graph.step();
+    adam.options().lr = -1;
+    CHECK_THROWS_AS(dp.run(adam), fg::value_error);
+    CHECK(graph.step() == step);
+    CHECK(adam.steps() == 1);
+    CHECK(bool(d.W1 == W1));
+    CHECK_NOTHROW(graph.param_grad("W1"));  // the last run's gradients are still there
+    adam.options().lr = 0.01;
+    dp.run(adam);
+    CHECK(adam.steps() == 2);
+    CHECK(bool(d.W1 != W1));
+    fg::nn::set_num_threads(1);
 }

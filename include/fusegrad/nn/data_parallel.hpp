@@ -38,6 +38,7 @@
 /// batch would draw (graph::set_batch_offset).
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -49,10 +50,21 @@
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/fixed_string.hpp"
 #include "fusegrad/core/shape.hpp"
+#include "fusegrad/nn/params.hpp"
 #include "fusegrad/nn/threads.hpp"
 #include "fusegrad/ops/reduce.hpp"
 
 namespace fusegrad::nn {
+
+/// An optimizer whose step can be cut among threads, as fg::nn::sgd's and fg::nn::adam's:
+/// begin_step(graph) on one thread, step_share(graph, t, n) on each thread t of n,
+/// end_step() (see fg::nn::adam::begin_step).
+template <class O, class Graph>
+concept sharded_optimizer = requires(O& o, Graph& g, std::size_t t) {
+    o.begin_step(g);
+    o.step_share(g, t, t);
+    o.end_step();
+};
 
 /// Settings of a data_parallel runner.
 struct data_parallel_options {
@@ -148,7 +160,20 @@ class data_parallel_runner {
     /// or hold none, and whatever a part's run throws; then the graph's step is as before and
     /// its gradients are discarded (grad<Name>() throws until the next run), so no optimizer
     /// steps on a part's gradient.
-    void run() { run_with(nullptr, nullptr); }
+    void run() { run_with(nullptr, nullptr, {}); }
+
+    /// run(), then the optimizer's step on the whole batch's gradients (what `run();
+    /// opt.step(graph);` does, with the same bits), inside the same threads: each thread updates
+    /// the share of the params whose gradients it has just summed, while they are in its
+    /// core's cache, and no thread is started for the update. The optimizer must step this
+    /// runner's graph. Throws as run() and as the optimizer's step(); then no param has
+    /// changed and the optimizer has not counted the step. Not for gradients that must change
+    /// between the backward and the step (clipping, fg::dist's averaging across processes):
+    /// run() and then step() the optimizer there.
+    template <sharded_optimizer<Graph> Optimizer>
+    void run(Optimizer& optimizer) {
+        run_with(nullptr, nullptr, refer(optimizer));
+    }
 
     /// As run(), with a loader: `load(first, count)` fills rows [first, first + count) of the
     /// split leaves' arrays, on the thread that then runs those rows, just before it does. The
@@ -157,19 +182,50 @@ class data_parallel_runner {
     /// they land in its core's cache, and the gathering runs in parallel too. The loader is
     /// called for disjoint ranges, possibly at the same time; whatever it throws is rethrown.
     template <class Load>
-    void run(Load&& load) {
+    requires(!sharded_optimizer<std::remove_cvref_t<Load>, Graph> &&
+             std::invocable<Load&, std::size_t, std::size_t>) void run(Load&& load) {
         using L = std::remove_reference_t<Load>;
-        run_with([](void* f, std::size_t first,
-                    std::size_t count) { (*static_cast<L*>(f))(first, count); },
-                 const_cast<void*>(static_cast<const void*>(std::addressof(load))));
+        run_with(&call_load<L>, const_cast<void*>(static_cast<const void*>(std::addressof(load))),
+                 {});
+    }
+
+    /// run(load), then the optimizer's step as run(optimizer).
+    template <class Load, sharded_optimizer<Graph> Optimizer>
+    requires std::invocable<Load&, std::size_t, std::size_t>
+    void run(Load&& load, Optimizer& optimizer) {
+        using L = std::remove_reference_t<Load>;
+        run_with(&call_load<L>, const_cast<void*>(static_cast<const void*>(std::addressof(load))),
+                 refer(optimizer));
     }
 
   private:
     using load_fn = void (*)(void* load, std::size_t first, std::size_t count);
+    // run(optimizer)'s optimizer, type-erased: begin_step before the parts, step_share on
+    // each thread after its share of the sum, end_step once every thread has succeeded.
+    struct optimizer_ref {
+        void* self = nullptr;
+        void (*begin)(void* self, Graph& graph) = nullptr;
+        void (*share)(void* self, Graph& graph, std::size_t t, std::size_t n) = nullptr;
+        void (*end)(void* self) = nullptr;
+    };
 
-    void run_with(load_fn load, void* load_ctx) {
+    template <class L>
+    static void call_load(void* f, std::size_t first, std::size_t count) {
+        (*static_cast<L*>(f))(first, count);
+    }
+    template <class O>
+    static optimizer_ref refer(O& o) {
+        return {std::addressof(o), [](void* p, Graph& g) { static_cast<O*>(p)->begin_step(g); },
+                [](void* p, Graph& g, std::size_t t, std::size_t n) {
+                    static_cast<O*>(p)->step_share(g, t, n);
+                },
+                [](void* p) { static_cast<O*>(p)->end_step(); }};
+    }
+
+    void run_with(load_fn load, void* load_ctx, optimizer_ref optimizer) {
         load_ = load;
         load_ctx_ = load_ctx;
+        optimizer_ = optimizer;
         const std::size_t rows = batch_rows();
         parts_ = std::min(options_.parts, rows);
         const std::size_t threads =
@@ -209,6 +265,8 @@ class data_parallel_runner {
         job.combine = [](void* self, std::size_t t, std::size_t n) {
             static_cast<data_parallel_runner*>(self)->combine(t, n);
         };
+        // The optimizer's checks and first-step allocations, before anything has run.
+        if (optimizer_.self) optimizer_.begin(optimizer_.self, *graph_);
         try {
             detail::run_parts(job);
         } catch (...) {
@@ -216,6 +274,7 @@ class data_parallel_runner {
             graph_->discard_gradients();
             throw;
         }
+        if (optimizer_.self) optimizer_.end(optimizer_.self);
         double v = 0;
         for (std::size_t k = 0; k < parts_; ++k) v += weights_[k] * double(part_values_[k]);
         value_ = static_cast<value_type>(v);
@@ -258,21 +317,24 @@ class data_parallel_runner {
         return rows;
     }
 
-    // Thread t of n: its share of every param's elements, the parts added in part order into
-    // the graph's gradient (part 0's own buffer). The same bits for any slicing (add_parts).
+    // Thread t of n: its share of every param's elements (detail::share_of), the parts added
+    // in part order into the graph's gradient (part 0's own buffer), then the optimizer's
+    // update of the same share. The same bits for any slicing (add_parts; the updates are
+    // elementwise).
     void combine(std::size_t t, std::size_t n) {
         if (t == 0)
             for (std::size_t k = 0; k < parts_; ++k) part_values_[k] = part(k).value();
-        if (parts_ == 1) return;  // one part: its gradient is the batch's (weight 1)
-        const value_type** src = sources_.data() + t * options_.parts;
-        for (std::string_view name : Graph::param_names) {
-            const auto dst = graph_->param_grad_buffer(name);
-            for (std::size_t k = 1; k < parts_; ++k)
-                src[k] = replicas_[k - 1].param_grad(name).data;
-            detail::add_parts(dst.data, src, typed_weights_.data(), parts_,
-                              detail::share_begin(dst.size(), n, t),
-                              detail::share_begin(dst.size(), n, t + 1));
+        if (parts_ > 1) {  // one part: its gradient is the batch's (weight 1)
+            const value_type** src = sources_.data() + t * options_.parts;
+            for (std::string_view name : Graph::param_names) {
+                const auto dst = graph_->param_grad_buffer(name);
+                for (std::size_t k = 1; k < parts_; ++k)
+                    src[k] = replicas_[k - 1].param_grad(name).data;
+                const auto [lo, hi] = detail::share_of(dst.size(), t, n);
+                detail::add_parts(dst.data, src, typed_weights_.data(), parts_, lo, hi);
+            }
         }
+        if (optimizer_.self) optimizer_.share(optimizer_.self, *graph_, t, n);
     }
 
     Graph* graph_;
@@ -285,6 +347,7 @@ class data_parallel_runner {
     std::vector<std::size_t> first_ = std::vector<std::size_t>(options_.parts + 1);  // rows
     load_fn load_ = nullptr;  // run(load)'s loader, type-erased, for the parts' threads
     void* load_ctx_ = nullptr;
+    optimizer_ref optimizer_;  // run(optimizer)'s, for the parts' threads
     std::vector<double> weights_ = std::vector<double>(options_.parts);
     std::vector<value_type> typed_weights_ = std::vector<value_type>(options_.parts);
     // Each combining thread's list of the parts' gradients of one param (sized in run()).
