@@ -85,7 +85,7 @@ std::vector<std::int64_t> epoch_order() {
 // ---- fusegrad -----------------------------------------------------------------------------------
 
 // One epoch of steps: graph.run() (parts 1), or each batch cut into `parts` parts run side by
-// side (fg::nn::data_parallel), then the optimizer.
+// side (fg::nn::data_parallel), the optimizer's update inside the same threads.
 template <class Graph, class Opt>
 void train_epoch(fg::nn::dataset<float>& ds, Graph& graph, Opt& opt, std::size_t parts) {
     ds.start_epoch(0);
@@ -99,8 +99,7 @@ void train_epoch(fg::nn::dataset<float>& ds, Graph& graph, Opt& opt, std::size_t
     // Each part's thread gathers its own rows (dataset::fill_rows as the loader).
     auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = parts});
     while (ds.advance()) {
-        dp.run([&](std::size_t first, std::size_t count) { ds.fill_rows(first, count); });
-        opt.step(graph);
+        dp.run([&](std::size_t first, std::size_t count) { ds.fill_rows(first, count); }, opt);
     }
 }
 

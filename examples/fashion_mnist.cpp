@@ -422,12 +422,19 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
         // Every rank draws the same order; `rows` is the global batch.
         while (const std::size_t rows = train_data.next_rows()) {
             double batch_loss = 0;
+            bool stepped = false;  // the optimizer's step already taken
             if (!distributed) {
-                if (split) {  // each part's thread gathers its own rows, then trains on them
+                if (split) {  // each part's thread gathers its own rows, trains on them, then
+                              // updates the share of the params it summed
                     train_data.advance();
-                    split->run([&](std::size_t first, std::size_t count) {
+                    const auto load = [&](std::size_t first, std::size_t count) {
                         train_data.fill_rows(first, count);
-                    });
+                    };
+                    if (optimizer == "adam")
+                        split->run(load, adam);
+                    else
+                        split->run(load, sgd);
+                    stepped = true;
                     batch_loss = static_cast<double>(split->value());
                 } else {
                     train_data.next();
@@ -460,10 +467,12 @@ int train(const settings& s, fg::nn::fashion_mnist& data, fg::dist::communicator
                 sync.finish();
                 batch_loss = sync.loss();
             }
-            if (optimizer == "adam")
-                adam.step(graph);
-            else
-                sgd.step(graph);
+            if (!stepped) {
+                if (optimizer == "adam")
+                    adam.step(graph);
+                else
+                    sgd.step(graph);
+            }
             ++steps;
             bar.update(++b, rows, batch_loss);
         }
