@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include <fusegrad/fusegrad.hpp>
@@ -364,5 +365,32 @@ TEST_CASE("data_parallel's run(optimizer) changes no param when the step fails",
     dp.run(adam);
     CHECK(adam.steps() == 2);
     CHECK(bool(d.W1 != W1));
+    fg::nn::set_num_threads(1);
+}
+
+TEST_CASE("two runners on two threads at once each give their whole batch's gradients",
+          "[nn][data_parallel]") {
+    // One of them has the library's threads for a step, the other runs its parts alone
+    // meanwhile; either way the bits are those of its parts.
+    auto train = [](std::size_t rows, std::vector<double>& out) {
+        fg::nn::set_num_threads(2);  // this thread's setting
+        mlp_data d(rows);
+        auto graph = fg::compile(fg::cross_entropy(d.logits(), fg::labels<"y">(d.y)));
+        auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = 3});
+        fg::nn::sgd sgd(fg::nn::params_of(graph), {.lr = 0.1});
+        for (int step = 0; step < 200; ++step) dp.run(sgd);
+        out.assign(d.W1.begin(), d.W1.end());
+        out.push_back(dp.value());
+    };
+    std::vector<double> alone_a, alone_b, a, b;
+    train(30, alone_a);
+    train(41, alone_b);
+    std::thread ta([&] { train(30, a); }), tb([&] { train(41, b); });
+    ta.join();
+    tb.join();
+    REQUIRE(a.size() == alone_a.size());
+    REQUIRE(b.size() == alone_b.size());
+    CHECK(std::memcmp(a.data(), alone_a.data(), a.size() * sizeof(double)) == 0);
+    CHECK(std::memcmp(b.data(), alone_b.data(), b.size() * sizeof(double)) == 0);
     fg::nn::set_num_threads(1);
 }
