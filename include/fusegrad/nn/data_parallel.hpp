@@ -4,7 +4,8 @@
 /// training step's batch is cut into parts of consecutive rows, each part runs the whole
 /// forward and backward on its own thread (its own replica of the graph, its own buffers, the
 /// same weights), and the parts' gradients are added in a fixed order into the graph's own
-/// gradient buffers. An optimizer then steps the graph as after `graph.run()`.
+/// gradient buffers. An optimizer then steps the graph as after `graph.run()`, or, with
+/// `run(optimizer)`, inside the same threads, each on the share of the params it summed.
 ///
 /// Why: a small-batch step is a chain of small kernels; splitting each kernel over threads
 /// costs a fork/join per kernel that most of them cannot pay for (docs/performance.md). One
@@ -15,10 +16,10 @@
 /// auto step = fg::nn::data_parallel<"x", "y">(graph);   // two parts by default
 /// fg::nn::adam adam(fg::nn::params_of(graph), {.lr = 1e-3});
 /// while (data.next()) {
-///     step.run();         // instead of graph.run()
-///     adam.step(graph);   // the whole batch's gradients are in graph
+///     step.run(adam);     // instead of graph.run(); adam.step(graph);
 ///     loss = step.value();
 /// }
+/// // or step.run(); then adam.step(graph): the whole batch's gradients are in graph
 /// ```
 ///
 /// The contract: the graph's value is the mean (reduction::mean, the default) or the sum
@@ -81,9 +82,10 @@ struct data_parallel_options {
 
 namespace detail {
 
-/// One step of a data_parallel runner, run by the library (src/nn/data_parallel.cpp, built
-/// with OpenMP, so that user code needs no -fopenmp): `run(ctx, part)` for every part in
-/// [0, parts), each on one of `threads` threads (the kernels inside run on that thread alone);
+/// One step of a data_parallel runner, run by the library (src/nn/data_parallel.cpp, on
+/// OpenMP's threads or its own, docs/design.md; user code needs no -fopenmp): `run(ctx, part)`
+/// for every part in [0, parts), each on one of `threads` threads (the kernels inside run on
+/// that thread alone);
 /// then, when every part succeeded, `combine(ctx, t, n)` on each thread t of the n that ran.
 /// An exception of a part is rethrown after every part has finished (that of the lowest part
 /// when several throw), and then combine does not run.
