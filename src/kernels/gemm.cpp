@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dispatch.hpp"
+#include "parallel.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
 #include "simd/gemm_decl.hpp"
@@ -158,12 +159,8 @@ template <class T>
 void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
                std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
                std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
-#ifdef _OPENMP
     // Every call starts with a barrier, whatever the path (team_gemm.hpp): callers rely on it.
-    if (nt > 1) {
-#pragma omp barrier
-    }
-#endif
+    if (nt > 1) barrier();
     if (n == 0) return;
     // The scalar reference and k == 0 need nothing more from the other threads: each does its
     // own rows.

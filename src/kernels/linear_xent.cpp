@@ -32,10 +32,6 @@
 #include "parallel.hpp"
 #include "team_gemm.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace fusegrad::kernels {
 
 namespace {
@@ -199,14 +195,12 @@ class team {
     /// rethrown on the calling thread after the region.
     template <class F>
     void run(F&& body) {
-#ifdef _OPENMP
         if (parallel_) {
-#pragma omp parallel
-            { body(*this, std::size_t(omp_get_thread_num()), std::size_t(omp_get_num_threads())); }
+            detail::parallel(detail::max_threads(),
+                             [&](std::size_t t, std::size_t nt) { body(*this, t, nt); });
             if (error_) std::rethrow_exception(error_);
             return;
         }
-#endif
         body(*this, 0, 1);
         if (error_) std::rethrow_exception(error_);
     }
@@ -240,12 +234,7 @@ class team {
 
     /// Waits for the other threads of the region (nothing outside one).
     void barrier(std::size_t nth) const {
-        (void)nth;
-#ifdef _OPENMP
-        if (nth > 1) {
-#pragma omp barrier
-        }
-#endif
+        if (nth > 1) detail::barrier();
     }
 
   private:

@@ -1,6 +1,7 @@
 #pragma once
 /// @file
-/// Internal: how the kernel front doors spread work over OpenMP threads.
+/// Internal: how the kernel front doors spread work over threads (OpenMP's, or the library's own
+/// when OpenMP's sleep between regions: parallel_region below).
 ///
 /// Work is always cut into fixed-size chunks whose boundaries depend only on the problem size,
 /// never on the number of threads. Each chunk is computed by one thread exactly as it would be
@@ -9,10 +10,12 @@
 ///
 /// A call uses a second thread only when each thread gets at least kMinParallelWork
 /// element-operations (and there is more than one chunk): below that, waking threads costs more
-/// than the work (a fork/join is ~3 µs here, ~24 µs with OMP_WAIT_POLICY=passive).
+/// than the work (an OpenMP fork/join is ~3 µs here, ~24 µs with OMP_WAIT_POLICY=passive, when
+/// parallel_region uses the library's own threads instead).
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 namespace fusegrad::kernels::detail {
@@ -58,22 +61,52 @@ T* chunk_partials(std::size_t count) {
     return buffer.data();
 }
 
+// ---- parallel regions ------------------------------------------------------------------------
+
+/// Runs body(ctx, t, n) on each thread t of n ≤ `threads` (the caller is t = 0; n may be less
+/// than asked, 1 included) and returns when every thread has. On OpenMP's threads when its idle
+/// threads spin (the default wait policies), else (OMP_WAIT_POLICY=passive, or no OpenMP) on
+/// the library's own workers, which spin briefly, then yield, then sleep (parallel.cpp says
+/// why). Inside, in_parallel() holds and barrier() waits for all n. The body must not throw:
+/// a thread that left it early would leave the others waiting at a barrier (bodies catch their
+/// own exceptions and hand them to the caller).
+void parallel_region(std::size_t threads, void (*body)(void* ctx, std::size_t t, std::size_t n),
+                     void* ctx);
+
+/// parallel_region with a callable f(t, n).
+template <class F>
+void parallel(std::size_t threads, F&& f) {
+    using G = std::remove_reference_t<F>;
+    parallel_region(
+        threads, [](void* g, std::size_t t, std::size_t n) { (*static_cast<G*>(g))(t, n); },
+        const_cast<void*>(static_cast<const void*>(&f)));
+}
+
+/// Whether the calling thread runs inside a parallel region (OpenMP's, the user's included, or
+/// parallel_region's).
+bool in_parallel() noexcept;
+
+/// Waits for every thread of the enclosing region (nothing outside one).
+void barrier() noexcept;
+
+/// The most threads a region opened by the calling thread may have (OpenMP's thread count;
+/// 1 without OpenMP).
+std::size_t max_threads() noexcept;
+
 /// Calls f(chunk_index, begin, end) for the chunks of [0, count) as for_each_chunk does, on
-/// `threads` threads when that is more than 1 (and there is more than one chunk).
+/// `threads` threads when that is more than 1 (and there is more than one chunk): thread t of n
+/// takes the t-th of n nearly equal runs of consecutive chunks.
 template <class F>
 void for_each_chunk_on(std::size_t threads, std::size_t count, std::size_t chunk, F&& f) {
     if (count == 0) return;
     const std::size_t chunks = (count + chunk - 1) / chunk;
     if (threads > 1 && chunks > 1) {
-#ifdef _OPENMP
-        const auto total = static_cast<long long>(chunks);
-#pragma omp parallel for schedule(static) num_threads(static_cast <int>(std::min(threads, chunks)))
-        for (long long c = 0; c < total; ++c) {
-            const auto cu = static_cast<std::size_t>(c);
-            f(cu, cu * chunk, std::min(count, (cu + 1) * chunk));
-        }
+        parallel(std::min(threads, chunks), [&](std::size_t t, std::size_t n) {
+            const std::size_t c0 = chunks / n * t + chunks % n * t / n;
+            const std::size_t c1 = chunks / n * (t + 1) + chunks % n * (t + 1) / n;
+            for (std::size_t c = c0; c < c1; ++c) f(c, c * chunk, std::min(count, (c + 1) * chunk));
+        });
         return;
-#endif
     }
     for (std::size_t c = 0; c < chunks; ++c) f(c, c * chunk, std::min(count, (c + 1) * chunk));
 }

@@ -42,10 +42,6 @@
 // AVX2 and AVX-512 use it.
 #include <immintrin.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "../parallel.hpp"
 #include "fusegrad/kernels/arch.hpp"
 #include "gemm_decl.hpp"
@@ -112,12 +108,10 @@ void guarded_chunks(std::size_t threads, std::size_t count, std::size_t chunk, F
     if (error) std::rethrow_exception(error);
 }
 
-/// Waits for every thread of the enclosing OpenMP team (nothing outside a parallel region).
+/// Waits for every thread of the enclosing region (nothing outside one).
 template <class A>
 inline void team_barrier() {
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
+    detail::barrier();
 }
 
 /// Block sizes per (arch, type), chosen by measurement (benchmarks/bench_gemm.cpp).
@@ -577,13 +571,11 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
         run(0, 1, scratch<A, T, 1>(MC * KC), scratch<A, T, 0>(bsize));
         return;
     }
-#ifdef _OPENMP
     // No exception may leave the region: each thread's buffers (the only allocations) are taken
     // before a first barrier, and if any thread failed, every thread returns after it.
     std::exception_ptr error;
     std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(static_cast <int>(threads))
-    {
+    detail::parallel(threads, [&](std::size_t t, std::size_t nt) {
         T* abuf = nullptr;
         T* own_bbuf = nullptr;
         try {
@@ -593,13 +585,9 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
             if (!failed.exchange(true)) error = std::current_exception();
         }
         team_barrier<A>();
-        if (!failed.load()) {
-            run(static_cast<std::size_t>(omp_get_thread_num()),
-                static_cast<std::size_t>(omp_get_num_threads()), abuf, own_bbuf);
-        }
-    }
+        if (!failed.load()) run(t, nt, abuf, own_bbuf);
+    });
     if (error) std::rethrow_exception(error);
-#endif
 }
 
 /// Elements of the buffer team_gemm shares for a B of up to n columns: two KC-deep blocks of
