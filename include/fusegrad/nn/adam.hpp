@@ -43,7 +43,7 @@ inline void check_adam_options(const adam_options& o) {
 /// `step(graph)` reads each param's gradient from the graph and updates the array and its
 /// moments in place.
 template <class Params>
-class adam {
+class adam : public detail::step_in_shares<adam<Params>> {
     using T = typename Params::value_type;
 
   public:
@@ -52,16 +52,7 @@ class adam {
         detail::check_adam_options(options_);
     }
 
-    /// One update (step number steps() + 1) from the gradients of the graph's last backward
-    /// pass. Throws value_error for settings changed to ones torch refuses, shape_error if an
-    /// array and its gradient differ in size, std::logic_error before the first backward or for
-    /// a param built from a const array; then no array has changed and the step is not counted.
-    template <class Graph>
-    void step(Graph& graph) {
-        begin_step(graph);
-        step_share(graph, 0, 1);
-        end_step();
-    }
+    // step(graph): one update, step number steps() + 1 (detail::step_in_shares).
 
     /// step(), cut in three for a caller that runs the update on several threads
     /// (fg::nn::data_parallel's run(optimizer)). begin_step checks the settings and sizes the
@@ -81,10 +72,7 @@ class adam {
     }
     template <class Graph>
     void step_share(Graph& graph, std::size_t t, std::size_t n) {
-        detail::for_each_param_and_grad(
-            params_, graph, [](std::size_t, std::string_view name, auto p, auto g) {
-                detail::check_param_grad("adam", name, p.size(), g.size());
-            });
+        detail::check_param_grads("adam", params_, graph);
         detail::for_each_param_and_grad(params_, graph, [&](std::size_t k, auto, auto p, auto g) {
             const auto [lo, hi] = detail::share_of(p.size(), t, n);
             kernels::adam_update<T>(hi - lo, static_cast<T>(options_.lr), options_.beta1,

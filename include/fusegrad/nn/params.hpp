@@ -195,6 +195,32 @@ inline void check_param_grad(const char* optimizer, std::string_view name, std::
                           std::to_string(grad_size) +
                           " (was the array resized after the graph last ran?)");
 }
+/// Every param's size check against its gradient, before an optimizer writes any (what each
+/// step_share does first, so that a refused step changes nothing on any thread).
+template <class Params, class Graph>
+void check_param_grads(const char* optimizer, const Params& params, Graph& graph) {
+    for_each_param_and_grad(params, graph, [&](std::size_t, std::string_view name, auto p, auto g) {
+        check_param_grad(optimizer, name, p.size(), g.size());
+    });
+}
+
+/// The step() of an optimizer written as begin_step(graph), step_share(graph, t, n) and
+/// end_step() (fg::nn::sgd, fg::nn::adam): the three on the calling thread, one share.
+template <class Derived>
+struct step_in_shares {
+    /// One update from the gradients of the graph's last backward pass. Throws value_error for
+    /// settings changed to ones torch refuses, shape_error if an array and its gradient differ
+    /// in size, std::logic_error before the first backward or for a param built from a const
+    /// array; then no array has changed and the step is not counted.
+    template <class Graph>
+    void step(Graph& graph) {
+        auto& self = static_cast<Derived&>(*this);
+        self.begin_step(graph);
+        self.step_share(graph, 0, 1);
+        self.end_step();
+    }
+};
+
 }  // namespace detail
 
 }  // namespace fusegrad::nn

@@ -39,7 +39,7 @@ inline void check_sgd_options(const sgd_options& o) {
 /// `fg::nn::params_of(graph)` (as fg::nn::adam). `step(graph)` reads each param's gradient
 /// from the graph and updates the array in place through the kernels.
 template <class Params>
-class sgd {
+class sgd : public detail::step_in_shares<sgd<Params>> {
     using T = typename Params::value_type;
 
   public:
@@ -48,14 +48,7 @@ class sgd {
         detail::check_sgd_options(options_);
     }
 
-    /// One update from the gradients of the graph's last backward pass. Throws as
-    /// fg::nn::adam's step(), and then no array has changed.
-    template <class Graph>
-    void step(Graph& graph) {
-        begin_step(graph);
-        step_share(graph, 0, 1);
-        end_step();
-    }
+    // step(graph): one update (detail::step_in_shares).
 
     /// step(), cut in three for a caller that runs the update on several threads, as
     /// fg::nn::adam's: begin_step checks the settings and sizes the velocities (momentum only),
@@ -71,10 +64,7 @@ class sgd {
     }
     template <class Graph>
     void step_share(Graph& graph, std::size_t t, std::size_t n) {
-        detail::for_each_param_and_grad(
-            params_, graph, [](std::size_t, std::string_view name, auto p, auto g) {
-                detail::check_param_grad("sgd", name, p.size(), g.size());
-            });
+        detail::check_param_grads("sgd", params_, graph);
         const bool momentum = options_.momentum != 0.0;
         detail::for_each_param_and_grad(params_, graph, [&](std::size_t k, auto, auto p, auto g) {
             const auto [lo, hi] = detail::share_of(p.size(), t, n);
