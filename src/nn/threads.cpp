@@ -10,6 +10,8 @@
 #include <omp.h>
 #endif
 
+#include "../kernels/parallel.hpp"
+
 namespace fusegrad::nn {
 
 std::size_t set_num_threads(std::size_t n) noexcept {
@@ -22,11 +24,7 @@ std::size_t set_num_threads(std::size_t n) noexcept {
 }
 
 std::size_t num_threads() noexcept {
-#ifdef _OPENMP
-    return static_cast<std::size_t>(std::max(omp_get_max_threads(), 1));
-#else
-    return 1;
-#endif
+    return kernels::detail::max_threads();  // what a kernel's region may have
 }
 
 }  // namespace fusegrad::nn
