@@ -82,11 +82,11 @@ struct data_parallel_options {
 
 namespace detail {
 
-/// One step of a data_parallel runner, run by the library (src/nn/data_parallel.cpp, on
-/// OpenMP's threads or its own, docs/design.md; user code needs no -fopenmp): `run(ctx, part)`
-/// for every part in [0, parts), each on one of `threads` threads (the kernels inside run on
-/// that thread alone);
-/// then, when every part succeeded, `combine(ctx, t, n)` on each thread t of the n that ran.
+/// One step of a data_parallel runner, run by the library (src/nn/data_parallel.cpp, one
+/// parallel region of the kernels'; user code needs no -fopenmp): `run(ctx, part)` for every
+/// part in [0, parts), each on one of `threads` threads (the kernels inside run on that thread
+/// alone); then, when every part succeeded, `combine(ctx, t, n)` on each thread t of the n that
+/// ran.
 /// An exception of a part is rethrown after every part has finished (that of the lowest part
 /// when several throw), and then combine does not run.
 struct parts_job {
