@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -117,22 +119,24 @@ bool openmp_threads_sleep() {
 thread_local bool in_team = false;
 
 // The process's workers 1, 2, ... (the caller of a region is thread 0), started when first
-// needed, joined at exit. One region at a time: a caller that finds the team busy (a region on
+// needed, asleep when idle. One region at a time: a caller that finds the team busy (a region on
 // another thread) runs its body alone. Each worker has its own signal, so a region of fewer
 // threads than there are workers wakes only those it uses.
 class team {
   public:
+    // The process's team, never destroyed: its workers sleep when idle and end with the
+    // process (joining them from a static destructor could not work in a forked child, whose
+    // copy of the team names threads it does not have). A child forked while workers exist
+    // gets a new team (fork copies the calling thread only), and the parent's copy is never
+    // used again; ATen's thread pool does the same.
     static team& get() {
-        static team t;
-        return t;
-    }
-    ~team() {
-        stop_.store(true, std::memory_order_relaxed);
-        for (auto& w : workers_) {
-            w->go.fetch_add(1, std::memory_order_release);
-            w->go.notify_all();
-        }
-        for (auto& w : workers_) w->thread.join();
+        static const bool registered = [] {
+            pthread_atfork(nullptr, nullptr, [] { current_ = new team(); });
+            current_ = new team();
+            return true;
+        }();
+        (void)registered;
+        return *current_;
     }
     team(const team&) = delete;
     team& operator=(const team&) = delete;
@@ -177,7 +181,7 @@ class team {
 
   private:
     struct worker {
-        std::atomic<std::uint32_t> go{0};  // +1 per region this worker takes part in (and stop)
+        std::atomic<std::uint32_t> go{0};  // +1 per region this worker takes part in
         std::thread thread;
     };
 
@@ -199,16 +203,16 @@ class team {
         for (;;) {
             wait_until(go, [&](std::uint32_t v) { return v != seen; });
             seen = go.load(std::memory_order_acquire);
-            if (stop_.load(std::memory_order_relaxed)) return;
             call(index);
             finished_.fetch_add(1, std::memory_order_release);
             finished_.notify_all();
         }
     }
 
+    static inline team* current_ = nullptr;  // see get()
+
     std::mutex busy_;
     std::vector<std::unique_ptr<worker>> workers_;
-    std::atomic<bool> stop_{false};
     std::atomic<std::uint32_t> finished_{0};    // workers past the body
     std::atomic<std::uint32_t> count_{0};       // threads at the current barrier
     std::atomic<std::uint32_t> generation_{0};  // barriers completed

@@ -158,4 +158,49 @@ TEST_CASE("kernels give bitwise identical results with 1 and 2 threads", "[threa
     }
 }
 
+#if defined(__unix__)
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+// A child forked after the library's workers exist has none of them (fork copies one thread):
+// its first threaded kernel must get new workers, not wait forever for the parent's. Under
+// OMP_WAIT_POLICY=passive (ctest's) the regions run on those workers; the tag keeps this case
+// out of the [threads] run under OpenMP's spinning threads, whose runtime after fork is
+// libgomp's business.
+TEST_CASE("a forked child runs threaded kernels on workers of its own", "[fork]") {
+    const std::size_t n = 256;  // 2^24 multiply-adds: two threads
+    const auto a = random_floats(n * n, -1, 1, 11), b = random_floats(n * n, -1, 1, 12);
+    auto product = [&] {
+        std::vector<float> c(n * n);
+        fk::gemm<float>(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+        return c;
+    };
+    const auto parent = with_threads(2, product);  // the workers exist from here on
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // the child: no Catch macros, only its exit status
+        omp_set_num_threads(2);
+        const bool same = same_bits(product(), parent) && same_bits(product(), parent);
+        _exit(same ? 0 : 1);
+    }
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 300 && done == 0; ++i) {  // up to 30 s
+        done = waitpid(pid, &status, WNOHANG);
+        if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        FAIL("the forked child's threaded GEMM did not finish within 30 s");
+    }
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);  // the child's product had the parent's bits
+}
+#endif
+
 #endif  // FUSEGRAD_TEST_HAVE_OMP
