@@ -117,6 +117,23 @@ bool openmp_threads_sleep() {
 
 // Set on each thread while it runs a region of the team (in_parallel()).
 thread_local bool in_team = false;
+// Set while a thread runs a body alone (a region of one): its barrier() waits for nobody, even
+// inside an enclosing region whose barrier it would otherwise reach. Cleared on the threads of
+// a real region.
+thread_local bool alone = false;
+
+// Sets `flag` to `value` for a scope.
+class flag_scope {
+  public:
+    flag_scope(bool& flag, bool value) noexcept : flag_(flag), saved_(flag) { flag_ = value; }
+    ~flag_scope() { flag_ = saved_; }
+    flag_scope(const flag_scope&) = delete;
+    flag_scope& operator=(const flag_scope&) = delete;
+
+  private:
+    bool& flag_;
+    bool saved_;
+};
 
 // The process's workers 1, 2, ... (the caller of a region is thread 0), started when first
 // needed, asleep when idle. One region at a time: a caller that finds the team busy (a region on
@@ -144,12 +161,18 @@ class team {
     std::mutex& busy() noexcept { return busy_; }
 
     // Runs body on `threads` threads, the caller's included; busy() is held.
+    // Fewer threads when no more can be started (a region may have fewer than asked).
     void run(std::size_t threads, void (*body)(void*, std::size_t, std::size_t), void* ctx) {
-        while (workers_.size() + 1 < threads) {
-            auto w = std::make_unique<worker>();
-            const std::size_t index = workers_.size() + 1;
-            w->thread = std::thread([this, index, &go = w->go] { work(index, go); });
-            workers_.push_back(std::move(w));
+        try {
+            workers_.reserve(threads - 1);
+            while (workers_.size() + 1 < threads) {
+                auto w = std::make_unique<worker>();
+                const std::size_t index = workers_.size() + 1;
+                w->thread = std::thread([this, index, &go = w->go] { work(index, go); });
+                workers_.push_back(std::move(w));  // reserved: cannot throw
+            }
+        } catch (...) {  // std::bad_alloc, or std::system_error from std::thread
+            threads = workers_.size() + 1;
         }
         body_ = body;
         ctx_ = ctx;
@@ -188,14 +211,13 @@ class team {
     team() = default;
 
     void call(std::size_t t) {
-        in_team = true;
+        const flag_scope team(in_team, true), not_alone(alone, false);
         try {
             body_(ctx_, t, threads_);
         } catch (...) {
             const std::lock_guard lock(error_mutex_);
             if (!error_) error_ = std::current_exception();
         }
-        in_team = false;
     }
 
     void work(std::size_t index, const std::atomic<std::uint32_t>& go) {
@@ -235,6 +257,7 @@ void parallel_region(std::size_t threads, void (*body)(void*, std::size_t, std::
 #pragma omp parallel num_threads(static_cast <int>(threads))
             {
                 try {
+                    const flag_scope not_alone(alone, false);
                     body(ctx, static_cast<std::size_t>(omp_get_thread_num()),
                          static_cast<std::size_t>(omp_get_num_threads()));
                 } catch (...) {
@@ -253,6 +276,7 @@ void parallel_region(std::size_t threads, void (*body)(void*, std::size_t, std::
             return;
         }
     }
+    const flag_scope one(alone, true);
     body(ctx, 0, 1);  // one thread: the kernels it calls may open regions of their own
 }
 
@@ -272,6 +296,7 @@ bool in_parallel() noexcept {
 }
 
 void barrier() noexcept {
+    if (alone) return;
     if (in_team) {
         team::get().barrier();
         return;

@@ -72,8 +72,7 @@ void run_parts(const parts_job& job) {
     // One parallel region per step (src/kernels/parallel.cpp: on OpenMP's threads or the
     // library's, whichever are awake); inside it the kernels stay on their thread. Alone (one
     // thread, or inside another region) the kernels of each part may thread on their own.
-    thread_local std::vector<std::exception_ptr> errors;
-    step_state state(job, errors);
+    step_state state(job, *job.errors);
     kernels::detail::parallel(std::min(job.threads, job.parts), [&](std::size_t t, std::size_t n) {
         state.thread(t, n, [n] {
             if (n > 1) kernels::detail::barrier();

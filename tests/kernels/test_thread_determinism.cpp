@@ -4,11 +4,13 @@
 // parallel threshold) with 1 thread and with 2, on every instruction set, and the outputs
 // must be bitwise identical.
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "each_arch.hpp"
@@ -156,6 +158,44 @@ TEST_CASE("kernels give bitwise identical results with 1 and 2 threads", "[threa
             return p;
         });
     }
+}
+
+// The regions themselves (src/kernels/parallel.hpp, internal: no public entry point opens a
+// region with a body of one's choosing). Under ctest's OMP_WAIT_POLICY=passive they run on the
+// library's workers, in the [threads] run under active on OpenMP's.
+#include "../../src/kernels/parallel.hpp"
+
+TEST_CASE("a region's barriers meet its own threads, a nested region's none", "[threads]") {
+    namespace d = fusegrad::kernels::detail;
+    std::vector<int> seen(2, 0);
+    std::atomic<int> stage{0};
+    d::parallel(2, [&](std::size_t t, std::size_t n) {
+        REQUIRE(d::in_parallel());
+        if (n != 2) return;                         // OpenMP may give fewer threads than asked
+        for (int round = 1; round <= 3; ++round) {  // the barrier is reusable
+            if (t == 0) stage = round;
+            d::barrier();
+            seen[t] += stage.load() == round;
+            d::barrier();
+        }
+        // A region opened inside one runs alone, and its barrier waits for nobody (reaching the
+        // enclosing region's instead would hang: thread 1 never comes).
+        if (t == 0)
+            d::parallel(2, [&](std::size_t ti, std::size_t ni) {
+                CHECK(ti == 0);
+                CHECK(ni == 1);
+                d::barrier();
+            });
+    });
+    CHECK(!d::in_parallel());
+    CHECK((seen[0] == 3 || seen[0] == 0));  // 0 only if the region had one thread
+    CHECK(seen[1] == seen[0]);
+    // A body's exception is rethrown on the caller after every thread has finished.
+    CHECK_THROWS_WITH(d::parallel(2,
+                                  [](std::size_t t, std::size_t) {
+                                      if (t == 1) throw std::runtime_error("from thread 1");
+                                  }),
+                      "from thread 1");
 }
 
 #if defined(__unix__)

@@ -72,7 +72,7 @@ class adam : public detail::step_in_shares<adam<Params>> {
     }
     template <class Graph>
     void step_share(Graph& graph, std::size_t t, std::size_t n) {
-        detail::check_param_grads("adam", params_, graph);
+        check_grads(graph);
         detail::for_each_param_and_grad(params_, graph, [&](std::size_t k, auto, auto p, auto g) {
             const auto [lo, hi] = detail::share_of(p.size(), t, n);
             kernels::adam_update<T>(hi - lo, static_cast<T>(options_.lr), options_.beta1,
@@ -80,6 +80,11 @@ class adam : public detail::step_in_shares<adam<Params>> {
                                     static_cast<T>(options_.weight_decay), t_ + 1, g.data() + lo,
                                     m_[k].data() + lo, v_[k].data() + lo, p.data() + lo);
         });
+    }
+    /// Every param's size against its gradient (shape_error), as step_share does first.
+    template <class Graph>
+    void check_grads(Graph& graph) {
+        detail::check_param_grads("adam", params_, graph);
     }
     void end_step() noexcept { ++t_; }
 

@@ -42,6 +42,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -95,6 +96,7 @@ struct parts_job {
     void (*run)(void* ctx, std::size_t part) = nullptr;
     void (*combine)(void* ctx, std::size_t thread, std::size_t threads) = nullptr;
     void* ctx = nullptr;
+    std::vector<std::exception_ptr>* errors = nullptr;  // the runner's, one per part when run
 };
 void run_parts(const parts_job& job);
 
@@ -259,6 +261,7 @@ class data_parallel_runner {
         job.parts = parts_;
         job.threads = threads;
         job.ctx = this;
+        job.errors = &errors_;
         job.run = [](void* self, std::size_t k) {
             auto& r = *static_cast<data_parallel_runner*>(self);
             if (r.load_) r.load_(r.load_ctx_, r.first_[k], r.first_[k + 1] - r.first_[k]);
@@ -355,6 +358,7 @@ class data_parallel_runner {
     // Each combining thread's list of the parts' gradients of one param (sized in run()).
     std::vector<const value_type*> sources_;
     std::vector<value_type> part_values_ = std::vector<value_type>(options_.parts);
+    std::vector<std::exception_ptr> errors_;  // run_parts' (a loader may run another runner)
     value_type value_{};
 };
 

@@ -122,7 +122,7 @@ void for_each_param_array(const param_list<Names, A...>& list, Graph&, F&& f) {
 /// Calls `f(k, name, p)` for every param of `graph` in its order, `p` a std::span of the
 /// param's array (`graph.param_array`, which re-reads the container).
 template <class Graph, class F>
-void for_each_param_array(graph_params<Graph>, Graph& graph, F&& f) {
+void for_each_param_array(graph_params<Graph>, std::type_identity_t<Graph>& graph, F&& f) {
     for (std::size_t k = 0; k < Graph::num_params; ++k) {
         const std::string_view name = Graph::param_names[k];
         const auto p = graph.param_array(name);
@@ -144,7 +144,7 @@ void for_each_param_and_grad(const param_list<Names, A...>& list, Graph& graph, 
 }
 
 template <class Graph, class F>
-void for_each_param_and_grad(graph_params<Graph>, Graph& graph, F&& f) {
+void for_each_param_and_grad(graph_params<Graph>, std::type_identity_t<Graph>& graph, F&& f) {
     using T = typename Graph::value_type;
     for (std::size_t k = 0; k < Graph::num_params; ++k) {
         const std::string_view name = Graph::param_names[k];
@@ -213,8 +213,9 @@ struct step_in_shares {
     /// in size, std::logic_error before the first backward or for a param built from a const
     /// array; then no array has changed and the step is not counted.
     template <class Graph>
-    void step(Graph& graph) {
+    void step(Graph&& graph) {
         auto& self = static_cast<Derived&>(*this);
+        self.check_grads(graph);  // before begin_step sizes any state
         self.begin_step(graph);
         self.step_share(graph, 0, 1);
         self.end_step();

@@ -64,7 +64,7 @@ class sgd : public detail::step_in_shares<sgd<Params>> {
     }
     template <class Graph>
     void step_share(Graph& graph, std::size_t t, std::size_t n) {
-        detail::check_param_grads("sgd", params_, graph);
+        check_grads(graph);
         const bool momentum = options_.momentum != 0.0;
         detail::for_each_param_and_grad(params_, graph, [&](std::size_t k, auto, auto p, auto g) {
             const auto [lo, hi] = detail::share_of(p.size(), t, n);
@@ -73,6 +73,11 @@ class sgd : public detail::step_in_shares<sgd<Params>> {
                 static_cast<T>(options_.weight_decay), options_.nesterov, g.data() + lo,
                 momentum ? velocity_[k].data() + lo : nullptr, p.data() + lo);
         });
+    }
+    /// Every param's size against its gradient (shape_error), as step_share does first.
+    template <class Graph>
+    void check_grads(Graph& graph) {
+        detail::check_param_grads("sgd", params_, graph);
     }
     void end_step() noexcept {}
 
