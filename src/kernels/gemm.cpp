@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "dispatch.hpp"
-#include "parallel.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
+#include "parallel.hpp"
 #include "simd/gemm_decl.hpp"
 #include "team_gemm.hpp"
 
