@@ -36,7 +36,7 @@ bool use_threads(std::size_t chunks, std::size_t work) {
 std::size_t threads_for(std::size_t units, std::size_t work, std::size_t min_work_per_thread) {
 #ifdef _OPENMP
     if (in_parallel()) return 1;
-    const auto most = static_cast<std::size_t>(std::max(omp_get_max_threads(), 1));
+    const std::size_t most = max_threads();
     const std::size_t by_work = min_work_per_thread == 0 ? most : work / min_work_per_thread;
     return std::max<std::size_t>(1, std::min({most, units, by_work}));
 #else
@@ -54,13 +54,13 @@ namespace {
 // OpenMP's threads are the cheapest to start when they spin between regions (libgomp's and
 // libomp's default wait policies): then a region is an OpenMP region. With
 // OMP_WAIT_POLICY=passive, which a shared machine needs (docs/kernels.md), every region's start,
-// barrier and end is a sleep and a wake-up of some 10–75 µs on our VMs, as much as a small
-// kernel or a small model's whole step; the runtime reads its policy once, at load, so the
-// library cannot change it. Then a region runs on these workers instead, whose every wait
-// spins kSpin (a barrier between balanced shares ends within it), then yields the core up to
-// kYield to any thread that wants it (the next region of a training step comes within it),
-// then sleeps until woken. Each pool is used only while the other's threads sleep: two pools
-// spinning at once on two cores fight each other.
+// barrier and end is a sleep and a wake-up (~24 µs per fork/join and ~11 µs per barrier,
+// docs/kernels.md), as much as a small kernel or a small model's whole step; the runtime reads its
+// policy once, at load, so the library cannot change it. Then a region runs on these workers
+// instead, whose every wait spins kSpin (a barrier between balanced shares ends within it), then
+// yields the core up to kYield to any thread that wants it (the next region of a training step
+// comes within it), then sleeps until woken. Each pool is used only while the other's threads
+// sleep: two pools spinning at once on two cores fight each other.
 
 using clock = std::chrono::steady_clock;
 constexpr auto kSpin = std::chrono::microseconds(20);

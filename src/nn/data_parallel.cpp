@@ -29,8 +29,7 @@ class step_state {
         errors_.assign(job.parts, nullptr);
     }
 
-    template <class Barrier>
-    void thread(std::size_t t, std::size_t n, Barrier&& barrier) {
+    void thread(std::size_t t, std::size_t n) {
         for (;;) {
             const std::size_t k = next_part_.fetch_add(1, std::memory_order_relaxed);
             if (k >= job_.parts) break;
@@ -40,7 +39,7 @@ class step_state {
                 errors_[k] = std::current_exception();
             }
         }
-        barrier();
+        kernels::detail::barrier();  // nothing to wait for in a region of one
         for (const auto& e : errors_)
             if (e) return;
         try {
@@ -73,11 +72,8 @@ void run_parts(const parts_job& job) {
     // library's, whichever are awake); inside it the kernels stay on their thread. Alone (one
     // thread, or inside another region) the kernels of each part may thread on their own.
     step_state state(job, *job.errors);
-    kernels::detail::parallel(std::min(job.threads, job.parts), [&](std::size_t t, std::size_t n) {
-        state.thread(t, n, [n] {
-            if (n > 1) kernels::detail::barrier();
-        });
-    });
+    kernels::detail::parallel(std::min(job.threads, job.parts),
+                              [&](std::size_t t, std::size_t n) { state.thread(t, n); });
     state.rethrow();
 }
 
