@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <initializer_list>
+#include <new>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -206,16 +207,31 @@ struct named_binding {
     std::string_view name{};
 };
 
+/// Tag: a leaf store whose slots the caller constructs (merge_sources, gather_bindings).
+struct unfilled_t {};
+
 /// A pure node's leaves: one binding per distinct named leaf, in the order of its leaf list,
 /// and the name of the first leaf found bound to two different arrays below (empty when none;
 /// `fg::compile` reports it).
 ///
 /// Compile cost: an array, filled by loops, not a struct of typed slots copied leaf by leaf:
-/// every function instantiated per leaf list costs a mangled name that spells the list.
+/// every function instantiated per leaf list costs a mangled name that spells the list. A node
+/// built from operands does not value-initialize its slots first (the slots are a union member,
+/// constructed once each by the loop that fills them): that initialization was a loop of K
+/// slots compiled for every node type, and g++'s loop passes over it were about 1.3 s of the
+/// 6 s it took to compile the construction of a 128-layer MLP (g++ 12 -O2).
 template <std::size_t K>
 struct leaf_store {
-    named_binding slots[K > 0 ? K : 1]{};
+    union {
+        named_binding slots[K > 0 ? K : 1];
+    };
     std::string_view conflict{};
+
+    leaf_store() noexcept : slots{} {}
+    /// Slots [0, K) left for the caller to construct, every one of them, before any is read.
+    explicit leaf_store(unfilled_t) noexcept {
+        if constexpr (K == 0) ::new (static_cast<void*>(slots)) named_binding{};
+    }
 };
 
 /// dst takes src when it has no binding yet; a different array under the same name is a
@@ -227,10 +243,11 @@ inline void merge_binding(named_binding& dst, const named_binding& src,
     else if (dst.ref.source != src.ref.source && conflict.empty())
         conflict = src.name;
 }
-/// dst[i] = src[map[i]] (map null: src[i]) for i < n.
+/// Constructs dst[i] as a copy of src[map[i]] (map null: src[i]) for i < n.
 inline void gather_bindings(named_binding* dst, const named_binding* src, const std::size_t* map,
                             std::size_t n) noexcept {
-    for (std::size_t i = 0; i < n; ++i) dst[i] = src[map ? map[i] : i];
+    for (std::size_t i = 0; i < n; ++i)
+        ::new (static_cast<void*>(dst + i)) named_binding(src[map ? map[i] : i]);
 }
 /// The map of leaf list Sub into Super for gather_bindings: null when Sub is a prefix.
 template <class Sub, class Super>
@@ -256,18 +273,26 @@ struct with_leaves;
 /// leaf, a pure node's whole store) and the conflict found below it. Converted from the
 /// operand by a constructor templated on the leaf type or the leaf count only, never on a
 /// node's type (whose name spells the whole subexpression).
+///
+/// A leaf is referred to, not copied: the conversion is four stores, compiled in every
+/// builder of a model (a copy of its binding was fifteen).
 struct leaf_source {
-    const named_binding* slots = nullptr;  // null: the one binding below
+    const named_binding* slots = nullptr;  // null: the one leaf below
     std::size_t count = 0;
-    named_binding one{};
+    const array_binding* leaf_ref = nullptr;
+    std::string_view leaf_name{};
     std::string_view conflict{};
 
     template <fixed_string Name, class Kind, class T, std::size_t R>
-    leaf_source(const leaf<Name, Kind, T, R>& x) noexcept : count(1), one{x.ref, Name.view()} {}
+    leaf_source(const leaf<Name, Kind, T, R>& x) noexcept
+        : count(1), leaf_ref(&x.ref), leaf_name(Name.view()) {}
     template <std::size_t M>
     leaf_source(const with_leaves<M>& x) noexcept;
 
-    const named_binding* begin() const noexcept { return slots ? slots : &one; }
+    /// Binding i of this operand's leaves.
+    named_binding at(std::size_t i) const noexcept {
+        return slots ? slots[i] : named_binding{*leaf_ref, leaf_name};
+    }
 };
 
 /// Merges the operands' leaves into dst (capacity K), in order of first appearance: each
@@ -277,25 +302,31 @@ struct leaf_source {
 /// input and a param, are two entries of the type's list and one slot here; `fg::compile`
 /// refuses such an expression at compile time.) A loop over names, not code per node: a
 /// node's construction instantiates nothing named after it.
+///
+/// dst's slots are constructed here (leaf_store's unfilled slots): the type counts every
+/// distinct leaf, so all `capacity` of them are; any left over (there are none) are
+/// value-initialized, so that no slot is ever read unconstructed.
 inline void merge_sources(named_binding* dst, std::size_t capacity, std::string_view& conflict,
                           const leaf_source* src, std::size_t n) noexcept {
     std::size_t count = 0;
     for (std::size_t k = 0; k < n; ++k) {
         if (conflict.empty()) conflict = src[k].conflict;
-        const named_binding* b = src[k].begin();
         if (k == 0) {  // the first operand's leaves are distinct: the prefix
-            for (; count < src[k].count && count < capacity; ++count) dst[count] = b[count];
+            for (; count < src[k].count && count < capacity; ++count)
+                ::new (static_cast<void*>(dst + count)) named_binding(src[k].at(count));
             continue;
         }
         for (std::size_t i = 0; i < src[k].count; ++i) {
+            const named_binding b = src[k].at(i);
             std::size_t j = 0;
-            while (j < count && dst[j].name != b[i].name) ++j;
+            while (j < count && dst[j].name != b.name) ++j;
             if (j < count)
-                merge_binding(dst[j], b[i], conflict);
+                merge_binding(dst[j], b, conflict);
             else if (count < capacity)  // always: the type counts every distinct leaf
-                dst[count++] = b[i];
+                ::new (static_cast<void*>(dst + count++)) named_binding(b);
         }
     }
+    for (; count < capacity; ++count) ::new (static_cast<void*>(dst + count)) named_binding{};
 }
 
 /// A pure node's leaf store, as a base: a node is built from `{op, {operands...}}` (an
@@ -306,13 +337,14 @@ struct with_leaves {
     leaf_store<K> leaves;
 
     with_leaves() = default;
-    with_leaves(std::initializer_list<leaf_source> operands) noexcept {
+    with_leaves(std::initializer_list<leaf_source> operands) noexcept : leaves(unfilled_t{}) {
         merge_sources(leaves.slots, K, leaves.conflict, operands.begin(), operands.size());
     }
     /// From the store of a pure node holding all of these leaves (map: where each sits there;
     /// null when they are its first K).
     with_leaves(from_leaves_t, const named_binding* src, const std::size_t* map,
-                std::string_view conflict) noexcept {
+                std::string_view conflict) noexcept
+        : leaves(unfilled_t{}) {
         gather_bindings(leaves.slots, src, map, K);
         leaves.conflict = conflict;  // a conflict below the source stays reported
     }
