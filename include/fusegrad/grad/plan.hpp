@@ -126,23 +126,110 @@ struct list_length;
 template <class... Es>
 struct list_length<type_list<Es...>> : std::integral_constant<std::size_t, sizeof...(Es)> {};
 
-template <class List, class Entry>
-struct append;
-template <class... Es, class Entry>
-struct append<type_list<Es...>, Entry> {
-    using type = type_list<Es..., Entry>;
+// ---- the lowering's accumulator
+// ------------------------------------------------------------------
+
+/// The entries lowered so far, in chunks: `Done` a type_list of full chunks (type_lists of
+/// lower_chunk entries each), `Cur` the last, partial one, N the count.
+///
+/// Compile cost: the lowering adds one entry per step, and a step that deduces or rebuilds the
+/// whole list costs g++ memory and time in its length (the argument pack is copied), so a flat
+/// list made the lowering quadratic with a large constant: 143 MB of g++'s memory and 0.9 s for
+/// the 517 values of a 128-layer MLP, paid again by each rewrite pass's lowering. A step here
+/// rebuilds at most one chunk; the full chunks are deduced only when one is added.
+inline constexpr std::size_t lower_chunk = 32;
+template <std::size_t N, class Done, class Cur>
+struct entry_acc {};
+using empty_acc = entry_acc<0, type_list<>, type_list<>>;
+
+template <class Acc>
+struct acc_size;
+template <std::size_t N, class Done, class Cur>
+struct acc_size<entry_acc<N, Done, Cur>> : std::integral_constant<std::size_t, N> {};
+
+template <bool Full, class Acc, class Entry>
+struct acc_append_impl;
+template <std::size_t N, class Done, class... C, class Entry>
+struct acc_append_impl<false, entry_acc<N, Done, type_list<C...>>, Entry> {
+    using type = entry_acc<N + 1, Done, type_list<C..., Entry>>;
+};
+template <std::size_t N, class... D, class... C, class Entry>
+struct acc_append_impl<true, entry_acc<N, type_list<D...>, type_list<C...>>, Entry> {
+    using type = entry_acc<N + 1, type_list<D..., type_list<C..., Entry>>, type_list<>>;
+};
+template <class Acc, class Entry>
+struct acc_append
+    : acc_append_impl<(acc_size<Acc>::value % lower_chunk) + 1 == lower_chunk, Acc, Entry> {};
+
+/// A chunk's keys as base classes, so that "is key K in this chunk" is one `__is_base_of` and
+/// "where" one deduction, not a comparison per entry. Completed once per chunk.
+template <class K>
+struct key_tag {};
+template <std::size_t I, class K>
+struct key_at : key_tag<K> {};
+template <class Seq, class... Es>
+struct chunk_keys_impl;
+template <std::size_t... I, class... Es>
+struct chunk_keys_impl<std::index_sequence<I...>, Es...> : key_at<I, typename Es::key>... {};
+template <class Chunk>
+struct chunk_keys;
+template <class... Es>
+struct chunk_keys<type_list<Es...>> : chunk_keys_impl<std::index_sequence_for<Es...>, Es...> {};
+template <class K, std::size_t I>
+std::integral_constant<std::size_t, I> key_position(const key_at<I, K>*);  // decltype only
+
+/// The id of key K in the accumulator, or its size when K is not there: the first full chunk
+/// holding it (one `__is_base_of` per chunk), else the partial chunk (one comparison per
+/// entry). Results are types, not static members (see "compile cost" above).
+template <class K, std::size_t N, class Done, std::size_t Chunk, std::size_t InCur,
+          bool InDone = (Chunk < list_length<Done>::value)>
+struct acc_find_in
+    : std::integral_constant<std::size_t,
+                             (InCur < N % lower_chunk) ? N - N % lower_chunk + InCur : N> {};
+template <class K, std::size_t N, class Done, std::size_t Chunk, std::size_t InCur>
+struct acc_find_in<K, N, Done, Chunk, InCur, true>
+    : std::integral_constant<std::size_t,
+                             Chunk * lower_chunk +
+                                 decltype(detail::key_position<K>(
+                                     static_cast<const chunk_keys<type_at_t<Chunk, Done>>*>(
+                                         nullptr)))::value> {};
+template <class K, class Acc>
+struct acc_find;
+template <class K, std::size_t N, class... D, class... C>
+struct acc_find<K, entry_acc<N, type_list<D...>, type_list<C...>>>
+    : acc_find_in<K, N, type_list<D...>, first_true({__is_base_of(key_tag<K>, chunk_keys<D>)...}),
+                  first_true({__is_same(K, typename C::key)...})> {};
+
+/// Entry I of the accumulator.
+template <std::size_t I, class Acc>
+struct acc_at;
+template <std::size_t I, std::size_t N, class... D, class Cur>
+struct acc_at<I, entry_acc<N, type_list<D...>, Cur>> {
+    using type = typename std::conditional_t<
+        (I / lower_chunk < sizeof...(D)),
+        type_at<I % lower_chunk, type_at_t<(I / lower_chunk < sizeof...(D) ? I / lower_chunk : 0),
+                                           type_list<D..., Cur>>>,
+        type_at<I % lower_chunk, Cur>>::type;
+};
+
+/// The entries as one list: the chunks concatenated.
+template <class Acc>
+struct acc_entries;
+template <std::size_t N, class... D, class Cur>
+struct acc_entries<entry_acc<N, type_list<D...>, Cur>> {
+    using type = concat_t<D..., Cur>;
 };
 
 // ---- lowering (hash-consing) ------------------------------------------------------------------
 
-/// lower<List, E, Path>: `list` is List with E's values added (those not in it yet), `id` is
-/// E's id in it.
-template <class List, class E, class Path>
+/// lower<Acc, E, Path>: `list` is accumulator Acc with E's values added (those not in it yet),
+/// `id` is E's id in it.
+template <class Acc, class E, class Path>
 struct lower;
 
-template <class List, std::size_t Id>
+template <class Acc, std::size_t Id>
 struct lowered {  // E was already in the table
-    using list = List;
+    using list = Acc;
     using id = std::integral_constant<std::size_t, Id>;
 };
 
@@ -175,64 +262,63 @@ struct child_path<path<P...>, I> {
 // member template, and its partial specializations, anew in every instantiation of its class).
 
 // A leaf: added once per key. A second use of a name must be the very same leaf type.
-template <class List, class E, class Path>
-requires leaf_t<E>::value struct lower<List, E, Path> {
+template <class Acc, class E, class Path>
+requires leaf_t<E>::value struct lower<Acc, E, Path> {
     using K = key_of_t<E, Path>;
-    using found = key_index<K, List>;
-    using seen = std::bool_constant<(found::value < list_length<List>::value)>;
+    using size = acc_size<Acc>;
+    using found = acc_find<K, Acc>;
+    using seen = std::bool_constant<(found::value < size::value)>;
     using earlier =
-        typename std::conditional_t<seen::value, type_at<(seen::value ? found::value : 0), List>,
+        typename std::conditional_t<seen::value, acc_at<(seen::value ? found::value : 0), Acc>,
                                     std::type_identity<void>>::type;  // the entry of the first use,
                                                                       // or void
     static_assert(same_leaf_check<E, typename entry_expr_of<earlier>::type>::value,
                   "one leaf name is used for two different leaves (different kinds, element types "
                   "or ranks); give each variable its own name");
     using list = typename std::conditional_t<
-        seen::value, std::type_identity<List>,
-        append<List, entry<K, E, std::conditional_t<pure_t<E>::value, no_path, Path>,
-                           std::index_sequence<>>>>::type;
-    using id =
-        std::integral_constant<std::size_t, seen::value ? found::value : list_length<List>::value>;
+        seen::value, std::type_identity<Acc>,
+        acc_append<Acc, entry<K, E, std::conditional_t<pure_t<E>::value, no_path, Path>,
+                              std::index_sequence<>>>>::type;
+    using id = std::integral_constant<std::size_t, seen::value ? found::value : size::value>;
 };
 
-template <class List, class Path, std::size_t I, class Ids, class... C>
+template <class Acc, class Path, std::size_t I, class Ids, class... C>
 struct lower_operands {
-    using list = List;
+    using list = Acc;
     using ids = Ids;
 };
-template <class List, class Path, std::size_t I, std::size_t... Ids, class C0, class... C>
-struct lower_operands<List, Path, I, std::index_sequence<Ids...>, C0, C...> {
-    using first = lower<List, C0, typename child_path<Path, I>::type>;
+template <class Acc, class Path, std::size_t I, std::size_t... Ids, class C0, class... C>
+struct lower_operands<Acc, Path, I, std::index_sequence<Ids...>, C0, C...> {
+    using first = lower<Acc, C0, typename child_path<Path, I>::type>;
     using rest = lower_operands<typename first::list, Path, I + 1,
                                 std::index_sequence<Ids..., first::id::value>, C...>;
     using list = typename rest::list;
     using ids = typename rest::ids;
 };
 
-template <class List, class E, class Path>
+template <class Acc, class E, class Path>
 struct lower_new;
-template <class List, class Op, class... C, class Path>
-struct lower_new<List, node<Op, C...>, Path> {
+template <class Acc, class Op, class... C, class Path>
+struct lower_new<Acc, node<Op, C...>, Path> {
     using E = node<Op, C...>;
     // Below a pure node everything is pure: keyed by type, so no path is carried down.
     using P = std::conditional_t<pure_t<E>::value, no_path, Path>;
-    using ops = lower_operands<List, P, 0, std::index_sequence<>, C...>;
-    using list = typename append<typename ops::list,
-                                 entry<key_of_t<E, Path>, E, P, typename ops::ids>>::type;
-    using id = std::integral_constant<std::size_t, list_length<list>::value - 1>;
+    using ops = lower_operands<Acc, P, 0, std::index_sequence<>, C...>;
+    using list = typename acc_append<typename ops::list,
+                                     entry<key_of_t<E, Path>, E, P, typename ops::ids>>::type;
+    using id = std::integral_constant<std::size_t, acc_size<list>::value - 1>;
 };
 
 // A node: a pure key already in the table means the whole subtree is (not walked again).
-template <class List, class Op, class... C, class Path>
-struct lower<List, node<Op, C...>, Path> {
+template <class Acc, class Op, class... C, class Path>
+struct lower<Acc, node<Op, C...>, Path> {
     using E = node<Op, C...>;
-    using found =
-        std::integral_constant<std::size_t, pure_t<E>::value
-                                                ? key_index<key_of_t<E, Path>, List>::value
-                                                : list_length<List>::value>;
-    using impl = typename std::conditional_t<(found::value < list_length<List>::value),
-                                             std::type_identity<lowered<List, found::value>>,
-                                             std::type_identity<lower_new<List, E, Path>>>::type;
+    using size = acc_size<Acc>;
+    using found = std::integral_constant<
+        std::size_t, pure_t<E>::value ? acc_find<key_of_t<E, Path>, Acc>::value : size::value>;
+    using impl = typename std::conditional_t<(found::value < size::value),
+                                             std::type_identity<lowered<Acc, found::value>>,
+                                             std::type_identity<lower_new<Acc, E, Path>>>::type;
     using list = typename impl::list;
     using id = typename impl::id;
 };
@@ -503,7 +589,7 @@ struct plan_tables<type_list<Es...>> {
 /// Everything compile() knows before seeing a shape.
 template <class Expr>
 struct plan {
-    using entries = typename lower<type_list<>, Expr, path<>>::list;
+    using entries = typename acc_entries<typename lower<empty_acc, Expr, path<>>::list>::type;
     using tables = plan_tables<entries>;
     static constexpr std::size_t size = tables::size;
     static constexpr std::size_t root = size - 1;

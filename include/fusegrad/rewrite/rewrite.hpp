@@ -233,39 +233,61 @@ auto rewrite_pass(const E& e, const Rules& rules, rewrite_log* log) {
     }
 }
 
-/// Values that are not leaves, read by more than one operand slot, and pure.
+/// Which values of a table of N are shared: not leaves, read by more than one operand slot,
+/// and pure. `at` lists them in id order (`count` of them).
 template <std::size_t N>
-constexpr std::array<bool, N> read_twice_pure(const std::array<bool, N>& is_leaf,
-                                              const std::array<std::size_t, N>& consumers,
-                                              const std::array<bool, N>& pure) noexcept {
-    std::array<bool, N> f{};
-    for (std::size_t i = 0; i < N; ++i) f[i] = !is_leaf[i] && consumers[i] > 1 && pure[i];
-    return f;
+struct sharing_scan {
+    std::array<std::size_t, N> at{};
+    std::size_t count = 0;
+};
+template <std::size_t N, std::size_t... Ids>
+constexpr int count_reads(std::array<std::size_t, N>& reads, std::index_sequence<Ids...>) noexcept {
+    (void)std::initializer_list<int>{(++reads[Ids], 0)...};
+    return 0;
 }
-/// The pure values (not leaves) of E that more than one operand slot reads: fusing inside
-/// one of them would compute it twice. Picked by index from the table: no fold over the whole
-/// table (clang nests a fold's operands, and stops at 256) and no lookup per entry.
+/// candidate[i]: value i is pure and not a leaf; ids: each value's operand ids.
+template <std::size_t N, class... Ids>
+constexpr sharing_scan<N> scan_sharing(std::initializer_list<bool> candidate, Ids... ids) noexcept {
+    std::array<std::size_t, N> reads{};
+    (void)std::initializer_list<int>{detail::count_reads(reads, ids)...};
+    sharing_scan<N> r{};
+    std::size_t i = 0;
+    for (const bool c : candidate) {
+        if (c && reads[i] > 1) r.at[r.count++] = i;
+        ++i;
+    }
+    return r;
+}
 
-template <class Plan, class List = typename Plan::entries>
+/// The pure values (not leaves) of a table that more than one operand slot reads: fusing
+/// inside one of them would compute it twice.
+///
+/// Compile cost: read from the entries alone, every result a type. Each rewrite pass asks this
+/// of its own input's table; reading the plan's columns (plan_tables) computed all of them per
+/// pass, and a static data member of a class named after a table is a variable that g++
+/// mangles, its name spelling the table (a 128-layer MLP: 2.3 s of g++'s time, three passes).
+template <class List, class Scan = void>
 struct shared_values;
-template <class Plan, class... Es>
-struct shared_values<Plan, type_list<Es...>> {
-    static constexpr std::size_t N = sizeof...(Es);
-    static constexpr std::array<bool, N> pure{pure_t<typename Es::expr>::value...};
-    static constexpr std::array<bool, N> shared =
-        read_twice_pure(Plan::tables::is_leaf, Plan::tables::consumers, pure);
-    static constexpr std::size_t count = count_set(shared);
-    static constexpr std::array<std::size_t, count> at = indices_of_set<count>(shared);
+template <class... Es>
+struct shared_values<type_list<Es...>, void>
+    : shared_values<type_list<Es...>,
+                    std::integral_constant<sharing_scan<sizeof...(Es)>,
+                                           detail::scan_sharing<sizeof...(Es)>(
+                                               {(!leaf_t<typename Es::expr>::value &&
+                                                 pure_t<typename Es::expr>::value)...},
+                                               typename Es::operand_ids{}...)>> {};
+template <class... Es, class Scan>
+struct shared_values<type_list<Es...>, Scan> {
     template <class Seq>
     struct pick;
     template <std::size_t... J>
     struct pick<std::index_sequence<J...>> {
-        using type = type_list<typename type_at_t<at[J], type_list<Es...>>::expr...>;
+        using type = type_list<typename type_at_t<Scan::value.at[J], type_list<Es...>>::expr...>;
     };
-    using type = typename pick<std::make_index_sequence<count>>::type;
+    using type = typename pick<std::make_index_sequence<Scan::value.count>>::type;
 };
 template <class E>
-using shared_values_t = typename shared_values<plan<E>>::type;
+using shared_values_t = typename shared_values<typename plan<E>::entries>::type;
 
 inline constexpr std::size_t max_rewrite_passes = 32;
 
