@@ -59,7 +59,8 @@ template <class E, class Path>
 using key_of_t = typename key_of<E, Path>::type;
 
 /// One value of the table: its key, the expression computing it, where its first occurrence
-/// sits (`no_path` when that does not matter) and the ids of its operands.
+/// sits (`no_path` when that does not matter) and where its operands are, as offsets back from
+/// its own id (operand c is value `id - offset_c`).
 template <class E>
 struct operand_types_of {
     using type = type_list<>;
@@ -69,17 +70,20 @@ struct operand_types_of<node<Op, C...>> {  // a leaf's element type; void for a 
     using type = type_list<typename value_type_of<C, void>::type...>;
 };
 
-template <class Key, class Expr, class Path, class Operands>
+template <class Key, class Expr, class Path, class Offsets>
 struct entry;
-template <class Key, class Expr, class Path, std::size_t... Ids>
-struct entry<Key, Expr, Path, std::index_sequence<Ids...>> {
+template <class Key, class Expr, class Path, std::size_t... Off>
+struct entry<Key, Expr, Path, std::index_sequence<Off...>> {
     using key = Key;
     using expr = Expr;
     using path_type = Path;
     /// The element type of each operand's value; void stands for the graph's scalar type.
     using operand_types = typename operand_types_of<Expr>::type;
-    /// The operands' ids (a type, not a static array: see "compile cost" below).
-    using operand_ids = std::index_sequence<Ids...>;
+    /// The operands' offsets back from this value's id (a type, not a static array: see
+    /// "compile cost" below). Relative, so that the values of a repeated layer have the same
+    /// offsets: what is instantiated per offset list (operand_slots) is shared by every layer,
+    /// where absolute ids made one function per value.
+    using operand_offsets = std::index_sequence<Off...>;
 };
 
 // ---- O(1) lookups in a type list --------------------------------------------------------------
@@ -296,6 +300,14 @@ struct lower_operands<Acc, Path, I, std::index_sequence<Ids...>, C0, C...> {
     using ids = typename rest::ids;
 };
 
+/// Operand ids as offsets back from the id Self of the value reading them.
+template <std::size_t Self, class Ids>
+struct offsets_from;
+template <std::size_t Self, std::size_t... Ids>
+struct offsets_from<Self, std::index_sequence<Ids...>> {
+    using type = std::index_sequence<(Self - Ids)...>;
+};
+
 template <class Acc, class E, class Path>
 struct lower_new;
 template <class Acc, class Op, class... C, class Path>
@@ -304,8 +316,11 @@ struct lower_new<Acc, node<Op, C...>, Path> {
     // Below a pure node everything is pure: keyed by type, so no path is carried down.
     using P = std::conditional_t<pure_t<E>::value, no_path, Path>;
     using ops = lower_operands<Acc, P, 0, std::index_sequence<>, C...>;
-    using list = typename acc_append<typename ops::list,
-                                     entry<key_of_t<E, Path>, E, P, typename ops::ids>>::type;
+    using list =
+        typename acc_append<typename ops::list,
+                            entry<key_of_t<E, Path>, E, P,
+                                  typename offsets_from<acc_size<typename ops::list>::value,
+                                                        typename ops::ids>::type>>::type;
     using id = std::integral_constant<std::size_t, acc_size<list>::value - 1>;
 };
 
@@ -389,11 +404,11 @@ struct op_reads<void> {
     static constexpr keeps value = keeps::nothing();
 };
 
-/// An entry's operand ids as an array: one instantiation per distinct id list (integers only,
-/// shared by every plan), not a lambda per entry of each plan.
-template <std::size_t M, std::size_t... Ids>
-constexpr std::array<std::size_t, M> operand_slots(std::index_sequence<Ids...>) noexcept {
-    return {Ids...};
+/// An entry's operand offsets as an array: one instantiation per distinct offset list
+/// (integers only, shared by every layer of a model and by every plan).
+template <std::size_t M, std::size_t... Off>
+constexpr std::array<std::size_t, M> operand_slots(std::index_sequence<Off...>) noexcept {
+    return {Off...};
 }
 
 /// What a table entry keeps of its expression at run time: the op object for a node (op_of;
@@ -466,10 +481,11 @@ constexpr std::array<std::size_t, N> places_of_set(const std::array<bool, N>& f)
 /// N rows of M operand ids as one row-major array.
 template <std::size_t N, std::size_t M>
 constexpr std::array<std::size_t, N * M> flatten_rows(
-    const std::array<std::array<std::size_t, M>, N>& rows) noexcept {
+    const std::array<std::array<std::size_t, M>, N>& offsets,
+    const std::array<std::size_t, N>& arity) noexcept {
     std::array<std::size_t, N * M> f{};
     for (std::size_t i = 0; i < N; ++i)
-        for (std::size_t c = 0; c < M; ++c) f[i * M + c] = rows[i][c];
+        for (std::size_t c = 0; c < arity[i]; ++c) f[i * M + c] = i - offsets[i][c];
     return f;
 }
 /// See plan_tables::kept.
@@ -526,12 +542,13 @@ struct plan_tables;
 template <class... Es>
 struct plan_tables<type_list<Es...>> {
     static constexpr std::size_t size = sizeof...(Es);
-    static constexpr std::size_t max_arity = std::max({std::size_t{1}, Es::operand_ids::size()...});
+    static constexpr std::size_t max_arity =
+        std::max({std::size_t{1}, Es::operand_offsets::size()...});
 
     static constexpr std::array<bool, size> is_leaf{leaf_t<typename Es::expr>::value...};
     static constexpr std::array<bool, size> requires_grad{
         requires_grad_t<typename Es::expr>::value...};
-    static constexpr std::array<std::size_t, size> arity{Es::operand_ids::size()...};
+    static constexpr std::array<std::size_t, size> arity{Es::operand_offsets::size()...};
     /// params[i]: value i is a param (a leaf that takes a gradient).
     static constexpr std::array<bool, size> params = both_set(is_leaf, requires_grad);
     /// shared_ops[i]: the one object of value i's op when the op is stateless, else null.
@@ -559,7 +576,8 @@ struct plan_tables<type_list<Es...>> {
     /// operands[i * max_arity + c]: the id of value i's operand c (row-major, size × max_arity,
     /// one flat array: the graph's run-time loops read it through a pointer, grad/runtime.hpp).
     static constexpr std::array<std::size_t, size* max_arity> operands =
-        flatten_rows<size, max_arity>({operand_slots<max_arity>(typename Es::operand_ids{})...});
+        flatten_rows<size, max_arity>({operand_slots<max_arity>(typename Es::operand_offsets{})...},
+                                      arity);
     /// The id of value i's operand c.
     static constexpr std::size_t child(std::size_t i, std::size_t c) noexcept {
         return operands[i * max_arity + c];

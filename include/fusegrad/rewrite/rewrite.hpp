@@ -240,16 +240,21 @@ struct sharing_scan {
     std::array<std::size_t, N> at{};
     std::size_t count = 0;
 };
-template <std::size_t N, std::size_t... Ids>
-constexpr int count_reads(std::array<std::size_t, N>& reads, std::index_sequence<Ids...>) noexcept {
-    (void)std::initializer_list<int>{(++reads[Ids], 0)...};
+template <std::size_t N, std::size_t... Off>
+constexpr int count_reads(std::array<std::size_t, N>& reads, std::size_t self,
+                          std::index_sequence<Off...>) noexcept {
+    (void)std::initializer_list<int>{(++reads[self - Off], 0)...};
     return 0;
 }
-/// candidate[i]: value i is pure and not a leaf; ids: each value's operand ids.
-template <std::size_t N, class... Ids>
-constexpr sharing_scan<N> scan_sharing(std::initializer_list<bool> candidate, Ids... ids) noexcept {
+/// candidate[i]: value i is pure and not a leaf; offsets: each value's operand offsets (plan.hpp,
+/// entry), in id order.
+template <std::size_t N, class... Offsets>
+constexpr sharing_scan<N> scan_sharing(std::initializer_list<bool> candidate,
+                                       Offsets... offsets) noexcept {
     std::array<std::size_t, N> reads{};
-    (void)std::initializer_list<int>{detail::count_reads(reads, ids)...};
+    std::size_t self = 0;
+    // Braced initializers run left to right: value `self` is the one whose offsets these are.
+    (void)std::initializer_list<int>{detail::count_reads(reads, self++, offsets)...};
     sharing_scan<N> r{};
     std::size_t i = 0;
     for (const bool c : candidate) {
@@ -275,7 +280,7 @@ struct shared_values<type_list<Es...>, void>
                                            detail::scan_sharing<sizeof...(Es)>(
                                                {(!leaf_t<typename Es::expr>::value &&
                                                  pure_t<typename Es::expr>::value)...},
-                                               typename Es::operand_ids{}...)>> {};
+                                               typename Es::operand_offsets{}...)>> {};
 template <class... Es, class Scan>
 struct shared_values<type_list<Es...>, Scan> {
     template <class Seq>
