@@ -11,6 +11,29 @@
 #include "fusegrad/core/errors.hpp"
 #include "fusegrad/core/finite.hpp"
 
+namespace fusegrad {
+
+void array_binding::refresh() noexcept {
+    if (read) read(source, data, dims);
+    window_fits = true;
+    if (first_row == 0 && row_count == all_rows) return;
+    // Rank 2: rows of cols elements; rank 1: single elements (a vector's length is cols).
+    const std::size_t rows = dims.rank == 2 ? dims.rows : dims.cols;
+    const std::size_t stride = dims.rank == 2 ? dims.cols : 1;
+    const std::size_t count = row_count != all_rows ? row_count
+                              : first_row <= rows   ? rows - first_row
+                                                    : 0;
+    window_fits = dims.rank >= 1 && first_row <= rows && count <= rows - first_row;
+    if (!window_fits) {
+        data = nullptr;
+        return;
+    }
+    if (data) data = static_cast<const char*>(data) + first_row * stride * elem_bytes;
+    (dims.rank == 2 ? dims.rows : dims.cols) = count;
+}
+
+}  // namespace fusegrad
+
 namespace fusegrad::detail {
 
 namespace {

@@ -58,24 +58,9 @@ struct array_binding {
     std::size_t row_count = all_rows;
 
     /// Re-read the container's buffer and shape, then apply the row window.
-    void refresh() noexcept {
-        if (read) read(source, data, dims);
-        window_fits = true;
-        if (first_row == 0 && row_count == all_rows) return;
-        // Rank 2: rows of cols elements; rank 1: single elements (a vector's length is cols).
-        const std::size_t rows = dims.rank == 2 ? dims.rows : dims.cols;
-        const std::size_t stride = dims.rank == 2 ? dims.cols : 1;
-        const std::size_t count = row_count != all_rows ? row_count
-                                  : first_row <= rows   ? rows - first_row
-                                                        : 0;
-        window_fits = dims.rank >= 1 && first_row <= rows && count <= rows - first_row;
-        if (!window_fits) {
-            data = nullptr;
-            return;
-        }
-        if (data) data = static_cast<const char*>(data) + first_row * stride * elem_bytes;
-        (dims.rank == 2 ? dims.rows : dims.cols) = count;
-    }
+    /// Out of line (src/grad/runtime.cpp): every leaf a model names (a param per layer)
+    /// builds its binding through this, and inlined it was compiled once per leaf name.
+    void refresh() noexcept;
 };
 
 template <class T, std::size_t Rank>
