@@ -73,7 +73,7 @@ inline constexpr bool requires_grad_v = detail::expr_traits<E>::requires_grad::v
 template <expression E>
 inline constexpr bool is_pure_v = detail::expr_traits<E>::is_pure::value;
 
-/// True for a leaf holding integer class indices. (make_value_node, every built-in builder's
+/// True for a leaf holding integer class indices. (value_node, every built-in builder's
 /// path, tests the class: a variable template instantiated per node type costs g++ a variable
 /// named after the whole node.)
 template <class E>

@@ -18,7 +18,7 @@ using abs = unary<kernels::body::abs>;
 /// |x|, elementwise.
 template <expression X>
 auto abs(X&& x) {
-    return detail::make_value_node(op::abs{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::abs, X>{op::abs{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

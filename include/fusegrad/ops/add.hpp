@@ -68,7 +68,8 @@ auto add(A&& a, B&& b) {
     if constexpr (ra < rb)
         return add(static_cast<B&&>(b), static_cast<A&&>(a));
     else
-        return detail::make_value_node(op::add{}, static_cast<A&&>(a), static_cast<B&&>(b));
+        return detail::value_node_t<op::add, A, B>{op::add{},
+                                                   {static_cast<A&&>(a), static_cast<B&&>(b)}};
 }
 
 // Operators only for fusegrad expressions, so xtensor's own operators are untouched (a - b is

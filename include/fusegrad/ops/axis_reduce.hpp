@@ -150,31 +150,31 @@ constexpr void require_matrix_for_axis_reduction() {
 template <expression X>
 auto sum_rows(X&& x) {
     detail::require_matrix_for_axis_reduction<X>();
-    return detail::make_value_node(op::sum_rows{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::sum_rows, X>{op::sum_rows{}, {static_cast<X&&>(x)}};
 }
 /// The mean of each row: N×C → N×1.
 template <expression X>
 auto mean_rows(X&& x) {
     detail::require_matrix_for_axis_reduction<X>();
-    return detail::make_value_node(op::mean_rows{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::mean_rows, X>{op::mean_rows{}, {static_cast<X&&>(x)}};
 }
 /// The largest entry of each row: N×C → N×1; its gradient goes to the row's first maximum.
 template <expression X>
 auto max_rows(X&& x) {
     detail::require_matrix_for_axis_reduction<X>();
-    return detail::make_value_node(op::max_rows{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::max_rows, X>{op::max_rows{}, {static_cast<X&&>(x)}};
 }
 /// Σ down each column of a matrix: N×C → a vector of C.
 template <expression X>
 auto sum_cols(X&& x) {
     detail::require_matrix_for_axis_reduction<X>();
-    return detail::make_value_node(op::sum_cols{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::sum_cols, X>{op::sum_cols{}, {static_cast<X&&>(x)}};
 }
 /// The mean of each column: N×C → a vector of C.
 template <expression X>
 auto mean_cols(X&& x) {
     detail::require_matrix_for_axis_reduction<X>();
-    return detail::make_value_node(op::mean_cols{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::mean_cols, X>{op::mean_cols{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

@@ -37,8 +37,8 @@ struct binary_cross_entropy : binary<kernels::body::binary_cross_entropy> {
 /// On σ(s) the rewriter turns it into fg::binary_cross_entropy_with_logits(s, y).
 template <reduction R = reduction::mean, expression P, expression Y>
 auto binary_cross_entropy(P&& p, Y&& y) {
-    return detail::reduced<R>(detail::make_value_node(op::binary_cross_entropy{},
-                                                      static_cast<P&&>(p), static_cast<Y&&>(y)));
+    return detail::reduced<R>(detail::value_node_t<op::binary_cross_entropy, P, Y>{
+        op::binary_cross_entropy{}, {static_cast<P&&>(p), static_cast<Y&&>(y)}});
 }
 }  // namespace fusegrad
 

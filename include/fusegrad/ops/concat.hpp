@@ -57,7 +57,8 @@ auto concat(A&& a, B&& b) {
     static_assert(std::remove_cvref_t<A>::rank == std::remove_cvref_t<B>::rank &&
                       std::remove_cvref_t<A>::rank >= 1,
                   "fg::concat joins two matrices (side by side) or two vectors");
-    return detail::make_value_node(op::concat{}, static_cast<A&&>(a), static_cast<B&&>(b));
+    return detail::value_node_t<op::concat, A, B>{op::concat{},
+                                                  {static_cast<A&&>(a), static_cast<B&&>(b)}};
 }
 /// More than two: concat(concat(a, b), c, ...).
 template <expression A, expression B, expression C, expression... D>

@@ -17,7 +17,8 @@ using div = binary<kernels::body::div>;
 /// does.
 template <expression A, expression B>
 auto div(A&& a, B&& b) {
-    return detail::make_value_node(op::div{}, static_cast<A&&>(a), static_cast<B&&>(b));
+    return detail::value_node_t<op::div, A, B>{op::div{},
+                                               {static_cast<A&&>(a), static_cast<B&&>(b)}};
 }
 /// a / b between two expressions: fg::div.
 template <expression A, expression B>

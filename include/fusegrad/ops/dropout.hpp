@@ -92,7 +92,7 @@ auto dropout(X&& x, double p = 0.5, std::uint64_t seed = 0) {
     op::dropout o;
     o.p = p;
     o.seed = seed;
-    return detail::make_value_node(o, static_cast<X&&>(x));
+    return detail::value_node_t<decltype(o), X>{o, {static_cast<X&&>(x)}};
 }
 
 }  // namespace fusegrad

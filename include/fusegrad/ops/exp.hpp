@@ -34,7 +34,7 @@ namespace fusegrad {
 /// Elementwise exponential.
 template <expression X>
 auto exp(X&& x) {
-    return detail::make_value_node(op::exp{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::exp, X>{op::exp{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

@@ -30,7 +30,7 @@ auto gelu(X&& x, std::string_view approximate = "none") {
     else if (approximate != "none")
         throw std::invalid_argument("fg::gelu: approximate must be \"none\" or \"tanh\", got \"" +
                                     std::string(approximate) + "\"");
-    return detail::make_value_node(o, static_cast<X&&>(x));
+    return detail::value_node_t<decltype(o), X>{o, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

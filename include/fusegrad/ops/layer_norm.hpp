@@ -76,8 +76,8 @@ auto layer_norm(X&& x, G&& gamma, B&& beta, double eps = 1e-5) {
                                     std::to_string(eps));
     op::layer_norm o;
     o.eps = eps;
-    return detail::make_value_node(o, static_cast<X&&>(x), static_cast<G&&>(gamma),
-                                   static_cast<B&&>(beta));
+    return detail::value_node_t<decltype(o), X, G, B>{
+        o, {static_cast<X&&>(x), static_cast<G&&>(gamma), static_cast<B&&>(beta)}};
 }
 }  // namespace fusegrad
 

@@ -23,7 +23,7 @@ template <expression X>
 auto leaky_relu(X&& x, double negative_slope = 0.01) {
     op::leaky_relu o;
     o.negative_slope = negative_slope;
-    return detail::make_value_node(o, static_cast<X&&>(x));
+    return detail::value_node_t<decltype(o), X>{o, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

@@ -66,8 +66,8 @@ auto linear(X&& x, W&& w, B&& b) {
     static_assert(std::remove_cvref_t<X>::rank == 2 && std::remove_cvref_t<W>::rank == 2 &&
                       std::remove_cvref_t<B>::rank == 1,
                   "fg::linear(x, W, b) takes a matrix x, a matrix W (in × out) and a vector b");
-    return detail::make_value_node(op::linear{}, static_cast<X&&>(x), static_cast<W&&>(w),
-                                   static_cast<B&&>(b));
+    return detail::value_node_t<op::linear, X, W, B>{
+        op::linear{}, {static_cast<X&&>(x), static_cast<W&&>(w), static_cast<B&&>(b)}};
 }
 }  // namespace fusegrad
 

@@ -34,7 +34,7 @@ namespace fusegrad {
 /// Elementwise natural logarithm.
 template <expression X>
 auto log(X&& x) {
-    return detail::make_value_node(op::log{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::log, X>{op::log{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

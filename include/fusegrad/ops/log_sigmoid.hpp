@@ -16,7 +16,7 @@ using log_sigmoid = unary<kernels::body::log_sigmoid>;
 /// log σ(x) = −softplus(−x) elementwise, finite for every finite x.
 template <expression X>
 auto log_sigmoid(X&& x) {
-    return detail::make_value_node(op::log_sigmoid{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::log_sigmoid, X>{op::log_sigmoid{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

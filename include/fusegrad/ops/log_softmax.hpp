@@ -44,7 +44,7 @@ namespace fusegrad {
 template <expression X>
 auto log_softmax(X&& x) {
     static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::log_softmax needs a vector or a matrix");
-    return detail::make_value_node(op::log_softmax{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::log_softmax, X>{op::log_softmax{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

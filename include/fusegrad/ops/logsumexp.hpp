@@ -22,7 +22,7 @@ template <expression X>
 auto logsumexp(X&& x) {
     static_assert(std::remove_cvref_t<X>::rank == 2,
                   "fg::logsumexp(x) reduces each row of a matrix (rank 2)");
-    return detail::make_value_node(op::logsumexp{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::logsumexp, X>{op::logsumexp{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

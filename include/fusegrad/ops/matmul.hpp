@@ -58,7 +58,8 @@ template <expression A, expression B>
 auto matmul(A&& a, B&& b) {
     static_assert(std::remove_cvref_t<A>::rank == 2 && std::remove_cvref_t<B>::rank == 2,
                   "fg::matmul multiplies two matrices (rank 2)");
-    return detail::make_value_node(op::matmul{}, static_cast<A&&>(a), static_cast<B&&>(b));
+    return detail::value_node_t<op::matmul, A, B>{op::matmul{},
+                                                  {static_cast<A&&>(a), static_cast<B&&>(b)}};
 }
 }  // namespace fusegrad
 

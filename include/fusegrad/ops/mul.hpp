@@ -16,7 +16,8 @@ using mul = binary<kernels::body::mul>;
 /// a · b elementwise (Hadamard), broadcasting a scalar, a row or a column as PyTorch does.
 template <expression A, expression B>
 auto mul(A&& a, B&& b) {
-    return detail::make_value_node(op::mul{}, static_cast<A&&>(a), static_cast<B&&>(b));
+    return detail::value_node_t<op::mul, A, B>{op::mul{},
+                                               {static_cast<A&&>(a), static_cast<B&&>(b)}};
 }
 /// a * b between two expressions: fg::mul (a double times an expression is fg::scale).
 template <expression A, expression B>

@@ -34,7 +34,7 @@ namespace fusegrad {
 /// Elementwise -x.
 template <expression X>
 auto neg(X&& x) {
-    return detail::make_value_node(op::neg{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::neg, X>{op::neg{}, {static_cast<X&&>(x)}};
 }
 template <expression A>
 auto operator-(A&& a) {

@@ -24,7 +24,7 @@ template <expression X>
 auto pow(X&& x, double p) {
     op::pow o;
     o.exponent = p;
-    return detail::make_value_node(o, static_cast<X&&>(x));
+    return detail::value_node_t<decltype(o), X>{o, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

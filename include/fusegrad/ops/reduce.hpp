@@ -67,12 +67,12 @@ namespace fusegrad {
 /// The sum of all elements: a scalar.
 template <expression X>
 auto sum(X&& x) {
-    return detail::make_value_node(op::sum{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::sum, X>{op::sum{}, {static_cast<X&&>(x)}};
 }
 /// The mean of all elements: a scalar.
 template <expression X>
 auto mean(X&& x) {
-    return detail::make_value_node(op::mean{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::mean, X>{op::mean{}, {static_cast<X&&>(x)}};
 }
 
 /// How a loss reduces its per-element (or per-row) values (PyTorch's `reduction`).

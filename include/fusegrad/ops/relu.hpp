@@ -34,7 +34,7 @@ namespace fusegrad {
 /// Elementwise max(x, 0).
 template <expression X>
 auto relu(X&& x) {
-    return detail::make_value_node(op::relu{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::relu, X>{op::relu{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

@@ -71,19 +71,19 @@ auto reshape(X&& x, std::size_t rows, std::size_t cols) {
     op::reshape<2> o;
     o.rows = rows;
     o.cols = cols;
-    return detail::make_value_node(o, static_cast<X&&>(x));
+    return detail::value_node_t<decltype(o), X>{o, {static_cast<X&&>(x)}};
 }
 /// x as a vector of n entries (the element count must match).
 template <expression X>
 auto reshape(X&& x, std::size_t n) {
     op::reshape<1> o;
     o.cols = n;
-    return detail::make_value_node(o, static_cast<X&&>(x));
+    return detail::value_node_t<decltype(o), X>{o, {static_cast<X&&>(x)}};
 }
 /// Every element of x as one vector, rows in order (PyTorch's flatten()).
 template <expression X>
 auto flatten(X&& x) {
-    return detail::make_value_node(op::flatten{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::flatten, X>{op::flatten{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

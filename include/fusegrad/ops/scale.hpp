@@ -39,7 +39,7 @@ template <expression X>
 auto scale(X&& x, double alpha) {
     op::scale s;
     s.alpha = alpha;
-    return detail::make_value_node(s, static_cast<X&&>(x));
+    return detail::value_node_t<decltype(s), X>{s, {static_cast<X&&>(x)}};
 }
 template <expression A>
 auto operator*(double alpha, A&& a) {

@@ -17,7 +17,7 @@ using sigmoid = unary<kernels::body::sigmoid>;
 /// The logistic function 1 / (1 + e^{−x}), elementwise; finite for every x.
 template <expression X>
 auto sigmoid(X&& x) {
-    return detail::make_value_node(op::sigmoid{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::sigmoid, X>{op::sigmoid{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

@@ -31,8 +31,8 @@ struct sigmoid_bce : binary<kernels::body::sigmoid_bce> {
 /// scale), in y it is −s.
 template <reduction R = reduction::mean, expression S, expression Y>
 auto binary_cross_entropy_with_logits(S&& s, Y&& y) {
-    return detail::reduced<R>(
-        detail::make_value_node(op::sigmoid_bce{}, static_cast<S&&>(s), static_cast<Y&&>(y)));
+    return detail::reduced<R>(detail::value_node_t<op::sigmoid_bce, S, Y>{
+        op::sigmoid_bce{}, {static_cast<S&&>(s), static_cast<Y&&>(y)}});
 }
 
 /// ... with PyTorch's pos_weight w (one weight per column of s, or a scalar), which weighs the
@@ -45,7 +45,8 @@ auto binary_cross_entropy_with_logits(S&& s, Y&& y, W&& pos_weight) {
                   "pos_weight: build it with fg::constant or fg::input, not from a param");
     const auto& sv = s;
     const auto& yv = y;
-    auto term = detail::make_value_node(op::sigmoid_bce{}, sv, yv) +
+    auto term = detail::value_node_t<op::sigmoid_bce, decltype(sv), decltype(yv)>{op::sigmoid_bce{},
+                                                                                  {sv, yv}} +
                 (mul(static_cast<W&&>(pos_weight), yv) - yv) * softplus(-sv);
     return detail::reduced<R>(term);
 }

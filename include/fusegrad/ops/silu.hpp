@@ -18,7 +18,7 @@ using silu = unary<kernels::body::silu>;
 /// x · sigmoid(x), elementwise.
 template <expression X>
 auto silu(X&& x) {
-    return detail::make_value_node(op::silu{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::silu, X>{op::silu{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

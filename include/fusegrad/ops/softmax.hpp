@@ -44,7 +44,7 @@ namespace fusegrad {
 template <expression X>
 auto softmax(X&& x) {
     static_assert(std::remove_cvref_t<X>::rank >= 1, "fg::softmax needs a vector or a matrix");
-    return detail::make_value_node(op::softmax{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::softmax, X>{op::softmax{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

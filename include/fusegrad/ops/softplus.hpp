@@ -33,7 +33,7 @@ auto softplus(X&& x, double beta = 1.0, double threshold = 20.0) {
     op::softplus o;
     o.beta = beta;
     o.threshold = threshold;
-    return detail::make_value_node(o, static_cast<X&&>(x));
+    return detail::value_node_t<decltype(o), X>{o, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

@@ -18,7 +18,7 @@ using sqrt = unary<kernels::body::sqrt>;
 /// The square root, elementwise.
 template <expression X>
 auto sqrt(X&& x) {
-    return detail::make_value_node(op::sqrt{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::sqrt, X>{op::sqrt{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

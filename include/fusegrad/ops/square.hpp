@@ -17,7 +17,7 @@ using square = unary<kernels::body::square>;
 /// x², elementwise.
 template <expression X>
 auto square(X&& x) {
-    return detail::make_value_node(op::square{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::square, X>{op::square{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

@@ -17,8 +17,8 @@ using squared_error = binary<kernels::body::squared_error>;
 /// PyTorch's mse_loss). target broadcasts as in fg::mul; both operands get gradients.
 template <reduction R = reduction::mean, expression P, expression Y>
 auto mse(P&& pred, Y&& target) {
-    return detail::reduced<R>(detail::make_value_node(op::squared_error{}, static_cast<P&&>(pred),
-                                                      static_cast<Y&&>(target)));
+    return detail::reduced<R>(detail::value_node_t<op::squared_error, P, Y>{
+        op::squared_error{}, {static_cast<P&&>(pred), static_cast<Y&&>(target)}});
 }
 }  // namespace fusegrad
 

@@ -17,7 +17,8 @@ using sub = binary<kernels::body::sub>;
 /// a − b elementwise, broadcasting a scalar, a row or a column on either side as PyTorch does.
 template <expression A, expression B>
 auto sub(A&& a, B&& b) {
-    return detail::make_value_node(op::sub{}, static_cast<A&&>(a), static_cast<B&&>(b));
+    return detail::value_node_t<op::sub, A, B>{op::sub{},
+                                               {static_cast<A&&>(a), static_cast<B&&>(b)}};
 }
 /// a - b between two expressions: fg::sub.
 template <expression A, expression B>

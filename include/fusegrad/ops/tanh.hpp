@@ -17,7 +17,7 @@ using tanh = unary<kernels::body::tanh>;
 /// The hyperbolic tangent, elementwise.
 template <expression X>
 auto tanh(X&& x) {
-    return detail::make_value_node(op::tanh{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::tanh, X>{op::tanh{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 

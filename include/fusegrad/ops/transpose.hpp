@@ -48,7 +48,7 @@ struct transpose {
 template <expression X>
 auto transpose(X&& x) {
     static_assert(std::remove_cvref_t<X>::rank == 2, "fg::transpose(x) needs a matrix (rank 2)");
-    return detail::make_value_node(op::transpose{}, static_cast<X&&>(x));
+    return detail::value_node_t<op::transpose, X>{op::transpose{}, {static_cast<X&&>(x)}};
 }
 }  // namespace fusegrad
 
