@@ -166,21 +166,13 @@ struct acc_append
     : acc_append_impl<(acc_size<Acc>::value % lower_chunk) + 1 == lower_chunk, Acc, Entry> {};
 
 /// A chunk's keys as base classes, so that "is key K in this chunk" is one `__is_base_of` and
-/// "where" one deduction, not a comparison per entry. Completed once per chunk.
-template <class K>
-struct key_tag {};
-template <std::size_t I, class K>
-struct key_at : key_tag<K> {};
-template <class Seq, class... Es>
-struct chunk_keys_impl;
-template <std::size_t... I, class... Es>
-struct chunk_keys_impl<std::index_sequence<I...>, Es...> : key_at<I, typename Es::key>... {};
+/// "where" one deduction, not a comparison per entry: the lookup of core/node.hpp's leaf lists
+/// (`leaf_tag`, `indexed_leaf`, `position_of`), over keys. Completed once per chunk.
 template <class Chunk>
 struct chunk_keys;
 template <class... Es>
-struct chunk_keys<type_list<Es...>> : chunk_keys_impl<std::index_sequence_for<Es...>, Es...> {};
-template <class K, std::size_t I>
-std::integral_constant<std::size_t, I> key_position(const key_at<I, K>*);  // decltype only
+struct chunk_keys<type_list<Es...>>
+    : indexed_leaves<std::index_sequence_for<Es...>, typename Es::key...> {};
 
 /// The id of key K in the accumulator, or its size when K is not there: the first full chunk
 /// holding it (one `__is_base_of` per chunk), else the partial chunk (one comparison per
@@ -194,14 +186,14 @@ template <class K, std::size_t N, class Done, std::size_t Chunk, std::size_t InC
 struct acc_find_in<K, N, Done, Chunk, InCur, true>
     : std::integral_constant<std::size_t,
                              Chunk * lower_chunk +
-                                 decltype(detail::key_position<K>(
+                                 decltype(detail::position_of<K>(
                                      static_cast<const chunk_keys<type_at_t<Chunk, Done>>*>(
                                          nullptr)))::value> {};
 template <class K, class Acc>
 struct acc_find;
 template <class K, std::size_t N, class... D, class... C>
 struct acc_find<K, entry_acc<N, type_list<D...>, type_list<C...>>>
-    : acc_find_in<K, N, type_list<D...>, first_true({__is_base_of(key_tag<K>, chunk_keys<D>)...}),
+    : acc_find_in<K, N, type_list<D...>, first_true({__is_base_of(leaf_tag<K>, chunk_keys<D>)...}),
                   first_true({__is_same(K, typename C::key)...})> {};
 
 /// Entry I of the accumulator.
