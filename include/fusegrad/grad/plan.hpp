@@ -200,12 +200,8 @@ struct acc_find<K, entry_acc<N, type_list<D...>, type_list<C...>>>
 template <std::size_t I, class Acc>
 struct acc_at;
 template <std::size_t I, std::size_t N, class... D, class Cur>
-struct acc_at<I, entry_acc<N, type_list<D...>, Cur>> {
-    using type = typename std::conditional_t<
-        (I / lower_chunk < sizeof...(D)),
-        type_at<I % lower_chunk, type_at_t<(I / lower_chunk < sizeof...(D) ? I / lower_chunk : 0),
-                                           type_list<D..., Cur>>>,
-        type_at<I % lower_chunk, Cur>>::type;
+struct acc_at<I, entry_acc<N, type_list<D...>, Cur>> {  // chunk I / lower_chunk; Cur follows D...
+    using type = type_at_t<I % lower_chunk, type_at_t<I / lower_chunk, type_list<D..., Cur>>>;
 };
 
 /// The entries as one list: the chunks concatenated.
