@@ -381,24 +381,29 @@ struct steps_of {
 
 /// The step tables of a plan; `may_fuse[i]`: run() may write value i's first operand's
 /// gradient in its forward.
+///
+/// Compile cost: each element names `steps_of<...>` directly, not through a member alias
+/// template of this class. A member template's arguments include the enclosing class's, and
+/// those hold the pack of every entry: g++ copied and hashed that pack (N types) for each of
+/// the N elements of each table, quadratic in the model (a 128-layer MLP: 790 → 682 MB of
+/// g++'s allocations, about 2 s of its time; g++ 12 -O2).
 template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>,
           class List = typename Plan::entries>
 struct step_tables;
 template <class Plan, class T, std::size_t... I, class... Es>
 struct step_tables<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
     static constexpr std::size_t N = sizeof...(I);
-    template <std::size_t J, class E>
-    using at = steps_of<Plan, T, J, E>;
     static constexpr std::array<forward_fn<T>, N> forward{
-        at<I, Es>::fns::template forward<false, false>()...};
+        steps_of<Plan, T, I, Es>::fns::template forward<false, false>()...};
     static constexpr std::array<forward_fn<T>, N> forward_in_run{
-        at<I, Es>::fns::template forward<at<I, Es>::fusable::value, true>()...};
-    static constexpr std::array<backward_fn<T>, N> backward{
-        std::conditional_t<at<I, Es>::grad::value, typename at<I, Es>::fns,
-                           no_step_fns>::template backward<at<I, Es>::fusable::value>()...};
-    static constexpr std::array<infer_fn<T>, N> infer{at<I, Es>::fns::infer()...};
-    static constexpr std::array<check_fn<T>, N> check{at<I, Es>::fns::check()...};
-    static constexpr std::array<bool, N> may_fuse{at<I, Es>::fusable::value...};
+        steps_of<Plan, T, I, Es>::fns::template forward<steps_of<Plan, T, I, Es>::fusable::value,
+                                                        true>()...};
+    static constexpr std::array<backward_fn<T>, N> backward{std::conditional_t<
+        steps_of<Plan, T, I, Es>::grad::value, typename steps_of<Plan, T, I, Es>::fns,
+        no_step_fns>::template backward<steps_of<Plan, T, I, Es>::fusable::value>()...};
+    static constexpr std::array<infer_fn<T>, N> infer{steps_of<Plan, T, I, Es>::fns::infer()...};
+    static constexpr std::array<check_fn<T>, N> check{steps_of<Plan, T, I, Es>::fns::check()...};
+    static constexpr std::array<bool, N> may_fuse{steps_of<Plan, T, I, Es>::fusable::value...};
 };
 
 }  // namespace detail
