@@ -126,7 +126,7 @@ template <class E>
 std::size_t plan_edges() {
     using tables = typename fg::detail::plan<E>::tables;
     std::size_t n = 0;
-    for (auto a : tables::arity) n += a;
+    for (auto a : tables::columns.arity) n += a;
     return n;
 }
 

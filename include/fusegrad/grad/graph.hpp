@@ -98,16 +98,26 @@ constexpr std::array<std::string_view, K> names_of_set(
     return out;
 }
 
+/// rank[i]: value i's rank when it is a param, else no_param; pos[i]: value i's place in the
+/// array of its rank; counts[r]: how many params have rank r.
+template <std::size_t N>
+struct grad_layout_columns {
+    std::array<std::size_t, N> rank{};
+    std::array<std::size_t, N> pos{};
+    std::array<std::size_t, no_param + 1> counts{};
+};
+template <std::size_t N>
+constexpr grad_layout_columns<N> layout_by_rank(const std::array<std::size_t, N>& rank) {
+    return {rank, places_by_rank(rank), counts_by_rank(rank)};
+}
+
+/// The params' gradient layout, as one constant (see plan_tables::columns).
 template <class List>
 struct param_grad_layout;
 template <class... Es>
 struct param_grad_layout<type_list<Es...>> {
-    static constexpr std::size_t size = sizeof...(Es);
-    /// rank[i]: value i's rank when it is a param, else no_param.
-    static constexpr std::array<std::size_t, size> rank{param_rank_of<typename Es::expr>::value...};
-    /// pos[i]: value i's place in the array of its rank.
-    static constexpr std::array<std::size_t, size> pos = places_by_rank(rank);
-    static constexpr std::array<std::size_t, no_param + 1> counts = counts_by_rank(rank);
+    static constexpr grad_layout_columns<sizeof...(Es)> columns =
+        layout_by_rank<sizeof...(Es)>({param_rank_of<typename Es::expr>::value...});
 };
 
 /// The params' gradients, K0 of rank 0, K1 of rank 1, K2 of rank 2. Named by the counts, not
@@ -290,16 +300,17 @@ void backward_value(const Op& op, const value_table<T>& v, std::size_t self, con
 /// false), so nothing touches the buffer in between. (A class, not a constexpr function: no
 /// mangled name.)
 template <class Plan, class T, std::size_t I, class Entry,
-          class Seq = std::make_index_sequence<Plan::tables::arity[I]>,
+          class Seq = std::make_index_sequence<Plan::tables::columns.arity[I]>,
           class Types = typename Entry::operand_types>
 struct fused_vjp_at : std::false_type {};
 template <class Plan, class T, std::size_t I, class Entry, std::size_t... C, class... V>
-requires(!Plan::tables::is_leaf[I]) struct fused_vjp_at<Plan, T, I, Entry,
-                                                        std::index_sequence<C...>, type_list<V...>>
+requires(!Plan::tables::columns.is_leaf[I]) struct fused_vjp_at<
+    Plan, T, I, Entry, std::index_sequence<C...>, type_list<V...>>
     : std::bool_constant<
-          Plan::tables::requires_grad[Plan::tables::child(I, 0)] &&
-          !Plan::tables::accumulate[I * Plan::tables::max_arity] &&
-          ((C == 0 || !Plan::tables::requires_grad[Plan::tables::child(I, C)]) && ...) &&
+          Plan::tables::columns.requires_grad[Plan::tables::columns.child(I, 0)] &&
+          !Plan::tables::columns.accumulate[I * Plan::tables::max_arity] &&
+          ((C == 0 || !Plan::tables::columns.requires_grad[Plan::tables::columns.child(I, C)]) &&
+           ...) &&
           fused_vjp_op<typename Entry::expr::op_type, T, cview<operand_t<T, V>>...>> {
 };
 
@@ -372,15 +383,27 @@ struct no_step_fns {
 template <class Plan, class T, std::size_t I, class Entry>
 struct steps_of {
     using fns = std::conditional_t<
-        Plan::tables::is_leaf[I], no_step_fns,
+        Plan::tables::columns.is_leaf[I], no_step_fns,
         step_fns<T, typename state_of<typename Entry::expr>::type, typename Entry::operand_types,
-                 std::make_index_sequence<Plan::tables::arity[I]>>>;
+                 std::make_index_sequence<Plan::tables::columns.arity[I]>>>;
     using fusable = fused_vjp_at<Plan, T, I, Entry>;
-    using grad = std::bool_constant<!Plan::tables::is_leaf[I] && Plan::tables::requires_grad[I]>;
+    using grad = std::bool_constant<!Plan::tables::columns.is_leaf[I] &&
+                                    Plan::tables::columns.requires_grad[I]>;
 };
 
-/// The step tables of a plan; `may_fuse[i]`: run() may write value i's first operand's
-/// gradient in its forward.
+/// A plan's step tables, one entry per value: `may_fuse[i]`: run() may write value i's first
+/// operand's gradient in its forward.
+template <class T, std::size_t N>
+struct step_columns {
+    std::array<forward_fn<T>, N> forward{};
+    std::array<forward_fn<T>, N> forward_in_run{};
+    std::array<backward_fn<T>, N> backward{};
+    std::array<infer_fn<T>, N> infer{};
+    std::array<check_fn<T>, N> check{};
+    std::array<bool, N> may_fuse{};
+};
+
+/// The step tables of a plan, as one constant (`columns`, see plan_tables::columns).
 ///
 /// Compile cost: each element names `steps_of<...>` directly, not through a member alias
 /// template of this class. A member template's arguments include the enclosing class's, and
@@ -392,18 +415,16 @@ template <class Plan, class T, class Seq = std::make_index_sequence<Plan::size>,
 struct step_tables;
 template <class Plan, class T, std::size_t... I, class... Es>
 struct step_tables<Plan, T, std::index_sequence<I...>, type_list<Es...>> {
-    static constexpr std::size_t N = sizeof...(I);
-    static constexpr std::array<forward_fn<T>, N> forward{
-        steps_of<Plan, T, I, Es>::fns::template forward<false, false>()...};
-    static constexpr std::array<forward_fn<T>, N> forward_in_run{
-        steps_of<Plan, T, I, Es>::fns::template forward<steps_of<Plan, T, I, Es>::fusable::value,
-                                                        true>()...};
-    static constexpr std::array<backward_fn<T>, N> backward{std::conditional_t<
-        steps_of<Plan, T, I, Es>::grad::value, typename steps_of<Plan, T, I, Es>::fns,
-        no_step_fns>::template backward<steps_of<Plan, T, I, Es>::fusable::value>()...};
-    static constexpr std::array<infer_fn<T>, N> infer{steps_of<Plan, T, I, Es>::fns::infer()...};
-    static constexpr std::array<check_fn<T>, N> check{steps_of<Plan, T, I, Es>::fns::check()...};
-    static constexpr std::array<bool, N> may_fuse{steps_of<Plan, T, I, Es>::fusable::value...};
+    static constexpr step_columns<T, sizeof...(I)> columns{
+        .forward = {steps_of<Plan, T, I, Es>::fns::template forward<false, false>()...},
+        .forward_in_run = {steps_of<Plan, T, I, Es>::fns::template forward<
+            steps_of<Plan, T, I, Es>::fusable::value, true>()...},
+        .backward = {std::conditional_t<
+            steps_of<Plan, T, I, Es>::grad::value, typename steps_of<Plan, T, I, Es>::fns,
+            no_step_fns>::template backward<steps_of<Plan, T, I, Es>::fusable::value>()...},
+        .infer = {steps_of<Plan, T, I, Es>::fns::infer()...},
+        .check = {steps_of<Plan, T, I, Es>::fns::check()...},
+        .may_fuse = {steps_of<Plan, T, I, Es>::fusable::value...}};
 };
 
 }  // namespace detail
@@ -458,7 +479,7 @@ class graph {
             "backward() without a seed needs a scalar value; for a vector or matrix value "
             "call backward(seed) with one upstream gradient per element");
         require_forward("backward");
-        if constexpr (tables::requires_grad[root]) {
+        if constexpr (tables::columns.requires_grad[root]) {
             grads_[root][0] = value_type(1);
             backward_all();
         }
@@ -472,7 +493,7 @@ class graph {
         if (seed.size() != shapes_[root].size())
             throw shape_error("backward: seed has " + std::to_string(seed.size()) +
                               " elements but the value is " + shapes_[root].str());
-        if constexpr (tables::requires_grad[root]) {
+        if constexpr (tables::columns.requires_grad[root]) {
             for (std::size_t i = 0; i < seed.size(); ++i) grads_[root][i] = seed.data[i];
             backward_all();
         }
@@ -547,7 +568,8 @@ class graph {
                 "grad<Name>(): this leaf is not a param; only fg::param leaves get gradients");
         } else {
             require_backward("grad");
-            return param_grads_.template of_rank<grad_layout::rank[s]>()[grad_layout::pos[s]];
+            return param_grads_
+                .template of_rank<grad_layout::columns.rank[s]>()[grad_layout::columns.pos[s]];
         }
     }
 
@@ -626,7 +648,7 @@ class graph {
     /// What keeps fg::nn::data_parallel's replicas on the arrays the user's graph is bound to.
     void bind_like(const graph& other) noexcept {
         for (std::size_t i = 0; i < N; ++i) {
-            if (!tables::is_leaf[i]) continue;
+            if (!tables::columns.is_leaf[i]) continue;
             const array_binding& b = other.values_.leaves[i];
             if (b.dims != values_.leaves[i].dims) dirty_ = true;
             values_.leaves[i] = b;
@@ -641,9 +663,9 @@ class graph {
 
     /// How many param leaves the graph has, and their names in table order (the order of first
     /// appearance, left to right).
-    static constexpr std::size_t num_params = detail::count_set(tables::params);
+    static constexpr std::size_t num_params = detail::count_set(tables::columns.params);
     static constexpr std::array<std::string_view, num_params> param_names =
-        detail::names_of_set<num_params>(tables::params, tables::names);
+        detail::names_of_set<num_params>(tables::columns.params, tables::columns.names);
 
     /// The gradient of param `name`, chosen at run time (what `grad<Name>()` holds), after a
     /// backward pass. One function for every param: a caller looping over many params (the
@@ -698,7 +720,9 @@ class graph {
     }
     /// Whether value `slot`'s output survives the forward for a backward (or is the value):
     /// from its ops' `kept` declarations (core/keeps.hpp).
-    static constexpr bool kept_for_backward(std::size_t slot) { return tables::kept.at(slot); }
+    static constexpr bool kept_for_backward(std::size_t slot) {
+        return tables::columns.kept.at(slot);
+    }
 
   private:
     Expr expr_;
@@ -713,8 +737,8 @@ class graph {
     std::vector<value_type> arena_;                // every computed value, gradient and workspace
     std::vector<detail::buffer_request> buffers_;  // the layout of the arena (grad/memory.hpp)
     fusegrad::memory_report memory_{};
-    detail::param_grads<value_type, grad_layout::counts[0], grad_layout::counts[1],
-                        grad_layout::counts[2]>
+    detail::param_grads<value_type, grad_layout::columns.counts[0], grad_layout::columns.counts[1],
+                        grad_layout::columns.counts[2]>
         param_grads_;
     // vjp_fused_[i]: value i's forward already wrote its first operand's gradient (run() only);
     // its next backward finishes that gradient instead of computing it.
@@ -728,7 +752,8 @@ class graph {
     // The slot of param `name`; std::invalid_argument, naming the caller, when there is none.
     static std::size_t param_slot(std::string_view name, const char* who) {
         for (std::size_t i = 0; i < N; ++i)
-            if (tables::is_leaf[i] && tables::requires_grad[i] && tables::names[i] == name)
+            if (tables::columns.is_leaf[i] && tables::columns.requires_grad[i] &&
+                tables::columns.names[i] == name)
                 return i;
         throw std::invalid_argument(std::string(who) + "(): the graph has no param named \"" +
                                     std::string(name) + "\"");
@@ -751,30 +776,31 @@ class graph {
     // ---- the schedule (grad/memory.hpp): forward of i at step i, its backward at 2N − 1 − i ----
     using steps = detail::step_tables<plan_type, value_type>;
     // may_fuse[i]: run() may write value i's first operand's gradient in its forward.
-    static constexpr const std::array<bool, N>& may_fuse = steps::may_fuse;
+    static constexpr const std::array<bool, N>& may_fuse = steps::columns.may_fuse;
     std::array<const void*, N> op_addresses() const noexcept { return values_.op_addresses(); }
     // The last step that reads value i's output.
     static constexpr std::array<std::size_t, N> output_last =
-        detail::output_last_steps<N, tables::max_arity>(tables::kept, tables::arity,
-                                                        tables::operands);
+        detail::output_last_steps<N, tables::max_arity>(tables::columns.kept, tables::columns.arity,
+                                                        tables::columns.operands);
     // The first step that writes value i's gradient (a vjp of a consumer, or its fused forward).
     static constexpr std::array<std::size_t, N> grad_first =
-        detail::grad_first_steps<N, tables::max_arity>(tables::is_leaf, tables::requires_grad,
-                                                       tables::arity, tables::operands, may_fuse);
+        detail::grad_first_steps<N, tables::max_arity>(
+            tables::columns.is_leaf, tables::columns.requires_grad, tables::columns.arity,
+            tables::columns.operands, may_fuse);
     // The tables above as the run-time loops read them (grad/runtime.hpp): the loops are
     // compiled once in the library, not once per graph type.
     static constexpr detail::plan_view view{N,
                                             tables::max_arity,
-                                            tables::is_leaf.data(),
-                                            tables::requires_grad.data(),
-                                            tables::labels.data(),
-                                            tables::refuses_empty.data(),
-                                            tables::kept.data(),
-                                            tables::arity.data(),
-                                            tables::operands.data(),
-                                            tables::accumulate.data(),
-                                            tables::names.data(),
-                                            tables::op_names.data(),
+                                            tables::columns.is_leaf.data(),
+                                            tables::columns.requires_grad.data(),
+                                            tables::columns.labels.data(),
+                                            tables::columns.refuses_empty.data(),
+                                            tables::columns.kept.data(),
+                                            tables::columns.arity.data(),
+                                            tables::columns.operands.data(),
+                                            tables::columns.accumulate.data(),
+                                            tables::columns.names.data(),
+                                            tables::columns.op_names.data(),
                                             output_last.data(),
                                             grad_first.data()};
 
@@ -787,8 +813,8 @@ class graph {
         if (detail::refresh_leaves(view, values_.leaves.data(), src_.data())) dirty_ = true;
         if (dirty_) prepare();
         const auto ops = op_addresses();
-        const auto& steps = Prepare ? steps::forward_in_run : steps::forward;
-        detail::run_forward<value_type>(view, state(), steps.data(), steps::check.data(),
+        const auto& steps = Prepare ? steps::columns.forward_in_run : steps::columns.forward;
+        detail::run_forward<value_type>(view, state(), steps.data(), steps::columns.check.data(),
                                         ops.data(), vjp_fused_.data(), check_finite_);
         forward_done_ = true;
     }
@@ -827,21 +853,21 @@ class graph {
         // valid any more, also when planning throws half-way.
         backward_done_ = false;
         const auto ops = op_addresses();
-        detail::plan_buffers<value_type>(view, state(), steps::infer.data(), ops.data());
+        detail::plan_buffers<value_type>(view, state(), steps::columns.infer.data(), ops.data());
         for (std::size_t i = 0; i < N; ++i) {
-            const std::size_t p = grad_layout::pos[i];
+            const std::size_t p = grad_layout::columns.pos[i];
             // (A rank without params has an empty array: its branch is not built.)
-            switch (grad_layout::rank[i]) {
+            switch (grad_layout::columns.rank[i]) {
                 case 0:
-                    if constexpr (grad_layout::counts[0] > 0)
+                    if constexpr (grad_layout::columns.counts[0] > 0)
                         detail::size_grad(param_grads_.r0[p], shapes_[i], grads_[i]);
                     break;
                 case 1:
-                    if constexpr (grad_layout::counts[1] > 0)
+                    if constexpr (grad_layout::columns.counts[1] > 0)
                         detail::size_grad(param_grads_.r1[p], shapes_[i], grads_[i]);
                     break;
                 case 2:
-                    if constexpr (grad_layout::counts[2] > 0)
+                    if constexpr (grad_layout::columns.counts[2] > 0)
                         detail::size_grad(param_grads_.r2[p], shapes_[i], grads_[i]);
                     break;
                 default:
@@ -853,7 +879,7 @@ class graph {
 
     void backward_all() {
         const auto ops = op_addresses();
-        detail::run_backward<value_type>(view, state(), steps::backward.data(), ops.data(),
+        detail::run_backward<value_type>(view, state(), steps::columns.backward.data(), ops.data(),
                                          vjp_fused_.data(), check_finite_);
     }
 };

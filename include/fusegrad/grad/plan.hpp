@@ -476,7 +476,7 @@ constexpr std::array<std::size_t, N * M> flatten_rows(
         for (std::size_t c = 0; c < arity[i]; ++c) f[i * M + c] = i - offsets[i][c];
     return f;
 }
-/// See plan_tables::kept.
+/// See table_columns::kept.
 template <std::size_t N, std::size_t M>
 constexpr std::array<bool, N> kept_values(const std::array<bool, N>& is_leaf,
                                           const std::array<bool, N>& requires_grad,
@@ -494,7 +494,7 @@ constexpr std::array<bool, N> kept_values(const std::array<bool, N>& is_leaf,
     }
     return k;
 }
-/// See plan_tables::consumers.
+/// See table_columns::consumers.
 template <std::size_t N, std::size_t M>
 constexpr std::array<std::size_t, N> consumer_counts(
     const std::array<std::size_t, N>& arity,
@@ -504,7 +504,7 @@ constexpr std::array<std::size_t, N> consumer_counts(
         for (std::size_t c = 0; c < arity[i]; ++c) ++n[operands[i * M + c]];
     return n;
 }
-/// See plan_tables::accumulate.
+/// See table_columns::accumulate.
 template <std::size_t N, std::size_t M>
 constexpr std::array<bool, N * M> accumulate_flags(
     const std::array<bool, N>& is_leaf, const std::array<bool, N>& requires_grad,
@@ -524,6 +524,67 @@ constexpr std::array<bool, N * M> accumulate_flags(
     return acc;
 }
 
+/// The columns of a table of N values with at most M operands each: flat arrays indexed by id.
+/// Gathered in one constant (plan_tables::columns), not one static member per column: g++
+/// mangles each static data member of a class named after a table, a name that spells every
+/// entry, and the mangler's search for substitutions is linear in what it has seen, so each
+/// such name costs time that grows with the square of the model (a 128-layer MLP: twenty
+/// members, 35 KB names each).
+template <std::size_t N, std::size_t M>
+struct table_columns {
+    std::array<bool, N> is_leaf{};
+    std::array<bool, N> requires_grad{};
+    std::array<std::size_t, N> arity{};
+    /// params[i]: value i is a param (a leaf that takes a gradient).
+    std::array<bool, N> params{};
+    /// shared_ops[i]: the one object of value i's op when the op is stateless, else null.
+    std::array<const void*, N> shared_ops{};
+    /// stateful[i]: value i's op has state; stateful_index[i]: its place among those values.
+    std::array<bool, N> stateful{};
+    std::array<std::size_t, N> stateful_index{};
+    /// names[i]: the name of value i when it is a named leaf, else empty.
+    std::array<std::string_view, N> names{};
+    /// op_names[i]: the name of value i's op; empty for a leaf.
+    std::array<std::string_view, N> op_names{};
+    /// refuses_empty[i]: value i's op averages over its operands (see op_refuses_empty).
+    std::array<bool, N> refuses_empty{};
+    /// labels[i]: value i is a leaf of class labels (integers).
+    std::array<bool, N> labels{};
+    /// reads[i]: what value i's vjp reads of the forward (core/keeps.hpp); nothing for a leaf.
+    std::array<keeps, N> reads{};
+    /// operands[i * M + c]: the id of value i's operand c (row-major, N × M, one flat array:
+    /// the graph's run-time loops read it through a pointer, grad/runtime.hpp).
+    std::array<std::size_t, N * M> operands{};
+    /// kept[i]: a backward reads value i's output (its own vjp or a consumer's, as declared),
+    /// or it is the graph's value. Leaves count as kept: they are the caller's arrays.
+    std::array<bool, N> kept{};
+    /// consumers[i]: how many operand slots of other values read value i (a value read twice
+    /// by one op, `add(x, x)`, counts twice). The root has none.
+    std::array<std::size_t, N> consumers{};
+    /// accumulate[i * M + c]: whether value i's vjp adds into (rather than overwrites) the
+    /// gradient of its operand c, i.e. whether a use met earlier in the backward pass wrote
+    /// it first (row-major as `operands`).
+    std::array<bool, N * M> accumulate{};
+
+    /// The id of value i's operand c.
+    constexpr std::size_t child(std::size_t i, std::size_t c) const noexcept {
+        return operands[i * M + c];
+    }
+};
+
+/// The derived columns of c, from its per-value columns and each value's operand offsets.
+template <std::size_t N, std::size_t M>
+constexpr table_columns<N, M> derive_columns(
+    table_columns<N, M> c, const std::array<std::array<std::size_t, M>, N>& offsets) noexcept {
+    c.params = both_set(c.is_leaf, c.requires_grad);
+    c.stateful_index = places_of_set(c.stateful);
+    c.operands = flatten_rows<N, M>(offsets, c.arity);
+    c.kept = kept_values<N, M>(c.is_leaf, c.requires_grad, c.arity, c.operands, c.reads);
+    c.consumers = consumer_counts<N, M>(c.arity, c.operands);
+    c.accumulate = accumulate_flags<N, M>(c.is_leaf, c.requires_grad, c.arity, c.operands);
+    return c;
+}
+
 template <class List>
 struct plan_tables;
 
@@ -533,63 +594,24 @@ struct plan_tables<type_list<Es...>> {
     static constexpr std::size_t max_arity =
         std::max({std::size_t{1}, Es::operand_offsets::size()...});
 
-    static constexpr std::array<bool, size> is_leaf{leaf_t<typename Es::expr>::value...};
-    static constexpr std::array<bool, size> requires_grad{
-        requires_grad_t<typename Es::expr>::value...};
-    static constexpr std::array<std::size_t, size> arity{Es::operand_offsets::size()...};
-    /// params[i]: value i is a param (a leaf that takes a gradient).
-    static constexpr std::array<bool, size> params = both_set(is_leaf, requires_grad);
-    /// shared_ops[i]: the one object of value i's op when the op is stateless, else null.
-    static constexpr std::array<const void*, size> shared_ops{
-        shared_op_address<typename state_of<typename Es::expr>::type>()...};
-    /// The values whose op has state, in id order, and each value's place among them.
-    static constexpr std::array<bool, size> stateful{
-        has_state_v<typename state_of<typename Es::expr>::type>...};
-    static constexpr std::size_t stateful_count = count_set(stateful);
+    static constexpr table_columns<size, max_arity> columns = derive_columns<size, max_arity>(
+        {.is_leaf = {leaf_t<typename Es::expr>::value...},
+         .requires_grad = {requires_grad_t<typename Es::expr>::value...},
+         .arity = {Es::operand_offsets::size()...},
+         .shared_ops = {shared_op_address<typename state_of<typename Es::expr>::type>()...},
+         .stateful = {has_state_v<typename state_of<typename Es::expr>::type>...},
+         .names = {detail::leaf_name_of(static_cast<const typename Es::expr*>(nullptr))...},
+         .op_names = {op_name<typename op_of<typename Es::expr>::type>::value...},
+         .refuses_empty = {op_refuses_empty<typename op_of<typename Es::expr>::type>::value...},
+         .labels = {detail::is_label_leaf(static_cast<const typename Es::expr*>(nullptr))...},
+         .reads = {op_reads<typename op_of<typename Es::expr>::type>::value...}},
+        {operand_slots<max_arity>(typename Es::operand_offsets{})...});
+
+    /// The values whose op has state, in id order (columns.stateful_index: each value's place
+    /// among them).
+    static constexpr std::size_t stateful_count = count_set(columns.stateful);
     static constexpr std::array<std::size_t, stateful_count> stateful_ids =
-        indices_of_set<stateful_count>(stateful);
-    static constexpr std::array<std::size_t, size> stateful_index = places_of_set(stateful);
-    /// names[i]: the name of value i when it is a named leaf, else empty.
-    static constexpr std::array<std::string_view, size> names{
-        detail::leaf_name_of(static_cast<const typename Es::expr*>(nullptr))...};
-    /// op_names[i]: the name of value i's op; empty for a leaf.
-    static constexpr std::array<std::string_view, size> op_names{
-        op_name<typename op_of<typename Es::expr>::type>::value...};
-    /// refuses_empty[i]: value i's op averages over its operands (see op_refuses_empty).
-    static constexpr std::array<bool, size> refuses_empty{
-        op_refuses_empty<typename op_of<typename Es::expr>::type>::value...};
-    /// labels[i]: value i is a leaf of class labels (integers).
-    static constexpr std::array<bool, size> labels{
-        detail::is_label_leaf(static_cast<const typename Es::expr*>(nullptr))...};
-    /// operands[i * max_arity + c]: the id of value i's operand c (row-major, size × max_arity,
-    /// one flat array: the graph's run-time loops read it through a pointer, grad/runtime.hpp).
-    static constexpr std::array<std::size_t, size* max_arity> operands =
-        flatten_rows<size, max_arity>({operand_slots<max_arity>(typename Es::operand_offsets{})...},
-                                      arity);
-    /// The id of value i's operand c.
-    static constexpr std::size_t child(std::size_t i, std::size_t c) noexcept {
-        return operands[i * max_arity + c];
-    }
-
-    /// reads[i]: what value i's vjp reads of the forward (core/keeps.hpp); nothing for a leaf.
-    static constexpr std::array<keeps, size> reads{
-        op_reads<typename op_of<typename Es::expr>::type>::value...};
-
-    /// kept[i]: a backward reads value i's output (its own vjp or a consumer's, as declared),
-    /// or it is the graph's value. Leaves count as kept: they are the caller's arrays.
-    static constexpr std::array<bool, size> kept =
-        kept_values<size, max_arity>(is_leaf, requires_grad, arity, operands, reads);
-
-    /// consumers[i]: how many operand slots of other values read value i (a value read twice
-    /// by one op, `add(x, x)`, counts twice). The root has none.
-    static constexpr std::array<std::size_t, size> consumers =
-        consumer_counts<size, max_arity>(arity, operands);
-
-    /// accumulate[i * max_arity + c]: whether value i's vjp adds into (rather than overwrites)
-    /// the gradient of its operand c, i.e. whether a use met earlier in the backward pass wrote
-    /// it first (row-major as `operands`).
-    static constexpr std::array<bool, size* max_arity> accumulate =
-        accumulate_flags<size, max_arity>(is_leaf, requires_grad, arity, operands);
+        indices_of_set<stateful_count>(columns.stateful);
 };
 
 /// Everything compile() knows before seeing a shape.
@@ -674,7 +696,7 @@ struct bound_values {
     /// the printers pass to their per-op functions.
     std::array<const void*, N> op_addresses() const noexcept {
         using tables = typename Plan::tables;
-        std::array<const void*, N> at = tables::shared_ops;
+        std::array<const void*, N> at = tables::columns.shared_ops;
         [&]<std::size_t... K>(std::index_sequence<K...>) {
             // A braced list, not a fold: clang nests a fold's operands (its limit is 256).
             const int done[] = {0, (at[tables::stateful_ids[K]] = &operand_get<K>(ops), 0)...};
@@ -689,7 +711,7 @@ struct bound_values {
     template <class E>
     std::string_view bind(const E& e) {
         std::array<bool, N> seen{};
-        leaf_binder b{leaves.data(), seen.data(), Plan::tables::names.data(), N};
+        leaf_binder b{leaves.data(), seen.data(), Plan::tables::columns.names.data(), N};
         walk(e, path<>{}, b);
         return b.conflict;
     }
@@ -707,7 +729,7 @@ struct bound_values {
             if constexpr (has_state_v<std::remove_cvref_t<decltype(e.op)>>) {
                 constexpr std::size_t id =
                     index_of_key_v<key_of_t<E, Path>, typename Plan::entries>;
-                operand_get<Plan::tables::stateful_index[id]>(ops) = e.op;
+                operand_get<Plan::tables::columns.stateful_index[id]>(ops) = e.op;
             }
             walk_operands(e, Path{}, b, std::make_index_sequence<E::arity>{});
         }

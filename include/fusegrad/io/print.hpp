@@ -121,12 +121,12 @@ print_view print_view_of(const bound_values<P>& values,
     print_view v;
     v.plan.n = P::size;
     v.plan.max_arity = tables::max_arity;
-    v.plan.is_leaf = tables::is_leaf.data();
-    v.plan.arity = tables::arity.data();
-    v.plan.operands = tables::operands.data();
-    v.plan.names = tables::names.data();
-    v.plan.op_names = tables::op_names.data();
-    v.consumers = tables::consumers.data();
+    v.plan.is_leaf = tables::columns.is_leaf.data();
+    v.plan.arity = tables::columns.arity.data();
+    v.plan.operands = tables::columns.operands.data();
+    v.plan.names = tables::columns.names.data();
+    v.plan.op_names = tables::columns.op_names.data();
+    v.consumers = tables::columns.consumers.data();
     v.kinds = print::kinds.data();
     v.details = print::details.data();
     v.leaves = values.leaves.data();
