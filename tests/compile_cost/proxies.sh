@@ -4,12 +4,16 @@
 # compiled with -O2 -c. A representation that spells the whole graph in per-value names, or
 # walks it per path, makes these grow quadratically or worse; each doubling of the depth may
 # multiply them by at most the bounds below (2 is linear). Measured on g++ 12.2 (2026-12-07,
-# builders without make_value_node): object 416 / 747 / 1589 KB, longest symbol 5307 / 10172 /
-# 19964 characters (the object is mostly symbol and section names; 2026-12-06, no slot per
+# one constant per table, tensor_ref::of out of line): object 292 / 507 / 1116 KB, longest
+# symbol 5299 / 10164 / 19956 characters (the object is mostly symbol and section names; what
+# is left is mostly the model's own per-layer functions, each named after its input, so the
+# object grows 2.20x from 32 to 64; earlier that day, builders without make_value_node: 416 /
+# 747 / 1589 KB, 5307 / 10172 / 19964 characters; 2026-12-06, no slot per
 # value in the graph: 431 / 780 / 1659 KB, 5755 / 11132 / 22012 characters; before, 409 / 725 /
 # 1550 KB; with the loops in the header 471 / 822 / 1719 KB; 2026-12-02: 339 / 669 / 1511 KB).
 # With a fast gradcheck (-DFUSEGRAD_GRADCHECK) the object at depth 32 and 64 may also grow at
-# most 2.3x: 1517 / 2958 KB at depth 32 / 64 (2026-12-07; 1679 / 3268 KB 2026-12-06; earlier
+# most 2.3x: 987 / 1941 KB at depth 32 / 64 (2026-12-07, one constant per table; 1517 / 2958
+# KB before that; 1679 / 3268 KB 2026-12-06; earlier
 # 940 / 1613 / 3099 KB at
 # depth 16 / 32 / 64); before the checker's
 # copies stopped instantiating a function per leaf named after the whole model, 1231 / 2371 /
