@@ -73,6 +73,11 @@ class adam : public detail::step_in_shares<adam<Params>> {
     template <class Graph>
     void step_share(Graph& graph, std::size_t t, std::size_t n) {
         check_grads(graph);
+        update_share(graph, t, n);
+    }
+    /// step_share without the check: for a caller that has just run check_grads (step()).
+    template <class Graph>
+    void update_share(Graph& graph, std::size_t t, std::size_t n) {
         detail::for_each_param_and_grad(params_, graph, [&](std::size_t k, auto, auto p, auto g) {
             const auto [lo, hi] = detail::share_of(p.size(), t, n);
             kernels::adam_update<T>(hi - lo, static_cast<T>(options_.lr), options_.beta1,

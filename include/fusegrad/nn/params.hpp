@@ -205,7 +205,9 @@ void check_param_grads(const char* optimizer, const Params& params, Graph& graph
 }
 
 /// The step() of an optimizer written as begin_step(graph), step_share(graph, t, n) and
-/// end_step() (fg::nn::sgd, fg::nn::adam): the three on the calling thread, one share.
+/// end_step() (fg::nn::sgd, fg::nn::adam): the three on the calling thread, one share. The
+/// gradients' sizes are checked once, before begin_step; the share is then updated by
+/// update_share, which is step_share without that check (it ran twice per step before).
 template <class Derived>
 struct step_in_shares {
     /// One update from the gradients of the graph's last backward pass. Throws value_error for
@@ -217,7 +219,7 @@ struct step_in_shares {
         auto& self = static_cast<Derived&>(*this);
         self.check_grads(graph);  // before begin_step sizes any state
         self.begin_step(graph);
-        self.step_share(graph, 0, 1);
+        self.update_share(graph, 0, 1);
         self.end_step();
     }
 };

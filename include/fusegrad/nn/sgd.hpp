@@ -65,6 +65,11 @@ class sgd : public detail::step_in_shares<sgd<Params>> {
     template <class Graph>
     void step_share(Graph& graph, std::size_t t, std::size_t n) {
         check_grads(graph);
+        update_share(graph, t, n);
+    }
+    /// step_share without the check: for a caller that has just run check_grads (step()).
+    template <class Graph>
+    void update_share(Graph& graph, std::size_t t, std::size_t n) {
         const bool momentum = options_.momentum != 0.0;
         detail::for_each_param_and_grad(params_, graph, [&](std::size_t k, auto, auto p, auto g) {
             const auto [lo, hi] = detail::share_of(p.size(), t, n);
