@@ -466,7 +466,8 @@ constexpr std::array<std::size_t, N> places_of_set(const std::array<bool, N>& f)
     for (std::size_t i = 0; i < N; ++i) at[i] = f[i] ? k++ : N;
     return at;
 }
-/// N rows of M operand ids as one row-major array.
+/// The operand ids as one row-major N × M array, from each value's operand offsets (value i's
+/// operand c is value i - offsets[i][c]; slots past its arity stay 0).
 template <std::size_t N, std::size_t M>
 constexpr std::array<std::size_t, N * M> flatten_rows(
     const std::array<std::array<std::size_t, M>, N>& offsets,
