@@ -281,3 +281,52 @@ TEMPLATE_TEST_CASE("nll_logp agrees with torch::nll_loss, reduction none", "[tor
     compare(g2, p, L2, LP2, tol);
     compare_target_grad(g2, Y_t, tol);
 }
+
+TEMPLATE_TEST_CASE("nll_logp ignores PyTorch's ignore_index, written and fused", "[torch][nll_logp]",
+                   float, double) {
+    using T = TestType;
+    const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+    problem<T> p;
+    // The default, -100, on three rows (a label nll_loss ignores by default), then a class.
+    for (const std::optional<std::int64_t> ignore : {std::optional<std::int64_t>(-100),
+                                                     std::optional<std::int64_t>(3)}) {
+        INFO("ignore_index " << *ignore);
+        auto y = p.y;
+        if (*ignore < 0) y(2) = y(9) = y(20) = *ignore;
+        const auto y_t = to_torch(y);
+        // As written: nll_logp of fixed log-probabilities.
+        auto LS = torch::log_softmax(to_torch(p.S), 1).contiguous();
+        xt::xtensor<T, 2> LP = xt::xtensor<T, 2>::from_shape({problem<T>::N, problem<T>::C});
+        std::copy(LS.template data_ptr<T>(), LS.template data_ptr<T>() + LP.size(), LP.data());
+        auto g = fg::compile(fg::nll_logp(fg::param<"s">(LP), fg::labels<"y">(y), ignore));
+        auto LP_t = to_torch(LP, true);
+        compare(g, p, torch::nll_loss(LP_t, y_t, {}, at::Reduction::None, *ignore), LP_t, tol);
+        // nll_logp(log_softmax(s), y), rewritten to softmax_xent with the same ignore_index,
+        // and not rewritten.
+        auto expr = fg::nll_logp(fg::log_softmax(fg::param<"s">(p.S)), fg::labels<"y">(y), ignore);
+        auto fused = fg::compile(expr);
+        CHECK(fused.rules_fired().size() == 1);
+        auto S_t = to_torch(p.S, true);
+        compare(fused, p,
+                torch::nll_loss(torch::log_softmax(S_t, 1), y_t, {}, at::Reduction::None, *ignore),
+                S_t, tol);
+        auto written = fg::compile(expr, fg::no_rewrite);
+        auto S2 = to_torch(p.S, true);
+        compare(written, p,
+                torch::nll_loss(torch::log_softmax(S2, 1), y_t, {}, at::Reduction::None, *ignore),
+                S2, tol);
+    }
+    // With no ignore_index, -100 is a label outside [0, C): an error naming it.
+    auto y = p.y;
+    y(4) = -100;
+    auto g = fg::compile(fg::nll_logp(fg::param<"s">(p.S), fg::labels<"y">(y), std::nullopt));
+    CHECK_THROWS_WITH(g.forward(), Catch::Contains("y[4] = -100 is outside [0, 7)"));
+    // A label outside [0, C) that is not the ignored one is still an error.
+    y(4) = 7;
+    auto h = fg::compile(fg::nll_logp(fg::param<"s">(p.S), fg::labels<"y">(y)));
+    CHECK_THROWS_WITH(h.forward(),
+                      Catch::Contains("y[4] = 7 is outside [0, 7) and is not ignore_index (-100)"));
+    // ignore_index has no meaning for a target matrix.
+    CHECK_THROWS_AS(fg::nll_logp(fg::param<"s">(p.S), fg::param<"Y">(p.Y), 2),
+                    std::invalid_argument);
+}

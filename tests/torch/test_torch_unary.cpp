@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -81,6 +82,15 @@ TEMPLATE_TEST_CASE("activations agree with libtorch", "[torch][unary]", float, d
         "softplus beta 2 threshold 5", near_threshold,
         [](auto x) { return fg::softplus(x, 2.0, 5.0); },
         [](const torch::Tensor& t) { return torch::softplus(t, 2.0, 5.0); });
+    // A negative beta, which PyTorch computes by the same formula (its samples use none, but
+    // nothing in it refuses one).
+    agree<T>(
+        "softplus beta -1", near_threshold, [](auto x) { return fg::softplus(x, -1.0); },
+        [](const torch::Tensor& t) { return torch::softplus(t, -1.0); });
+    agree<T>(
+        "softplus beta -0.5 threshold 5", near_threshold,
+        [](auto x) { return fg::softplus(x, -0.5, 5.0); },
+        [](const torch::Tensor& t) { return torch::softplus(t, -0.5, 5.0); });
     for (const double slope : {0.01, 0.2, -0.5}) {
         agree<T>(
             "leaky_relu " + std::to_string(slope), xs,
@@ -178,7 +188,9 @@ TEST_CASE("unary op options are checked and printed", "[torch][unary]") {
     xt::xtensor<double, 1> v = {1.0, -2.0};
     auto x = fg::param<"x">(v);
     CHECK_THROWS_WITH(fg::gelu(x, "erf"), Catch::Contains("approximate must be"));
-    CHECK_THROWS_WITH(fg::softplus(x, 0.0), Catch::Contains("beta must be > 0"));
+    CHECK_THROWS_WITH(fg::softplus(x, 0.0), Catch::Contains("beta must be finite and not 0"));
+    CHECK_THROWS_WITH(fg::softplus(x, std::numeric_limits<double>::infinity()),
+                      Catch::Contains("beta must be finite and not 0"));
     CHECK_THAT(fg::to_string(fg::leaky_relu(x, 0.25)), Catch::Contains("negative_slope=0.25"));
     CHECK_THAT(fg::to_string(fg::pow(x, -1.5)), Catch::Contains("exponent=-1.5"));
     CHECK_THAT(fg::to_string(fg::gelu(x, "tanh")), Catch::Contains("approximate=tanh"));

@@ -5,6 +5,8 @@
 /// negative log-likelihood of log-probabilities. Like every builder they compute nothing.
 
 #include <charconv>
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -87,9 +89,12 @@ auto cross_entropy(S&& logits, Y&& y, W&& weights, xent_options options = {}) {
 
 /// Negative log-likelihood per row of a matrix of log-probabilities (the output of
 /// log_softmax), with y class indices (fg::labels of an integer vector) or probability /
-/// one-hot targets (a matrix shaped like logp): PyTorch's nll_loss with reduction none.
+/// one-hot targets (a matrix shaped like logp): PyTorch's nll_loss with reduction none. A row
+/// whose class index is `ignore_index` (PyTorch's default, -100) gets loss 0 and gradient 0;
+/// std::nullopt ignores none. With a target matrix, any ignore_index other than -100 is
+/// rejected (std::invalid_argument), as fg::cross_entropy does.
 template <expression P, expression Y>
-auto nll_logp(P&& logp, Y&& y) {
+auto nll_logp(P&& logp, Y&& y, std::optional<std::int64_t> ignore_index = -100) {
     using PE = std::remove_cvref_t<P>;
     using YE = std::remove_cvref_t<Y>;
     static_assert(!is_index_leaf_v<PE>,
@@ -101,7 +106,16 @@ auto nll_logp(P&& logp, Y&& y) {
     static_assert(is_index_leaf_v<YE> || YE::rank == 2,
                   "fg::nll_logp(logp, y) needs y as class indices (fg::labels of an integer "
                   "vector) or as a target matrix shaped like logp");
-    return node<op::nll_logp, PE, YE>{{}, {static_cast<P&&>(logp), static_cast<Y&&>(y)}};
+    if constexpr (!is_index_leaf_v<YE>) {
+        if (ignore_index && *ignore_index != -100)
+            throw std::invalid_argument(
+                "fg::nll_logp: ignore_index applies to class-index targets only, not to a target "
+                "matrix");
+        ignore_index.reset();
+    }
+    op::nll_logp o;
+    o.ignore_index = ignore_index;
+    return node<op::nll_logp, PE, YE>{o, {static_cast<P&&>(logp), static_cast<Y&&>(y)}};
 }
 
 }  // namespace fusegrad

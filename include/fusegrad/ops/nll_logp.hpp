@@ -2,11 +2,15 @@
 /// @file
 /// nll_logp(logp, y): the negative log-likelihood of each row of a matrix of log-probabilities
 /// (the output of log_softmax), as PyTorch's nll_loss with reduction none.
-/// With class indices y (an integer vector): out_i = -logp[i, y_i].
+/// With class indices y (an integer vector): out_i = -logp[i, y_i], and 0 (gradient 0) for a row
+/// whose label is ignore_index (PyTorch's default, -100; std::nullopt ignores none).
 /// With probability or one-hot targets y (a matrix like logp): out_i = -Σ_j y_ij logp_ij,
 /// taking 0 · (-inf) = 0. The result is a vector with one loss per row.
 
 #include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +27,15 @@ struct nll_logp {
     static constexpr keeps kept = keeps::operand(0) | keeps::operand(1);  // what the vjp reads
     template <std::size_t P, std::size_t Y>
     static constexpr std::size_t result_rank = 1;
+    /// Rows labelled this get loss 0 and gradient 0 (class indices only), as PyTorch's
+    /// nll_loss; any other label outside [0, C) is an error.
+    std::optional<std::int64_t> ignore_index = -100;
+
+    std::string describe() const {
+        if (ignore_index == std::optional<std::int64_t>(-100)) return {};
+        return ignore_index ? "ignore_index=" + std::to_string(*ignore_index)
+                            : std::string("ignore_index=none");
+    }
 
     shape infer(const shape& logp, const shape& y) const {
         if (logp.rank != 2)
@@ -45,12 +58,15 @@ struct nll_logp {
     void forward(mview<T> out, cview<T> logp, cview<Y> y) const {
         const auto m = logp.dims.rows, n = logp.dims.cols;
         if constexpr (std::integral<Y>) {
-            const auto bad = kernels::first_label_out_of_range<Y>(m, y.data, n);
-            if (bad < m)
-                throw label_error("nll_logp: label y[" + std::to_string(bad) +
-                                  "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
-                                  std::to_string(n) + ")");
-            kernels::nll_logp_index_rows<T, Y>(m, n, logp.data, y.data, out.data);
+            check_labels(m, n, y.data);
+            if (!any_ignored(m, y.data)) {
+                kernels::nll_logp_index_rows<T, Y>(m, n, logp.data, y.data, out.data);
+                return;
+            }
+            for (std::size_t i = 0; i < m; ++i)
+                out.data[i] = is_ignored(y.data[i])
+                                  ? T(0)
+                                  : -logp.data[i * n + static_cast<std::size_t>(y.data[i])];
         } else {
             kernels::nll_logp_prob_rows<T>(m, n, logp.data, y.data, out.data);
         }
@@ -62,13 +78,53 @@ struct nll_logp {
              cview<Y> y) const {
         const auto m = logp.dims.rows, n = logp.dims.cols;
         if constexpr (std::integral<Y>) {
-            if (dlogp)
+            if (!dlogp) return;
+            if (!any_ignored(m, y.data)) {
                 kernels::nll_logp_index_rows_backward<T, Y>(m, n, y.data, g.data, dlogp.beta(),
                                                             dlogp.data);
+                return;
+            }
+            // Rows with an ignored label get 0; the others -g_i at their label.
+            const T beta = dlogp.beta();
+            for (std::size_t i = 0; i < m; ++i) {
+                T* dr = dlogp.data + i * n;
+                for (std::size_t j = 0; j < n; ++j) dr[j] = beta == T(0) ? T(0) : beta * dr[j];
+                if (!is_ignored(y.data[i])) dr[static_cast<std::size_t>(y.data[i])] -= g.data[i];
+            }
         } else {
             if (dlogp || dy)
                 kernels::nll_logp_prob_rows_backward<T>(
                     m, n, logp.data, y.data, g.data, dlogp.beta(), dlogp.data, dy.beta(), dy.data);
+        }
+    }
+
+  private:
+    template <class Y>
+    bool is_ignored(Y label) const {
+        return ignore_index && static_cast<std::int64_t>(label) == *ignore_index;
+    }
+    template <class Y>
+    bool any_ignored(std::size_t m, const Y* y) const {
+        if (!ignore_index) return false;
+        for (std::size_t i = 0; i < m; ++i)
+            if (is_ignored(y[i])) return true;
+        return false;
+    }
+    // Throws label_error naming the first label outside [0, n) that is not ignored.
+    template <class Y>
+    void check_labels(std::size_t m, std::size_t n, const Y* y) const {
+        std::size_t from = 0;
+        while (from < m) {
+            const std::size_t bad = from + kernels::first_label_out_of_range<Y>(m - from, y + from, n);
+            if (bad == m) break;
+            if (!is_ignored(y[bad]))
+                throw label_error("nll_logp: label y[" + std::to_string(bad) +
+                                  "] = " + std::to_string(static_cast<long long>(y[bad])) +
+                                  " is outside [0, " + std::to_string(n) + ")" +
+                                  (ignore_index ? " and is not ignore_index (" +
+                                                      std::to_string(*ignore_index) + ")"
+                                                : std::string()));
+            from = bad + 1;
         }
     }
 };

@@ -3,6 +3,7 @@
 /// fg::softplus(x, beta = 1, threshold = 20) = log(1 + e^{βx}) / β, and x where βx > threshold, as
 /// PyTorch's; body in kernels/bodies/softplus.hpp.
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -23,12 +24,14 @@ struct softplus : unary<kernels::body::softplus> {
 }  // namespace op
 
 /// log(1 + e^{βx}) / β elementwise, x itself where βx > threshold (PyTorch's defaults).
-/// Throws std::invalid_argument for β ≤ 0 or a NaN parameter.
+/// A negative β is computed as PyTorch does, by the same formula (softplus(x, −1) = −log(1 +
+/// e^{−x})). Throws std::invalid_argument for β = 0 (every value would be ±∞ or NaN), a β
+/// that is not finite, or a NaN threshold.
 template <expression X>
 auto softplus(X&& x, double beta = 1.0, double threshold = 20.0) {
-    if (!(beta > 0.0) || threshold != threshold)
+    if (beta == 0.0 || !std::isfinite(beta) || threshold != threshold)
         throw std::invalid_argument(
-            "fg::softplus: beta must be > 0 and threshold a number, got beta=" +
+            "fg::softplus: beta must be finite and not 0, and threshold a number, got beta=" +
             std::to_string(beta) + ", threshold=" + std::to_string(threshold));
     op::softplus o;
     o.beta = beta;

@@ -91,6 +91,7 @@ auto reduce_linear_xent(const node<op::linear_xent<reduction::none, Bias>, C...>
 namespace rules {
 using placeholders::_1_t;
 using placeholders::_2_t;
+using placeholders::_3_t;
 
 /// nll(softmax(s), y) -> softmax_xent(s, y):  -log(e^{s_y} / Σ_k e^{s_k}) = logsumexp(s) - s_y,
 /// and its gradient in s is softmax(s) - y: the C×C Jacobian diag(σ) - σσᵀ is never formed.
@@ -109,13 +110,16 @@ inline const auto log_of_softmax = make_rule<pattern<op::log, pattern<op::softma
         return node<op::log_softmax, std::remove_cvref_t<decltype(s)>>{{}, {s}};
     });
 
-/// nll_logp(log_softmax(s), y) -> softmax_xent(s, y):  -(s_y - logsumexp(s)) = logsumexp(s) - s_y.
+/// nll_logp(log_softmax(s), y) -> softmax_xent(s, y):  -(s_y - logsumexp(s)) = logsumexp(s) - s_y,
+/// ignoring the rows the nll_logp ignores (its ignore_index).
 inline const auto nll_logp_of_log_softmax =
-    make_rule<pattern<op::nll_logp, pattern<op::log_softmax, _1_t>, _2_t>>(
-        "nll_logp(log_softmax(s), y) -> softmax_xent(s, y)", [](const auto& s, const auto& y) {
+    make_rule<as<_1_t, pattern<op::nll_logp, pattern<op::log_softmax, _2_t>, _3_t>>>(
+        "nll_logp(log_softmax(s), y) -> softmax_xent(s, y)",
+        [](const auto& outer, const auto& s, const auto& y) {
             return node<op::softmax_xent<reduction::none>, std::remove_cvref_t<decltype(s)>,
                         std::remove_cvref_t<decltype(y)>>{
-                op::softmax_xent<reduction::none>{xent_options{.ignore_index = std::nullopt}},
+                op::softmax_xent<reduction::none>{
+                    xent_options{.ignore_index = outer.op.ignore_index}},
                 {s, y}};
         });
 
@@ -151,7 +155,6 @@ inline const auto mean_of_xent =
 using any_softmax_xent =
     one_of<op::softmax_xent<reduction::none>, op::softmax_xent<reduction::mean>,
            op::softmax_xent<reduction::sum>>;
-using placeholders::_3_t;
 using placeholders::_4_t;
 using placeholders::_5_t;
 using placeholders::_6_t;
