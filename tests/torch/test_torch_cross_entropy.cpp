@@ -282,14 +282,14 @@ TEMPLATE_TEST_CASE("nll_logp agrees with torch::nll_loss, reduction none", "[tor
     compare_target_grad(g2, Y_t, tol);
 }
 
-TEMPLATE_TEST_CASE("nll_logp ignores PyTorch's ignore_index, written and fused", "[torch][nll_logp]",
-                   float, double) {
+TEMPLATE_TEST_CASE("nll_logp ignores PyTorch's ignore_index, written and fused",
+                   "[torch][nll_logp]", float, double) {
     using T = TestType;
     const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
     problem<T> p;
     // The default, -100, on three rows (a label nll_loss ignores by default), then a class.
-    for (const std::optional<std::int64_t> ignore : {std::optional<std::int64_t>(-100),
-                                                     std::optional<std::int64_t>(3)}) {
+    for (const std::optional<std::int64_t> ignore :
+         {std::optional<std::int64_t>(-100), std::optional<std::int64_t>(3)}) {
         INFO("ignore_index " << *ignore);
         auto y = p.y;
         if (*ignore < 0) y(2) = y(9) = y(20) = *ignore;

@@ -107,6 +107,30 @@ void every_loss() {
         [](const torch::Tensor& s, const torch::Tensor& t, auto r) {
             return torch::binary_cross_entropy_with_logits(s, t, {}, to_torch(pw), r);
         });
+    // PyTorch's weight (its samples pass one shaped like the input): elementwise, and one per
+    // column.
+    static const auto we = grid<T>(6, 37, 0.1, 2, 7);
+    agree<T, R>(
+        "binary_cross_entropy, weight", interior, soft,
+        [](auto p, auto t) { return fg::binary_cross_entropy<R>(p, t, fg::constant(we)); },
+        [](const torch::Tensor& p, const torch::Tensor& t, auto r) {
+            return torch::binary_cross_entropy(p, t, to_torch(we), r);
+        });
+    agree<T, R>(
+        "binary_cross_entropy, weight per column", interior, soft,
+        [](auto p, auto t) { return fg::binary_cross_entropy<R>(p, t, fg::constant(pw)); },
+        [](const torch::Tensor& p, const torch::Tensor& t, auto r) {
+            return torch::binary_cross_entropy(p, t, to_torch(pw), r);
+        });
+    agree<T, R>(
+        "binary_cross_entropy_with_logits, pos_weight and weight", logits, soft,
+        [](auto s, auto t) {
+            return fg::binary_cross_entropy_with_logits<R>(s, t, fg::constant(pw),
+                                                           fg::constant(we));
+        },
+        [](const torch::Tensor& s, const torch::Tensor& t, auto r) {
+            return torch::binary_cross_entropy_with_logits(s, t, to_torch(we), to_torch(pw), r);
+        });
 }
 
 }  // namespace

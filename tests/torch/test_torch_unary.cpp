@@ -8,8 +8,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <limits>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 

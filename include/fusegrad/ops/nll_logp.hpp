@@ -115,7 +115,8 @@ struct nll_logp {
     void check_labels(std::size_t m, std::size_t n, const Y* y) const {
         std::size_t from = 0;
         while (from < m) {
-            const std::size_t bad = from + kernels::first_label_out_of_range<Y>(m - from, y + from, n);
+            const std::size_t bad =
+                from + kernels::first_label_out_of_range<Y>(m - from, y + from, n);
             if (bad == m) break;
             if (!is_ignored(y[bad]))
                 throw label_error("nll_logp: label y[" + std::to_string(bad) +

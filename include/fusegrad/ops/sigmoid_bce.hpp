@@ -50,6 +50,23 @@ auto binary_cross_entropy_with_logits(S&& s, Y&& y, W&& pos_weight) {
                 (mul(static_cast<W&&>(pos_weight), yv) - yv) * softplus(-sv);
     return detail::reduced<R>(term);
 }
+
+/// ... with pos_weight and PyTorch's `weight` w, which multiplies each element's loss before
+/// the reduction (broadcast as fg::mul: a scalar, a row, an N×1 column or s's shape; no
+/// gradient). PyTorch's third positional argument is `weight`; here the 3-argument form takes
+/// pos_weight, so w comes fourth. For w alone write
+/// fg::mean(w * fg::binary_cross_entropy_with_logits<reduction::none>(s, y)), which is PyTorch's
+/// formula.
+template <reduction R = reduction::mean, expression S, expression Y, expression PW, expression W>
+auto binary_cross_entropy_with_logits(S&& s, Y&& y, PW&& pos_weight, W&& weight) {
+    static_assert(!requires_grad_v<std::remove_cvref_t<W>>,
+                  "fg::binary_cross_entropy_with_logits(s, y, pos_weight, weight) gives no "
+                  "gradient for weight: build it with fg::constant or fg::input, not from a param");
+    return detail::reduced<R>(
+        mul(static_cast<W&&>(weight),
+            binary_cross_entropy_with_logits<reduction::none>(
+                static_cast<S&&>(s), static_cast<Y&&>(y), static_cast<PW&&>(pos_weight))));
+}
 }  // namespace fusegrad
 
 namespace fusegrad::op::header_ops {
