@@ -16,15 +16,12 @@ namespace fusegrad::kernels {
 namespace {
 
 /// The scalar reference: plain loops in a fixed order, what the SIMD paths are tested against.
-template <class T>
-void reference_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
-                    T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
-                    std::size_t ldc) {
+/// a_at(i, p) is op(A)[i, p].
+template <class T, class AAt>
+void reference_product(bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, AAt a_at,
+                       const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
     // A and B are only indexed inside the loops over p, so with k == 0 they are never touched
     // (they may then be null) and C becomes beta * C.
-    // op(A)[i, p] == a[i * a_row + p * a_col], whether or not A is stored transposed.
-    const std::size_t a_row = trans_a ? 1 : lda;
-    const std::size_t a_col = trans_a ? lda : 1;
 
     if (!trans_b) {
         // op(B) = B: row p of B is contiguous in j, so use the i-k-j order. Each row of C is
@@ -36,7 +33,7 @@ void reference_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, st
                 c_row[j] = beta == T(0) ? T(0) : beta * c_row[j];
             }
             for (std::size_t p = 0; p < k; ++p) {
-                const T a_ip = alpha * a[i * a_row + p * a_col];
+                const T a_ip = alpha * a_at(i, p);
                 const T* b_row = b + p * ldb;
                 for (std::size_t j = 0; j < n; ++j) {
                     c_row[j] += a_ip * b_row[j];
@@ -51,12 +48,26 @@ void reference_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, st
             for (std::size_t j = 0; j < n; ++j) {
                 T dot = T(0);
                 for (std::size_t p = 0; p < k; ++p) {
-                    dot += a[i * a_row + p * a_col] * b[j * ldb + p];
+                    dot += a_at(i, p) * b[j * ldb + p];
                 }
                 c_row[j] = beta == T(0) ? alpha * dot : alpha * dot + beta * c_row[j];
             }
         }
     }
+}
+
+/// reference_product with op(A)[i, p] == a[i * a_row + p * a_col], whether or not A is stored
+/// transposed.
+template <class T>
+void reference_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                    T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
+                    std::size_t ldc) {
+    const std::size_t a_row = trans_a ? 1 : lda;
+    const std::size_t a_col = trans_a ? lda : 1;
+    reference_product(
+        trans_b, m, n, k, alpha,
+        [&](std::size_t i, std::size_t p) { return a[i * a_row + p * a_col]; }, b, ldb, beta, c,
+        ldc);
 }
 
 /// Nothing to multiply (A and B may be null): C = beta * C, not read when beta == 0.
@@ -102,6 +113,25 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
         [&](auto arch_tag) {
             simd::gemm<decltype(arch_tag), T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
                                               beta, c, ldc);
+        });
+}
+
+template <class T>
+void gemm_rows(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+               const T* const* a_rows, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    detail::trace_call("gemm_rows");
+    if (m == 0 || n == 0) return;
+    dispatch_product(
+        m, n, k, beta, c, ldc,
+        [&] {
+            reference_product(
+                trans_b, m, n, k, alpha,
+                [&](std::size_t i, std::size_t p) { return trans_a ? a_rows[p][i] : a_rows[i][p]; },
+                b, ldb, beta, c, ldc);
+        },
+        [&](auto arch_tag) {
+            simd::gemm_rows<decltype(arch_tag), T>(trans_a, trans_b, m, n, k, alpha, a_rows, b, ldb,
+                                                   beta, c, ldc);
         });
 }
 
@@ -208,6 +238,8 @@ void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T 
 #define FUSEGRAD_INSTANTIATE_GEMM(T)                                                               \
     template void gemm<T>(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*,          \
                           std::size_t, const T*, std::size_t, T, T*, std::size_t);                 \
+    template void gemm_rows<T>(bool, bool, std::size_t, std::size_t, std::size_t, T,               \
+                               const T* const*, const T*, std::size_t, T, T*, std::size_t);        \
     template std::size_t detail::team_gemm_shared_size<T>(std::size_t);                            \
     template std::size_t detail::packed_b_size<T>(std::size_t, std::size_t);                       \
     template T* detail::team_gemm_buffer<T>(std::size_t);                                          \

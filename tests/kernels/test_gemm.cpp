@@ -380,3 +380,67 @@ TEST_CASE("this_cpu: the vendor, family, model and name /proc/cpuinfo reports", 
     CHECK(cpu.model == static_cast<unsigned>(model));
     CHECK(cpu.name == name);
 }
+
+TEMPLATE_TEST_CASE(
+    "gemm_rows: rows read by index give gemm's result on the gathered copy, bit "
+    "for bit",
+    "[gemm]", float, double) {
+    using T = TestType;
+    // Shapes through every path: the skinny one (few columns, !trans_a), the swapped one
+    // (few columns, trans_a, m > n: the gathered rows become op(B)'s), the blocked one with a
+    // gathered A by rows and by columns, short C (the 10- and 12-row tiles), and the training
+    // shapes (softmax regression 256×784 → 10, an MLP's 128×784 → 256), large enough for two
+    // threads where OpenMP has them.
+    struct dims {
+        std::size_t m, n, k;
+    };
+    const dims cases[] = {{1, 1, 1},       {7, 3, 33},      {33, 10, 40},   {9, 37, 17},
+                          {10, 50, 70},    {12, 64, 300},   {256, 10, 784}, {784, 10, 256},
+                          {128, 256, 784}, {784, 256, 128}, {70, 700, 520}};
+    std::mt19937 rng(7);
+    std::normal_distribution<double> normal;
+    int checked = 0;
+    for (const fk::arch arch : fk::available_archs()) {
+        const fk::arch_scope scope(arch);
+        for (const bool ta : {false, true}) {
+            for (const bool tb : {false, true}) {
+                for (const auto& d : cases) {
+                    // A's stored rows: m rows of k when !ta, k rows of m when ta; picked from a
+                    // table of more rows (a wider leading dimension), with repeats.
+                    const std::size_t rows = ta ? d.k : d.m, width = ta ? d.m : d.k;
+                    const std::size_t table_rows = rows + 5, ld = width + 3;
+                    std::vector<T> table(table_rows * ld);
+                    for (auto& v : table) v = T(normal(rng));
+                    std::vector<const T*> ptr(rows);
+                    std::vector<T> gathered(rows * width);
+                    for (std::size_t r = 0; r < rows; ++r) {
+                        const std::size_t i = (r * 7 + 3) % table_rows;
+                        ptr[r] = table.data() + i * ld;
+                        std::copy_n(ptr[r], width, gathered.data() + r * width);
+                    }
+                    const std::size_t ldb = tb ? d.k : d.n;
+                    std::vector<T> b((tb ? d.n : d.k) * ldb);
+                    for (auto& v : b) v = T(normal(rng));
+                    for (const T beta : {T(0), T(0.5)}) {
+                        std::vector<T> c0(d.m * d.n);
+                        for (auto& v : c0) v = T(normal(rng));
+                        auto want = c0, got = c0;
+                        fk::gemm<T>(ta, tb, d.m, d.n, d.k, T(1.5), gathered.data(), width, b.data(),
+                                    ldb, beta, want.data(), d.n);
+                        fk::gemm_rows<T>(ta, tb, d.m, d.n, d.k, T(1.5), ptr.data(), b.data(), ldb,
+                                         beta, got.data(), d.n);
+                        const bool same = std::equal(got.begin(), got.end(), want.begin());
+                        if (!same) {
+                            INFO("arch=" << fk::arch_name(arch) << " ta=" << ta << " tb=" << tb
+                                         << " m=" << d.m << " n=" << d.n << " k=" << d.k
+                                         << " beta=" << beta);
+                            CHECK(same);
+                        }
+                        ++checked;
+                    }
+                }
+            }
+        }
+    }
+    REQUIRE(checked == static_cast<int>(fk::available_archs().size()) * 4 * 11 * 2);
+}

@@ -35,6 +35,16 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
+/// gemm with A's rows read through pointers, for a matrix gathered by index (the rows of a
+/// dataset or an embedding table picked by a batch's indices) without copying it first: the
+/// rows are read where they lie, as the product packs them. Row r of A is a_rows[r]: m rows of
+/// k values when !trans_a (op(A) = A), k rows of m values when trans_a (op(A) = Aᵀ). The
+/// result is the same, bit for bit, as gemm's on the gathered copy of A (the same paths, blocks
+/// and order of sums; tests/kernels/test_gemm.cpp).
+template <class T>
+void gemm_rows(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+               const T* const* a_rows, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+
 // ---- elementwise over n contiguous elements ----------------------------------------------------
 
 /// y[i] = value.

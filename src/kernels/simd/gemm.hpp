@@ -49,12 +49,30 @@
 namespace fusegrad::kernels::simd {
 namespace gemm_impl {
 
-/// A read-only strided matrix: element (i, j) is p[i * rs + j * cs].
+/// A read-only matrix: element (i, j) is p[i * rs + j * cs]; or, gathered (rows != nullptr),
+/// rows[i][off + j] (a matrix whose rows are read by index: kernels::gemm_rows), or with
+/// `across` rows[j][off + i] (its transpose). p, rs and cs mean nothing in a gathered view.
 template <class T>
 struct view {
     const T* p;
     std::size_t rs;
     std::size_t cs;
+    const T* const* rows = nullptr;
+    std::size_t off = 0;
+    bool across = false;
+
+    /// The view whose element (0, 0) is this one's (i, j).
+    view at(std::size_t i, std::size_t j) const {
+        if (rows == nullptr) return {p + i * rs + j * cs, rs, cs};
+        return across ? view{nullptr, 0, 0, rows + j, off + i, true}
+                      : view{nullptr, 0, 0, rows + i, off + j, false};
+    }
+    /// The transpose.
+    view transposed() const {
+        return rows == nullptr ? view{p, cs, rs} : view{nullptr, 0, 0, rows, off, !across};
+    }
+    /// Row i, when rows are contiguous (cs == 1, or gathered and not across).
+    const T* row(std::size_t i) const { return rows == nullptr ? p + i * rs : rows[i] + off; }
 };
 
 // Every function template below is templated on the arch A, even where its body does not use
@@ -227,34 +245,62 @@ inline void transpose8_block(const float* in, std::size_t ldi, float* out, std::
     for (std::size_t h = 0; h < 8; ++h) _mm256_storeu_ps(out + h * ldo, c[h]);
 }
 
-/// ap[p * MR + r] = a(r, p) for r < mr, p < kc; rows mr..MR-1 are zero.
-template <class A, std::size_t MR, class T>
-void pack_a(std::size_t mr, std::size_t kc, const T* a, std::size_t rs, std::size_t cs, T* ap) {
-    if constexpr (has_transpose8<A, T> && MR == 8) {
-        // Whole 8 × 8 blocks through registers (element by element, this was 3.5% of
-        // linear_xent's step at 2048×256×32000; AMD EPYC family 26 model 2).
-        if (cs == 1 && mr == 8) {
-            std::size_t p = 0;
-            for (; p + 8 <= kc; p += 8) transpose8_block<A>(a + p, rs, ap + p * MR, MR);
-            for (; p < kc; ++p) {
-                for (std::size_t r = 0; r < MR; ++r) ap[p * MR + r] = a[r * rs + p];
+/// ap[p * MR + r] = a(r, p) for r < mr, p < kc; rows mr..MR-1 are zero. With a's rows
+/// contiguous they are read row by row (row(r) points at a(r, 0)); otherwise column by
+/// column, col(p) pointing at a(0, p) and rows `rs` apart.
+template <class A, std::size_t MR, class T, class Row, class Col>
+void pack_a_with(std::size_t mr, std::size_t kc, bool rows_contiguous, Row row, Col col,
+                 std::size_t rs, T* ap) {
+    if (rows_contiguous) {
+        if constexpr (has_transpose8<A, T> && MR == 8) {
+            // Whole 8 × 8 blocks through registers (element by element, this was 3.5% of
+            // linear_xent's step at 2048×256×32000; AMD EPYC family 26 model 2).
+            if (mr == 8) {
+                const T* in[8];
+#pragma GCC unroll 8
+                for (std::size_t l = 0; l < 8; ++l) in[l] = row(l);
+                std::size_t p = 0;
+                for (; p + 8 <= kc; p += 8) {
+                    __m256 r[8], c[8];
+#pragma GCC unroll 8
+                    for (std::size_t l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(in[l] + p);
+                    transpose8<A>(r, c);
+#pragma GCC unroll 8
+                    for (std::size_t h = 0; h < 8; ++h) _mm256_storeu_ps(ap + (p + h) * MR, c[h]);
+                }
+                for (; p < kc; ++p) {
+                    for (std::size_t r = 0; r < MR; ++r) ap[p * MR + r] = in[r][p];
+                }
+                return;
             }
-            return;
         }
-    }
-    if (cs == 1) {
         for (std::size_t r = 0; r < mr; ++r) {
-            const T* row = a + r * rs;
-            for (std::size_t p = 0; p < kc; ++p) ap[p * MR + r] = row[p];
+            const T* a_row = row(r);
+            for (std::size_t p = 0; p < kc; ++p) ap[p * MR + r] = a_row[p];
         }
     } else {
         for (std::size_t p = 0; p < kc; ++p) {
-            const T* col = a + p * cs;
-            for (std::size_t r = 0; r < mr; ++r) ap[p * MR + r] = col[r * rs];
+            const T* a_col = col(p);
+            for (std::size_t r = 0; r < mr; ++r) ap[p * MR + r] = a_col[r * rs];
         }
     }
     for (std::size_t p = 0; p < kc && mr < MR; ++p) {
         for (std::size_t r = mr; r < MR; ++r) ap[p * MR + r] = T(0);
+    }
+}
+
+/// pack_a of the view a: strided, or gathered (its rows, or with `across` its columns, read
+/// through a.rows).
+template <class A, std::size_t MR, class T>
+void pack_a(std::size_t mr, std::size_t kc, const view<T>& a, T* ap) {
+    if (a.rows == nullptr) {
+        pack_a_with<A, MR>(
+            mr, kc, a.cs == 1, [&](std::size_t r) { return a.p + r * a.rs; },
+            [&](std::size_t p) { return a.p + p * a.cs; }, a.rs, ap);
+    } else {
+        pack_a_with<A, MR>(
+            mr, kc, !a.across, [&](std::size_t r) { return a.rows[r] + a.off; },
+            [&](std::size_t p) { return a.rows[p] + a.off; }, 1, ap);
     }
 }
 
@@ -301,13 +347,15 @@ void pack_b(std::size_t nr, std::size_t kc, const T* b, std::size_t rs, std::siz
 /// of the kc rows (often a page or more apart, as W's rows in linear_xent's logits
 /// X · W[:, j0 ..]) was a separate short read that no hardware prefetcher follows, and pack_b
 /// took a quarter of the GEMM time there. The packed values are the same either way.
+/// A gathered b (kernels::gemm_rows) has its rows read through b.rows; it is never `across`
+/// (gemm_rows gathers op(B)'s rows only when it swaps the operands of a transposed A).
 template <class A, std::size_t NR, class T>
 void pack_b_panels(std::size_t q0, std::size_t q1, std::size_t p0, std::size_t p1, std::size_t nc,
-                   std::size_t kc, const T* b, std::size_t rs, std::size_t cs, T* bp) {
-    if (cs != 1) {
+                   std::size_t kc, const view<T>& b, T* bp) {
+    if (b.rows == nullptr && b.cs != 1) {
         for (std::size_t q = q0; q < q1; ++q)
-            pack_b<A, NR>(std::min(NR, nc - q * NR), p1 - p0, b + q * NR * cs + p0 * rs, rs, cs,
-                          bp + q * kc * NR + p0 * NR);
+            pack_b<A, NR>(std::min(NR, nc - q * NR), p1 - p0, b.p + q * NR * b.cs + p0 * b.rs, b.rs,
+                          b.cs, bp + q * kc * NR + p0 * NR);
         return;
     }
     using batch = xsimd::batch<T, A>;
@@ -317,9 +365,9 @@ void pack_b_panels(std::size_t q0, std::size_t q1, std::size_t p0, std::size_t p
     constexpr std::size_t kLine = 64 / sizeof(T);
     const std::size_t j_begin = q0 * NR, j_end = std::min(nc, q1 * NR);
     for (std::size_t p = p0; p < p1; ++p) {
-        const T* row = b + p * rs;
+        const T* row = b.row(p);
         if (p + kAhead < p1) {
-            const T* next = row + kAhead * rs;
+            const T* next = b.row(p + kAhead);
             for (std::size_t j = j_begin; j < j_end; j += kLine) __builtin_prefetch(next + j);
         }
         for (std::size_t q = q0; q < q1; ++q) {
@@ -384,9 +432,42 @@ struct micro {
         }
     }
 
+    /// B's rows `ld` apart (a packed panel, or B in place).
+    struct strided_b {
+        const T* p;
+        std::size_t ld;
+        const T* row() const { return p; }
+        const T* ahead() const { return p + kPrefetchRows * ld; }
+        void next() { p += ld; }
+    };
+    /// B's rows through pointers, in place (kernels::gemm_rows): `left` rows from *rows on.
+    struct gathered_b {
+        const T* const* rows;
+        std::size_t off;
+        std::size_t left;
+        const T* row() const { return *rows + off; }
+        const T* ahead() const {
+            return kPrefetchRows < left ? rows[kPrefetchRows] + off : nullptr;
+        }
+        void next() { ++rows, --left; }
+    };
+
     template <bool prefetch_b>
     static void run(std::size_t kc, const T* ap, const T* bp, std::size_t ldb, T alpha, T beta,
                     T* c, std::size_t rsc, std::size_t csc, std::size_t mr, std::size_t nr) {
+        run_on<prefetch_b>(kc, ap, strided_b{bp, ldb}, alpha, beta, c, rsc, csc, mr, nr);
+    }
+    /// run with B's kc rows in place at rows[0..kc) + off.
+    template <bool prefetch_b>
+    static void run(std::size_t kc, const T* ap, const T* const* rows, std::size_t off, T alpha,
+                    T beta, T* c, std::size_t rsc, std::size_t csc, std::size_t mr,
+                    std::size_t nr) {
+        run_on<prefetch_b>(kc, ap, gathered_b{rows, off, kc}, alpha, beta, c, rsc, csc, mr, nr);
+    }
+
+    template <bool prefetch_b, class B>
+    static void run_on(std::size_t kc, const T* ap, B b, T alpha, T beta, T* c, std::size_t rsc,
+                       std::size_t csc, std::size_t mr, std::size_t nr) {
         batch acc[MR][NV];
 #pragma GCC unroll 16
         for (std::size_t r = 0; r < MR; ++r) {
@@ -397,11 +478,13 @@ struct micro {
             if (prefetch_b) {
                 // B in place: rows are far apart (often a page or more), which the hardware
                 // prefetchers do not follow; ask for the row needed a few iterations ahead.
+                const T* ahead = b.ahead();
 #pragma GCC unroll 4
                 for (std::size_t v = 0; v < NR * sizeof(T); v += 64) {
-                    __builtin_prefetch(reinterpret_cast<const char*>(bp + kPrefetchRows * ldb) + v);
+                    __builtin_prefetch(reinterpret_cast<const char*>(ahead) + v);
                 }
             }
+            const T* bp = b.row();
             batch bv[NV];
 #pragma GCC unroll 4
             for (std::size_t v = 0; v < NV; ++v) bv[v] = batch::load_unaligned(bp + v * L);
@@ -412,7 +495,7 @@ struct micro {
                 for (std::size_t v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
             }
             ap += MR;
-            bp += ldb;
+            b.next();
         }
         if (mr == MR && nr == NR && csc == 1) {
             const batch va(alpha);
@@ -487,8 +570,9 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
     constexpr std::size_t MR = MRv;
     static_assert(MC % MR == 0, "row blocks are whole micro-tiles");
     constexpr std::size_t NR = S::nr;
-    // B in place: rows contiguous, and at most two row panels per call would reuse a packed copy.
-    const bool direct_b = b.cs == 1 && m <= 2 * MR;
+    // B in place: rows contiguous (strided, or gathered: the micro-kernel then reads them
+    // through their pointers), and at most two row panels per call would reuse a packed copy.
+    const bool direct_b = (b.rows != nullptr ? !b.across : b.cs == 1) && m <= 2 * MR;
     const std::size_t row_panels = (m + MR - 1) / MR;
     const std::size_t col_panels = (n + NR - 1) / NR;
     const std::size_t threads = detail::threads_for(std::max(row_panels / 2, col_panels), m * n * k,
@@ -527,33 +611,46 @@ void blocked(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vi
                 const T beta_k = pc == 0 ? beta : T(1);
                 T* bb = shared_b ? shared_bbuf + (round & 1) * bsize : own_bbuf;
                 if (!direct_b) {
-                    pack_b_panels<A, NR>(p0, p1, 0, kc, nc, kc, b.p + pc * b.rs + jc * b.cs, b.rs,
-                                         b.cs, bb);
+                    pack_b_panels<A, NR>(p0, p1, 0, kc, nc, kc, b.at(pc, jc), bb);
                 } else {  // only a ragged last panel is packed
                     for (std::size_t q = p0; q < p1; ++q) {
                         const std::size_t nr = std::min(NR, nc - q * NR);
-                        if (nr < NR)
+                        if (nr == NR) continue;
+                        if (b.rows == nullptr)
                             pack_b<A, NR>(nr, kc, b.p + pc * b.rs + (jc + q * NR) * b.cs, b.rs,
                                           b.cs, bb + q * kc * NR);
+                        else
+                            pack_b_panels<A, NR>(q, q + 1, 0, kc, nc, kc, b.at(pc, jc), bb);
                     }
                 }
                 if (shared_b) team_barrier<A>();
                 for (std::size_t ib = i0; ib < i1; ib += MC) {
                     const std::size_t mc = std::min(MC, i1 - ib);
                     for (std::size_t ir = 0; ir < mc; ir += MR) {
-                        pack_a<A, MR>(std::min(MR, mc - ir), kc, a.p + (ib + ir) * a.rs + pc * a.cs,
-                                      a.rs, a.cs, abuf + ir * kc);
+                        pack_a<A, MR>(std::min(MR, mc - ir), kc, a.at(ib + ir, pc), abuf + ir * kc);
                     }
                     for (std::size_t q = q0; q < q1; ++q) {
                         const std::size_t jr = q * NR;
                         const std::size_t nr = std::min(NR, nc - jr);
                         const bool in_place = direct_b && nr == NR;
-                        const T* bp = in_place ? b.p + pc * b.rs + jc + jr : bb + q * kc * NR;
+                        const bool gathered = in_place && b.rows != nullptr;
+                        const T* bp =
+                            in_place && !gathered ? b.p + pc * b.rs + jc + jr : bb + q * kc * NR;
                         const std::size_t ldbp = in_place ? b.rs : NR;
                         for (std::size_t ir = 0; ir < mc; ir += MR) {
                             T* cp = c + (ib + ir) * rsc + (jc + jr) * csc;
                             const std::size_t mr = std::min(MR, mc - ir);
-                            if (in_place && ir == 0) {
+                            if (gathered && ir == 0) {
+                                // B's rows through their pointers (prefetched by the first row
+                                // panel, as below; there are at most two: direct_b).
+                                micro<A, T, MR>::template run<true>(kc, abuf, b.rows + pc,
+                                                                    b.off + jc + jr, alpha, beta_k,
+                                                                    cp, rsc, csc, mr, nr);
+                            } else if (gathered) {
+                                micro<A, T, MR>::template run<false>(
+                                    kc, abuf + ir * kc, b.rows + pc, b.off + jc + jr, alpha, beta_k,
+                                    cp, rsc, csc, mr, nr);
+                            } else if (in_place && ir == 0) {
                                 micro<A, T, MR>::template run<true>(kc, abuf, bp, ldbp, alpha,
                                                                     beta_k, cp, rsc, csc, mr, nr);
                             } else {
@@ -617,8 +714,7 @@ void multiply_block(std::size_t m, std::size_t nc, std::size_t kc, T alpha, T be
     for (std::size_t ib = 0; ib < m; ib += MC) {
         const std::size_t mc = std::min(MC, m - ib);
         for (std::size_t ir = 0; ir < mc; ir += MR) {
-            pack_a<A, MR>(std::min(MR, mc - ir), kc, va.p + (ib + ir) * va.rs, va.rs, va.cs,
-                          abuf + ir * kc);
+            pack_a<A, MR>(std::min(MR, mc - ir), kc, va.at(ib + ir, 0), abuf + ir * kc);
         }
         for (std::size_t q = 0; q < panels; ++q) {
             const std::size_t nr = std::min(NR, nc - q * NR);
@@ -646,8 +742,7 @@ void pack_b_share(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, st
         for (std::size_t pc = 0; pc < k; pc += KC) {
             const std::size_t kc = std::min(KC, k - pc);
             pack_b_panels<A, NR>(0, (nc + NR - 1) / NR, t * kc / nt, (t + 1) * kc / nt, nc, kc,
-                                 vb.p + pc * vb.rs + jc * vb.cs, vb.rs, vb.cs,
-                                 packed + jc * k + pc * round_up<A>(nc, NR));
+                                 vb.at(pc, jc), packed + jc * k + pc * round_up<A>(nc, NR));
         }
     }
 }
@@ -665,8 +760,8 @@ void gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T al
         const std::size_t nc = std::min(S::nc, n - jc);
         for (std::size_t pc = 0; pc < k; pc += KC) {
             multiply_block<A, T>(m, nc, std::min(KC, k - pc), alpha, pc == 0 ? beta : T(1),
-                                 view<T>{va.p + pc * va.cs, va.rs, va.cs},
-                                 packed + jc * k + pc * round_up<A>(nc, NR), c + jc, ldc, abuf);
+                                 va.at(0, pc), packed + jc * k + pc * round_up<A>(nc, NR), c + jc,
+                                 ldc, abuf);
         }
     }
 }
@@ -708,10 +803,10 @@ void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::s
             const std::size_t kc = std::min(KC, k - pc);
             T* const bb = shared + (round & 1) * bsize;
             pack_b_panels<A, NR>(0, (nc + NR - 1) / NR, t * kc / nt, (t + 1) * kc / nt, nc, kc,
-                                 vb.p + pc * vb.rs + jc * vb.cs, vb.rs, vb.cs, bb);
+                                 vb.at(pc, jc), bb);
             if (nt > 1) team_barrier<A>();
-            multiply_block<A, T>(m, nc, kc, alpha, pc == 0 ? beta : T(1),
-                                 view<T>{va.p + pc * va.cs, va.rs, va.cs}, bb, c + jc, ldc, abuf);
+            multiply_block<A, T>(m, nc, kc, alpha, pc == 0 ? beta : T(1), va.at(0, pc), bb, c + jc,
+                                 ldc, abuf);
         }
     }
 }
@@ -809,13 +904,26 @@ inline void hsums512(const xsimd::batch<T, A> (&v)[N], T* out) {
     }
 }
 
-/// out[r][j] = Σ_p a(r, p) · op(B)(p, j) for RI rows of A (`lda` apart, contiguous in p) and CJ
+/// Rows of a strided A for dot_tile: row r at p + r · ld.
+template <class T>
+struct strided_rows {
+    const T* p;
+    std::size_t ld;
+    const T* operator[](std::size_t r) const { return p + r * ld; }
+};
+/// Rows of a gathered A for dot_tile: row r at p[r].
+template <class T, std::size_t N>
+struct row_list {
+    const T* p[N];
+    const T* operator[](std::size_t r) const { return p[r]; }
+};
+
+/// out[r][j] = Σ_p a(r, p) · op(B)(p, j) for RI rows of A (row r at a[r], contiguous in p) and CJ
 /// columns of the interleaved op(B) panel (see skinny: L-long slices of the CJ columns are
 /// adjacent, the next k-slice `step` further): one vector of partial sums per entry, reduced at
 /// the end by a transposed hadd tree (haddp: L sums per instruction group, not one).
-template <class A, class T, std::size_t RI, std::size_t CJ>
-void dot_tile(std::size_t k, const T* a, std::size_t lda, const T* bp, std::size_t step,
-              T (&out)[RI][CJ]) {
+template <class A, class T, std::size_t RI, std::size_t CJ, class Rows>
+void dot_tile(std::size_t k, Rows a, const T* bp, std::size_t step, T (&out)[RI][CJ]) {
     using batch = xsimd::batch<T, A>;
     constexpr std::size_t L = batch::size;
     batch acc[RI * CJ];
@@ -826,7 +934,7 @@ void dot_tile(std::size_t k, const T* a, std::size_t lda, const T* bp, std::size
     for (; p + L <= k; p += L, b += step) {
         batch av[RI];
 #pragma GCC unroll 8
-        for (std::size_t r = 0; r < RI; ++r) av[r] = batch::load_unaligned(a + r * lda + p);
+        for (std::size_t r = 0; r < RI; ++r) av[r] = batch::load_unaligned(a[r] + p);
 #pragma GCC unroll 16
         for (std::size_t j = 0; j < CJ; ++j) {
             batch bv = batch::load_aligned(b + j * L);
@@ -856,7 +964,7 @@ void dot_tile(std::size_t k, const T* a, std::size_t lda, const T* bp, std::size
         for (std::size_t r = 0; r < RI; ++r) {
             for (std::size_t j = 0; j < CJ; ++j) {
                 T s = T(0);
-                for (std::size_t l = 0; p + l < k; ++l) s += a[r * lda + p + l] * b[j * L + l];
+                for (std::size_t l = 0; p + l < k; ++l) s += a[r][p + l] * b[j * L + l];
                 out[r][j] += s;
             }
         }
@@ -923,8 +1031,8 @@ std::size_t pack_slice(std::size_t n, const T* b, std::size_t rs, std::size_t cs
     return std::min(j, n);
 }
 
-/// The skinny path: a.cs == 1, C row-major (ldc), n small; RI × CJ tiles (parameters so that
-/// tiles can be compared in one binary).
+/// The skinny path: rows of a contiguous (a.cs == 1, or gathered and not across), C row-major
+/// (ldc), n small; RI × CJ tiles (parameters so that tiles can be compared in one binary).
 template <class A, class T, std::size_t RI = shape<A, T>::ri, std::size_t CJ = shape<A, T>::cj>
 void skinny(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, view<T> b, T beta,
             T* c, std::size_t ldc) {
@@ -970,6 +1078,18 @@ void skinny(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vie
     const std::size_t kb = round_up<A>((k + blocks - 1) / blocks, L);
     const std::size_t threads = detail::threads_for((m + S::skinny_chunk - 1) / S::skinny_chunk,
                                                     m * n * k, S::min_work_per_thread);
+    // dot_tile over the rows from i, depth p0 on: strided (the same code as with a base and a
+    // stride), or gathered.
+    const auto dot = [&](std::size_t i, std::size_t p0, std::size_t kl, const T* bj, auto& out) {
+        constexpr std::size_t R = std::extent_v<std::remove_reference_t<decltype(out)>>;
+        if (a.rows == nullptr) {
+            dot_tile<A, T, R, CJ>(kl, strided_rows<T>{a.p + i * a.rs + p0, a.rs}, bj, step, out);
+        } else {
+            row_list<T, R> rows;
+            for (std::size_t r = 0; r < R; ++r) rows.p[r] = a.rows[i + r] + a.off + p0;
+            dot_tile<A, T, R, CJ>(kl, rows, bj, step, out);
+        }
+    };
     guarded_chunks<A>(
         threads, m, S::skinny_chunk, [&](std::size_t, std::size_t i0, std::size_t i1) {
             // With several depth blocks, the chunk's dot products (row r at sums[r * np]), summed
@@ -985,8 +1105,7 @@ void skinny(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vie
                         const std::size_t cj = std::min(CJ, n - j0);
                         if (ri == RI) {
                             T out[RI][CJ];
-                            dot_tile<A, T, RI, CJ>(kl, a.p + i * a.rs + p0, a.rs, bk + j0 * L, step,
-                                                   out);
+                            dot(i, p0, kl, bk + j0 * L, out);
                             if (blocks == 1) {
                                 store_tile<A>(out, RI, cj, alpha, beta, c + i * ldc + j0, ldc);
                             } else {
@@ -995,8 +1114,7 @@ void skinny(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vie
                         } else {
                             for (std::size_t r = 0; r < ri; ++r) {
                                 T out[1][CJ];
-                                dot_tile<A, T, 1, CJ>(kl, a.p + (i + r) * a.rs + p0, a.rs,
-                                                      bk + j0 * L, step, out);
+                                dot(i + r, p0, kl, bk + j0 * L, out);
                                 if (blocks == 1) {
                                     store_tile<A>(out, 1, cj, alpha, beta, c + (i + r) * ldc + j0,
                                                   ldc);
@@ -1021,25 +1139,42 @@ void skinny(std::size_t m, std::size_t n, std::size_t k, T alpha, view<T> a, vie
 
 }  // namespace gemm_impl
 
+namespace gemm_impl {
+/// The front doors' choice of path for op(A) (va: its rows contiguous unless trans_a) and
+/// op(B) (vb).
 template <class A, class T>
-void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
-          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
-    using namespace gemm_impl;
+void product(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const view<T>& va,
+             const view<T>& vb, T beta, T* c, std::size_t ldc) {
     using S = shape<A, T>;
-    const view<T> va{a, trans_a ? 1 : lda, trans_a ? lda : 1};
-    const view<T> vb{b, trans_b ? 1 : ldb, trans_b ? ldb : 1};
     // Up to this many columns, vectorizing along k (or transposing) beats padding n to the
     // micro-tile width.
     const bool few_columns = n <= S::skinny_max_n;
     if (few_columns && !trans_a && k >= 2 * S::lanes) {
         skinny<A, T>(m, n, k, alpha, va, vb, beta, c, ldc);
     } else if (few_columns && trans_a && m > n) {
-        // Cᵀ = op(B)ᵀ op(A)ᵀ: swap the operands and each view's strides, write C by columns.
-        short_blocked<A, T>(n, m, k, alpha, view<T>{vb.p, vb.cs, vb.rs},
-                            view<T>{va.p, va.cs, va.rs}, beta, c, 1, ldc);
+        // Cᵀ = op(B)ᵀ op(A)ᵀ: swap the operands and transpose each view, write C by columns.
+        short_blocked<A, T>(n, m, k, alpha, vb.transposed(), va.transposed(), beta, c, 1, ldc);
     } else {
         short_blocked<A, T>(m, n, k, alpha, va, vb, beta, c, ldc, 1);
     }
+}
+}  // namespace gemm_impl
+
+template <class A, class T>
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    using gemm_impl::view;
+    gemm_impl::product<A, T>(trans_a, m, n, k, alpha,
+                             view<T>{a, trans_a ? 1 : lda, trans_a ? lda : 1},
+                             view<T>{b, trans_b ? 1 : ldb, trans_b ? ldb : 1}, beta, c, ldc);
+}
+
+template <class A, class T>
+void gemm_rows(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+               const T* const* a_rows, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    using gemm_impl::view;
+    gemm_impl::product<A, T>(trans_a, m, n, k, alpha, view<T>{nullptr, 0, 0, a_rows, 0, trans_a},
+                             view<T>{b, trans_b ? 1 : ldb, trans_b ? ldb : 1}, beta, c, ldc);
 }
 
 template <class A, class T>
@@ -1092,6 +1227,12 @@ void team_ops<A, T>::gemm_packed(bool trans_a, std::size_t m, std::size_t n, std
         const float*, std::size_t, float, float*, std::size_t);                                \
     template void fusegrad::kernels::simd::gemm<A, double>(                                    \
         bool, bool, std::size_t, std::size_t, std::size_t, double, const double*, std::size_t, \
+        const double*, std::size_t, double, double*, std::size_t);                             \
+    template void fusegrad::kernels::simd::gemm_rows<A, float>(                                \
+        bool, bool, std::size_t, std::size_t, std::size_t, float, const float* const*,         \
+        const float*, std::size_t, float, float*, std::size_t);                                \
+    template void fusegrad::kernels::simd::gemm_rows<A, double>(                               \
+        bool, bool, std::size_t, std::size_t, std::size_t, double, const double* const*,       \
         const double*, std::size_t, double, double*, std::size_t);                             \
     template struct fusegrad::kernels::simd::team_ops<A, float>;                               \
     template struct fusegrad::kernels::simd::team_ops<A, double>;

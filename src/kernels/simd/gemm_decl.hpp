@@ -14,6 +14,11 @@ template <class A, class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
+/// kernels::gemm_rows on the instruction set A (the front door has handled m, n or k == 0).
+template <class A, class T>
+void gemm_rows(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+               const T* const* a_rows, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+
 /// The pieces of src/kernels/team_gemm.hpp on the instruction set A (that file states the
 /// contract; the definitions are in simd/gemm.hpp, instantiated per set).
 template <class A, class T>
