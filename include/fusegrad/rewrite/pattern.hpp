@@ -154,11 +154,50 @@ struct pattern_tmatch<true, type_list<Sub...>, node<Op, C...>, tree_path<Q...>,
     using caps = all_caps;
 };
 
+/// Whether a sub-pattern can match a node of op ChildOp (void: a leaf) with Arity operands,
+/// judged on those alone: its own op and arity, not its operands'.
+template <class P, class ChildOp, std::size_t Arity>
+struct shallow_ok : std::true_type {};  // a placeholder
+template <class Op, class ChildOp, std::size_t Arity>
+struct shallow_ok<node_of<Op>, ChildOp, Arity> : op_matches<Op, ChildOp> {};
+template <class Op, class... Sub, class ChildOp, std::size_t Arity>
+struct shallow_ok<pattern<Op, Sub...>, ChildOp, Arity>
+    : std::bool_constant<op_matches<Op, ChildOp>::value && Arity == sizeof...(Sub)> {};
+template <std::size_t I, class P, class ChildOp, std::size_t Arity>
+struct shallow_ok<as<placeholder<I>, P>, ChildOp, Arity> : shallow_ok<P, ChildOp, Arity> {};
+
+/// Whether node<NOp, C...> passes pattern<Op, Sub...>'s first look: its op and arity, and each
+/// operand's op and arity against its sub-pattern. Decided on op types and counts, so that a
+/// node that fails it (a rule's top op matched but not its operands, at every linear layer of
+/// an MLP for linear(embedding(...), ...)) instantiates nothing named by its operands' types:
+/// g++ hashes every such type whole, which costs the depth of the graph at each layer.
+template <bool SameArity, class Subs, class... C>
+struct operands_shallow_ok : std::false_type {};
+template <class... Sub, class... C>
+struct operands_shallow_ok<true, type_list<Sub...>, C...>
+    : std::bool_constant<(shallow_ok<Sub, typename op_type_of<C>::type, arity_t<C>::value>::value &&
+                          ...)> {};
+
+/// No match, without naming the node: the base of every node a pattern's first look rejects.
+struct no_tmatch {
+    using ok = std::false_type;
+    using caps = type_list<>;
+};
+template <bool TopOk, class Subs, class E, class Path>
+struct pattern_tmatch_if : no_tmatch {};
+template <class... Sub, class NOp, class... C, class Path>
+struct pattern_tmatch_if<true, type_list<Sub...>, node<NOp, C...>, Path>
+    : std::conditional_t<
+          operands_shallow_ok<sizeof...(C) == sizeof...(Sub), type_list<Sub...>, C...>::value,
+          pattern_tmatch<true, type_list<Sub...>, node<NOp, C...>, Path,
+                         std::index_sequence_for<Sub...>>,
+          no_tmatch> {};
+
 template <class Op, class... Sub, class E, class Path>
-struct tmatch<pattern<Op, Sub...>, E, Path>
-    : pattern_tmatch<!leaf_t<E>::value && op_matches<Op, typename op_type_of<E>::type>::value &&
-                         arity_t<E>::value == sizeof...(Sub),
-                     type_list<Sub...>, E, Path, std::index_sequence_for<Sub...>> {};
+struct tmatch<pattern<Op, Sub...>, E, Path> : no_tmatch {};  // a leaf
+template <class Op, class... Sub, class NOp, class... C, class Path>
+struct tmatch<pattern<Op, Sub...>, node<NOp, C...>, Path>
+    : pattern_tmatch_if<op_matches<Op, NOp>::value, type_list<Sub...>, node<NOp, C...>, Path> {};
 
 /// The capture with placeholder index I (the first, when repeated).
 template <std::size_t I, class Caps>
