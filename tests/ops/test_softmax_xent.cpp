@@ -247,6 +247,12 @@ TEST_CASE("nll_logp values and vjps", "[ops][vjp][nll_logp]") {
         auto g = fg::compile(fg::nll_logp(fg::input<"lp">(LP), fg::labels<"y">(bad)));
         CHECK_THROWS_MATCHES(
             g.forward(), fg::label_error,
+            Catch::Matchers::Message(
+                "nll_logp: label y[4] = 5 is outside [0, 5) and is not ignore_index (-100)"));
+        auto g1 =
+            fg::compile(fg::nll_logp(fg::input<"lp">(LP), fg::labels<"y">(bad), std::nullopt));
+        CHECK_THROWS_MATCHES(
+            g1.forward(), fg::label_error,
             Catch::Matchers::Message("nll_logp: label y[4] = 5 is outside [0, 5)"));
         Labels short_y = {0, 1};
         auto g2 = fg::compile(fg::nll_logp(fg::input<"lp">(LP), fg::labels<"y">(short_y)));
