@@ -8,6 +8,8 @@
 #include "fusegrad/core/node.hpp"
 #include "fusegrad/ops/axis_reduce.hpp"
 #include "fusegrad/ops/binary_cross_entropy.hpp"
+#include "fusegrad/ops/embedding.hpp"
+#include "fusegrad/ops/embedding_linear.hpp"
 #include "fusegrad/ops/exp.hpp"
 #include "fusegrad/ops/linear.hpp"
 #include "fusegrad/ops/linear_xent.hpp"
@@ -86,6 +88,27 @@ auto reduce_linear_xent(const node<op::linear_xent<reduction::none, Bias>, C...>
         },
         inner);
 }
+/// linear_xent(x, W, b, y[, w]) from softmax_xent(lin, y[, w]), lin = linear(x, W, b), or
+/// embedding_linear(T, idx, W, b) with x = embedding(T, idx) (the fused loss's contract, the
+/// N×C logits never held, comes before reading the rows in place).
+template <class Outer, class Op, class... C, class... Rest>
+auto linear_xent_of(const Outer& outer, const node<Op, C...>& lin, const Rest&... rest) {
+    return fusegrad::apply_operands(
+        [&](const auto&... c) {
+            if constexpr (std::is_same_v<Op, op::linear>) {
+                return make_linear_xent<true>(outer, c..., rest...);
+            } else {
+                return [&](const auto& table, const auto& idx, const auto& w, const auto& b) {
+                    return make_linear_xent<true>(
+                        outer,
+                        node<op::embedding, std::remove_cvref_t<decltype(table)>,
+                             std::remove_cvref_t<decltype(idx)>>{{}, {table, idx}},
+                        w, b, rest...);
+                }(c...);
+            }
+        },
+        lin);
+}
 }  // namespace detail
 
 namespace rules {
@@ -159,29 +182,49 @@ using placeholders::_4_t;
 using placeholders::_5_t;
 using placeholders::_6_t;
 
+/// linear(embedding(T, idx), W, b) -> embedding_linear(T, idx, W, b): the same product, the
+/// picked rows of T read where they lie as the GEMM packs them, instead of gathered into an
+/// N×D copy first (a dataset's shuffled rows, an embedding's). Not where the embedding has
+/// another consumer (the rewriter's sharing guard). Under a softmax cross-entropy xent_of_linear
+/// undoes it (bottom-up, this rule fires first): linear_xent's contract, the N×C logits never
+/// held, comes first, and its GEMMs cannot read rows in place yet.
+inline const auto linear_of_embedding =
+    make_rule<pattern<op::linear, pattern<op::embedding, _1_t, _2_t>, _3_t, _4_t>>(
+        "linear(embedding(T, idx), W, b) -> embedding_linear(T, idx, W, b)",
+        [](const auto& t, const auto& idx, const auto& w, const auto& b) {
+            return node<op::embedding_linear, std::remove_cvref_t<decltype(t)>,
+                        std::remove_cvref_t<decltype(idx)>, std::remove_cvref_t<decltype(w)>,
+                        std::remove_cvref_t<decltype(b)>>{{}, {t, idx, w, b}};
+        });
+/// Either linear layer under a softmax cross-entropy: linear, or linear_of_embedding's
+/// embedding_linear (which the rules below turn back into linear_xent(embedding(T, idx), ...)).
+using any_linear = one_of<op::linear, op::embedding_linear>;
+
 /// softmax_xent(linear(x, W, b), y) -> linear_xent(x, W, b, y): the same loss, the logits
 /// xW + b computed tile by tile and never held whole (nor their gradient). Class indices only; the
-/// softmax_xent is captured whole (`as`) for its reduction and options.
+/// softmax_xent is captured whole (`as`) for its reduction and options, the linear layer for its
+/// operands (x is embedding(T, idx) again for an embedding_linear). One rule for both layers:
+/// every rule is tried at every node of every pass (two more rules took 2 MB more of g++'s 460
+/// MB on a 64-layer MLP).
 inline const auto xent_of_linear =
-    make_rule<as<_1_t, pattern<any_softmax_xent, pattern<op::linear, _2_t, _3_t, _4_t>, _5_t>>>(
+    make_rule<as<_1_t, pattern<any_softmax_xent, as<_2_t, node_of<any_linear>>, _3_t>>>(
         "softmax_xent(linear(x, W, b), y) -> linear_xent(x, W, b, y)",
-        [](const auto& outer, const auto& x, const auto& w, const auto& b, const auto& y) {
+        [](const auto& outer, const auto& lin, const auto& y) {
             if constexpr (is_index_leaf_v<std::remove_cvref_t<decltype(y)>>)
-                return detail::make_linear_xent<true>(outer, x, w, b, y);
+                return detail::linear_xent_of(outer, lin, y);
             else
                 return decline;
         });
 /// ... with class weights.
-inline const auto weighted_xent_of_linear = make_rule<
-    as<_1_t, pattern<any_softmax_xent, pattern<op::linear, _2_t, _3_t, _4_t>, _5_t, _6_t>>>(
-    "softmax_xent(linear(x, W, b), y, w) -> linear_xent(x, W, b, y, w)",
-    [](const auto& outer, const auto& x, const auto& w, const auto& b, const auto& y,
-       const auto& cw) {
-        if constexpr (is_index_leaf_v<std::remove_cvref_t<decltype(y)>>)
-            return detail::make_linear_xent<true>(outer, x, w, b, y, cw);
-        else
-            return decline;
-    });
+inline const auto weighted_xent_of_linear =
+    make_rule<as<_1_t, pattern<any_softmax_xent, as<_2_t, node_of<any_linear>>, _3_t, _4_t>>>(
+        "softmax_xent(linear(x, W, b), y, w) -> linear_xent(x, W, b, y, w)",
+        [](const auto& outer, const auto& lin, const auto& y, const auto& cw) {
+            if constexpr (is_index_leaf_v<std::remove_cvref_t<decltype(y)>>)
+                return detail::linear_xent_of(outer, lin, y, cw);
+            else
+                return decline;
+        });
 /// softmax_xent(matmul(x, W), y) -> linear_xent<no bias>(x, W, y).
 inline const auto xent_of_matmul =
     make_rule<as<_1_t, pattern<any_softmax_xent, pattern<op::matmul, _2_t, _3_t>, _4_t>>>(
@@ -261,12 +304,12 @@ inline const auto logsumexp_of_exp =
 
 /// The rules `fg::compile` and `fg::rewrite` apply by default, in the order they are tried.
 inline auto default_rules() {
-    return make_rule_set(rules::nll_of_softmax, rules::log_of_softmax,
-                         rules::nll_logp_of_log_softmax, rules::sum_of_xent, rules::mean_of_xent,
-                         rules::xent_of_linear, rules::weighted_xent_of_linear,
-                         rules::xent_of_matmul, rules::weighted_xent_of_matmul,
-                         rules::sum_of_linear_xent, rules::mean_of_linear_xent,
-                         rules::bce_of_sigmoid, rules::log_of_sigmoid, rules::logsumexp_of_exp);
+    return make_rule_set(
+        rules::nll_of_softmax, rules::log_of_softmax, rules::nll_logp_of_log_softmax,
+        rules::sum_of_xent, rules::mean_of_xent, rules::linear_of_embedding, rules::xent_of_linear,
+        rules::weighted_xent_of_linear, rules::xent_of_matmul, rules::weighted_xent_of_matmul,
+        rules::sum_of_linear_xent, rules::mean_of_linear_xent, rules::bce_of_sigmoid,
+        rules::log_of_sigmoid, rules::logsumexp_of_exp);
 }
 
 }  // namespace fusegrad
