@@ -127,3 +127,29 @@ TEST_CASE("advance sizes the batch and fill_rows copies each part into its own r
                       "dataset::fill_rows: x() holds 1 rows, not the batch's 4 (call advance() "
                       "first)");
 }
+
+TEST_CASE("next_indices gives next()'s batches as indices and labels, copying no sample",
+          "[nn][dataset]") {
+    toy t(23);
+    nn::dataset<> copied(t.x, t.y, 5, true, 9), indexed(t.x, t.y, 5, true, 9);
+    for (std::size_t epoch : {0u, 3u}) {
+        copied.start_epoch(epoch);
+        indexed.start_epoch(epoch);
+        const float* x_before = indexed.x().data();
+        std::size_t batches = 0;
+        while (copied.next()) {
+            REQUIRE(indexed.next_indices());
+            REQUIRE(indexed.indices().size() == copied.y().size());
+            for (std::size_t r = 0; r < copied.y().size(); ++r) {
+                const auto i = static_cast<std::size_t>(indexed.indices()(r));
+                REQUIRE(t.x(i, 0) == copied.x()(r, 0));  // the row next() copied
+                REQUIRE(indexed.y()(r) == copied.y()(r));
+            }
+            ++batches;
+        }
+        REQUIRE_FALSE(indexed.next_indices());
+        REQUIRE(batches == 5);
+        REQUIRE(indexed.x().data() == x_before);  // x() untouched
+        REQUIRE(indexed.x().size() == 0);
+    }
+}

@@ -123,6 +123,27 @@ class dataset {
         gather(first, count, first);
     }
 
+    /// Takes the next batch and copies no sample: indices() gets the batch's rows as indices
+    /// into the whole dataset, y() their labels. For a graph that reads the rows where they lie:
+    /// `fg::linear(fg::embedding(fg::input<"X">(images), fg::labels<"i">(data.indices())), W,
+    /// b)`, which the rewriter turns into fg::op::embedding_linear, whose GEMM packs the rows
+    /// straight from `images` (no gathered copy of the batch). x() is left as it was. False when
+    /// the epoch is over.
+    bool next_indices() {
+        const std::size_t rows = take_batch();
+        if (rows == 0) return false;
+        if (idx_.shape()[0] != rows) idx_.resize({rows});
+        if (yb_.shape()[0] != rows) yb_.resize({rows});
+        for (std::size_t r = 0; r < rows; ++r) {
+            const std::size_t i = order_[batch_first_ + r];
+            idx_(r) = static_cast<std::int64_t>(i);
+            yb_(r) = (*y_)(i);
+        }
+        return true;
+    }
+    /// The current batch's rows as indices into the dataset (filled by next_indices()).
+    xt::xtensor<std::int64_t, 1>& indices() noexcept { return idx_; }
+
     /// The rows of the batch the last next() took (all of them, whatever it copied).
     std::size_t batch_rows() const noexcept { return batch_rows_; }
 
@@ -175,6 +196,7 @@ class dataset {
     std::size_t batch_first_ = 0, batch_rows_ = 0;  // the batch the last next() took
     xt::xtensor<T, 2> xb_ = xt::xtensor<T, 2>::from_shape({0, 0});
     xt::xtensor<Label, 1> yb_ = xt::xtensor<Label, 1>::from_shape({0});
+    xt::xtensor<std::int64_t, 1> idx_ = xt::xtensor<std::int64_t, 1>::from_shape({0});
 };
 
 }  // namespace fusegrad::nn
