@@ -6,7 +6,9 @@
 // on the active set, 1 thread against all (at least 2) on the products of an MLP step and on
 // the shapes above (filter it with --benchmark_filter=threads); then the depth-block table: the
 // blocked path's depth block (tuned per micro-architecture) at 256 and 512 on one thread
-// (--benchmark_filter=depth).
+// (--benchmark_filter=depth); then the rows table: an epoch of a first layer's forward and dW
+// on shuffled rows, gathered into a copy first against read in place by gemm_rows
+// (--benchmark_filter=rows, with --benchmark_repetitions for the medians).
 //
 // Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./bench_gemm [--benchmark_filter=...]
 // (openblas_set_num_threads(1) is also called; OMP_NUM_THREADS keeps fusegrad on one thread).
@@ -268,6 +270,91 @@ void print_ratios(const ratio_reporter& rep) {
     }
 }
 
+// ---- rows read in place (kernels::gemm_rows) against a gathered copy
+// ------------------------------
+
+// A first layer's forward and dW on a batch of rows picked from a 60000 × 784 float table
+// (Fashion-MNIST's training images' size), one shuffled epoch's batches per iteration, so that
+// rows come from memory as in training: "copy" gathers the batch then runs gemm (what
+// dataset::next() + linear do), "rows" runs gemm_rows on the rows in place (embedding_linear).
+struct rows_shape {
+    const char* name;
+    std::size_t batch, out;
+};
+constexpr rows_shape kRowsShapes[] = {
+    {"softmax_256x784x10", 256, 10}, {"softmax_64x784x10", 64, 10}, {"mlp_128x784x256", 128, 256}};
+constexpr std::size_t kRowsTable = 60000, kRowsDepth = 784;
+
+std::string rows_name(const rows_shape& s, const char* how) {
+    return std::string("rows/") + s.name + "/" + how;
+}
+
+void run_rows(benchmark::State& state, rows_shape s, bool in_place) {
+    static const std::vector<float> table = [] {
+        std::vector<float> t(kRowsTable * kRowsDepth);
+        std::mt19937 rng(5);
+        std::uniform_real_distribution<float> u(0.f, 1.f);
+        for (auto& v : t) v = u(rng);
+        return t;
+    }();
+    static const std::vector<std::size_t> order = [] {
+        std::vector<std::size_t> o(kRowsTable);
+        for (std::size_t i = 0; i < o.size(); ++i) o[i] = i;
+        std::shuffle(o.begin(), o.end(), std::mt19937(6));
+        return o;
+    }();
+    const std::size_t n = s.batch, d = kRowsDepth, c = s.out;
+    std::vector<float> w(d * c, 0.01f), g(n * c, 0.02f), out(n * c), dw(d * c), copy(n * d);
+    std::vector<const float*> rows(n);
+    const std::size_t saved = fusegrad::nn::num_threads();
+    fusegrad::nn::set_num_threads(1);
+    for (auto _ : state) {
+        for (std::size_t b0 = 0; b0 + n <= kRowsTable; b0 += n) {
+            const std::size_t* idx = order.data() + b0;
+            if (in_place) {
+                for (std::size_t r = 0; r < n; ++r) rows[r] = table.data() + idx[r] * d;
+                fk::gemm_rows<float>(false, false, n, c, d, 1.f, rows.data(), w.data(), c, 0.f,
+                                     out.data(), c);
+                fk::gemm_rows<float>(true, false, d, c, n, 1.f, rows.data(), g.data(), c, 0.f,
+                                     dw.data(), c);
+            } else {
+                for (std::size_t r = 0; r < n; ++r)
+                    std::copy_n(table.data() + idx[r] * d, d, copy.data() + r * d);
+                fk::gemm<float>(false, false, n, c, d, 1.f, copy.data(), d, w.data(), c, 0.f,
+                                out.data(), c);
+                fk::gemm<float>(true, false, d, c, n, 1.f, copy.data(), d, g.data(), c, 0.f,
+                                dw.data(), c);
+            }
+        }
+        benchmark::DoNotOptimize(dw.data());
+    }
+    fusegrad::nn::set_num_threads(saved);
+}
+
+void register_rows() {
+    for (const auto& s : kRowsShapes) {
+        for (const bool in_place : {false, true}) {
+            benchmark::RegisterBenchmark(
+                rows_name(s, in_place ? "rows" : "copy").c_str(),
+                [s, in_place](benchmark::State& st) { run_rows(st, s, in_place); })
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime();
+        }
+    }
+}
+
+void print_rows(const ratio_reporter& rep) {
+    std::printf(
+        "\nshape (an epoch of forward + dW)  copy + gemm ms  gemm_rows ms  rows / copy  (float, "
+        "%s, 1 thread, medians)\n",
+        std::string(fk::arch_name(fk::active_arch())).c_str());
+    for (const auto& s : kRowsShapes) {
+        const double a = rep.median(rows_name(s, "copy")), b = rep.median(rows_name(s, "rows"));
+        if (a == 0.0 || b == 0.0) continue;
+        std::printf("%-33s %14.2f %13.2f %12.3f\n", s.name, a, b, b / a);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -278,6 +365,7 @@ int main(int argc, char** argv) {
     register_all<double>();
     register_threads();
     register_depths();
+    register_rows();
     benchmark::Initialize(&argc, argv);
     fusegrad::bench::print_machine();
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
@@ -290,6 +378,7 @@ int main(int argc, char** argv) {
     print_ratios<double>(rep);
     print_threads(rep);
     print_depths(rep);
+    print_rows(rep);
     benchmark::Shutdown();
     return 0;
 }
