@@ -1,6 +1,6 @@
 // fg::embedding_linear and the rule linear(embedding(T, idx), W, b) -> embedding_linear: the
-// fused op against the graph as written (values and every gradient), the rule's reach (not
-// where the embedding is shared; linear_xent keeps its place under a cross-entropy), a bad
+// fused op against the graph as written (values and every gradient, padding_idx), the rule's
+// reach (an embedding used twice; linear_xent keeps its place under a cross-entropy), a bad
 // index named, and the table's gradient the same for any thread count.
 
 #include <catch2/catch.hpp>
@@ -47,8 +47,9 @@ TEMPLATE_TEST_CASE(
         for (std::size_t j = 0; j < out; ++j) b(j) = T(0.1 * double(j % 7) - 0.3);
         xt::xtensor<std::int64_t, 1> idx = xt::xtensor<std::int64_t, 1>::from_shape({70});
         for (std::size_t i = 0; i < idx.size(); ++i) idx(i) = std::int64_t((i * 5 + 3) % 17);
+        // With padding_idx 3 (a picked row): its rows add nothing to T's gradient, fused or not.
         const auto build = [&] {
-            auto h = fg::linear(fg::embedding(fg::param<"T">(table), fg::labels<"i">(idx)),
+            auto h = fg::linear(fg::embedding(fg::param<"T">(table), fg::labels<"i">(idx), 3),
                                 fg::param<"W">(w), fg::param<"b">(b));
             return fg::sum(fg::square(h));
         };
@@ -63,6 +64,7 @@ TEMPLATE_TEST_CASE(
         same_values(fused.template grad<"W">(), written.template grad<"W">(), tol);
         same_values(fused.template grad<"b">(), written.template grad<"b">(), tol);
         same_values(fused.template grad<"T">(), written.template grad<"T">(), tol);
+        for (std::size_t j = 0; j < 37; ++j) REQUIRE(fused.template grad<"T">()(3, j) == T(0));
         // A second run (the workspace's row pointers rebuilt) gives the same bits.
         const auto first = fused.template grad<"T">();
         fused.run();
@@ -79,11 +81,20 @@ TEST_CASE("embedding_linear: the rule's reach", "[ops][embedding_linear]") {
     auto I = fg::labels<"i">(idx);
     auto W = fg::param<"W">(w);
     auto B = fg::param<"b">(b);
-    // The embedding used twice: fused, it would be gathered anyway; the rule stays out.
+    // The embedding used twice. It has run-time state (padding_idx), so each use is its own
+    // value (keyed by position, as every stateful op's): fusing the linear's use computes
+    // nothing twice, and the rule fires there; the other use stays an embedding.
     auto e = fg::embedding(T, I);
     auto shared = fg::sum(fg::linear(e, W, B)) + fg::sum(e);
     using S = decltype(fg::rewrite(shared));
-    static_assert(!fg::contains_op<S, fg::op::embedding_linear>);
+    STATIC_REQUIRE(fg::count_op<S, fg::op::embedding_linear> == 1);
+    STATIC_REQUIRE(fg::count_op<S, fg::op::embedding> == 1);
+    auto gs = fg::compile(shared);
+    auto hs = fg::compile(shared, fg::no_rewrite);
+    gs.run();
+    hs.run();
+    REQUIRE(gs.value() == Approx(hs.value()).epsilon(1e-5));
+    same_values(gs.grad<"T">(), hs.grad<"T">(), 1e-5);
     // Under a cross-entropy, linear_xent (logits never held whole) keeps its place, on the
     // embedding as written.
     xt::xtensor<std::int64_t, 1> y = {0, 3, 1, 2, 2};

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,19 +53,22 @@ void layer_norm_agrees(std::size_t rows, std::size_t cols, double eps, double sp
 }
 
 template <class T, class I>
-void embedding_agrees(const std::vector<I>& idx) {
+void embedding_agrees(const std::vector<I>& idx,
+                      std::optional<std::int64_t> padding_idx = std::nullopt) {
     INFO("embedding" << (sizeof(T) == 4 ? " in float" : " in double") << ", index width "
-                     << sizeof(I));
+                     << sizeof(I) << ", padding_idx " << padding_idx.value_or(999));
     const double tol = sizeof(T) == 4 ? 3e-6 : 1e-12;
     auto table = filled<T, 2>({11, 7}, -1, 1, 4);
     xt::xtensor<I, 1> k = xt::xtensor<I, 1>::from_shape({idx.size()});
     for (std::size_t i = 0; i < idx.size(); ++i) k[i] = idx[i];
-    auto g = fg::compile(fg::embedding(fg::param<"w">(table), fg::labels<"k">(k)));
+    auto g = fg::compile(fg::embedding(fg::param<"w">(table), fg::labels<"k">(k), padding_idx));
     g.forward();
     auto u = upstream<T>(idx.size() * 7);
     g.backward(fg::cview<T>{u.data(), g.value_shape()});
     auto tw = to_torch(table, true);
-    auto ty = torch::embedding(tw, to_torch(k).to(torch::kInt64));
+    auto opts = torch::nn::functional::EmbeddingFuncOptions();
+    if (padding_idx) opts = opts.padding_idx(*padding_idx);
+    auto ty = torch::nn::functional::embedding(to_torch(k).to(torch::kInt64), tw, opts);
     ty.backward(torch::from_blob(u.data(), ty.sizes(), ty.dtype()).clone());
     agree_elementwise(g.value_view().data, ty.detach(), tol, "value");
     agree_elementwise(g.template grad<"w">().data(), tw.grad(), tol, "gradient of the table");
@@ -85,6 +89,10 @@ TEMPLATE_TEST_CASE("embedding agrees with libtorch", "[torch][embedding]", float
     using T = TestType;
     embedding_agrees<T, std::int32_t>({3, 0, 10, 3, 3, 7});
     embedding_agrees<T, std::int64_t>({5, 5, 5, 1, 0, 9, 2, 5});
+    // PyTorch's padding_idx (its samples use 2 and -1): those rows get no gradient.
+    embedding_agrees<T, std::int32_t>({3, 0, 10, 3, 3, 7}, 3);
+    embedding_agrees<T, std::int64_t>({5, 10, 5, 1, 0, 10, 2, 5}, -1);
+    embedding_agrees<T, std::int64_t>({5, 10, 5}, 4);  // a padding row never picked
 }
 
 TEST_CASE("embedding names an index outside the table, layer_norm mismatched gamma",
@@ -94,6 +102,11 @@ TEST_CASE("embedding names an index outside the table, layer_norm mismatched gam
     auto g = fg::compile(fg::embedding(fg::param<"w">(table), fg::labels<"k">(k)));
     CHECK_THROWS_WITH(g.forward(),
                       Catch::Matchers::Contains("embedding: index idx[1] = 4 is outside [0, 4)"));
+    k = {1, 3, 0};
+    auto p = fg::compile(fg::embedding(fg::param<"w">(table), fg::labels<"k">(k), -5));
+    CHECK_THROWS_WITH(p.forward(), Catch::Matchers::Contains(
+                                       "embedding: padding_idx -5 is outside [-4, 4) for a table "
+                                       "of 4 rows"));
     xt::xtensor<double, 2> x = xt::zeros<double>({2, 5});
     xt::xtensor<double, 1> gamma = xt::ones<double>({4}), beta = xt::zeros<double>({5});
     auto ln =

@@ -3,9 +3,13 @@
 /// fg::embedding(table, indices): the rows of a V×D table picked by an integer vector of N
 /// indices (fg::labels), N×D, as PyTorch's nn.functional.embedding. The gradient of the table
 /// is a scatter-add of the upstream rows, done in index order on one thread: bitwise the same
-/// for any thread count. An index outside [0, V) is a label_error naming it.
+/// for any thread count. An index outside [0, V) is a label_error naming it. With padding_idx
+/// (PyTorch's option; negative counts from the end), the rows picked by that index get no
+/// gradient: the table's row padding_idx is never updated by it.
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -25,6 +29,25 @@ struct embedding {
     static constexpr keeps kept = keeps::operand(1);  // the indices; the table is not read back
     template <std::size_t W, std::size_t I>
     static constexpr std::size_t result_rank = 2;
+    /// Rows picked by this index get no gradient (PyTorch's padding_idx; negative counts from
+    /// the end of the table). Must lie in [-V, V).
+    std::optional<std::int64_t> padding_idx;
+
+    std::string describe() const {
+        return padding_idx ? "padding_idx=" + std::to_string(*padding_idx) : std::string();
+    }
+    /// The padding row in [0, rows), or -1 without one; a value_error when outside [-V, V), as
+    /// PyTorch's.
+    std::int64_t padding_row(std::size_t rows, std::string_view op_name) const {
+        if (!padding_idx) return -1;
+        const auto v = static_cast<std::int64_t>(rows);
+        if (*padding_idx < -v || *padding_idx >= v)
+            throw value_error(std::string(op_name) + ": padding_idx " +
+                              std::to_string(*padding_idx) + " is outside [-" + std::to_string(v) +
+                              ", " + std::to_string(v) + ") for a table of " +
+                              std::to_string(rows) + " rows");
+        return *padding_idx < 0 ? *padding_idx + v : *padding_idx;
+    }
 
     shape infer(const shape& table, const shape& idx) const {
         if (table.rank != 2)
@@ -41,27 +64,31 @@ struct embedding {
             throw label_error("embedding: index idx[" + std::to_string(bad) +
                               "] = " + std::to_string(static_cast<long long>(idx.data[bad])) +
                               " is outside [0, " + std::to_string(table.dims.rows) + ")");
+        (void)padding_row(table.dims.rows, name);
         for (std::size_t i = 0; i < n; ++i)
             kernels::axpby<T>(d, T(1), table.data + std::size_t(idx.data[i]) * d, T(0),
                               out.data + i * d);
     }
-    // dtable[idx[i], :] += g[i, :] for i in order (rows never picked get 0)
+    // dtable[idx[i], :] += g[i, :] for i in order (rows never picked get 0, nor padding_idx)
     template <class T, class I>
     void vjp(grad_sink<T> dtable, grad_sink<T>, cview<T> g, cview<T>, cview<T>,
              cview<I> idx) const {
         if (!dtable) return;
         const std::size_t d = dtable.dims.cols;
+        const std::int64_t pad = padding_row(dtable.dims.rows, name);
         if (!dtable.accumulate) kernels::fill<T>(dtable.size(), T(0), dtable.data);
         for (std::size_t i = 0; i < idx.size(); ++i)
-            kernels::axpby<T>(d, T(1), g.data + i * d, T(1),
-                              dtable.data + std::size_t(idx.data[i]) * d);
+            if (static_cast<std::int64_t>(idx.data[i]) != pad)
+                kernels::axpby<T>(d, T(1), g.data + i * d, T(1),
+                                  dtable.data + std::size_t(idx.data[i]) * d);
     }
 };
 }  // namespace op
 
-/// The rows of `table` (V×D) at `indices` (fg::labels of an integer vector of N): N×D.
+/// The rows of `table` (V×D) at `indices` (fg::labels of an integer vector of N): N×D. With
+/// padding_idx (in [-V, V), checked when the graph runs), the rows it picks get no gradient.
 template <expression W, expression I>
-auto embedding(W&& table, I&& indices) {
+auto embedding(W&& table, I&& indices, std::optional<std::int64_t> padding_idx = std::nullopt) {
     using WE = std::remove_cvref_t<W>;
     using IE = std::remove_cvref_t<I>;
     static_assert(!is_index_leaf_v<WE> && WE::rank == 2,
@@ -70,7 +97,9 @@ auto embedding(W&& table, I&& indices) {
     static_assert(is_index_leaf_v<IE>,
                   "fg::embedding(table, indices) needs the indices as fg::labels of an integer "
                   "vector");
-    return node<op::embedding, WE, IE>{{}, {static_cast<W&&>(table), static_cast<I&&>(indices)}};
+    op::embedding o;
+    o.padding_idx = padding_idx;
+    return node<op::embedding, WE, IE>{o, {static_cast<W&&>(table), static_cast<I&&>(indices)}};
 }
 }  // namespace fusegrad
 

@@ -5,13 +5,15 @@
 /// lies, as its packing needs it (kernels::gemm_rows), in the forward and for dW. This is how a
 /// batch of shuffled training rows reaches the first layer straight from the dataset (a
 /// constant or input table and the batch's indices), and how an embedding feeds a linear layer.
-/// The rewriter builds it from linear(embedding(table, indices), W, b) when the embedding has
-/// no other consumer. The table's gradient, when it has one, is embedding's: a scatter-add of
-/// the rows of g·Wᵀ in index order, the same bits for any thread count.
+/// The rewriter builds it from linear(embedding(table, indices), W, b). The table's gradient,
+/// when it has one, is embedding's: a scatter-add of the rows of g·Wᵀ in index order (none for
+/// padding_idx's rows), the same bits for any thread count.
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -23,6 +25,7 @@
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/embedding.hpp"
 
 namespace fusegrad {
 namespace op {
@@ -34,6 +37,10 @@ struct embedding_linear {
     static constexpr std::size_t result_rank = 2;
     /// Rows of g·Wᵀ computed at a time for the table's gradient (each then scatter-added).
     static constexpr std::size_t kScatterRows = 64;
+    /// As fg::embedding's: rows picked by this index add nothing to the table's gradient.
+    std::optional<std::int64_t> padding_idx;
+
+    std::string describe() const { return embedding{padding_idx}.describe(); }
 
     shape infer(const shape& table, const shape& idx, const shape& w, const shape& b) const {
         if (table.rank != 2 || w.rank != 2 || b.rank != 1)
@@ -67,6 +74,7 @@ struct embedding_linear {
             throw label_error("embedding: index idx[" + std::to_string(bad) +
                               "] = " + std::to_string(static_cast<long long>(idx.data[bad])) +
                               " is outside [0, " + std::to_string(table.dims.rows) + ")");
+        (void)embedding{padding_idx}.padding_row(table.dims.rows, "embedding");
         const T** rows = row_slots<T>(ws);
         for (std::size_t i = 0; i < n; ++i)
             ::new (static_cast<void*>(rows + i))
@@ -86,6 +94,7 @@ struct embedding_linear {
                                   dw.beta(), dw.data, c);
         if (db) kernels::col_sums<T>(n, c, g.data, db.beta(), db.data);
         if (!dtable) return;
+        const std::int64_t pad = embedding{padding_idx}.padding_row(table.dims.rows, "embedding");
         if (!dtable.accumulate) kernels::fill<T>(dtable.size(), T(0), dtable.data);
         T* block = ws.data + 2 * n;
         for (std::size_t i0 = 0; i0 < n; i0 += kScatterRows) {
@@ -93,8 +102,9 @@ struct embedding_linear {
             kernels::gemm<T>(false, true, rows, d, c, T(1), g.data + i0 * c, c, w.data, c, T(0),
                              block, d);
             for (std::size_t r = 0; r < rows; ++r)
-                kernels::axpby<T>(d, T(1), block + r * d, T(1),
-                                  dtable.data + static_cast<std::size_t>(idx.data[i0 + r]) * d);
+                if (static_cast<std::int64_t>(idx.data[i0 + r]) != pad)
+                    kernels::axpby<T>(d, T(1), block + r * d, T(1),
+                                      dtable.data + static_cast<std::size_t>(idx.data[i0 + r]) * d);
         }
     }
 
@@ -108,11 +118,12 @@ struct embedding_linear {
 };
 }  // namespace op
 
-/// linear(embedding(table, indices), W, b) without the gathered copy: table V×D, indices
-/// fg::labels of an integer vector of N, W D×C, b C; N×C. An index outside [0, V) is a
+/// linear(embedding(table, indices, padding_idx), W, b) without the gathered copy: table V×D,
+/// indices fg::labels of an integer vector of N, W D×C, b C; N×C. An index outside [0, V) is a
 /// label_error naming it, as for fg::embedding.
 template <expression Table, expression I, expression W, expression B>
-auto embedding_linear(Table&& table, I&& indices, W&& w, B&& b) {
+auto embedding_linear(Table&& table, I&& indices, W&& w, B&& b,
+                      std::optional<std::int64_t> padding_idx = std::nullopt) {
     using TE = std::remove_cvref_t<Table>;
     using IE = std::remove_cvref_t<I>;
     static_assert(!is_index_leaf_v<TE> && TE::rank == 2,
@@ -124,8 +135,10 @@ auto embedding_linear(Table&& table, I&& indices, W&& w, B&& b) {
     static_assert(std::remove_cvref_t<W>::rank == 2 && std::remove_cvref_t<B>::rank == 1,
                   "fg::embedding_linear(table, indices, W, b) takes a matrix W (D × out) and a "
                   "vector b");
+    op::embedding_linear o;
+    o.padding_idx = padding_idx;
     return node<op::embedding_linear, TE, IE, std::remove_cvref_t<W>, std::remove_cvref_t<B>>{
-        {},
+        o,
         {static_cast<Table&&>(table), static_cast<I&&>(indices), static_cast<W&&>(w),
          static_cast<B&&>(b)}};
 }

@@ -102,7 +102,8 @@ auto linear_xent_of(const Outer& outer, const node<Op, C...>& lin, const Rest&..
                     return make_linear_xent<true>(
                         outer,
                         node<op::embedding, std::remove_cvref_t<decltype(table)>,
-                             std::remove_cvref_t<decltype(idx)>>{{}, {table, idx}},
+                             std::remove_cvref_t<decltype(idx)>>{
+                            op::embedding{.padding_idx = lin.op.padding_idx}, {table, idx}},
                         w, b, rest...);
                 }(c...);
             }
@@ -184,17 +185,20 @@ using placeholders::_6_t;
 
 /// linear(embedding(T, idx), W, b) -> embedding_linear(T, idx, W, b): the same product, the
 /// picked rows of T read where they lie as the GEMM packs them, instead of gathered into an
-/// N×D copy first (a dataset's shuffled rows, an embedding's). Not where the embedding has
-/// another consumer (the rewriter's sharing guard). Under a softmax cross-entropy xent_of_linear
+/// N×D copy first (a dataset's shuffled rows, an embedding's). The embedding is captured whole
+/// (`as`) for its padding_idx; having run-time state, it is never a shared value (each use is
+/// its own, keyed by position), so this fuses the linear's use wherever else the embedding is
+/// used. Under a softmax cross-entropy xent_of_linear
 /// undoes it (bottom-up, this rule fires first): linear_xent's contract, the N×C logits never
 /// held, comes first, and its GEMMs cannot read rows in place yet.
 inline const auto linear_of_embedding =
-    make_rule<pattern<op::linear, pattern<op::embedding, _1_t, _2_t>, _3_t, _4_t>>(
+    make_rule<pattern<op::linear, as<_1_t, pattern<op::embedding, _2_t, _3_t>>, _4_t, _5_t>>(
         "linear(embedding(T, idx), W, b) -> embedding_linear(T, idx, W, b)",
-        [](const auto& t, const auto& idx, const auto& w, const auto& b) {
+        [](const auto& e, const auto& t, const auto& idx, const auto& w, const auto& b) {
             return node<op::embedding_linear, std::remove_cvref_t<decltype(t)>,
                         std::remove_cvref_t<decltype(idx)>, std::remove_cvref_t<decltype(w)>,
-                        std::remove_cvref_t<decltype(b)>>{{}, {t, idx, w, b}};
+                        std::remove_cvref_t<decltype(b)>>{
+                op::embedding_linear{.padding_idx = e.op.padding_idx}, {t, idx, w, b}};
         });
 /// Either linear layer under a softmax cross-entropy: linear, or linear_of_embedding's
 /// embedding_linear (which the rules below turn back into linear_xent(embedding(T, idx), ...)).
