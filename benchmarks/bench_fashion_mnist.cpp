@@ -132,68 +132,55 @@ void fusegrad_softmax_epoch(benchmark::State& state) {
         fg::nn::accuracy(v.dims.rows, v.dims.cols, v.data, d.test.labels.data());
 }
 
-void fusegrad_mlp_epoch(benchmark::State& state) {
-    fg::nn::set_num_threads(static_cast<std::size_t>(state.range(0)));
-    const auto parts = static_cast<std::size_t>(state.range(1));
-    const auto& d = data();
-    const mlp_init init;
-    auto W1 = init.W1, W2 = init.W2;
-    auto b1 = init.b1, b2 = init.b2;
-    fg::nn::dataset<float> ds(d.train.images, d.train.labels, 128, true, seed);
-    ds.start_epoch(0);
-    ds.next();
-    auto logits = [&](auto x) {
-        return fg::linear(fg::relu(fg::linear(x, fg::param<"W1">(W1), fg::param<"b1">(b1))),
-                          fg::param<"W2">(W2), fg::param<"b2">(b2));
-    };
-    auto graph = fg::compile(
-        fg::mean(fg::nll(fg::softmax(logits(fg::input<"x">(ds.x()))), fg::labels<"y">(ds.y()))));
-    auto eval = fg::compile(logits(fg::input<"x">(d.test.images)));
-    for (auto _ : state) {
-        state.PauseTiming();
-        W1 = init.W1, W2 = init.W2, b1 = init.b1, b2 = init.b2;
-        fg::nn::adam opt(fg::nn::params<"W1", "b1", "W2", "b2">(W1, b1, W2, b2), {.lr = 1e-3});
-        state.ResumeTiming();
-        train_epoch(ds, graph, opt, parts);
-    }
-    eval.forward();
-    const auto v = eval.value_view();
-    state.counters["test_acc"] =
-        fg::nn::accuracy(v.dims.rows, v.dims.cols, v.data, d.test.labels.data());
-}
-
-// The MLP epoch with the batch's rows read where they lie: the first layer is
-// linear(embedding(X, i), W1, b1), rewritten to embedding_linear (its GEMM packs the shuffled
+// RowsInPlace: the batch's rows read where they lie. The first layer is
+// linear(embedding(X, i), W1, b1), rewritten to embedding_linear (its GEMMs read the shuffled
 // rows straight from the training images), and the dataset copies only the indices and labels
-// (dataset::next_indices). The same steps as fusegrad_mlp_epoch otherwise, one thread.
-void fusegrad_mlp_epoch_rows_in_place(benchmark::State& state) {
-    fg::nn::set_num_threads(1);
+// (dataset::next_indices); one thread, one part. The same steps otherwise.
+template <bool RowsInPlace>
+void fusegrad_mlp_epoch(benchmark::State& state) {
+    fg::nn::set_num_threads(RowsInPlace ? 1 : static_cast<std::size_t>(state.range(0)));
+    const auto parts = RowsInPlace ? 1 : static_cast<std::size_t>(state.range(1));
     const auto& d = data();
     const mlp_init init;
     auto W1 = init.W1, W2 = init.W2;
     auto b1 = init.b1, b2 = init.b2;
     fg::nn::dataset<float> ds(d.train.images, d.train.labels, 128, true, seed);
     ds.start_epoch(0);
-    ds.next_indices();
+    if constexpr (RowsInPlace)
+        ds.next_indices();
+    else
+        ds.next();
     auto logits = [&](auto x) {
         return fg::linear(fg::relu(fg::linear(x, fg::param<"W1">(W1), fg::param<"b1">(b1))),
                           fg::param<"W2">(W2), fg::param<"b2">(b2));
     };
-    const auto rows = fg::embedding(fg::input<"X">(d.train.images), fg::labels<"i">(ds.indices()));
-    auto graph = fg::compile(fg::mean(fg::nll(fg::softmax(logits(rows)), fg::labels<"y">(ds.y()))));
-    static_assert(fg::contains_op<decltype(fg::rewrite(fg::mean(fg::nll(fg::softmax(logits(rows)),
-                                                                        fg::labels<"y">(ds.y()))))),
-                                  fg::op::embedding_linear>);
+    auto loss = [&] {
+        if constexpr (RowsInPlace)
+            return fg::mean(
+                fg::nll(fg::softmax(logits(fg::embedding(fg::input<"X">(d.train.images),
+                                                         fg::labels<"i">(ds.indices())))),
+                        fg::labels<"y">(ds.y())));
+        else
+            return fg::mean(
+                fg::nll(fg::softmax(logits(fg::input<"x">(ds.x()))), fg::labels<"y">(ds.y())));
+    }();
+    static_assert(fg::contains_op<decltype(fg::rewrite(loss)), fg::op::embedding_linear> ==
+                  RowsInPlace);
+    auto graph = fg::compile(loss);
     auto eval = fg::compile(logits(fg::input<"x">(d.test.images)));
     for (auto _ : state) {
         state.PauseTiming();
         W1 = init.W1, W2 = init.W2, b1 = init.b1, b2 = init.b2;
         fg::nn::adam opt(fg::nn::params<"W1", "b1", "W2", "b2">(W1, b1, W2, b2), {.lr = 1e-3});
         state.ResumeTiming();
-        ds.start_epoch(0);
-        while (ds.next_indices()) {
-            graph.run();
-            opt.step(graph);
+        if constexpr (RowsInPlace) {
+            ds.start_epoch(0);
+            while (ds.next_indices()) {
+                graph.run();
+                opt.step(graph);
+            }
+        } else {
+            train_epoch(ds, graph, opt, parts);
         }
     }
     eval.forward();
@@ -317,7 +304,7 @@ BENCHMARK(fusegrad_softmax_epoch)
 #ifdef FUSEGRAD_HAVE_TORCH
 BENCHMARK(libtorch_softmax_epoch)->Name("softmax_epoch/libtorch")->Unit(benchmark::kMillisecond);
 #endif
-BENCHMARK(fusegrad_mlp_epoch)
+BENCHMARK(fusegrad_mlp_epoch<false>)
     ->Name("mlp_epoch/fusegrad")
     ->ArgNames({"threads", "parts"})
     ->Args({1, 1})
@@ -325,7 +312,7 @@ BENCHMARK(fusegrad_mlp_epoch)
     ->Args({2, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(fusegrad_mlp_epoch_rows_in_place)
+BENCHMARK(fusegrad_mlp_epoch<true>)
     ->Name("mlp_epoch/fusegrad_rows_in_place/threads:1")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
