@@ -188,9 +188,9 @@ using placeholders::_6_t;
 /// N×D copy first (a dataset's shuffled rows, an embedding's). The embedding is captured whole
 /// (`as`) for its padding_idx; having run-time state, it is never a shared value (each use is
 /// its own, keyed by position), so this fuses the linear's use wherever else the embedding is
-/// used. Under a softmax cross-entropy xent_of_linear
-/// undoes it (bottom-up, this rule fires first): linear_xent's contract, the N×C logits never
-/// held, comes first, and its GEMMs cannot read rows in place yet.
+/// used. Under a softmax cross-entropy xent_of_linear undoes it (bottom-up, this rule fires
+/// first): linear_xent's contract, the N×C logits never held, comes first, and its GEMMs cannot
+/// read rows in place yet.
 inline const auto linear_of_embedding =
     make_rule<pattern<op::linear, as<_1_t, pattern<op::embedding, _2_t, _3_t>>, _4_t, _5_t>>(
         "linear(embedding(T, idx), W, b) -> embedding_linear(T, idx, W, b)",
