@@ -153,3 +153,20 @@ TEST_CASE("next_indices gives next()'s batches as indices and labels, copying no
         REQUIRE(indexed.x().size() == 0);
     }
 }
+
+TEST_CASE("next() and next_indices() mixed keep x() and y() the batch's size", "[nn][dataset]") {
+    // 23 samples in batches of 10: a short last batch of 3 taken by next_indices(), then a
+    // full one by next() in the next epoch (y() had been sized by next_indices() alone).
+    toy t(23);
+    nn::dataset<> d(t.x, t.y, 10, true, 4);
+    d.start_epoch(0);
+    REQUIRE(d.next());
+    REQUIRE(d.next());
+    REQUIRE(d.next_indices());
+    REQUIRE(d.y().size() == 3);
+    d.start_epoch(1);
+    REQUIRE(d.next());
+    REQUIRE(d.x().shape()[0] == 10);
+    REQUIRE(d.y().size() == 10);
+    for (std::size_t r = 0; r < 10; ++r) REQUIRE(d.x()(r, 0) == static_cast<float>(d.y()(r)));
+}

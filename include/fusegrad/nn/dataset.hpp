@@ -165,13 +165,12 @@ class dataset {
         return rows;
     }
 
-    // x() and y() sized for `rows` rows (kept when they already are).
+    // x() and y() sized for `rows` rows (each kept when it already is: next_indices() sizes y()
+    // alone).
     void size_arrays(std::size_t rows) {
         const std::size_t features = x_->shape()[1];
-        if (xb_.shape()[0] != rows || xb_.shape()[1] != features) {
-            xb_.resize({rows, features});
-            yb_.resize({rows});
-        }
+        if (xb_.shape()[0] != rows || xb_.shape()[1] != features) xb_.resize({rows, features});
+        if (yb_.shape()[0] != rows) yb_.resize({rows});
     }
 
     // Rows [first, first + count) of the current batch into rows [to, to + count) of x(), y().

@@ -446,8 +446,10 @@ struct micro {
         std::size_t off;
         std::size_t left;
         const T* row() const { return *rows + off; }
+        // The last kPrefetchRows rows ask for themselves: no row lies beyond them, and the
+        // pointer array ends there.
         const T* ahead() const {
-            return kPrefetchRows < left ? rows[kPrefetchRows] + off : nullptr;
+            return (kPrefetchRows < left ? rows[kPrefetchRows] : *rows) + off;
         }
         void next() { ++rows, --left; }
     };
