@@ -70,6 +70,23 @@ void reference_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, st
         ldc);
 }
 
+/// reference_product on a stored_a: strided, or its rows read through pointers.
+template <class T>
+void reference_from(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                    T alpha, const detail::stored_a<T>& a, const T* b, std::size_t ldb, T beta,
+                    T* c, std::size_t ldc) {
+    if (a.rows == nullptr) {
+        reference_gemm(trans_a, trans_b, m, n, k, alpha, a.a, a.lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    reference_product(
+        trans_b, m, n, k, alpha,
+        [&](std::size_t i, std::size_t p) {
+            return trans_a ? a.rows[p][a.off + i] : a.rows[i][a.off + p];
+        },
+        b, ldb, beta, c, ldc);
+}
+
 /// Nothing to multiply (A and B may be null): C = beta * C, not read when beta == 0.
 template <class T>
 void scale_by_beta(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
@@ -119,23 +136,29 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 template <class T>
 void gemm_rows(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
                const T* const* a_rows, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    detail::gemm_from<T>(trans_a, trans_b, m, n, k, alpha, {nullptr, 0, a_rows, 0}, b, ldb, beta, c,
+                         ldc);
+}
+
+namespace detail {
+
+template <class T>
+void gemm_from(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+               const stored_a<T>& a, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    if (a.rows == nullptr) {
+        gemm<T>(trans_a, trans_b, m, n, k, alpha, a.a, a.lda, b, ldb, beta, c, ldc);
+        return;
+    }
     detail::trace_call("gemm_rows");
     if (m == 0 || n == 0) return;
     dispatch_product(
         m, n, k, beta, c, ldc,
-        [&] {
-            reference_product(
-                trans_b, m, n, k, alpha,
-                [&](std::size_t i, std::size_t p) { return trans_a ? a_rows[p][i] : a_rows[i][p]; },
-                b, ldb, beta, c, ldc);
-        },
+        [&] { reference_from(trans_a, trans_b, m, n, k, alpha, a, b, ldb, beta, c, ldc); },
         [&](auto arch_tag) {
-            simd::gemm_rows<decltype(arch_tag), T>(trans_a, trans_b, m, n, k, alpha, a_rows, b, ldb,
-                                                   beta, c, ldc);
+            simd::gemm_rows<decltype(arch_tag), T>(trans_a, trans_b, m, n, k, alpha, a.rows, a.off,
+                                                   b, ldb, beta, c, ldc);
         });
 }
-
-namespace detail {
 
 template <class T>
 std::size_t team_gemm_shared_size(std::size_t n) {
@@ -187,7 +210,7 @@ void team_gemm_reserve() {
 
 template <class T>
 void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
-               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+               std::size_t n, std::size_t k, T alpha, const stored_a<T>& a, const T* b,
                std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
     // Every call starts with a barrier, whatever the path (team_gemm.hpp): callers rely on it.
     if (nt > 1) barrier();
@@ -196,10 +219,11 @@ void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::s
     // own rows.
     dispatch_product(
         m, n, k, beta, c, ldc,
-        [&] { reference_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); },
+        [&] { reference_from(trans_a, trans_b, m, n, k, alpha, a, b, ldb, beta, c, ldc); },
         [&](auto arch_tag) {
-            simd::team_ops<decltype(arch_tag), T>::gemm(t, nt, trans_a, trans_b, m, n, k, alpha, a,
-                                                        lda, b, ldb, beta, c, ldc, shared);
+            simd::team_ops<decltype(arch_tag), T>::gemm(t, nt, trans_a, trans_b, m, n, k, alpha,
+                                                        a.a, a.lda, a.rows, a.off, b, ldb, beta, c,
+                                                        ldc, shared);
         });
 }
 
@@ -221,15 +245,15 @@ void team_pack_b(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, std
 }
 
 template <class T>
-void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
-                   std::size_t lda, const T* packed, T beta, T* c, std::size_t ldc) {
+void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha,
+                   const stored_a<T>& a, const T* packed, T beta, T* c, std::size_t ldc) {
     if (m == 0 || n == 0) return;
     dispatch_product(
         m, n, k, beta, c, ldc,
-        [&] { reference_gemm(trans_a, false, m, n, k, alpha, a, lda, packed, n, beta, c, ldc); },
+        [&] { reference_from(trans_a, false, m, n, k, alpha, a, packed, n, beta, c, ldc); },
         [&](auto arch_tag) {
-            simd::team_ops<decltype(arch_tag), T>::gemm_packed(trans_a, m, n, k, alpha, a, lda,
-                                                               packed, beta, c, ldc);
+            simd::team_ops<decltype(arch_tag), T>::gemm_packed(trans_a, m, n, k, alpha, a.a, a.lda,
+                                                               a.rows, a.off, packed, beta, c, ldc);
         });
 }
 
@@ -244,13 +268,17 @@ void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T 
     template std::size_t detail::packed_b_size<T>(std::size_t, std::size_t);                       \
     template T* detail::team_gemm_buffer<T>(std::size_t);                                          \
     template void detail::team_gemm_reserve<T>();                                                  \
+    template void detail::gemm_from<T>(bool, bool, std::size_t, std::size_t, std::size_t, T,       \
+                                       const detail::stored_a<T>&, const T*, std::size_t, T, T*,   \
+                                       std::size_t);                                               \
     template void detail::team_gemm<T>(std::size_t, std::size_t, bool, bool, std::size_t,          \
-                                       std::size_t, std::size_t, T, const T*, std::size_t,         \
+                                       std::size_t, std::size_t, T, const detail::stored_a<T>&,    \
                                        const T*, std::size_t, T, T*, std::size_t, T*);             \
     template void detail::team_pack_b<T>(std::size_t, std::size_t, bool, std::size_t, std::size_t, \
                                          const T*, std::size_t, T*);                               \
     template void detail::gemm_packed_b<T>(bool, std::size_t, std::size_t, std::size_t, T,         \
-                                           const T*, std::size_t, const T*, T, T*, std::size_t);
+                                           const detail::stored_a<T>&, const T*, T, T*,            \
+                                           std::size_t);
 
 FUSEGRAD_INSTANTIATE_GEMM(float)
 FUSEGRAD_INSTANTIATE_GEMM(double)

@@ -10,7 +10,8 @@
 /// that scale.
 ///
 /// Everything heavy goes through other kernels: the GEMMs (team_gemm.hpp: B packed once for all
-/// the threads; kernels::gemm on a kept tile), exp and tanh (SIMD, dispatched), sum and col_sums.
+/// the threads; kernels::gemm on a kept tile; x strided, or its rows read in place through
+/// p.x_rows: detail::stored_a), exp and tanh (SIMD, dispatched), sum and col_sums.
 /// What is left here is per-row bookkeeping on tiles that sit in L2, split over threads in fixed
 /// shares of rows: the order of every sum is fixed by the tile grid, so results do not depend on
 /// the thread count.
@@ -58,6 +59,12 @@ template <class T>
 layout<T> layout_of(const linear_xent_problem<T>& p, T* work) {
     const std::size_t tile = p.tiles.rows * p.tiles.classes;
     return {work, work + tile, work + 2 * tile, work + 2 * tile + 4 * p.n};
+}
+
+/// x from its element (i, j) on: contiguous, or its rows read where they lie (p.x_rows).
+template <class T>
+detail::stored_a<T> x_at(const linear_xent_problem<T>& p, std::size_t i, std::size_t j) {
+    return detail::stored_a<T>{p.x, p.depth, p.x_rows, 0}.at(i, j);
 }
 
 template <class T, class I>
@@ -108,13 +115,13 @@ struct gemms {
     /// C (m of this thread's rows) = alpha · op(A) · op(B) + beta · C. In a team, every thread
     /// calls it with the same B, n and k (see team_gemm.hpp); it does not throw then.
     void operator()(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
-                    T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
-                    std::size_t ldc) const {
+                    T alpha, const detail::stored_a<T>& a, const T* b, std::size_t ldb, T beta,
+                    T* c, std::size_t ldc) const {
         if (how == mode::team)
-            detail::team_gemm<T>(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                                 ldc, shared);
+            detail::team_gemm<T>(t, nt, trans_a, trans_b, m, n, k, alpha, a, b, ldb, beta, c, ldc,
+                                 shared);
         else if (how == mode::plain)
-            gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            detail::gemm_from<T>(trans_a, trans_b, m, n, k, alpha, a, b, ldb, beta, c, ldc);
     }
 
     /// In a team: op(B) (k × n) packed into `packed` by all the threads, between two barriers
@@ -139,11 +146,11 @@ void logits_tile(const linear_xent_problem<T>& p, std::size_t i0, std::size_t ro
     if (p.b != nullptr) broadcast_row<T>(rows, cols, p.b + j0, tile);
     const T beta = p.b != nullptr ? T(1) : T(0);
     if (packed_w != nullptr)
-        detail::gemm_packed_b<T>(false, rows, cols, p.depth, T(1), p.x + i0 * p.depth, p.depth,
-                                 packed_w, beta, tile, cols);
+        detail::gemm_packed_b<T>(false, rows, cols, p.depth, T(1), x_at(p, i0, 0), packed_w, beta,
+                                 tile, cols);
     else
-        mm(false, false, rows, cols, p.depth, T(1), p.x + i0 * p.depth, p.depth, p.w + j0,
-           p.classes, beta, tile, cols);
+        mm(false, false, rows, cols, p.depth, T(1), x_at(p, i0, 0), p.w + j0, p.classes, beta, tile,
+           cols);
     if (p.softcap > T(0)) {
         const std::size_t n = rows * cols;
         axpby<T>(n, T(1) / p.softcap, tile, T(0), tile);
@@ -540,7 +547,8 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
         // The forward wrote this very gradient (linear_xent_forward's gradient_scale).
         const T* g = ws.tile_b;
         if (dx != nullptr) gemm<T>(false, true, n, D, C, T(1), g, C, p.w, C, beta_x, dx, D);
-        if (dw != nullptr) gemm<T>(true, false, D, C, n, T(1), p.x, D, g, C, beta_w, dw, C);
+        if (dw != nullptr)
+            detail::gemm_from<T>(true, false, D, C, n, T(1), x_at(p, 0, 0), g, C, beta_w, dw, C);
         if (db != nullptr) col_sums<T>(n, C, g, beta_b, db);
         return;
     }
@@ -620,17 +628,17 @@ void linear_xent_backward(const linear_xent_problem<T>& p, const I* y, T ce_scal
                                       i0 + mine.begin, mine.size(), j0, cols, s_mine, g_mine);
                     });
                     if (pwt != nullptr)
-                        detail::gemm_packed_b<T>(false, mine.size(), D, cols, T(1), g_mine, cols,
+                        detail::gemm_packed_b<T>(false, mine.size(), D, cols, T(1), {g_mine, cols},
                                                  pwt, j0 == 0 ? beta_x : T(1),
                                                  dx + (i0 + mine.begin) * D, D);
                     else if (dx != nullptr)
-                        mm(false, true, mine.size(), D, cols, T(1), g_mine, cols, p.w + j0, C,
+                        mm(false, true, mine.size(), D, cols, T(1), {g_mine, cols}, p.w + j0, C,
                            j0 == 0 ? beta_x : T(1), dx + (i0 + mine.begin) * D, D);
                     // The whole G is needed from here on: team_gemm's first barrier waits for it
                     // (and without a team there is one thread).
                     if (dw != nullptr)
-                        mm(true, false, drows.size(), cols, rows, T(1), p.x + i0 * D + drows.begin,
-                           D, g, cols, i0 == 0 ? beta_w : T(1), dw + drows.begin * C + j0, C);
+                        mm(true, false, drows.size(), cols, rows, T(1), x_at(p, i0, drows.begin), g,
+                           cols, i0 == 0 ? beta_w : T(1), dw + drows.begin * C + j0, C);
                     if (db != nullptr) {
                         if (dw == nullptr || mm.how != gemms<T>::mode::team) tm.barrier(nth);
                         const share cs(cols, kColGranule, tid, nth);

@@ -30,6 +30,29 @@
 
 namespace fusegrad::kernels::detail {
 
+/// The stored A of the products below (op(A) is it, or its transpose with trans_a): strided,
+/// element (i, j) at a[i * lda + j]; or gathered, when rows is not null, at rows[i][off + j]
+/// (a matrix whose rows are read where they lie, as kernels::gemm_rows reads them).
+template <class T>
+struct stored_a {
+    const T* a = nullptr;
+    std::size_t lda = 0;
+    const T* const* rows = nullptr;
+    std::size_t off = 0;
+
+    /// The stored matrix from its element (i, j) on.
+    stored_a at(std::size_t i, std::size_t j) const {
+        if (rows == nullptr) return {a + i * lda + j, lda};
+        return {nullptr, 0, rows + i, off + j};
+    }
+};
+
+/// kernels::gemm on a stored_a: kernels::gemm, or kernels::gemm_rows (with an offset into the
+/// rows), whose result is gemm's on the gathered copy, bit for bit.
+template <class T>
+void gemm_from(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+               const stored_a<T>& a, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
+
 template <class T>
 std::size_t team_gemm_shared_size(std::size_t n);
 
@@ -44,7 +67,7 @@ void team_gemm_reserve();
 
 template <class T>
 void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
-               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+               std::size_t n, std::size_t k, T alpha, const stored_a<T>& a, const T* b,
                std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared);
 
 template <class T>
@@ -52,7 +75,7 @@ void team_pack_b(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, std
                  const T* b, std::size_t ldb, T* packed);
 
 template <class T>
-void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
-                   std::size_t lda, const T* packed, T beta, T* c, std::size_t ldc);
+void gemm_packed_b(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha,
+                   const stored_a<T>& a, const T* packed, T beta, T* c, std::size_t ldc);
 
 }  // namespace fusegrad::kernels::detail

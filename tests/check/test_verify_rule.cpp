@@ -156,6 +156,17 @@ TEST_CASE("every built-in rule is verified: values and gradients, three ways",
                               fg::cross_entropy(fg::linear(e, W, bb), k6y, both)));
     record(ck::verify_rule_on(fg::rules::weighted_xent_of_linear,
                               fg::cross_entropy<none>(fg::linear(e, W, bb), k6y, cw, ignore)));
+    // A table without gradient: embedding_linear_xent, the rows read in place, and its per-row
+    // form folded by the sum and mean rules.
+    auto ei = fg::embedding(fg::input<"xi">(X), k6, 1);
+    record(ck::verify_rule_on(fg::rules::xent_of_linear,
+                              fg::cross_entropy(fg::linear(ei, W, bb), k6y, both)));
+    record(ck::verify_rule_on(fg::rules::weighted_xent_of_linear,
+                              fg::cross_entropy<sum>(fg::linear(ei, W, bb), k6y, cw)));
+    record(ck::verify_rule_on(fg::rules::sum_of_linear_xent,
+                              fg::sum(fg::linear_cross_entropy<none>(ei, W, bb, k6y, cw, extra))));
+    record(ck::verify_rule_on(fg::rules::mean_of_linear_xent,
+                              fg::mean(fg::linear_cross_entropy<none>(ei, W, bb, k6y, extra))));
 
     // Every rule of the default set was verified above.
     std::set<std::string> builtin;

@@ -340,6 +340,10 @@ struct linear_xent_problem {
     T z_loss = T(0);                            ///< λ
     T softcap = T(0);                           ///< c, or 0 for none
     linear_xent_tiles tiles{};                  ///< from linear_xent_tiling
+    /// Instead of x, when not null: row i of x at x_rows[i] (D values), read where it lies as
+    /// the GEMMs pack it (kernels::gemm_rows); every result is bitwise the one on the gathered
+    /// copy. dx is still N×D, contiguous.
+    const T* const* x_rows = nullptr;
 };
 
 /// What the forward sums: Σ_i CE_i (the cross-entropy part) and Σ_i lse_i² over the rows that

@@ -38,6 +38,7 @@
 #include "fusegrad/core/views.hpp"
 #include "fusegrad/expr/cross_entropy.hpp"
 #include "fusegrad/kernels/kernels.hpp"
+#include "fusegrad/ops/embedding.hpp"
 #include "fusegrad/ops/softmax_xent.hpp"
 
 namespace fusegrad {
@@ -55,6 +56,9 @@ struct linear_xent_options : xent_options {
 };
 
 namespace op {
+
+template <reduction R>
+struct embedding_linear_xent;
 
 template <reduction R, bool Bias = true>
 struct linear_xent {
@@ -168,6 +172,10 @@ struct linear_xent {
     }
 
   private:
+    // embedding_linear_xent is this op on rows read in place: it runs the same steps.
+    template <reduction>
+    friend struct embedding_linear_xent;
+
     static void check_linear(const shape& x, const shape& w) {
         if (x.rank != 2 || w.rank != 2)
             throw shape_error("linear_xent: expects a matrix x and a matrix W, got x " + x.str() +
@@ -305,6 +313,34 @@ void check_linear_xent_options(const linear_xent_options& o) {
         bad("softcap", o.softcap, "finite and ≥ 0 (0 is off)");
 }
 
+template <class X>
+inline constexpr bool is_untrained_embedding_v = false;  // fg::embedding of a table without grad
+template <class Table, class I>
+inline constexpr bool is_untrained_embedding_v<node<op::embedding, Table, I>> =
+    !requires_grad_v<Table>;
+
+/// The node a fused linear cross-entropy with a bias becomes, on operands x, W, b, y[, w]:
+/// embedding_linear_xent (ops/embedding_linear_xent.hpp) when x is an embedding of a table that
+/// needs no gradient, whose picked rows are then read where they lie instead of gathered; else
+/// linear_xent.
+template <reduction R, class X, class... C>
+auto linear_xent_node(const linear_xent_options& options, const X& x, const C&... c) {
+    if constexpr (is_untrained_embedding_v<X>) {
+        const auto& table = fusegrad::operand<0>(x);
+        const auto& idx = fusegrad::operand<1>(x);
+        node<op::embedding_linear_xent<R>, std::remove_cvref_t<decltype(table)>,
+             std::remove_cvref_t<decltype(idx)>, C...>
+            n{{}, {table, idx, c...}};
+        n.op.options = options;
+        n.op.padding_idx = x.op.padding_idx;
+        return n;
+    } else {
+        node<op::linear_xent<R, true>, X, C...> n{{}, {x, c...}};
+        n.op.options = options;
+        return n;
+    }
+}
+
 template <class X, class W, class Y>
 constexpr void check_linear_xent_operands() {
     static_assert(!is_index_leaf_v<X> && X::rank == 2,
@@ -327,7 +363,9 @@ constexpr void check_linear_xent_weights() {
 
 /// cross_entropy(linear(x, W, b), y) as one fused op that never holds the N×C logits: x is N×D,
 /// W is D×C, b has C entries and y holds N class indices. Reduced by R (default: the mean).
-/// Throws std::invalid_argument for an option out of range.
+/// Throws std::invalid_argument for an option out of range. When x is fg::embedding(table,
+/// indices) of a table that needs no gradient (a dataset's rows and a batch's indices), the
+/// rows are read where they lie (op::embedding_linear_xent), with the same bits.
 template <reduction R = reduction::mean, expression X, expression W, expression B, expression Y>
 requires is_index_leaf_v<std::remove_cvref_t<Y>>
 auto linear_cross_entropy(X&& x, W&& w, B&& b, Y&& y, linear_xent_options options = {}) {
@@ -339,9 +377,7 @@ auto linear_cross_entropy(X&& x, W&& w, B&& b, Y&& y, linear_xent_options option
     static_assert(!is_index_leaf_v<BE> && BE::rank == 1,
                   "fg::linear_cross_entropy(x, W, b, y) needs the bias b as a vector");
     detail::check_linear_xent_options<YE>(options);
-    return node<op::linear_xent<R, true>, XE, WE, BE, YE>{
-        op::linear_xent<R, true>{options},
-        {static_cast<X&&>(x), static_cast<W&&>(w), static_cast<B&&>(b), static_cast<Y&&>(y)}};
+    return detail::linear_xent_node<R>(options, XE(x), WE(w), BE(b), YE(y));
 }
 
 /// As above with one weight per class (PyTorch's `weight`); the weights get no gradient.
@@ -360,10 +396,7 @@ auto linear_cross_entropy(X&& x, W&& w, B&& b, Y&& y, CW&& weights,
                   "fg::linear_cross_entropy(x, W, b, y, w) needs the bias b as a vector");
     detail::check_linear_xent_weights<CE>();
     detail::check_linear_xent_options<YE>(options);
-    return node<op::linear_xent<R, true>, XE, WE, BE, YE, CE>{
-        op::linear_xent<R, true>{options},
-        {static_cast<X&&>(x), static_cast<W&&>(w), static_cast<B&&>(b), static_cast<Y&&>(y),
-         static_cast<CW&&>(weights)}};
+    return detail::linear_xent_node<R>(options, XE(x), WE(w), BE(b), YE(y), CE(weights));
 }
 
 /// cross_entropy(matmul(x, W), y) fused: no bias.
@@ -409,3 +442,6 @@ using linear_xent =
                                 fusegrad::op::linear_xent<fusegrad::reduction::mean, false>,
                                 fusegrad::op::linear_xent<fusegrad::reduction::sum, false>>;
 }  // namespace fusegrad::op::header_ops
+
+// The op linear_cross_entropy builds on an untrained embedding (detail::linear_xent_node).
+#include "fusegrad/ops/embedding_linear_xent.hpp"

@@ -56,14 +56,21 @@ template <class Op>
 struct xent_reduction;  // R of softmax_xent<R>
 template <reduction R>
 struct xent_reduction<op::softmax_xent<R>> : std::integral_constant<reduction, R> {};
-
-/// linear_xent<R, Bias>(operands...) with the options of the softmax_xent it replaces.
+/// linear_xent<R, Bias>(operands...) with the options of the softmax_xent it replaces (with a
+/// bias: embedding_linear_xent<R> for an embedding of a table without gradient, see
+/// linear_xent_node).
 template <bool Bias, class Outer, class... C>
 auto make_linear_xent(const Outer& outer, const C&... c) {
     constexpr reduction R = xent_reduction<std::remove_cvref_t<decltype(outer.op)>>::value;
-    node<op::linear_xent<R, Bias>, std::remove_cvref_t<C>...> n{{}, {c...}};
-    static_cast<xent_options&>(n.op.options) = outer.op.options;
-    return n;
+    linear_xent_options options;
+    static_cast<xent_options&>(options) = outer.op.options;
+    if constexpr (Bias) {
+        return linear_xent_node<R>(options, c...);
+    } else {
+        node<op::linear_xent<R, Bias>, std::remove_cvref_t<C>...> n{{}, {c...}};
+        n.op.options = options;
+        return n;
+    }
 }
 
 template <class E>
@@ -77,20 +84,43 @@ template <bool Bias, class... C>
 inline constexpr bool
     is_unweighted_linear_xent_v<node<op::linear_xent<reduction::none, Bias>, C...>> =
         sizeof...(C) == (Bias ? 4 : 3);
+template <class... C>
+inline constexpr bool
+    is_per_row_linear_xent_v<node<op::embedding_linear_xent<reduction::none>, C...>> = true;
+template <class... C>
+inline constexpr bool
+    is_unweighted_linear_xent_v<node<op::embedding_linear_xent<reduction::none>, C...>> =
+        sizeof...(C) == 5;
 
-template <reduction R, bool Bias, class... C>
-auto reduce_linear_xent(const node<op::linear_xent<reduction::none, Bias>, C...>& inner) {
+template <class Op, reduction R>
+struct with_reduction;  // Op with reduction R
+template <bool Bias, reduction R>
+struct with_reduction<op::linear_xent<reduction::none, Bias>, R> {
+    using type = op::linear_xent<R, Bias>;
+};
+template <reduction R>
+struct with_reduction<op::embedding_linear_xent<reduction::none>, R> {
+    using type = op::embedding_linear_xent<R>;
+};
+
+/// The same operands and op state (options, padding_idx), another reduction.
+template <reduction R, class Op, class... C>
+auto reduce_linear_xent(const node<Op, C...>& inner) {
     return fusegrad::apply_operands(
         [&](const auto&... c) {
-            node<op::linear_xent<R, Bias>, std::remove_cvref_t<decltype(c)>...> n{{}, {c...}};
+            using Reduced = typename with_reduction<Op, R>::type;
+            node<Reduced, std::remove_cvref_t<decltype(c)>...> n{{}, {c...}};
             n.op.options = inner.op.options;
+            if constexpr (requires { inner.op.padding_idx; })
+                n.op.padding_idx = inner.op.padding_idx;
             return n;
         },
         inner);
 }
 /// linear_xent(x, W, b, y[, w]) from softmax_xent(lin, y[, w]), lin = linear(x, W, b), or
-/// embedding_linear(T, idx, W, b) with x = embedding(T, idx) (the fused loss's contract, the
-/// N×C logits never held, comes before reading the rows in place).
+/// embedding_linear(T, idx, W, b) with x = embedding(T, idx): then embedding_linear_xent when T
+/// needs no gradient (both contracts, the N×C logits never held and the rows read in place),
+/// else linear_xent on the embedding (the fused loss's contract comes first).
 template <class Outer, class Op, class... C, class... Rest>
 auto linear_xent_of(const Outer& outer, const node<Op, C...>& lin, const Rest&... rest) {
     return fusegrad::apply_operands(
@@ -116,6 +146,7 @@ namespace rules {
 using placeholders::_1_t;
 using placeholders::_2_t;
 using placeholders::_3_t;
+using placeholders::_4_t;
 
 /// nll(softmax(s), y) -> softmax_xent(s, y):  -log(e^{s_y} / Σ_k e^{s_k}) = logsumexp(s) - s_y,
 /// and its gradient in s is softmax(s) - y: the C×C Jacobian diag(σ) - σσᵀ is never formed.
@@ -179,7 +210,6 @@ inline const auto mean_of_xent =
 using any_softmax_xent =
     one_of<op::softmax_xent<reduction::none>, op::softmax_xent<reduction::mean>,
            op::softmax_xent<reduction::sum>>;
-using placeholders::_4_t;
 using placeholders::_5_t;
 using placeholders::_6_t;
 
@@ -188,9 +218,9 @@ using placeholders::_6_t;
 /// N×D copy first (a dataset's shuffled rows, an embedding's). The embedding is captured whole
 /// (`as`) for its padding_idx; having run-time state, it is never a shared value (each use is
 /// its own, keyed by position), so this fuses the linear's use wherever else the embedding is
-/// used. Under a softmax cross-entropy xent_of_linear undoes it (bottom-up, this rule fires
-/// first): linear_xent's contract, the N×C logits never held, comes first, and its GEMMs cannot
-/// read rows in place yet.
+/// used. Under a softmax cross-entropy xent_of_linear takes it apart again (bottom-up, this
+/// rule fires first) into embedding_linear_xent, which keeps both contracts, or, for a table
+/// with a gradient, into linear_xent(embedding(T, idx), ...).
 inline const auto linear_of_embedding =
     make_rule<pattern<op::linear, as<_1_t, pattern<op::embedding, _2_t, _3_t>>, _4_t, _5_t>>(
         "linear(embedding(T, idx), W, b) -> embedding_linear(T, idx, W, b)",
@@ -201,7 +231,7 @@ inline const auto linear_of_embedding =
                 op::embedding_linear{.padding_idx = e.op.padding_idx}, {t, idx, w, b}};
         });
 /// Either linear layer under a softmax cross-entropy: linear, or linear_of_embedding's
-/// embedding_linear (which the rules below turn back into linear_xent(embedding(T, idx), ...)).
+/// embedding_linear (see linear_xent_of).
 using any_linear = one_of<op::linear, op::embedding_linear>;
 
 /// softmax_xent(linear(x, W, b), y) -> linear_xent(x, W, b, y): the same loss, the logits
@@ -250,10 +280,14 @@ inline const auto weighted_xent_of_matmul =
                 return decline;
         });
 
-/// sum(linear_xent(...)) -> linear_xent<sum>(...), as sum_of_xent.
+/// linear_xent or embedding_linear_xent, per row.
+using per_row_linear_xent =
+    one_of<op::linear_xent<reduction::none, true>, op::linear_xent<reduction::none, false>,
+           op::embedding_linear_xent<reduction::none>>;
+
+/// sum(linear_xent(...)) -> linear_xent<sum>(...), as sum_of_xent (embedding_linear_xent too).
 inline const auto sum_of_linear_xent =
-    make_rule<pattern<op::sum, as<_1_t, node_of<one_of<op::linear_xent<reduction::none, true>,
-                                                       op::linear_xent<reduction::none, false>>>>>>(
+    make_rule<pattern<op::sum, as<_1_t, node_of<per_row_linear_xent>>>>(
         "sum(linear_xent(...)) -> linear_xent<sum>(...)", [](const auto& inner) {
             if constexpr (detail::is_per_row_linear_xent_v<std::remove_cvref_t<decltype(inner)>>)
                 return detail::reduce_linear_xent<reduction::sum>(inner);
@@ -262,20 +296,19 @@ inline const auto sum_of_linear_xent =
         });
 
 /// mean(linear_xent(...)) -> linear_xent<mean>(...), without class weights, as mean_of_xent
-/// (the z-loss too is then divided by N).
-inline const auto mean_of_linear_xent = make_rule<
-    pattern<op::mean, as<_1_t, node_of<one_of<op::linear_xent<reduction::none, true>,
-                                              op::linear_xent<reduction::none, false>>>>>>(
-    "mean(linear_xent(...)) -> linear_xent<mean>(...)", [](const auto& inner) {
-        using I = std::remove_cvref_t<decltype(inner)>;
-        if constexpr (detail::is_unweighted_linear_xent_v<I>) {
-            auto n = detail::reduce_linear_xent<reduction::mean>(inner);
-            n.op.options.mean_over_all_rows = true;
-            return n;
-        } else {
-            return decline;
-        }
-    });
+/// (the z-loss too is then divided by N; embedding_linear_xent too).
+inline const auto mean_of_linear_xent =
+    make_rule<pattern<op::mean, as<_1_t, node_of<per_row_linear_xent>>>>(
+        "mean(linear_xent(...)) -> linear_xent<mean>(...)", [](const auto& inner) {
+            using I = std::remove_cvref_t<decltype(inner)>;
+            if constexpr (detail::is_unweighted_linear_xent_v<I>) {
+                auto n = detail::reduce_linear_xent<reduction::mean>(inner);
+                n.op.options.mean_over_all_rows = true;
+                return n;
+            } else {
+                return decline;
+            }
+        });
 
 /// binary_cross_entropy(sigmoid(s), y) -> sigmoid_bce(s, y):  −[y log σ(s) + (1 − y) log(1 − σ(s))]
 /// = (1 − y) s + softplus(−s), since log σ(s) = −softplus(−s) and log(1 − σ(s)) = −s −

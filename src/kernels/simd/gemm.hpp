@@ -75,6 +75,15 @@ struct view {
     const T* row(std::size_t i) const { return rows == nullptr ? p + i * rs : rows[i] + off; }
 };
 
+/// The view of op(A) for a stored A: strided (a, lda), or gathered (a_rows not null: row i at
+/// a_rows[i] + a_off). (Templated on the arch A: see below.)
+template <class A, class T>
+view<T> a_view(bool trans_a, const T* a, std::size_t lda, const T* const* a_rows,
+               std::size_t a_off) {
+    if (a_rows != nullptr) return {nullptr, 0, 0, a_rows, a_off, trans_a};
+    return {a, trans_a ? 1 : lda, trans_a ? lda : 1};
+}
+
 // Every function template below is templated on the arch A, even where its body does not use
 // it: this header is compiled once per instruction set with that set's -m flags, and a template
 // that did not depend on A would be one ODR entity with one copy per set, of which the linker
@@ -752,11 +761,10 @@ void pack_b_share(std::size_t t, std::size_t nt, bool trans_b, std::size_t k, st
 /// C (m rows) = alpha · op(A) · B + beta · C with B already packed (pack_b_share): the blocked
 /// path without its packing of B, for one thread's rows; no barrier.
 template <class A, class T>
-void gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
-                 std::size_t lda, const T* packed, T beta, T* c, std::size_t ldc) {
+void gemm_packed(std::size_t m, std::size_t n, std::size_t k, T alpha, const view<T>& va,
+                 const T* packed, T beta, T* c, std::size_t ldc) {
     using S = shape<A, T>;
     constexpr std::size_t NR = S::nr, KC = S::kc, MC = S::mc;
-    const view<T> va{a, trans_a ? 1 : lda, trans_a ? lda : 1};
     T* const abuf = scratch<A, T, 1>(MC * KC);  // reserved (team_reserve): no allocation here
     for (std::size_t jc = 0; jc < n; jc += S::nc) {
         const std::size_t nc = std::min(S::nc, n - jc);
@@ -789,12 +797,11 @@ void team_reserve() {
 /// in the same order, whichever rows a thread has, so the result does not depend on nt or on
 /// how rows are shared.
 template <class A, class T>
-void team_gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
-               std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
-               std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
+void team_gemm(std::size_t t, std::size_t nt, bool trans_b, std::size_t m, std::size_t n,
+               std::size_t k, T alpha, const view<T>& va, const T* b, std::size_t ldb, T beta, T* c,
+               std::size_t ldc, T* shared) {
     using S = shape<A, T>;
     constexpr std::size_t NR = S::nr, KC = S::kc, MC = S::mc;
-    const view<T> va{a, trans_a ? 1 : lda, trans_a ? lda : 1};
     const view<T> vb{b, trans_b ? 1 : ldb, trans_b ? ldb : 1};
     const std::size_t bsize = KC * round_up<A>(std::min(n, S::nc), NR);
     T* const abuf = scratch<A, T, 1>(MC * KC);  // reserved: no allocation here
@@ -1173,9 +1180,11 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 
 template <class A, class T>
 void gemm_rows(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
-               const T* const* a_rows, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+               const T* const* a_rows, std::size_t a_off, const T* b, std::size_t ldb, T beta, T* c,
+               std::size_t ldc) {
     using gemm_impl::view;
-    gemm_impl::product<A, T>(trans_a, m, n, k, alpha, view<T>{nullptr, 0, 0, a_rows, 0, trans_a},
+    gemm_impl::product<A, T>(trans_a, m, n, k, alpha,
+                             gemm_impl::a_view<A, T>(trans_a, nullptr, 0, a_rows, a_off),
                              view<T>{b, trans_b ? 1 : ldb, trans_b ? ldb : 1}, beta, c, ldc);
 }
 
@@ -1202,9 +1211,11 @@ void team_ops<A, T>::reserve() {
 template <class A, class T>
 void team_ops<A, T>::gemm(std::size_t t, std::size_t nt, bool trans_a, bool trans_b, std::size_t m,
                           std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
-                          const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc, T* shared) {
-    gemm_impl::team_gemm<A, T>(t, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                               ldc, shared);
+                          const T* const* a_rows, std::size_t a_off, const T* b, std::size_t ldb,
+                          T beta, T* c, std::size_t ldc, T* shared) {
+    gemm_impl::team_gemm<A, T>(t, nt, trans_b, m, n, k, alpha,
+                               gemm_impl::a_view<A, T>(trans_a, a, lda, a_rows, a_off), b, ldb,
+                               beta, c, ldc, shared);
 }
 
 template <class A, class T>
@@ -1215,9 +1226,12 @@ void team_ops<A, T>::pack(std::size_t t, std::size_t nt, bool trans_b, std::size
 
 template <class A, class T>
 void team_ops<A, T>::gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, T alpha,
-                                 const T* a, std::size_t lda, const T* packed, T beta, T* c,
+                                 const T* a, std::size_t lda, const T* const* a_rows,
+                                 std::size_t a_off, const T* packed, T beta, T* c,
                                  std::size_t ldc) {
-    gemm_impl::gemm_packed<A, T>(trans_a, m, n, k, alpha, a, lda, packed, beta, c, ldc);
+    gemm_impl::gemm_packed<A, T>(m, n, k, alpha,
+                                 gemm_impl::a_view<A, T>(trans_a, a, lda, a_rows, a_off), packed,
+                                 beta, c, ldc);
 }
 
 }  // namespace fusegrad::kernels::simd
@@ -1232,9 +1246,9 @@ void team_ops<A, T>::gemm_packed(bool trans_a, std::size_t m, std::size_t n, std
         const double*, std::size_t, double, double*, std::size_t);                             \
     template void fusegrad::kernels::simd::gemm_rows<A, float>(                                \
         bool, bool, std::size_t, std::size_t, std::size_t, float, const float* const*,         \
-        const float*, std::size_t, float, float*, std::size_t);                                \
+        std::size_t, const float*, std::size_t, float, float*, std::size_t);                   \
     template void fusegrad::kernels::simd::gemm_rows<A, double>(                               \
         bool, bool, std::size_t, std::size_t, std::size_t, double, const double* const*,       \
-        const double*, std::size_t, double, double*, std::size_t);                             \
+        std::size_t, const double*, std::size_t, double, double*, std::size_t);                \
     template struct fusegrad::kernels::simd::team_ops<A, float>;                               \
     template struct fusegrad::kernels::simd::team_ops<A, double>;
