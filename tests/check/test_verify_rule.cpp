@@ -102,6 +102,21 @@ TEST_CASE("every built-in rule is verified: values and gradients, three ways",
                               fg::nll_logp(fg::log_softmax(s), k, 0)));
     record(ck::verify_rule_on(fg::rules::nll_logp_of_log_softmax,
                               fg::nll_logp(fg::log_softmax(s), t)));
+    // nll_loss(log_softmax(s), y[, w]) -> softmax_xent<R>: every reduction, a class ignored,
+    // class weights.
+    const auto nw = fg::constant(w);
+    record(ck::verify_rule_on(fg::rules::nll_loss_of_log_softmax,
+                              fg::nll_loss(fg::log_softmax(s), k)));
+    record(ck::verify_rule_on(fg::rules::nll_loss_of_log_softmax,
+                              fg::nll_loss<fg::reduction::sum>(fg::log_softmax(s), k, 0)));
+    record(ck::verify_rule_on(fg::rules::nll_loss_of_log_softmax,
+                              fg::nll_loss<none>(fg::log_softmax(s), k, 3)));
+    record(ck::verify_rule_on(fg::rules::weighted_nll_loss_of_log_softmax,
+                              fg::nll_loss(fg::log_softmax(s), k, nw, 0)));
+    record(ck::verify_rule_on(fg::rules::weighted_nll_loss_of_log_softmax,
+                              fg::nll_loss<fg::reduction::sum>(fg::log_softmax(s), k, nw)));
+    record(ck::verify_rule_on(fg::rules::weighted_nll_loss_of_log_softmax,
+                              fg::nll_loss<none>(fg::log_softmax(s), k, nw)));
     record(ck::verify_rule_on(fg::rules::sum_of_xent, fg::sum(fg::cross_entropy<none>(s, k))));
     record(ck::verify_rule_on(fg::rules::sum_of_xent,
                               fg::sum(fg::cross_entropy<none>(s, k, fg::constant(w), ignore))));
@@ -172,7 +187,7 @@ TEST_CASE("every built-in rule is verified: values and gradients, three ways",
     std::set<std::string> builtin;
     boost::hana::for_each(fg::default_rules().rules,
                           [&](const auto& r) { builtin.insert(std::string(r.name)); });
-    CHECK(builtin.size() == 15);
+    CHECK(builtin.size() == 17);
     CHECK(verified == builtin);
 }
 

@@ -1,7 +1,8 @@
 // fg::cross_entropy against torch::nn::functional::cross_entropy (libtorch 1.13), the ground
 // truth for its semantics: reduction none / sum / mean, weight, ignore_index, label_smoothing
 // (with and without weights), probability targets (gradients in the logits and in the
-// targets); fg::nll_logp against torch::nll_loss with reduction none.
+// targets); fg::nll_logp against torch::nll_loss with reduction none, and fg::nll_loss against
+// torch::nll_loss with every reduction, weight and ignore_index, written and fused.
 
 #include <catch2/catch.hpp>
 
@@ -329,4 +330,93 @@ TEMPLATE_TEST_CASE("nll_logp ignores PyTorch's ignore_index, written and fused",
     // ignore_index has no meaning for a target matrix.
     CHECK_THROWS_AS(fg::nll_logp(fg::param<"s">(p.S), fg::param<"Y">(p.Y), 2),
                     std::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("nll_loss agrees with torch::nll_loss: reductions, weight, ignore_index",
+                   "[torch][nll_loss]", float, double) {
+    using T = TestType;
+    const double tol = std::is_same_v<T, float> ? 2e-6 : 1e-14;
+    problem<T> p;
+    auto LS = torch::log_softmax(to_torch(p.S), 1).contiguous();
+    xt::xtensor<T, 2> LP = xt::xtensor<T, 2>::from_shape({problem<T>::N, problem<T>::C});
+    std::copy(LS.template data_ptr<T>(), LS.template data_ptr<T>() + LP.size(), LP.data());
+    auto y = p.y;
+    y(2) = y(9) = y(20) = -100;  // PyTorch's default ignore_index
+    const auto w_t = to_torch(p.w);
+    const auto each = [&](auto R, const auto& labels, std::optional<std::int64_t> ignore) {
+        constexpr reduction r = decltype(R)::value;
+        const auto red = r == reduction::none  ? at::Reduction::None
+                         : r == reduction::sum ? at::Reduction::Sum
+                                               : at::Reduction::Mean;
+        const auto y_t = to_torch(labels);
+        const std::int64_t t_ignore = ignore ? *ignore : -12345;  // torch: ignores that label
+        INFO("reduction " << int(r) << ", ignore_index " << t_ignore);
+        auto Y = fg::labels<"y">(labels);
+        {  // as written, on fixed log-probabilities, unweighted and weighted
+            auto g = fg::compile(fg::nll_loss<r>(fg::param<"s">(LP), Y, ignore));
+            auto LP_t = to_torch(LP, true);
+            compare(g, p, torch::nll_loss(LP_t, y_t, {}, red, t_ignore), LP_t, tol);
+            auto gw =
+                fg::compile(fg::nll_loss<r>(fg::param<"s">(LP), Y, fg::constant(p.w), ignore));
+            auto LP_w = to_torch(LP, true);
+            compare(gw, p, torch::nll_loss(LP_w, y_t, w_t, red, t_ignore), LP_w, tol);
+        }
+        {  // nll_loss(log_softmax(s), y, w): rewritten to softmax_xent, and as written
+            auto expr =
+                fg::nll_loss<r>(fg::log_softmax(fg::param<"s">(p.S)), Y, fg::constant(p.w), ignore);
+            using F = decltype(fg::rewrite(expr));
+            STATIC_REQUIRE(fg::contains_op<F, fg::op::softmax_xent<r>>);
+            STATIC_REQUIRE(!fg::contains_op<F, fg::op::nll_loss<r>>);
+            auto fused = fg::compile(expr);
+            auto S_t = to_torch(p.S, true);
+            compare(fused, p, torch::nll_loss(torch::log_softmax(S_t, 1), y_t, w_t, red, t_ignore),
+                    S_t, tol);
+            auto written = fg::compile(expr, fg::no_rewrite);
+            auto S2 = to_torch(p.S, true);
+            compare(written, p, torch::nll_loss(torch::log_softmax(S2, 1), y_t, w_t, red, t_ignore),
+                    S2, tol);
+        }
+    };
+    using none_t = std::integral_constant<reduction, reduction::none>;
+    using sum_t = std::integral_constant<reduction, reduction::sum>;
+    using mean_t = std::integral_constant<reduction, reduction::mean>;
+    for (const auto ignore : {std::optional<std::int64_t>(-100), std::optional<std::int64_t>(3)}) {
+        each(none_t{}, ignore == -100 ? y : p.y, ignore);
+        each(sum_t{}, ignore == -100 ? y : p.y, ignore);
+        each(mean_t{}, ignore == -100 ? y : p.y, ignore);
+    }
+    each(mean_t{}, p.y, std::nullopt);
+}
+
+TEST_CASE("nll_loss: the degenerate mean is NaN as PyTorch's; errors name the op and label",
+          "[torch][nll_loss]") {
+    problem<double> p;
+    auto y = p.y;
+    y.fill(-100);  // every row ignored: 0 / 0
+    auto g = fg::compile(fg::nll_loss(fg::param<"s">(p.S), fg::labels<"y">(y)));
+    g.run();
+    const auto t = torch::nll_loss(to_torch(p.S), to_torch(y), {}, at::Reduction::Mean, -100);
+    CHECK(std::isnan(t.item<double>()));
+    CHECK(std::isnan(g.value()));
+    // A label outside [0, C) that is not ignored, and one with no ignore_index.
+    y = p.y;
+    y(4) = 7;
+    auto h = fg::compile(fg::nll_loss<reduction::sum>(fg::param<"s">(p.S), fg::labels<"y">(y)));
+    CHECK_THROWS_WITH(h.forward(), Catch::Contains("nll_loss: label y[4] = 7 is outside [0, 7) "
+                                                   "and is not ignore_index (-100)"));
+    y(4) = -100;
+    auto k = fg::compile(
+        fg::nll_loss<reduction::sum>(fg::param<"s">(p.S), fg::labels<"y">(y), std::nullopt));
+    CHECK_THROWS_WITH(k.forward(), Catch::Contains("y[4] = -100 is outside [0, 7)"));
+    // Weights of the wrong length: a shape error naming them.
+    xt::xtensor<double, 1> w5 = {1, 2, 3, 4, 5};
+    auto bad_w =
+        fg::compile(fg::nll_loss(fg::param<"s">(p.S), fg::labels<"y">(p.y), fg::constant(w5)));
+    CHECK_THROWS_WITH(bad_w.forward(),
+                      Catch::Contains("nll_loss: the class weights must be a vector of 7 entries"));
+    // The mean over an empty batch is refused (PyTorch: NaN), as for cross_entropy.
+    xt::xtensor<double, 2> none = xt::xtensor<double, 2>::from_shape({0, 7});
+    xt::xtensor<std::int64_t, 1> no_labels = xt::xtensor<std::int64_t, 1>::from_shape({0});
+    auto e = fg::compile(fg::nll_loss(fg::param<"s">(none), fg::labels<"y">(no_labels)));
+    CHECK_THROWS_AS(e.forward(), fg::shape_error);
 }

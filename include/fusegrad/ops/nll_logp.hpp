@@ -110,16 +110,20 @@ struct nll_logp {
             if (is_ignored(y[i])) return true;
         return false;
     }
-    // Throws label_error naming the first label outside [0, n) that is not ignored.
+
+  public:
+    /// Throws label_error naming the op and the first label outside [0, n) that is not
+    /// ignored (nll_loss's check too).
     template <class Y>
-    void check_labels(std::size_t m, std::size_t n, const Y* y) const {
+    void check_labels(std::size_t m, std::size_t n, const Y* y,
+                      std::string_view op_name = name) const {
         std::size_t from = 0;
         while (from < m) {
             const std::size_t bad =
                 from + kernels::first_label_out_of_range<Y>(m - from, y + from, n);
             if (bad == m) break;
             if (!is_ignored(y[bad]))
-                throw label_error("nll_logp: label y[" + std::to_string(bad) +
+                throw label_error(std::string(op_name) + ": label y[" + std::to_string(bad) +
                                   "] = " + std::to_string(static_cast<long long>(y[bad])) +
                                   " is outside [0, " + std::to_string(n) + ")" +
                                   (ignore_index ? " and is not ignore_index (" +

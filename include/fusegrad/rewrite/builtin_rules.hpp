@@ -20,6 +20,7 @@
 #include "fusegrad/ops/matmul.hpp"
 #include "fusegrad/ops/nll.hpp"
 #include "fusegrad/ops/nll_logp.hpp"
+#include "fusegrad/ops/nll_loss.hpp"
 #include "fusegrad/ops/reduce.hpp"
 #include "fusegrad/ops/sigmoid.hpp"
 #include "fusegrad/ops/sigmoid_bce.hpp"
@@ -56,6 +57,18 @@ template <class Op>
 struct xent_reduction;  // R of softmax_xent<R>
 template <reduction R>
 struct xent_reduction<op::softmax_xent<R>> : std::integral_constant<reduction, R> {};
+template <reduction R>
+struct xent_reduction<op::nll_loss<R>> : std::integral_constant<reduction, R> {};
+
+/// softmax_xent<R>(s, y[, w]) for nll_loss<R>(log_softmax(s), y[, w]): its reduction and
+/// ignore_index.
+template <class Outer, class... C>
+auto xent_of_nll_loss(const Outer& outer, const C&... c) {
+    constexpr reduction R = xent_reduction<std::remove_cvref_t<decltype(outer.op)>>::value;
+    return node<op::softmax_xent<R>, std::remove_cvref_t<C>...>{
+        op::softmax_xent<R>{xent_options{.ignore_index = outer.op.ignore_index}}, {c...}};
+}
+
 /// linear_xent<R, Bias>(operands...) with the options of the softmax_xent it replaces (with a
 /// bias: embedding_linear_xent<R> for an embedding of a table without gradient, see
 /// linear_xent_node).
@@ -176,6 +189,28 @@ inline const auto nll_logp_of_log_softmax =
                 op::softmax_xent<reduction::none>{
                     xent_options{.ignore_index = outer.op.ignore_index}},
                 {s, y}};
+        });
+
+/// Any nll_loss, whatever its reduction.
+using any_nll_loss = one_of<op::nll_loss<reduction::none>, op::nll_loss<reduction::mean>,
+                            op::nll_loss<reduction::sum>>;
+
+/// nll_loss(log_softmax(s), y) -> softmax_xent(s, y):  PyTorch's cross_entropy is exactly
+/// nll_loss(log_softmax(s)); the same reduction and ignore_index, one pass, and the gradient in
+/// s is the single (softmax(s) − target) · scale.
+inline const auto nll_loss_of_log_softmax =
+    make_rule<as<_1_t, pattern<any_nll_loss, pattern<op::log_softmax, _2_t>, _3_t>>>(
+        "nll_loss(log_softmax(s), y) -> softmax_xent(s, y)",
+        [](const auto& outer, const auto& s, const auto& y) {
+            return detail::xent_of_nll_loss(outer, s, y);
+        });
+/// ... with class weights (the mean's divisor is the total weight of the rows not ignored in
+/// both).
+inline const auto weighted_nll_loss_of_log_softmax =
+    make_rule<as<_1_t, pattern<any_nll_loss, pattern<op::log_softmax, _2_t>, _3_t, _4_t>>>(
+        "nll_loss(log_softmax(s), y, w) -> softmax_xent(s, y, w)",
+        [](const auto& outer, const auto& s, const auto& y, const auto& w) {
+            return detail::xent_of_nll_loss(outer, s, y, w);
         });
 
 /// sum(softmax_xent(s, y)) -> softmax_xent<sum>(s, y):  Σ_i ℓ_i, one pass instead of two. The
@@ -343,7 +378,8 @@ inline const auto logsumexp_of_exp =
 inline auto default_rules() {
     return make_rule_set(
         rules::nll_of_softmax, rules::log_of_softmax, rules::nll_logp_of_log_softmax,
-        rules::sum_of_xent, rules::mean_of_xent, rules::linear_of_embedding, rules::xent_of_linear,
+        rules::nll_loss_of_log_softmax, rules::weighted_nll_loss_of_log_softmax, rules::sum_of_xent,
+        rules::mean_of_xent, rules::linear_of_embedding, rules::xent_of_linear,
         rules::weighted_xent_of_linear, rules::xent_of_matmul, rules::weighted_xent_of_matmul,
         rules::sum_of_linear_xent, rules::mean_of_linear_xent, rules::bce_of_sigmoid,
         rules::log_of_sigmoid, rules::logsumexp_of_exp);
