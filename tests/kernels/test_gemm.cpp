@@ -444,3 +444,75 @@ TEMPLATE_TEST_CASE(
     }
     REQUIRE(checked == static_cast<int>(fk::available_archs().size()) * 4 * 11 * 2);
 }
+
+#include "../../src/kernels/team_gemm.hpp"
+
+TEMPLATE_TEST_CASE(
+    "gemm_from, team_gemm and gemm_packed_b read gathered rows at an offset as the strided copy",
+    "[gemm]", float, double) {
+    // The internal entry points linear_xent uses (src/kernels/team_gemm.hpp) on a stored A given
+    // as row pointers with an offset into each row (dW's share of D columns in a team), against
+    // the same calls on the gathered copy: bit for bit, both transposes, every set. One thread
+    // (nt = 1): a team's threads differ only in which rows of C they pass.
+    using T = TestType;
+    namespace fd = fusegrad::kernels::detail;
+    struct dims {
+        std::size_t m, n, k;
+    };
+    const dims cases[] = {{7, 3, 33}, {33, 10, 40}, {40, 37, 300}, {256, 10, 100}};
+    std::mt19937 rng(11);
+    std::normal_distribution<double> normal;
+    int checked = 0;
+    for (const fk::arch arch : fk::available_archs()) {
+        const fk::arch_scope scope(arch);
+        for (const bool ta : {false, true}) {
+            for (const std::size_t off : {std::size_t(0), std::size_t(5)}) {
+                for (const auto& d : cases) {
+                    const std::size_t rows = ta ? d.k : d.m, width = ta ? d.m : d.k;
+                    const std::size_t table_rows = rows + 3, ld = off + width + 2;
+                    std::vector<T> table(table_rows * ld);
+                    for (auto& v : table) v = T(normal(rng));
+                    std::vector<const T*> ptr(rows);
+                    std::vector<T> gathered(rows * width);
+                    for (std::size_t r = 0; r < rows; ++r) {
+                        ptr[r] = table.data() + ((r * 5 + 1) % table_rows) * ld;
+                        std::copy_n(ptr[r] + off, width, gathered.data() + r * width);
+                    }
+                    std::vector<T> b(d.k * d.n);
+                    for (auto& v : b) v = T(normal(rng));
+                    const fd::stored_a<T> strided{gathered.data(), width};
+                    const fd::stored_a<T> in_place{nullptr, 0, ptr.data(), off};
+                    INFO("arch=" << fk::arch_name(arch) << " ta=" << ta << " off=" << off
+                                 << " m=" << d.m << " n=" << d.n << " k=" << d.k);
+                    std::vector<T> c0(d.m * d.n);
+                    for (auto& v : c0) v = T(normal(rng));
+                    auto want = c0, got = c0;
+                    fd::gemm_from<T>(ta, false, d.m, d.n, d.k, T(1.5), strided, b.data(), d.n,
+                                     T(0.5), want.data(), d.n);
+                    fd::gemm_from<T>(ta, false, d.m, d.n, d.k, T(1.5), in_place, b.data(), d.n,
+                                     T(0.5), got.data(), d.n);
+                    CHECK(got == want);
+                    T* shared = fd::team_gemm_buffer<T>(fd::team_gemm_shared_size<T>(d.n) +
+                                                        fd::packed_b_size<T>(d.k, d.n));
+                    fd::team_gemm_reserve<T>();
+                    want = got = c0;
+                    fd::team_gemm<T>(0, 1, ta, false, d.m, d.n, d.k, T(1), strided, b.data(), d.n,
+                                     T(1), want.data(), d.n, shared);
+                    fd::team_gemm<T>(0, 1, ta, false, d.m, d.n, d.k, T(1), in_place, b.data(), d.n,
+                                     T(1), got.data(), d.n, shared);
+                    CHECK(got == want);
+                    T* packed = shared + fd::team_gemm_shared_size<T>(d.n);
+                    fd::team_pack_b<T>(0, 1, false, d.k, d.n, b.data(), d.n, packed);
+                    want = got = c0;
+                    fd::gemm_packed_b<T>(ta, d.m, d.n, d.k, T(1), strided, packed, T(0),
+                                         want.data(), d.n);
+                    fd::gemm_packed_b<T>(ta, d.m, d.n, d.k, T(1), in_place, packed, T(0),
+                                         got.data(), d.n);
+                    CHECK(got == want);
+                    ++checked;
+                }
+            }
+        }
+    }
+    REQUIRE(checked == static_cast<int>(fk::available_archs().size()) * 2 * 2 * 4);
+}

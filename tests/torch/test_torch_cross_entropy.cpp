@@ -398,6 +398,21 @@ TEST_CASE("nll_loss: the degenerate mean is NaN as PyTorch's; errors name the op
     const auto t = torch::nll_loss(to_torch(p.S), to_torch(y), {}, at::Reduction::Mean, -100);
     CHECK(std::isnan(t.item<double>()));
     CHECK(std::isnan(g.value()));
+    // Every row ignored: the gradient is 0 everywhere, in torch, as written and fused (the
+    // rewritten softmax_xent<mean> divides by the same D = 0).
+    auto S_t = to_torch(p.S, true);
+    auto L =
+        torch::nll_loss(torch::log_softmax(S_t, 1), to_torch(y), {}, at::Reduction::Mean, -100);
+    L.backward();
+    REQUIRE(std::isnan(L.item<double>()));
+    auto expr = fg::nll_loss(fg::log_softmax(fg::param<"s">(p.S)), fg::labels<"y">(y));
+    const auto same_as_torch = [&](auto h) {
+        h.run();
+        CHECK(std::isnan(h.value()));
+        check_close(h.template grad<"s">().data(), h.template grad<"s">().size(), S_t.grad(), 0.0);
+    };
+    same_as_torch(fg::compile(expr));
+    same_as_torch(fg::compile(expr, fg::no_rewrite));
     // A label outside [0, C) that is not ignored, and one with no ignore_index.
     y = p.y;
     y(4) = 7;

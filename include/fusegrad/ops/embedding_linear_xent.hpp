@@ -160,10 +160,11 @@ struct embedding_linear_xent {
                               " is outside [0, " + std::to_string(table.dims.rows) + ")");
         (void)embedding{padding_idx}.padding_row(table.dims.rows, "embedding");
         (void)rest_of(ws, idx);
-        const T** rows = ::new (static_cast<void*>(ws.data)) const T*[n == 0 ? 1 : n];
+        auto p = fused().problem(cview<T>{nullptr, shape::matrix(n, d)}, w, b, cw);
+        if (n == 0) return p;  // no rows: the kernels read none (and there are no slots)
+        const T** rows = ::new (static_cast<void*>(ws.data)) const T*[n];
         for (std::size_t i = 0; i < n; ++i)
             rows[i] = table.data + static_cast<std::size_t>(idx.data[i]) * d;
-        auto p = fused().problem(cview<T>{nullptr, shape::matrix(n, d)}, w, b, cw);
         p.x_rows = rows;
         return p;
     }

@@ -6,8 +6,9 @@
 ///   loss_i = −c_{y_i} · logp[i, y_i],   0 for a row whose label is ignore_index;
 ///   none: the vector of loss_i;  sum: Σ_i loss_i;  mean: Σ_i loss_i / D, D = Σ over the rows
 ///   not ignored of c_{y_i} (their count without weights).
-/// A degenerate mean (every row ignored, or a total weight of 0) is 0/0 = NaN, as in PyTorch,
-/// and so is its gradient at the rows not ignored; a mean over an empty batch is refused
+/// A degenerate mean (every row ignored, or a total weight of 0) divides by D = 0 as PyTorch
+/// does: 0/0 = NaN when every row is ignored or every weight is 0 (and the rows' gradient too),
+/// ±inf where weights of both signs add up to 0; a mean over an empty batch is refused
 /// (shape_error), as softmax_xent's. The gradient is −c_{y_i} · r_i at [i, y_i] and 0 elsewhere,
 /// r_i the upstream of row i (none), g (sum) or g / D (mean); the weights get none (PyTorch has
 /// none either). fg::nll_logp(logp, y) is the per-row, unweighted form (also over a target
