@@ -188,6 +188,46 @@ TEST_CASE("the binary cross-entropies want the target in the input's shape, as l
     CHECK_THROWS_WITH(logits(), Catch::Contains("binary_cross_entropy_with_logits"));
 }
 
+TEST_CASE("a binary cross-entropy's weight broadcasts to the input's shape, never beyond it",
+          "[torch][loss]") {
+    // PyTorch multiplies the loss by weight (and adds the pos_weight term) in place: a weight
+    // that would enlarge the result is an error there, and a shape_error naming both shapes
+    // here (fg::mul would broadcast both ways).
+    const auto row = grid<double>(1, 4, 0.1, 0.9, 1, {});
+    const auto soft = grid<double>(1, 4, 0, 1, 2, {});
+    const auto big = grid<double>(3, 4, 0.5, 2, 3, {});
+    xt::xtensor<double, 1> w4 = {0.5, 1.0, 1.5, 2.0};
+    CHECK_THROWS(torch::nn::functional::binary_cross_entropy(
+        to_torch(row), to_torch(soft),
+        torch::nn::functional::BinaryCrossEntropyFuncOptions().weight(to_torch(big))));
+    CHECK_THROWS(torch::binary_cross_entropy_with_logits(to_torch(row), to_torch(soft),
+                                                         to_torch(big), {}, at::Reduction::Mean));
+    CHECK_THROWS(torch::binary_cross_entropy_with_logits(to_torch(row), to_torch(soft), {},
+                                                         to_torch(big), at::Reduction::Mean));
+    // (Catch2's && keeps references to its operands: they must outlive each check.)
+    const auto names_weight = Catch::Contains("loss_weight: the weight (3, 4)");
+    const auto names_loss = Catch::Contains("must broadcast to the shape of its loss (1, 4)");
+    const auto first = [](auto g) { g.forward(); };
+    CHECK_THROWS_WITH(first(fg::compile(fg::binary_cross_entropy(
+                          fg::param<"p">(row), fg::input<"t">(soft), fg::constant(big)))),
+                      names_weight && names_loss);
+    CHECK_THROWS_WITH(
+        first(fg::compile(fg::binary_cross_entropy_with_logits(
+            fg::param<"s">(row), fg::input<"t">(soft), fg::constant(w4), fg::constant(big)))),
+        names_weight && names_loss);
+    CHECK_THROWS_WITH(first(fg::compile(fg::binary_cross_entropy_with_logits(
+                          fg::param<"s">(row), fg::input<"t">(soft), fg::constant(big)))),
+                      names_weight && names_loss);
+    // What broadcasts within the input's shape still works: one weight per column of a row.
+    auto g = fg::compile(
+        fg::binary_cross_entropy(fg::param<"p">(row), fg::input<"t">(soft), fg::constant(w4)));
+    g.forward();
+    const auto t = torch::nn::functional::binary_cross_entropy(
+        to_torch(row), to_torch(soft),
+        torch::nn::functional::BinaryCrossEntropyFuncOptions().weight(to_torch(w4)));
+    CHECK(g.value() == Approx(t.item<double>()).epsilon(1e-14));
+}
+
 TEST_CASE("binary_cross_entropy_with_logits keeps its digits for s < 0 and y = 0",
           "[torch][loss]") {
     // softplus(s) for y = 0: at s = −17, 4.1399376e-8, which (1 − y) s − log σ(s) as written

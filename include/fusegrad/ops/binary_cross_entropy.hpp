@@ -14,7 +14,7 @@
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/kernels/bodies/binary_cross_entropy.hpp"
 #include "fusegrad/ops/binary.hpp"
-#include "fusegrad/ops/mul.hpp"
+#include "fusegrad/ops/loss_weight.hpp"
 #include "fusegrad/ops/reduce.hpp"  // detail::reduced
 
 namespace fusegrad {
@@ -46,17 +46,18 @@ auto binary_cross_entropy(P&& p, Y&& y) {
 
 /// ... with PyTorch's `weight` w, which multiplies each element's loss before the reduction (the
 /// mean still divides by the number of elements, as PyTorch's): a scalar, a row vector (one
-/// weight per column), an N×1 column or a matrix shaped like p, broadcast as fg::mul. w gets no
-/// gradient (PyTorch's has none either): build it with fg::constant or fg::input.
+/// weight per column), an N×1 column or a matrix shaped like p, broadcast to p's shape
+/// (op::loss_weight: a larger w is a shape_error, as in PyTorch). w gets no gradient (PyTorch's
+/// has none either): build it with fg::constant or fg::input.
 template <reduction R = reduction::mean, expression P, expression Y, expression W>
 auto binary_cross_entropy(P&& p, Y&& y, W&& weight) {
     static_assert(!requires_grad_v<std::remove_cvref_t<W>>,
                   "fg::binary_cross_entropy(p, y, weight) gives no gradient for weight: build it "
                   "with fg::constant or fg::input, not from a param");
-    return detail::reduced<R>(
-        mul(static_cast<W&&>(weight),
-            detail::value_node_t<op::binary_cross_entropy, P, Y>{
-                op::binary_cross_entropy{}, {static_cast<P&&>(p), static_cast<Y&&>(y)}}));
+    return detail::reduced<R>(detail::weighted_loss(
+        static_cast<W&&>(weight),
+        detail::value_node_t<op::binary_cross_entropy, P, Y>{
+            op::binary_cross_entropy{}, {static_cast<P&&>(p), static_cast<Y&&>(y)}}));
 }
 }  // namespace fusegrad
 

@@ -11,6 +11,7 @@
 #include "fusegrad/core/type_list.hpp"
 #include "fusegrad/kernels/bodies/sigmoid_bce.hpp"
 #include "fusegrad/ops/binary.hpp"
+#include "fusegrad/ops/loss_weight.hpp"
 #include "fusegrad/ops/mul.hpp"
 #include "fusegrad/ops/reduce.hpp"  // detail::reduced
 #include "fusegrad/ops/softplus.hpp"
@@ -35,9 +36,10 @@ auto binary_cross_entropy_with_logits(S&& s, Y&& y) {
         op::sigmoid_bce{}, {static_cast<S&&>(s), static_cast<Y&&>(y)}});
 }
 
-/// ... with PyTorch's pos_weight w (one weight per column of s, or a scalar), which weighs the
-/// positive term: ℓ = (1 − y) s + (1 + (w − 1) y) softplus(−s). Built as sigmoid_bce(s, y) +
-/// (w y − y) softplus(−s), every piece finite for finite s.
+/// ... with PyTorch's pos_weight w (one weight per column of s, or a scalar, broadcast to y's
+/// shape and never beyond: op::loss_weight), which weighs the positive term: ℓ = (1 − y) s + (1 +
+/// (w − 1) y) softplus(−s). Built as sigmoid_bce(s, y) + (w y − y) softplus(−s), every piece finite
+/// for finite s.
 template <reduction R = reduction::mean, expression S, expression Y, expression W>
 auto binary_cross_entropy_with_logits(S&& s, Y&& y, W&& pos_weight) {
     static_assert(!requires_grad_v<std::remove_cvref_t<W>>,
@@ -47,25 +49,24 @@ auto binary_cross_entropy_with_logits(S&& s, Y&& y, W&& pos_weight) {
     const auto& yv = y;
     auto term = detail::value_node_t<op::sigmoid_bce, decltype(sv), decltype(yv)>{op::sigmoid_bce{},
                                                                                   {sv, yv}} +
-                (mul(static_cast<W&&>(pos_weight), yv) - yv) * softplus(-sv);
+                (detail::weighted_loss(static_cast<W&&>(pos_weight), yv) - yv) * softplus(-sv);
     return detail::reduced<R>(term);
 }
 
 /// ... with pos_weight and PyTorch's `weight` w, which multiplies each element's loss before
-/// the reduction (broadcast as fg::mul: a scalar, a row, an N×1 column or s's shape; no
-/// gradient). PyTorch's third positional argument is `weight`; here the 3-argument form takes
-/// pos_weight, so w comes fourth. For w alone write
-/// fg::mean(w * fg::binary_cross_entropy_with_logits<reduction::none>(s, y)), which is PyTorch's
-/// formula.
+/// the reduction (a scalar, a row, an N×1 column or s's shape, broadcast to s's shape and never
+/// beyond, op::loss_weight; no gradient). PyTorch's third positional argument is `weight`; here the
+/// 3-argument form takes pos_weight, so w comes fourth. For w alone write fg::mean(w *
+/// fg::binary_cross_entropy_with_logits<reduction::none>(s, y)), which is PyTorch's formula.
 template <reduction R = reduction::mean, expression S, expression Y, expression PW, expression W>
 auto binary_cross_entropy_with_logits(S&& s, Y&& y, PW&& pos_weight, W&& weight) {
     static_assert(!requires_grad_v<std::remove_cvref_t<W>>,
                   "fg::binary_cross_entropy_with_logits(s, y, pos_weight, weight) gives no "
                   "gradient for weight: build it with fg::constant or fg::input, not from a param");
-    return detail::reduced<R>(
-        mul(static_cast<W&&>(weight),
-            binary_cross_entropy_with_logits<reduction::none>(
-                static_cast<S&&>(s), static_cast<Y&&>(y), static_cast<PW&&>(pos_weight))));
+    return detail::reduced<R>(detail::weighted_loss(
+        static_cast<W&&>(weight),
+        binary_cross_entropy_with_logits<reduction::none>(static_cast<S&&>(s), static_cast<Y&&>(y),
+                                                          static_cast<PW&&>(pos_weight))));
 }
 }  // namespace fusegrad
 
