@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,15 +57,38 @@ struct embedding {
         return shape::matrix(idx.cols, table.cols);
     }
 
-    template <class T, class I>
-    void forward(mview<T> out, cview<T> table, cview<I> idx) const {
-        const std::size_t n = idx.size(), d = table.dims.cols;
-        const std::size_t bad = kernels::first_label_out_of_range<I>(n, idx.data, table.dims.rows);
+    /// A label_error naming the first index outside [0, rows), and a value_error for a
+    /// padding_idx outside [-rows, rows) (the ops that read rows by index: embedding_linear and
+    /// embedding_linear_xent too).
+    template <class I>
+    void check_indices(std::size_t rows, cview<I> idx) const {
+        const std::size_t n = idx.size();
+        const std::size_t bad = kernels::first_label_out_of_range<I>(n, idx.data, rows);
         if (bad < n)
             throw label_error("embedding: index idx[" + std::to_string(bad) +
                               "] = " + std::to_string(static_cast<long long>(idx.data[bad])) +
-                              " is outside [0, " + std::to_string(table.dims.rows) + ")");
-        (void)padding_row(table.dims.rows, name);
+                              " is outside [0, " + std::to_string(rows) + ")");
+        (void)padding_row(rows, name);
+    }
+
+    /// The rows table[idx[i]] as an array of n row pointers created at `slots` (room for n
+    /// pointers, aligned for them), made afresh on every call, so that nothing is read back
+    /// from a pointer stored by an earlier call; null for no index. The indices must have been
+    /// checked (check_indices).
+    template <class T, class I>
+    static const T* const* row_pointers(void* slots, cview<T> table, cview<I> idx) {
+        const std::size_t n = idx.size(), d = table.dims.cols;
+        if (n == 0) return nullptr;
+        const T** rows = ::new (slots) const T*[n];
+        for (std::size_t i = 0; i < n; ++i)
+            rows[i] = table.data + static_cast<std::size_t>(idx.data[i]) * d;
+        return rows;
+    }
+
+    template <class T, class I>
+    void forward(mview<T> out, cview<T> table, cview<I> idx) const {
+        const std::size_t n = idx.size(), d = table.dims.cols;
+        check_indices(table.dims.rows, idx);
         for (std::size_t i = 0; i < n; ++i)
             kernels::axpby<T>(d, T(1), table.data + std::size_t(idx.data[i]) * d, T(0),
                               out.data + i * d);

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,8 +57,8 @@ struct embedding_linear {
                               b.str() + ", W is " + w.str() + ")");
         return shape::matrix(idx.cols, w.cols);
     }
-    /// One pointer per picked row, kept from the forward for dW (two elements each, enough for
-    /// a pointer in float or double), then room for kScatterRows rows of g·Wᵀ.
+    /// One pointer per picked row (two elements each, enough for a pointer in float or
+    /// double), then room for kScatterRows rows of g·Wᵀ.
     std::size_t workspace_size(const shape&, const shape& table, const shape& idx, const shape&,
                                const shape&) const {
         return 2 * idx.cols + std::min(idx.cols, kScatterRows) * table.cols;
@@ -68,17 +67,10 @@ struct embedding_linear {
     template <class T, class I>
     void forward(mview<T> out, cview<T> table, cview<I> idx, cview<T> w, cview<T> b,
                  workspace<T> ws) const {
+        static_assert(2 * sizeof(T) >= sizeof(const T*), "two elements hold a row pointer");
         const std::size_t n = idx.size(), d = table.dims.cols, c = w.dims.cols;
-        const std::size_t bad = kernels::first_label_out_of_range<I>(n, idx.data, table.dims.rows);
-        if (bad < n)
-            throw label_error("embedding: index idx[" + std::to_string(bad) +
-                              "] = " + std::to_string(static_cast<long long>(idx.data[bad])) +
-                              " is outside [0, " + std::to_string(table.dims.rows) + ")");
-        (void)embedding{padding_idx}.padding_row(table.dims.rows, "embedding");
-        const T** rows = row_slots<T>(ws);
-        for (std::size_t i = 0; i < n; ++i)
-            ::new (static_cast<void*>(rows + i))
-                const T*(table.data + static_cast<std::size_t>(idx.data[i]) * d);
+        embedding{padding_idx}.check_indices(table.dims.rows, idx);
+        const T* const* rows = embedding::row_pointers(ws.data, table, idx);
         kernels::broadcast_row<T>(n, c, b.data, out.data);
         kernels::gemm_rows<T>(false, false, n, c, d, T(1), rows, w.data, c, T(1), out.data, c);
     }
@@ -89,8 +81,12 @@ struct embedding_linear {
     void vjp(grad_sink<T> dtable, grad_sink<T>, grad_sink<T> dw, grad_sink<T> db, cview<T> g,
              cview<T>, cview<T> table, cview<I> idx, cview<T> w, cview<T>, workspace<T> ws) const {
         const std::size_t n = idx.size(), d = table.dims.cols, c = w.dims.cols;
+        // The indices again (the arrays are read at every call), then the row pointers made
+        // afresh: nothing is read back from the forward's.
+        embedding{padding_idx}.check_indices(table.dims.rows, idx);
         if (dw)
-            kernels::gemm_rows<T>(true, false, d, c, n, T(1), row_slots<T>(ws), g.data, c,
+            kernels::gemm_rows<T>(true, false, d, c, n, T(1),
+                                  embedding::row_pointers(ws.data, table, idx), g.data, c,
                                   dw.beta(), dw.data, c);
         if (db) kernels::col_sums<T>(n, c, g.data, db.beta(), db.data);
         if (!dtable) return;
@@ -106,14 +102,6 @@ struct embedding_linear {
                     kernels::axpby<T>(d, T(1), block + r * d, T(1),
                                       dtable.data + static_cast<std::size_t>(idx.data[i0 + r]) * d);
         }
-    }
-
-  private:
-    // The row pointers at the start of the workspace (64-byte aligned, as every buffer).
-    template <class T>
-    static const T** row_slots(workspace<T> ws) {
-        static_assert(2 * sizeof(T) >= sizeof(const T*), "two elements hold a row pointer");
-        return std::launder(reinterpret_cast<const T**>(ws.data));
     }
 };
 }  // namespace op

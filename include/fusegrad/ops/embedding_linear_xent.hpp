@@ -15,7 +15,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -153,19 +152,10 @@ struct embedding_linear_xent {
         static_assert(std::integral<I>, "embedding_linear_xent takes integer indices");
         static_assert(2 * sizeof(T) >= sizeof(const T*), "two elements hold a row pointer");
         const std::size_t n = idx.size(), d = table.dims.cols;
-        const std::size_t bad = kernels::first_label_out_of_range<I>(n, idx.data, table.dims.rows);
-        if (bad < n)
-            throw label_error("embedding: index idx[" + std::to_string(bad) +
-                              "] = " + std::to_string(static_cast<long long>(idx.data[bad])) +
-                              " is outside [0, " + std::to_string(table.dims.rows) + ")");
-        (void)embedding{padding_idx}.padding_row(table.dims.rows, "embedding");
+        embedding{padding_idx}.check_indices(table.dims.rows, idx);
         (void)rest_of(ws, idx);
         auto p = fused().problem(cview<T>{nullptr, shape::matrix(n, d)}, w, b, cw);
-        if (n == 0) return p;  // no rows: the kernels read none (and there are no slots)
-        const T** rows = ::new (static_cast<void*>(ws.data)) const T*[n];
-        for (std::size_t i = 0; i < n; ++i)
-            rows[i] = table.data + static_cast<std::size_t>(idx.data[i]) * d;
-        p.x_rows = rows;
+        p.x_rows = embedding::row_pointers(ws.data, table, idx);  // null for no rows
         return p;
     }
 };
