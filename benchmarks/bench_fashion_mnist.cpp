@@ -85,21 +85,27 @@ std::vector<std::int64_t> epoch_order() {
 // ---- fusegrad -----------------------------------------------------------------------------------
 
 // One epoch of steps: graph.run() (parts 1), or each batch cut into `parts` parts run side by
-// side (fg::nn::data_parallel), the optimizer's update inside the same threads.
-template <class Graph, class Opt>
+// side (fg::nn::data_parallel), the optimizer's update inside the same threads. RowsInPlace:
+// the dataset hands out each batch as indices (next_indices), one part.
+template <bool RowsInPlace = false, class Graph, class Opt>
 void train_epoch(fg::nn::dataset<float>& ds, Graph& graph, Opt& opt, std::size_t parts) {
     ds.start_epoch(0);
-    if (parts <= 1) {
-        while (ds.next()) {
+    const auto steps = [&](auto next) {
+        while (next()) {
             graph.run();
             opt.step(graph);
         }
-        return;
-    }
-    // Each part's thread gathers its own rows (dataset::fill_rows as the loader).
-    auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = parts});
-    while (ds.advance()) {
-        dp.run([&](std::size_t first, std::size_t count) { ds.fill_rows(first, count); }, opt);
+    };
+    if constexpr (RowsInPlace) {
+        steps([&] { return ds.next_indices(); });
+    } else if (parts <= 1) {
+        steps([&] { return ds.next(); });
+    } else {
+        // Each part's thread gathers its own rows (dataset::fill_rows as the loader).
+        auto dp = fg::nn::data_parallel<"x", "y">(graph, {.parts = parts});
+        while (ds.advance()) {
+            dp.run([&](std::size_t first, std::size_t count) { ds.fill_rows(first, count); }, opt);
+        }
     }
 }
 
@@ -144,15 +150,7 @@ void fusegrad_softmax_epoch(benchmark::State& state) {
         b = init.b;
         fg::nn::sgd opt(fg::nn::params<"W", "b">(W, b), {.lr = 0.1});
         state.ResumeTiming();
-        if constexpr (RowsInPlace) {
-            ds.start_epoch(0);
-            while (ds.next_indices()) {
-                graph.run();
-                opt.step(graph);
-            }
-        } else {
-            train_epoch(ds, graph, opt, parts);
-        }
+        train_epoch<RowsInPlace>(ds, graph, opt, parts);
     }
     eval.forward();
     const auto v = eval.value_view();
@@ -201,15 +199,7 @@ void fusegrad_mlp_epoch(benchmark::State& state) {
         W1 = init.W1, W2 = init.W2, b1 = init.b1, b2 = init.b2;
         fg::nn::adam opt(fg::nn::params<"W1", "b1", "W2", "b2">(W1, b1, W2, b2), {.lr = 1e-3});
         state.ResumeTiming();
-        if constexpr (RowsInPlace) {
-            ds.start_epoch(0);
-            while (ds.next_indices()) {
-                graph.run();
-                opt.step(graph);
-            }
-        } else {
-            train_epoch(ds, graph, opt, parts);
-        }
+        train_epoch<RowsInPlace>(ds, graph, opt, parts);
     }
     eval.forward();
     const auto v = eval.value_view();
