@@ -286,6 +286,48 @@ TEST_CASE("a label outside [0, C) throws label_error naming the row and the valu
     CHECK_THAT(g.value(), WithinRel(std::log(2.0), 1e-15));
 }
 
+// The leaves are the caller's arrays, read again by the backward: labels or indices changed
+// after forward() are checked again there, not used to index out of bounds.
+TEST_CASE("labels and indices changed between forward() and backward() throw label_error",
+          "[grad][errors]") {
+    xt::xtensor<double, 2> S = {{0.5, -1.0, 2.0}, {0.0, 0.25, -0.5}};
+    xt::xtensor<double, 1> cw = {1.0, 2.0, 0.5};
+    xt::xtensor<std::int32_t, 1> y = {0, 2};
+    auto s = fg::param<"s">(S);
+    auto yl = fg::labels<"y">(y);
+    const auto expect = [&](auto&& g, const std::string& message) {
+        y(0) = 0;
+        y(1) = 2;
+        g.forward();
+        y(1) = 3;
+        CHECK_THROWS_MATCHES(g.backward(), fg::label_error, Catch::Matchers::Message(message));
+        y(1) = -7;
+        CHECK_THROWS_AS(g.backward(), fg::label_error);
+        y(1) = 2;  // nothing is lost: with the label fixed the same graph runs
+        g.run();
+        CHECK(std::isfinite(g.value()));
+    };
+    expect(fg::compile(fg::sum(fg::nll(fg::softmax(s), yl)), fg::no_rewrite),
+           "nll: label y[1] = 3 is outside [0, 3)");
+    expect(fg::compile(fg::sum(fg::nll_logp(fg::log_softmax(s), yl)), fg::no_rewrite),
+           "nll_logp: label y[1] = 3 is outside [0, 3) and is not ignore_index (-100)");
+    expect(fg::compile(fg::nll_loss(fg::log_softmax(s), yl), fg::no_rewrite),
+           "nll_loss: label y[1] = 3 is outside [0, 3) and is not ignore_index (-100)");
+    expect(fg::compile(fg::cross_entropy(s, yl)), "softmax_xent: label y[1] = 3 is outside [0, 3)");
+    expect(fg::compile(fg::cross_entropy(s, yl, fg::constant(cw))),
+           "softmax_xent: label y[1] = 3 is outside [0, 3)");
+    xt::xtensor<double, 2> X = {{1.0, -2.0}, {0.5, 0.5}};
+    xt::xtensor<double, 2> W = {{0.1, 0.2, 0.3}, {-0.3, 0.2, 0.1}};
+    xt::xtensor<double, 1> b = {0.0, 0.1, -0.1};
+    expect(fg::compile(fg::linear_cross_entropy(fg::param<"x">(X), fg::param<"W">(W),
+                                                fg::param<"b">(b), yl)),
+           "linear_xent: label y[1] = 3 is outside [0, 3)");
+    // embedding's indices (a table of 3 rows), through a graph whose only gradient is the table's
+    xt::xtensor<double, 2> table = {{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}};
+    expect(fg::compile(fg::sum(fg::embedding(fg::param<"T">(table), yl))),
+           "embedding: index idx[1] = 3 is outside [0, 3)");
+}
+
 TEST_CASE("misuses of a graph throw with a message saying what to do", "[grad][errors]") {
     xt::xtensor<double, 1> a = {1.0}, b = {2.0};
     CHECK_THROWS_MATCHES(

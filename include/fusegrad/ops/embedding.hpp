@@ -99,6 +99,8 @@ struct embedding {
              cview<I> idx) const {
         if (!dtable) return;
         const std::size_t d = dtable.dims.cols;
+        // Again: the indices are the caller's array, which may have changed since the forward.
+        check_indices(dtable.dims.rows, idx);
         const std::int64_t pad = padding_row(dtable.dims.rows, name);
         if (!dtable.accumulate) kernels::fill<T>(dtable.size(), T(0), dtable.data);
         for (std::size_t i = 0; i < idx.size(); ++i)

@@ -247,6 +247,16 @@ struct linear_xent {
         return {d, rows};
     }
 
+    // A label_error for the first label outside [0, classes) that is not ignored.
+    template <class T, class Y>
+    static void check_label_values(const kernels::linear_xent_problem<T>& p, cview<Y> y) {
+        const auto bad = kernels::xent_first_bad_label<T, Y>(p.n, y.data, p.classes, p.targets);
+        if (bad < p.n)
+            throw label_error("linear_xent: label y[" + std::to_string(bad) +
+                              "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
+                              std::to_string(p.classes) + ")");
+    }
+
     // before_vjp: run() is calling; for a scalar loss the gradient for an upstream of one (ce
     // scale 1/D for a mean, 1 for a sum) may then be made in the forward pass (kernels.hpp).
     template <class T, class Y>
@@ -254,11 +264,7 @@ struct linear_xent {
                      workspace<T> ws, bool before_vjp) const {
         static_assert(std::integral<Y>, "linear_xent takes class indices (fg::labels)");
         check_workspace(p, ws);
-        const auto bad = kernels::xent_first_bad_label<T, Y>(p.n, y.data, p.classes, p.targets);
-        if (bad < p.n)
-            throw label_error("linear_xent: label y[" + std::to_string(bad) +
-                              "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
-                              std::to_string(p.classes) + ")");
+        check_label_values(p, y);
         if constexpr (R == reduction::none) {
             kernels::linear_xent_forward<T, Y>(p, y.data, out.data, ws.data);
         } else if constexpr (R == reduction::sum) {
@@ -281,6 +287,7 @@ struct linear_xent {
                  const kernels::linear_xent_problem<T>& p, cview<Y> y, workspace<T> ws) const {
         if (!dx && !dw && !db) return;
         check_workspace(p, ws);
+        check_label_values(p, y);  // the caller's array may have changed since the forward
         T ce_scale = T(1), z_scale = T(1);
         const T* row_scale = nullptr;
         if constexpr (R == reduction::none) row_scale = g.data;

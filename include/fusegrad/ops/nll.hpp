@@ -66,15 +66,21 @@ struct nll {
         return {};
     }
 
+    /// A label_error naming the first label outside [0, n).
+    template <class Y>
+    static void check_labels(std::size_t m, std::size_t n, const Y* y) {
+        const auto bad = kernels::first_label_out_of_range<Y>(m, y, n);
+        if (bad < m)
+            throw label_error("nll: label y[" + std::to_string(bad) +
+                              "] = " + std::to_string(y[bad]) + " is outside [0, " +
+                              std::to_string(n) + ")");
+    }
+
     template <class T, class Y>
     void forward(mview<T> out, cview<T> p, cview<Y> y) const {
         const auto m = p.dims.rows, n = p.dims.cols;
         if constexpr (std::integral<Y>) {
-            const auto bad = kernels::first_label_out_of_range<Y>(m, y.data, n);
-            if (bad < m)
-                throw label_error("nll: label y[" + std::to_string(bad) +
-                                  "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
-                                  std::to_string(n) + ")");
+            check_labels(m, n, y.data);
             kernels::nll_index_rows<T, Y>(m, n, p.data, y.data, out.data);
         } else {
             kernels::nll_prob_rows<T>(m, n, p.data, y.data, out.data);
@@ -86,9 +92,10 @@ struct nll {
     void vjp(grad_sink<T> dp, grad_sink<T> dy, cview<T> g, cview<T>, cview<T> p, cview<Y> y) const {
         const auto m = p.dims.rows, n = p.dims.cols;
         if constexpr (std::integral<Y>) {
-            if (dp)
-                kernels::nll_index_rows_backward<T, Y>(m, n, p.data, y.data, g.data, dp.beta(),
-                                                       dp.data);
+            if (!dp) return;
+            check_labels(m, n, y.data);  // the caller's array may have changed since the forward
+            kernels::nll_index_rows_backward<T, Y>(m, n, p.data, y.data, g.data, dp.beta(),
+                                                   dp.data);
         } else {
             if (dp || dy)
                 kernels::nll_prob_rows_backward<T>(m, n, p.data, y.data, g.data, dp.beta(), dp.data,

@@ -79,6 +79,7 @@ struct nll_logp {
         const auto m = logp.dims.rows, n = logp.dims.cols;
         if constexpr (std::integral<Y>) {
             if (!dlogp) return;
+            check_labels(m, n, y.data);  // the caller's array may have changed since the forward
             if (!any_ignored(m, y.data)) {
                 kernels::nll_logp_index_rows_backward<T, Y>(m, n, y.data, g.data, dlogp.beta(),
                                                             dlogp.data);

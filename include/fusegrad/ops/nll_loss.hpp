@@ -140,6 +140,7 @@ struct nll_loss {
                  std::type_identity_t<const T*> w) const {
         if (!dlogp) return;
         const std::size_t m = logp.dims.rows, n = logp.dims.cols;
+        per_row().check_labels(m, n, y.data, name);  // the array may have changed since the forward
         T scale = T(1);
         if constexpr (R == reduction::sum) scale = g.data[0];
         if constexpr (R == reduction::mean) scale = g.data[0] / divisor(m, y.data, w);

@@ -205,6 +205,20 @@ struct softmax_xent {
         return T(m);
     }
 
+    // A label_error for the first label outside [0, n) that is not ignored. The vjp checks
+    // again: the labels are the caller's array, which may have changed since the forward.
+    template <class T, class Y>
+    static void check_labels(std::size_t m, std::size_t n, const Y* y,
+                             const kernels::xent_targets<T>& t) {
+        if constexpr (std::integral<Y>) {
+            const auto bad = kernels::xent_first_bad_label<T, Y>(m, y, n, t);
+            if (bad < m)
+                throw label_error("softmax_xent: label y[" + std::to_string(bad) +
+                                  "] = " + std::to_string(y[bad]) + " is outside [0, " +
+                                  std::to_string(n) + ")");
+        }
+    }
+
     // ds not null (run()'s fused forward): also write the gradient for an upstream 1, i.e.
     // alpha = 1 / D for a mean and 1 otherwise; finish_fused applies the real upstream g.
     template <class T, class Y>
@@ -213,13 +227,7 @@ struct softmax_xent {
         const auto m = s.dims.rows, n = s.dims.cols;
         const auto t = targets<T, Y>(w);
         T* per_row = R == reduction::none ? out.data : nullptr;
-        if constexpr (std::integral<Y>) {
-            const auto bad = kernels::xent_first_bad_label<T, Y>(m, y.data, n, t);
-            if (bad < m)
-                throw label_error("softmax_xent: label y[" + std::to_string(bad) +
-                                  "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
-                                  std::to_string(n) + ")");
-        }
+        check_labels<T, Y>(m, n, y.data, t);
         const T divisor = R == reduction::mean ? mean_divisor<T, Y>(m, y.data, t) : T(1);
         // Row statistics for the backward: written by the unfused forward only.
         T* stats = ds == nullptr && ws.data != nullptr && ws.size > 2 * m ? ws.data : nullptr;
@@ -279,6 +287,7 @@ struct softmax_xent {
         if (!ds && !dy) return;
         const auto m = s.dims.rows, n = s.dims.cols;
         const auto t = targets<T, Y>(w);
+        check_labels<T, Y>(m, n, y.data, t);
         T alpha = T(1);
         const T* row_scale = nullptr;
         if constexpr (R == reduction::none) row_scale = g.data;
