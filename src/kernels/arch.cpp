@@ -152,6 +152,17 @@ std::size_t tuned_depth_block() {
 // 0 until the first gemm_depth_block() call decides.
 std::atomic<std::size_t> g_depth_block{0};
 
+/// The measured streaming-store threshold for this CPU (see stream_store_threshold in arch.hpp).
+std::size_t tuned_stream_store_threshold() {
+    const cpu_id& cpu = this_cpu();
+    if (cpu.vendor == "AuthenticAMD" && cpu.family == 25) return std::size_t(16) << 20;
+    return SIZE_MAX;
+}
+
+// Not decided until the first stream_store_threshold() call (kUndecided).
+constexpr std::size_t kUndecided = SIZE_MAX - 1;
+std::atomic<std::size_t> g_stream_threshold{kUndecided};
+
 }  // namespace
 
 std::string_view arch_name(arch a) noexcept {
@@ -228,6 +239,24 @@ std::size_t set_gemm_depth_block(std::size_t kc) {
     }
     const std::size_t previous = gemm_depth_block();
     g_depth_block.store(kc, std::memory_order_relaxed);
+    return previous;
+}
+
+std::size_t stream_store_threshold() {
+    std::size_t t = g_stream_threshold.load(std::memory_order_relaxed);
+    if (t == kUndecided) {
+        std::size_t expected = kUndecided;
+        g_stream_threshold.compare_exchange_strong(expected, tuned_stream_store_threshold(),
+                                                   std::memory_order_relaxed);
+        t = g_stream_threshold.load(std::memory_order_relaxed);
+    }
+    return t;
+}
+
+std::size_t set_stream_store_threshold(std::size_t bytes) {
+    const std::size_t previous = stream_store_threshold();
+    // kUndecided itself means "never" too: stored as SIZE_MAX.
+    g_stream_threshold.store(bytes == kUndecided ? SIZE_MAX : bytes, std::memory_order_relaxed);
     return previous;
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 
 #include "dispatch.hpp"
+#include "fusegrad/kernels/arch.hpp"
 #include "fusegrad/kernels/kernels.hpp"
 #include "fusegrad/kernels/trace.hpp"
 #include "parallel.hpp"
@@ -40,9 +41,10 @@ std::size_t chunk_stride(std::size_t n) {
 
 namespace reference {
 
+// `bool` (stream): the SIMD bodies' non-temporal stores; plain stores here.
 template <class T>
 void layer_norm_rows(std::size_t rows, std::size_t n, const T* x, const T* gamma, const T* beta,
-                     T eps, T* y, T* mean, T* rstd) {
+                     T eps, T* y, T* mean, T* rstd, bool) {
     for (std::size_t i = 0; i < rows; ++i) {
         const T* xr = x + i * n;
         T* yr = y + i * n;
@@ -62,7 +64,7 @@ void layer_norm_rows(std::size_t rows, std::size_t n, const T* x, const T* gamma
 template <class T>
 void layer_norm_rows_backward(std::size_t rows, std::size_t n, const T* x, const T* gamma,
                               const T* mean, const T* rstd, const T* g, T beta_x, T* dx, T* pg,
-                              T* pb) {
+                              T* pb, bool) {
     for (std::size_t j = 0; j < n; ++j) {
         if (pg) pg[j] = T(0);
         if (pb) pb[j] = T(0);
@@ -93,6 +95,12 @@ void layer_norm_rows_backward(std::size_t rows, std::size_t n, const T* x, const
 
 }  // namespace reference
 
+/// Whether a kernel writing m×n values of T writes them with non-temporal stores.
+template <class T>
+bool stream_output(std::size_t m, std::size_t n) {
+    return m * n * sizeof(T) >= stream_store_threshold();
+}
+
 /// out[j] = Σ_c part[c · chunk_stride(n) + j] (chunk order) + beta · out[j].
 template <class T>
 void add_partials(std::size_t chunks, std::size_t n, const T* part, T beta, T* out) {
@@ -116,8 +124,9 @@ void layer_norm_rows(std::size_t m, std::size_t n, const T* x, const T* gamma, c
         for (std::size_t i = 0; i < m; ++i) mean[i] = rstd[i] = std::nan("");
         return;
     }
+    const bool stream = stream_output<T>(m, n);
     FUSEGRAD_NORM_RUN(layer_norm_rows, len, n, x + b * n, gamma, beta, eps, y + b * n, mean + b,
-                      rstd + b);
+                      rstd + b, stream);
 }
 
 std::size_t layer_norm_backward_scratch(std::size_t m, std::size_t n) {
@@ -130,10 +139,11 @@ void layer_norm_rows_backward(std::size_t m, std::size_t n, const T* x, const T*
                               T beta_gamma, T* dgamma, T beta_beta, T* dbeta, T* scratch) {
     detail::trace_call("layer_norm_rows_backward");
     if (n == 0) return;
+    const bool stream = stream_output<T>(m, n);
     FUSEGRAD_NORM_RUN(layer_norm_rows_backward, len, n, x + b * n, gamma, mean + b, rstd + b,
                       g + b * n, beta_x, dx ? dx + b * n : nullptr,
                       dgamma ? scratch + c * chunk_stride(n) : nullptr,
-                      dbeta ? scratch + c * chunk_stride(n) + beta_offset(n) : nullptr);
+                      dbeta ? scratch + c * chunk_stride(n) + beta_offset(n) : nullptr, stream);
     const std::size_t chunks = chunks_of(m);
     if (dgamma) add_partials(chunks, n, scratch, beta_gamma, dgamma);
     if (dbeta) add_partials(chunks, n, scratch + beta_offset(n), beta_beta, dbeta);

@@ -2,13 +2,17 @@
 // every instruction set against a
 // long-double oracle computed here from the definitions (not from the reference loop), and
 // against the scalar reference; special rows (NaN, ±inf, all −inf, no entries); in-place,
-// beta = 1 accumulation, null outputs, and row counts that span several of the backward's
-// chunks of 256 rows.
+// beta = 1 accumulation, null outputs, row counts that span several of the backward's
+// chunks of 256 rows, and layer_norm's streaming stores against its plain ones.
 
+#include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -270,4 +274,94 @@ TEMPLATE_TEST_CASE("layer_norm_rows: in place, null outputs, one set against ano
         REQUIRE(dg2 == dg);
         REQUIRE(db2 == db);
     }
+}
+
+namespace {
+/// n elements on a 64-byte boundary (the graph's arena gives its buffers such), for the paths
+/// that need aligned rows.
+template <class T>
+struct aligned64 {
+    explicit aligned64(std::size_t n)
+        : data(static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64)))) {
+        std::fill(data, data + n, T(0));
+    }
+    ~aligned64() { ::operator delete(data, std::align_val_t(64)); }
+    aligned64(const aligned64&) = delete;
+    aligned64& operator=(const aligned64&) = delete;
+    T* data;
+};
+}  // namespace
+
+// Streaming stores (kernels::stream_store_threshold) change how y and dx reach memory, never
+// what is stored: every set, both choices, bitwise. Rows of whole aligned batches stream; rows
+// of 37 (never a whole number of batches) and an output one element off alignment fall back to
+// plain stores; beta = 1 accumulation never streams.
+TEMPLATE_TEST_CASE("layer_norm_rows: streaming stores store the same bits as plain ones", "[rows]",
+                   float, double) {
+    using T = TestType;
+    for (const auto& [m, n, offset] :
+         {std::array<std::size_t, 3>{600, 64, 0}, std::array<std::size_t, 3>{9, 1024, 0},
+          std::array<std::size_t, 3>{600, 37, 0}, std::array<std::size_t, 3>{300, 64, 1}}) {
+        INFO(m << "x" << n << ", output offset " << offset);
+        const auto x = uniform<T>(m * n, -3, 3, 31);
+        const auto gamma = uniform<T>(n, 0.5, 1.5, 32), beta = uniform<T>(n, -1, 1, 33);
+        const auto g = uniform<T>(m * n, -1, 1, 34);
+        const auto old = uniform<T>(m * n, -1, 1, 35);
+        std::vector<T> scratch(fk::layer_norm_backward_scratch(m, n));
+        for (fk::arch a : fk::available_archs()) {
+            INFO(fk::arch_name(a));
+            const fk::arch_scope scope(a);
+            // [0]: plain stores only, [1]: streaming from 0 bytes (every call that can)
+            std::vector<T> y[2], stats[2], dx[2], dxa[2], dg[2], db[2];
+            for (int s = 0; s < 2; ++s) {
+                const fk::stream_store_threshold_scope stream(s == 0 ? SIZE_MAX : 0);
+                aligned64<T> out(m * n + offset), grad(m * n + offset);
+                stats[s].resize(2 * m);
+                fk::layer_norm_rows<T>(m, n, x.data(), gamma.data(), beta.data(), T(1e-5),
+                                       out.data + offset, stats[s].data(), stats[s].data() + m);
+                y[s].assign(out.data + offset, out.data + offset + m * n);
+                dg[s].assign(n, T(0));
+                db[s].assign(n, T(0));
+                fk::layer_norm_rows_backward<T>(m, n, x.data(), gamma.data(), stats[s].data(),
+                                                stats[s].data() + m, g.data(), T(0),
+                                                grad.data + offset, T(0), dg[s].data(), T(0),
+                                                db[s].data(), scratch.data());
+                dx[s].assign(grad.data + offset, grad.data + offset + m * n);
+                std::copy(old.data(), old.data() + m * n, grad.data + offset);
+                fk::layer_norm_rows_backward<T>(
+                    m, n, x.data(), gamma.data(), stats[s].data(), stats[s].data() + m, g.data(),
+                    T(1), grad.data + offset, T(0), nullptr, T(0), nullptr, scratch.data());
+                dxa[s].assign(grad.data + offset, grad.data + offset + m * n);
+            }
+            REQUIRE(y[1] == y[0]);
+            REQUIRE(stats[1] == stats[0]);
+            REQUIRE(dx[1] == dx[0]);
+            REQUIRE(dxa[1] == dxa[0]);
+            REQUIRE(dg[1] == dg[0]);
+            REQUIRE(db[1] == db[0]);
+            // and what streamed is layer_norm: the reference's values within rounding
+            for (std::size_t k = 0; k < m * n; k += 7) {
+                const std::size_t i = k / n;
+                const T want = (x[k] - stats[1][i]) * stats[1][m + i] * gamma[k % n] + beta[k % n];
+                require_near(y[1][k], want, 64 * kEps<T> * (std::fabs(double(want)) + 4));
+            }
+        }
+    }
+}
+
+TEST_CASE("stream_store_threshold: set, restored by its scope, a machine's choice by default",
+          "[rows]") {
+    const std::size_t chosen = fk::stream_store_threshold();
+    {
+        const fk::stream_store_threshold_scope scope(123);
+        CHECK(fk::stream_store_threshold() == 123);
+        CHECK(fk::set_stream_store_threshold(0) == 123);
+        CHECK(fk::stream_store_threshold() == 0);
+    }
+    CHECK(fk::stream_store_threshold() == chosen);
+    const auto& cpu = fk::this_cpu();
+    if (cpu.vendor == "AuthenticAMD" && cpu.family == 25)
+        CHECK(chosen == std::size_t(16) << 20);
+    else
+        CHECK(chosen == SIZE_MAX);
 }

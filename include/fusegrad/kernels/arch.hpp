@@ -96,4 +96,30 @@ class gemm_depth_block_scope {
     std::size_t previous_;
 };
 
+/// From how many bytes of output one call writes with non-temporal (streaming) stores, which
+/// go to memory without first reading each line into the cache: a write to an array far larger
+/// than the caches then moves half the bytes. Used by the kernels whose output is a stream of
+/// full rows (layer_norm forward and backward). Chosen at first use from this_cpu(), by
+/// measurement (docs/performance.md, "Streaming stores"): 16 MiB on AMD family 25 (Zen 4,
+/// where writing a 16 MiB array that the next loop reads took 0.83 of the time with them, 8 MiB
+/// 1.03–1.60×, 4 MiB 1.5×); never (SIZE_MAX) elsewhere (Zen 5, where an earlier session measured
+/// them slower in layer_norm at 16 MiB, and every CPU not measured yet). Results never depend on
+/// it: the same values are stored.
+std::size_t stream_store_threshold();
+/// Sets the threshold for every later call (SIZE_MAX: never stream, 0: always); returns the
+/// previous one. For tests, which run both paths on every machine, and for tuning a new CPU.
+std::size_t set_stream_store_threshold(std::size_t bytes);
+/// Uses one threshold for the lifetime of the scope, then restores the previous.
+class stream_store_threshold_scope {
+  public:
+    explicit stream_store_threshold_scope(std::size_t bytes)
+        : previous_(set_stream_store_threshold(bytes)) {}
+    ~stream_store_threshold_scope() { set_stream_store_threshold(previous_); }
+    stream_store_threshold_scope(const stream_store_threshold_scope&) = delete;
+    stream_store_threshold_scope& operator=(const stream_store_threshold_scope&) = delete;
+
+  private:
+    std::size_t previous_;
+};
+
 }  // namespace fusegrad::kernels

@@ -82,6 +82,35 @@ struct lanes {
         }
     }
 
+    /// Writes b to p, which must be aligned to the batch (sizeof(batch) bytes), with a
+    /// non-temporal store: the line goes to memory without first being read into the cache.
+    /// Weakly ordered: the writer calls stream_fence() before anything else may read p.
+    static void stream(T* p, const batch& b) {
+        if constexpr (std::is_same_v<A, xsimd::avx512f>) {
+            if constexpr (std::is_same_v<T, float>)
+                _mm512_stream_ps(p, b);
+            else
+                _mm512_stream_pd(p, b);
+        } else if constexpr (std::is_same_v<A, xsimd::fma3<xsimd::avx2>>) {
+            if constexpr (std::is_same_v<T, float>)
+                _mm256_stream_ps(p, b);
+            else
+                _mm256_stream_pd(p, b);
+        } else if constexpr (std::is_same_v<A, xsimd::sse4_2>) {
+            if constexpr (std::is_same_v<T, float>)
+                _mm_stream_ps(p, b);
+            else
+                _mm_stream_pd(p, b);
+        } else {
+            b.store_aligned(p);
+        }
+    }
+    /// Whether a run of rows of n elements starting at p can be written with stream(): p on a
+    /// batch boundary and every row a whole number of batches.
+    static bool streamable(const T* p, std::size_t n) {
+        return n % size == 0 && reinterpret_cast<std::uintptr_t>(p) % sizeof(batch) == 0;
+    }
+
     /// The largest lane (a NaN lane may or may not win; callers propagate NaN separately).
     static T max_lane(const batch& b) {
         alignas(64) T buf[size];
@@ -91,6 +120,12 @@ struct lanes {
         return m;
     }
 };
+
+/// Orders the non-temporal stores (lanes::stream) before every later store: a kernel that
+/// streamed calls it before it returns (before another thread or the caller may read).
+inline void stream_fence() {
+    _mm_sfence();
+}
 
 /// Below this, xsimd::exp leaves its accurate range (float: results under FLT_MIN, where
 /// xsimd 8.1 is erratic between -87.68 and -87.33; double: under DBL_MIN).

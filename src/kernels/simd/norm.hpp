@@ -3,12 +3,17 @@
 /// Internal: layer normalisation written once against xsimd::batch<T, A>. Included only by
 /// src/kernels/arch/norm.*.cpp. Same arithmetic as the reference (src/kernels/norm.cpp), with
 /// its sums over a row in interleaved batch accumulators (four in the forward, two in the
-/// backward) and FMAs where it multiplies and adds. The backward's column sums take four rows
-/// per load and store of the partials. (Tried and dropped, no gain at 4096×1024 and a loss at
-/// small shapes: prefetching the next row, non-temporal stores of y and dx.)
+/// backward) and FMAs where it multiplies and adds. The backward takes four rows at a time: each
+/// row's means (its pass over memory), then one pass over the four rows in cache for dx and the
+/// column sums, each batch of the partials loaded and stored once per four rows. With `stream` (the
+/// front door's choice, from the output's size and stream_store_threshold()) y and dx are written
+/// with non-temporal stores when their rows are whole aligned batches, and the next rows are
+/// prefetched into L2 (software prefetch into L1 at every size was tried in an earlier session:
+/// no gain at 4096×1024, 20% slower at 128×256).
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include "batch_io.hpp"
 #include "norm_decl.hpp"
@@ -41,9 +46,10 @@ T row_sum4(std::size_t n, const T* x, T fill, F f) {
 
 template <class A, class T>
 void layer_norm_rows(std::size_t rows, std::size_t n, const T* x, const T* gamma, const T* beta,
-                     T eps, T* y, T* mean, T* rstd) {
+                     T eps, T* y, T* mean, T* rstd, bool stream) {
     using L = lanes<A, T>;
     using B = typename L::batch;
+    stream = stream && L::streamable(y, n);
     for (std::size_t i = 0; i < rows; ++i) {
         const T* xr = x + i * n;
         T* yr = y + i * n;
@@ -61,26 +67,39 @@ void layer_norm_rows(std::size_t rows, std::size_t n, const T* x, const T* gamma
         mean[i] = mu;
         rstd[i] = r;
         const B vr(r);
-        // y may alias x: each batch of x is read before the same batch of y is written.
-        for (std::size_t j = 0; j < n; j += L::size) {
-            const std::size_t c = n - j < L::size ? n - j : L::size;
+        const auto y_of = [&](std::size_t j, std::size_t c) {
             const B xh = (L::load(xr + j, c, T(0)) - vm) * vr;
-            L::store(yr + j, c,
-                     xsimd::fma(xh, L::load(gamma + j, c, T(0)), L::load(beta + j, c, T(0))));
+            return xsimd::fma(xh, L::load(gamma + j, c, T(0)), L::load(beta + j, c, T(0)));
+        };
+        // y may alias x: each batch of x is read before the same batch of y is written.
+        if (stream) {
+            // Large arrays: the next row is fetched into L2 meanwhile (the pass over memory
+            // is then not the only time a line is on its way).
+            const T* next = i + 1 < rows ? xr + n : nullptr;
+            for (std::size_t j = 0; j < n; j += L::size) {
+                if (next) _mm_prefetch(reinterpret_cast<const char*>(next + j), _MM_HINT_T1);
+                L::stream(yr + j, y_of(j, L::size));
+            }
+        } else {
+            for (std::size_t j = 0; j < n; j += L::size) {
+                const std::size_t c = n - j < L::size ? n - j : L::size;
+                L::store(yr + j, c, y_of(j, c));
+            }
         }
     }
+    if (stream) stream_fence();
 }
 
 namespace detail {
 
-/// dx of one row: Σ h and Σ h (x − μ) over the row (h = g ⊙ gamma, two accumulators each),
-/// then dx = r (h − mean h − x̂ mean(h x̂)), x̂ = (x − μ) r, with the row in L1.
+/// Over one row: mean h and r · mean(h (x − μ)), h = g ⊙ gamma, each a sum in two batch
+/// accumulators (the row comes from memory here, and is in cache for the block's second pass).
 template <class A, class T>
-void layer_norm_dx_row(std::size_t n, const T* xr, const T* gamma, T mu, T r, const T* gr, T beta_x,
-                       T* dr) {
+void layer_norm_row_means(std::size_t n, const T* xr, const T* gamma, T mu, T r, const T* gr,
+                          T& mean_h, T& mean_hx) {
     using L = lanes<A, T>;
     using B = typename L::batch;
-    const B vm(mu), vr(r), vb(beta_x);
+    const B vm(mu);
     B s0(T(0)), s1(T(0)), t0(T(0)), t1(T(0));
     std::size_t j = 0;
     for (; j + 2 * L::size <= n; j += 2 * L::size) {
@@ -98,46 +117,55 @@ void layer_norm_dx_row(std::size_t n, const T* xr, const T* gamma, T mu, T r, co
         s0 += h;
         t0 = xsimd::fma(h, L::load(xr + j, c, T(0)) - vm, t0);
     }
-    const B mh(xsimd::hadd(s0 + s1) / T(n));
-    const B mhx(xsimd::hadd(t0 + t1) * r / T(n));
-    const auto dx_of = [&](std::size_t k, std::size_t c) {
-        return vr * (L::load(gr + k, c, T(0)) * L::load(gamma + k, c, T(0)) - mh -
-                     ((L::load(xr + k, c, T(0)) - vm) * vr) * mhx);
-    };
-    const std::size_t full = n - n % L::size;
-    if (beta_x != T(0)) {
-        for (j = 0; j < full; j += L::size)
-            xsimd::fma(vb, B::load_unaligned(dr + j), dx_of(j, L::size)).store_unaligned(dr + j);
-    } else {
-        for (j = 0; j < full; j += L::size) dx_of(j, L::size).store_unaligned(dr + j);
-    }
-    if (full < n) {
-        const std::size_t c = n - full;
-        B v = dx_of(full, c);
-        if (beta_x != T(0)) v = xsimd::fma(vb, L::load(dr + full, c, T(0)), v);
-        L::store(dr + full, c, v);
-    }
+    mean_h = xsimd::hadd(s0 + s1) / T(n);
+    mean_hx = xsimd::hadd(t0 + t1) * r / T(n);
 }
 
-/// The column sums of R consecutive rows (R ≤ 4), added to pg (Σ g x̂) and pb (Σ g) in row
-/// order: each batch of pg and pb is loaded and stored once per R rows, not once per row.
+/// R consecutive rows (R ≤ 4) of the backward, in one pass over their columns after each
+/// row's means: dx = r (h − mean h − x̂ mean(h x̂)), x̂ = (x − μ) r (when dx is not null; with
+/// non-temporal stores for `stream`), and the column sums added to pg (Σ g x̂) and pb (Σ g) in
+/// row order, each batch of pg and pb loaded and stored once per R rows. next_x, next_g (or
+/// null): the next R rows, prefetched into L2 during the pass.
 template <class A, class T, std::size_t R>
-void layer_norm_param_rows(std::size_t n, const T* x, const T* mean, const T* rstd, const T* g,
-                           T* pg, T* pb) {
+void layer_norm_backward_rows(std::size_t n, const T* x, const T* gamma, const T* mean,
+                              const T* rstd, const T* g, T beta_x, T* dx, T* pg, T* pb, bool stream,
+                              const T* next_x, const T* next_g) {
     using L = lanes<A, T>;
     using B = typename L::batch;
-    B vm[R], vr[R];
+    B vm[R], vr[R], mh[R], mhx[R];
     for (std::size_t r = 0; r < R; ++r) {
         vm[r] = B(mean[r]);
         vr[r] = B(rstd[r]);
+        if (!dx) continue;
+        T a, b;
+        layer_norm_row_means<A, T>(n, x + r * n, gamma, mean[r], rstd[r], g + r * n, a, b);
+        mh[r] = B(a);
+        mhx[r] = B(b);
     }
+    const B vb(beta_x);
     for (std::size_t j = 0; j < n; j += L::size) {
         const std::size_t c = n - j < L::size ? n - j : L::size;
+        const B gam = dx ? L::load(gamma + j, c, T(0)) : B(T(0));
         B sg = pg ? L::load(pg + j, c, T(0)) : B(T(0));
         B sb = pb ? L::load(pb + j, c, T(0)) : B(T(0));
+        if (next_x)
+            for (std::size_t r = 0; r < R; ++r) {
+                _mm_prefetch(reinterpret_cast<const char*>(next_x + r * n + j), _MM_HINT_T1);
+                _mm_prefetch(reinterpret_cast<const char*>(next_g + r * n + j), _MM_HINT_T1);
+            }
         for (std::size_t r = 0; r < R; ++r) {
             const B gv = L::load(g + r * n + j, c, T(0));
-            if (pg) sg = xsimd::fma(gv, (L::load(x + r * n + j, c, T(0)) - vm[r]) * vr[r], sg);
+            const B xh = (L::load(x + r * n + j, c, T(0)) - vm[r]) * vr[r];
+            if (dx) {
+                T* d = dx + r * n + j;
+                B v = vr[r] * (gv * gam - mh[r] - xh * mhx[r]);
+                if (beta_x != T(0)) v = xsimd::fma(vb, L::load(d, c, T(0)), v);
+                if (stream)
+                    L::stream(d, v);  // c is a whole batch: stream requires it
+                else
+                    L::store(d, c, v);
+            }
+            if (pg) sg = xsimd::fma(gv, xh, sg);
             sb += gv;
         }
         if (pg) L::store(pg + j, c, sg);
@@ -150,7 +178,9 @@ void layer_norm_param_rows(std::size_t n, const T* x, const T* mean, const T* rs
 template <class A, class T>
 void layer_norm_rows_backward(std::size_t rows, std::size_t n, const T* x, const T* gamma,
                               const T* mean, const T* rstd, const T* g, T beta_x, T* dx, T* pg,
-                              T* pb) {
+                              T* pb, bool stream) {
+    using L = lanes<A, T>;
+    stream = stream && dx != nullptr && beta_x == T(0) && L::streamable(dx, n);
     for (std::size_t j = 0; j < n; ++j) {  // the chunk's column sums start at 0
         if (pg) pg[j] = T(0);
         if (pb) pb[j] = T(0);
@@ -158,38 +188,39 @@ void layer_norm_rows_backward(std::size_t rows, std::size_t n, const T* x, const
     constexpr std::size_t R = 4;
     for (std::size_t i0 = 0; i0 < rows; i0 += R) {
         const std::size_t block = rows - i0 < R ? rows - i0 : R;
-
-        if (dx)
-            for (std::size_t i = i0; i < i0 + block; ++i)
-                detail::layer_norm_dx_row<A, T>(n, x + i * n, gamma, mean[i], rstd[i], g + i * n,
-                                                beta_x, dx + i * n);
-        if (!pg && !pb) continue;
-        const T* xb = x + i0 * n;
-        const T* gb = g + i0 * n;
+        // Large arrays (streamed): the next block's rows are fetched into L2 meanwhile.
+        const bool prefetch = stream && i0 + 2 * R <= rows;
+        const auto run = [&](auto rows_in_block) {
+            detail::layer_norm_backward_rows<A, T, decltype(rows_in_block)::value>(
+                n, x + i0 * n, gamma, mean + i0, rstd + i0, g + i0 * n, beta_x,
+                dx ? dx + i0 * n : nullptr, pg, pb, stream, prefetch ? x + (i0 + R) * n : nullptr,
+                prefetch ? g + (i0 + R) * n : nullptr);
+        };
         switch (block) {
             case 4:
-                detail::layer_norm_param_rows<A, T, 4>(n, xb, mean + i0, rstd + i0, gb, pg, pb);
+                run(std::integral_constant<std::size_t, 4>{});
                 break;
             case 3:
-                detail::layer_norm_param_rows<A, T, 3>(n, xb, mean + i0, rstd + i0, gb, pg, pb);
+                run(std::integral_constant<std::size_t, 3>{});
                 break;
             case 2:
-                detail::layer_norm_param_rows<A, T, 2>(n, xb, mean + i0, rstd + i0, gb, pg, pb);
+                run(std::integral_constant<std::size_t, 2>{});
                 break;
             default:
-                detail::layer_norm_param_rows<A, T, 1>(n, xb, mean + i0, rstd + i0, gb, pg, pb);
+                run(std::integral_constant<std::size_t, 1>{});
         }
     }
+    if (stream) stream_fence();
 }
 
 }  // namespace fusegrad::kernels::simd
 
-#define FUSEGRAD_INSTANTIATE_NORM_T(A, T)                                                      \
-    template void fusegrad::kernels::simd::layer_norm_rows<A, T>(                              \
-        std::size_t, std::size_t, const T*, const T*, const T*, T, T*, T*, T*);                \
-    template void fusegrad::kernels::simd::layer_norm_rows_backward<A, T>(                     \
-        std::size_t, std::size_t, const T*, const T*, const T*, const T*, const T*, T, T*, T*, \
-        T*);
+#define FUSEGRAD_INSTANTIATE_NORM_T(A, T)                                                          \
+    template void fusegrad::kernels::simd::layer_norm_rows<A, T>(                                  \
+        std::size_t, std::size_t, const T*, const T*, const T*, T, T*, T*, T*, bool);              \
+    template void fusegrad::kernels::simd::layer_norm_rows_backward<A, T>(                         \
+        std::size_t, std::size_t, const T*, const T*, const T*, const T*, const T*, T, T*, T*, T*, \
+        bool);
 #define FUSEGRAD_INSTANTIATE_NORM(A)      \
     FUSEGRAD_INSTANTIATE_NORM_T(A, float) \
     FUSEGRAD_INSTANTIATE_NORM_T(A, double)

@@ -7,18 +7,18 @@
 
 namespace fusegrad::kernels::simd {
 
-/// layer_norm_rows over `rows` rows. `stream`: write the full, aligned batches of the output
-/// with non-temporal stores (the front door decides, from the output's size), fenced before
-/// returning.
+/// layer_norm_rows over `rows` rows. `stream`: write y with non-temporal stores when its rows
+/// are whole batches on batch boundaries (the front door decides from the output's size and
+/// stream_store_threshold()), fenced before returning.
 template <class A, class T>
 void layer_norm_rows(std::size_t rows, std::size_t n, const T* x, const T* gamma, const T* beta,
-                     T eps, T* y, T* mean, T* rstd);
+                     T eps, T* y, T* mean, T* rstd, bool stream);
 /// The backward over `rows` rows: dx as layer_norm_rows_backward (skipped when null), and the
 /// chunk's own column sums pg[j] = Σ_i g_ij x̂_ij and pb[j] = Σ_i g_ij (overwritten; skipped when
-/// null), summed in row order.
+/// null), summed in row order. `stream`: as above, for dx when beta_x is 0.
 template <class A, class T>
 void layer_norm_rows_backward(std::size_t rows, std::size_t n, const T* x, const T* gamma,
                               const T* mean, const T* rstd, const T* g, T beta_x, T* dx, T* pg,
-                              T* pb);
+                              T* pb, bool stream);
 
 }  // namespace fusegrad::kernels::simd
