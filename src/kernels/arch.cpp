@@ -155,7 +155,9 @@ std::atomic<std::size_t> g_depth_block{0};
 /// The measured streaming-store threshold for this CPU (see stream_store_threshold in arch.hpp).
 std::size_t tuned_stream_store_threshold() {
     const cpu_id& cpu = this_cpu();
-    if (cpu.vendor == "AuthenticAMD" && cpu.family == 25) return std::size_t(16) << 20;
+    // Family 25 is Zen 3 and Zen 4; only Zen 4 has AVX-512 (and was measured).
+    if (cpu.vendor == "AuthenticAMD" && cpu.family == 25 && cpu_has(arch::avx512f))
+        return std::size_t(16) << 20;
     return SIZE_MAX;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include "dispatch.hpp"
 #include "fusegrad/kernels/arch.hpp"
@@ -95,10 +96,17 @@ void layer_norm_rows_backward(std::size_t rows, std::size_t n, const T* x, const
 
 }  // namespace reference
 
-/// Whether a kernel writing m×n values of T writes them with non-temporal stores.
+/// Whether a kernel writing m×n values of T to out writes them with non-temporal stores: at
+/// least stream_store_threshold() bytes, every row on a 64-byte boundary (a whole number of
+/// batches on every set). Recorded as "stream_stores" in a trace.
 template <class T>
-bool stream_output(std::size_t m, std::size_t n) {
-    return m * n * sizeof(T) >= stream_store_threshold();
+bool stream_output(std::size_t m, std::size_t n, const T* out) {
+    const bool stream = out != nullptr && active_arch() != arch::scalar &&
+                        m * n * sizeof(T) >= stream_store_threshold() &&
+                        (n * sizeof(T)) % 64 == 0 &&
+                        reinterpret_cast<std::uintptr_t>(out) % 64 == 0;
+    if (stream) detail::trace_call("stream_stores");
+    return stream;
 }
 
 /// out[j] = Σ_c part[c · chunk_stride(n) + j] (chunk order) + beta · out[j].
@@ -124,7 +132,7 @@ void layer_norm_rows(std::size_t m, std::size_t n, const T* x, const T* gamma, c
         for (std::size_t i = 0; i < m; ++i) mean[i] = rstd[i] = std::nan("");
         return;
     }
-    const bool stream = stream_output<T>(m, n);
+    const bool stream = stream_output<T>(m, n, y);
     FUSEGRAD_NORM_RUN(layer_norm_rows, len, n, x + b * n, gamma, beta, eps, y + b * n, mean + b,
                       rstd + b, stream);
 }
@@ -139,7 +147,7 @@ void layer_norm_rows_backward(std::size_t m, std::size_t n, const T* x, const T*
                               T beta_gamma, T* dgamma, T beta_beta, T* dbeta, T* scratch) {
     detail::trace_call("layer_norm_rows_backward");
     if (n == 0) return;
-    const bool stream = stream_output<T>(m, n);
+    const bool stream = beta_x == T(0) && stream_output<T>(m, n, dx);
     FUSEGRAD_NORM_RUN(layer_norm_rows_backward, len, n, x + b * n, gamma, mean + b, rstd + b,
                       g + b * n, beta_x, dx ? dx + b * n : nullptr,
                       dgamma ? scratch + c * chunk_stride(n) : nullptr,

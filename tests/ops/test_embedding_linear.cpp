@@ -127,3 +127,47 @@ TEST_CASE("embedding_linear names a bad index and writes nothing", "[ops][embedd
     idx(1) = -1;  // the leaf reads the array at every run
     REQUIRE_THROWS_WITH(g.forward(), Catch::Contains("idx[1] = -1 is outside [0, 4)"));
 }
+
+// PyTorch's scale_grad_by_freq by hand: idx = {2, 0, 2, 2}, upstream rows u_0..u_3. Row 2 of
+// the table's gradient is (u_0 + u_2 + u_3) / 3, row 0 is u_1, the others 0; the same through
+// embedding_linear (upstream g·Wᵀ), and printed as an option of the op.
+TEST_CASE("scale_grad_by_freq divides each row by its index's count (by hand)",
+          "[ops][embedding_linear]") {
+    xt::xtensor<double, 2> table = filled<double>(3, 2, 7);
+    xt::xtensor<std::int32_t, 1> idx = {2, 0, 2, 2};
+    auto e =
+        fg::embedding(fg::param<"t">(table), fg::labels<"i">(idx), {.scale_grad_by_freq = true});
+    CHECK_THAT(fg::to_string(e), Catch::Contains("scale_grad_by_freq"));
+    auto g = fg::compile(e);
+    g.forward();
+    const double u[8] = {1, 2, 3, 4, 5, 6, 7, 8};  // 4 rows of 2
+    g.backward(fg::cview<double>{u, g.value_shape()});
+    const auto& dt = g.grad<"t">();
+    CHECK(dt(0, 0) == 3.0);
+    CHECK(dt(0, 1) == 4.0);
+    CHECK(dt(1, 0) == 0.0);
+    CHECK(dt(1, 1) == 0.0);
+    CHECK(dt(2, 0) == Approx((1.0 + 5 + 7) / 3).epsilon(1e-15));
+    CHECK(dt(2, 1) == Approx((2.0 + 6 + 8) / 3).epsilon(1e-15));
+
+    // Through embedding_linear: W = I (2×2), b = 0, so g·Wᵀ = g and the same rows come out.
+    xt::xtensor<double, 2> w = {{1.0, 0.0}, {0.0, 1.0}};
+    xt::xtensor<double, 1> b = {0.0, 0.0};
+    auto lin = fg::compile(fg::linear(e, fg::constant(w), fg::constant(b)));
+    STATIC_REQUIRE(
+        fg::contains_op<typename decltype(lin)::expression_type, fg::op::embedding_linear>);
+    lin.forward();
+    lin.backward(fg::cview<double>{u, lin.value_shape()});
+    const auto& dl = lin.grad<"t">();
+    for (std::size_t k = 0; k < dl.size(); ++k)
+        CHECK(dl.data()[k] == Approx(dt.data()[k]).epsilon(1e-15));
+    CHECK(dl(2, 1) == Approx(16.0 / 3).epsilon(1e-15));
+
+    // fg::embedding_linear built directly, with the same options
+    auto direct = fg::compile(fg::embedding_linear(fg::param<"t">(table), fg::labels<"i">(idx),
+                                                   fg::constant(w), fg::constant(b),
+                                                   {.scale_grad_by_freq = true}));
+    direct.forward();
+    direct.backward(fg::cview<double>{u, direct.value_shape()});
+    for (std::size_t k = 0; k < dl.size(); ++k) CHECK(direct.grad<"t">().data()[k] == dl.data()[k]);
+}

@@ -54,24 +54,64 @@ void layer_norm_agrees(std::size_t rows, std::size_t cols, double eps, double sp
 
 template <class T, class I>
 void embedding_agrees(const std::vector<I>& idx,
-                      std::optional<std::int64_t> padding_idx = std::nullopt) {
+                      std::optional<std::int64_t> padding_idx = std::nullopt,
+                      bool scale_grad_by_freq = false) {
     INFO("embedding" << (sizeof(T) == 4 ? " in float" : " in double") << ", index width "
-                     << sizeof(I) << ", padding_idx " << padding_idx.value_or(999));
+                     << sizeof(I) << ", padding_idx " << padding_idx.value_or(999)
+                     << ", scale_grad_by_freq " << scale_grad_by_freq);
     const double tol = sizeof(T) == 4 ? 3e-6 : 1e-12;
     auto table = filled<T, 2>({11, 7}, -1, 1, 4);
     xt::xtensor<I, 1> k = xt::xtensor<I, 1>::from_shape({idx.size()});
     for (std::size_t i = 0; i < idx.size(); ++i) k[i] = idx[i];
-    auto g = fg::compile(fg::embedding(fg::param<"w">(table), fg::labels<"k">(k), padding_idx));
+    auto g = fg::compile(
+        fg::embedding(fg::param<"w">(table), fg::labels<"k">(k),
+                      {.padding_idx = padding_idx, .scale_grad_by_freq = scale_grad_by_freq}));
     g.forward();
     auto u = upstream<T>(idx.size() * 7);
     g.backward(fg::cview<T>{u.data(), g.value_shape()});
     auto tw = to_torch(table, true);
     auto opts = torch::nn::functional::EmbeddingFuncOptions();
     if (padding_idx) opts = opts.padding_idx(*padding_idx);
+    if (scale_grad_by_freq) opts = opts.scale_grad_by_freq(true);
     auto ty = torch::nn::functional::embedding(to_torch(k).to(torch::kInt64), tw, opts);
     ty.backward(torch::from_blob(u.data(), ty.sizes(), ty.dtype()).clone());
     agree_elementwise(g.value_view().data, ty.detach(), tol, "value");
     agree_elementwise(g.template grad<"w">().data(), tw.grad(), tol, "gradient of the table");
+}
+
+/// linear(embedding(table, k), W, b), rewritten to embedding_linear (the table's rows read in
+/// place, its gradient a scatter of g·Wᵀ), against libtorch's embedding then addmm.
+template <class T>
+void embedding_linear_agrees(const std::vector<std::int64_t>& idx,
+                             std::optional<std::int64_t> padding_idx, bool scale_grad_by_freq) {
+    INFO("embedding_linear" << (sizeof(T) == 4 ? " in float" : " in double") << ", padding_idx "
+                            << padding_idx.value_or(999) << ", scale_grad_by_freq "
+                            << scale_grad_by_freq);
+    const double tol = sizeof(T) == 4 ? 2e-5 : 1e-12;
+    auto table = filled<T, 2>({9, 6}, -1, 1, 14);
+    auto W = filled<T, 2>({6, 5}, -1, 1, 15);
+    auto b = filled<T, 1>({5}, -1, 1, 16);
+    xt::xtensor<std::int64_t, 1> k = xt::xtensor<std::int64_t, 1>::from_shape({idx.size()});
+    for (std::size_t i = 0; i < idx.size(); ++i) k[i] = idx[i];
+    auto expr = fg::linear(
+        fg::embedding(fg::param<"t">(table), fg::labels<"k">(k),
+                      {.padding_idx = padding_idx, .scale_grad_by_freq = scale_grad_by_freq}),
+        fg::param<"W">(W), fg::param<"b">(b));
+    auto g = fg::compile(expr);
+    STATIC_REQUIRE(
+        fg::contains_op<typename decltype(g)::expression_type, fg::op::embedding_linear>);
+    g.forward();
+    auto u = upstream<T>(idx.size() * 5);
+    g.backward(fg::cview<T>{u.data(), g.value_shape()});
+    auto tt = to_torch(table, true), tW = to_torch(W, true), tb = to_torch(b, true);
+    auto opts = torch::nn::functional::EmbeddingFuncOptions();
+    if (padding_idx) opts = opts.padding_idx(*padding_idx);
+    if (scale_grad_by_freq) opts = opts.scale_grad_by_freq(true);
+    auto ty = torch::addmm(tb, torch::nn::functional::embedding(to_torch(k), tt, opts), tW);
+    ty.backward(torch::from_blob(u.data(), ty.sizes(), ty.dtype()).clone());
+    agree_elementwise(g.value_view().data, ty.detach(), tol, "value");
+    agree_elementwise(g.template grad<"t">().data(), tt.grad(), tol, "gradient of the table");
+    agree_elementwise(g.template grad<"W">().data(), tW.grad(), tol, "gradient of W");
 }
 
 }  // namespace
@@ -93,6 +133,24 @@ TEMPLATE_TEST_CASE("embedding agrees with libtorch", "[torch][embedding]", float
     embedding_agrees<T, std::int32_t>({3, 0, 10, 3, 3, 7}, 3);
     embedding_agrees<T, std::int64_t>({5, 10, 5, 1, 0, 10, 2, 5}, -1);
     embedding_agrees<T, std::int64_t>({5, 10, 5}, 4);  // a padding row never picked
+    // scale_grad_by_freq: each row of the gradient divided by its index's count in the batch
+    // (PyTorch's test_embedding_scale_grad_by_freq counts repeats the same way), with and
+    // without a padding row among the repeats.
+    embedding_agrees<T, std::int32_t>({3, 0, 10, 3, 3, 7}, std::nullopt, true);
+    embedding_agrees<T, std::int64_t>({5, 5, 5, 1, 0, 9, 2, 5, 1}, std::nullopt, true);
+    embedding_agrees<T, std::int64_t>({5, 10, 5, 1, 0, 10, 2, 5}, 10, true);
+}
+
+TEMPLATE_TEST_CASE("embedding_linear (the rewrite of linear(embedding)) agrees with libtorch",
+                   "[torch][embedding]", float, double) {
+    using T = TestType;
+    embedding_linear_agrees<T>({4, 1, 4, 8, 0, 4, 1}, std::nullopt, false);
+    embedding_linear_agrees<T>({4, 1, 4, 8, 0, 4, 1}, std::nullopt, true);
+    embedding_linear_agrees<T>({4, 1, 4, 8, 0, 4, 1}, 1, true);
+    // more rows than one block of the scatter (kScatterRows = 64), repeats across blocks
+    std::vector<std::int64_t> many(150);
+    for (std::size_t i = 0; i < many.size(); ++i) many[i] = std::int64_t((i * 7) % 9);
+    embedding_linear_agrees<T>(many, 3, true);
 }
 
 TEST_CASE("embedding names an index outside the table, layer_norm mismatched gamma",

@@ -100,11 +100,12 @@ class gemm_depth_block_scope {
 /// go to memory without first reading each line into the cache: a write to an array far larger
 /// than the caches then moves half the bytes. Used by the kernels whose output is a stream of
 /// full rows (layer_norm forward and backward). Chosen at first use from this_cpu(), by
-/// measurement (docs/performance.md, "Streaming stores"): 16 MiB on AMD family 25 (Zen 4,
-/// where writing a 16 MiB array that the next loop reads took 0.83 of the time with them, 8 MiB
+/// measurement (docs/performance.md, "Streaming stores"): 16 MiB on AMD family 25 with AVX-512 (Zen
+/// 4, where writing a 16 MiB array that the next loop reads took 0.83 of the time with them, 8 MiB
 /// 1.03–1.60×, 4 MiB 1.5×); never (SIZE_MAX) elsewhere (Zen 5, where an earlier session measured
-/// them slower in layer_norm at 16 MiB, and every CPU not measured yet). Results never depend on
-/// it: the same values are stored.
+/// them slower in layer_norm at 16 MiB, and every CPU not measured yet: Zen 3, Intel). Results
+/// never depend on it: the same values are stored. A kernel that streams records
+/// "stream_stores" in a trace_scope (kernels/trace.hpp).
 std::size_t stream_store_threshold();
 /// Sets the threshold for every later call (SIZE_MAX: never stream, 0: always); returns the
 /// previous one. For tests, which run both paths on every machine, and for tuning a new CPU.

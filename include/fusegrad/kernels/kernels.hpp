@@ -165,7 +165,8 @@ std::size_t layer_norm_backward_scratch(std::size_t m, std::size_t n);
 ///   dx[i, j]  = r_i (h_ij − mean_j h_i − x̂_ij mean_j(h_i ⊙ x̂_i)) + beta_x · dx[i, j],
 ///   dgamma[j] = Σ_i g_ij x̂_ij + beta_gamma · dgamma[j],   dbeta[j] = Σ_i g_ij + beta_beta ·
 ///   dbeta[j],
-/// in one pass over g and x. Any of dx, dgamma, dbeta may be null (skipped). The column sums run
+/// reading g and x from memory once (four rows at a time: their means, then one sweep over them
+/// in cache). Any of dx, dgamma, dbeta may be null (skipped). The column sums run
 /// over fixed chunks of rows, each chunk's partial sums kept in `scratch`
 /// (layer_norm_backward_scratch(m, n) elements) and added in chunk order: the result is bitwise
 /// the same for every thread count.

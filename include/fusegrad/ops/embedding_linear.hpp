@@ -38,8 +38,12 @@ struct embedding_linear {
     static constexpr std::size_t kScatterRows = 64;
     /// As fg::embedding's: rows picked by this index add nothing to the table's gradient.
     std::optional<std::int64_t> padding_idx;
+    /// As fg::embedding's: each row of g·Wᵀ is divided by how often its index occurs.
+    bool scale_grad_by_freq = false;
 
-    std::string describe() const { return embedding{padding_idx}.describe(); }
+    /// The embedding this op reads through (its options).
+    embedding as_embedding() const { return {padding_idx, scale_grad_by_freq}; }
+    std::string describe() const { return as_embedding().describe(); }
 
     shape infer(const shape& table, const shape& idx, const shape& w, const shape& b) const {
         if (table.rank != 2 || w.rank != 2 || b.rank != 1)
@@ -58,10 +62,10 @@ struct embedding_linear {
         return shape::matrix(idx.cols, w.cols);
     }
     /// One pointer per picked row (two elements each, enough for a pointer in float or
-    /// double), then room for kScatterRows rows of g·Wᵀ.
+    /// double), then room for kScatterRows rows of g·Wᵀ, then embedding's counts.
     std::size_t workspace_size(const shape&, const shape& table, const shape& idx, const shape&,
                                const shape&) const {
-        return 2 * idx.cols + std::min(idx.cols, kScatterRows) * table.cols;
+        return scatter_end(table, idx) + as_embedding().count_slots(table);
     }
 
     template <class T, class I>
@@ -69,7 +73,7 @@ struct embedding_linear {
                  workspace<T> ws) const {
         static_assert(2 * sizeof(T) >= sizeof(const T*), "two elements hold a row pointer");
         const std::size_t n = idx.size(), d = table.dims.cols, c = w.dims.cols;
-        embedding{padding_idx}.check_indices(table.dims.rows, idx);
+        as_embedding().check_indices(table.dims.rows, idx);
         const T* const* rows = embedding::row_pointers(ws.data, table, idx);
         kernels::broadcast_row<T>(n, c, b.data, out.data);
         kernels::gemm_rows<T>(false, false, n, c, d, T(1), rows, w.data, c, T(1), out.data, c);
@@ -83,25 +87,30 @@ struct embedding_linear {
         const std::size_t n = idx.size(), d = table.dims.cols, c = w.dims.cols;
         // The indices again (the arrays are read at every call), then the row pointers made
         // afresh: nothing is read back from the forward's.
-        embedding{padding_idx}.check_indices(table.dims.rows, idx);
+        const embedding emb = as_embedding();
+        emb.check_indices(table.dims.rows, idx);
         if (dw)
             kernels::gemm_rows<T>(true, false, d, c, n, T(1),
                                   embedding::row_pointers(ws.data, table, idx), g.data, c,
                                   dw.beta(), dw.data, c);
         if (db) kernels::col_sums<T>(n, c, g.data, db.beta(), db.data);
         if (!dtable) return;
-        const std::int64_t pad = embedding{padding_idx}.padding_row(table.dims.rows, "embedding");
+        const std::int64_t pad = emb.padding_row(table.dims.rows, "embedding");
         if (!dtable.accumulate) kernels::fill<T>(dtable.size(), T(0), dtable.data);
         T* block = ws.data + 2 * n;
+        const T* counts = emb.index_counts<T, I>(idx, ws.data + scatter_end(table.dims, idx.dims));
         for (std::size_t i0 = 0; i0 < n; i0 += kScatterRows) {
             const std::size_t rows = std::min(kScatterRows, n - i0);
             kernels::gemm<T>(false, true, rows, d, c, T(1), g.data + i0 * c, c, w.data, c, T(0),
                              block, d);
-            for (std::size_t r = 0; r < rows; ++r)
-                if (static_cast<std::int64_t>(idx.data[i0 + r]) != pad)
-                    kernels::axpby<T>(d, T(1), block + r * d, T(1),
-                                      dtable.data + static_cast<std::size_t>(idx.data[i0 + r]) * d);
+            embedding::scatter_rows<T, I>(dtable.data, d, idx.data, i0, rows, block, pad, counts);
         }
+    }
+
+  private:
+    // Where the workspace's g·Wᵀ block ends (the counts start).
+    static std::size_t scatter_end(const shape& table, const shape& idx) {
+        return 2 * idx.cols + std::min(idx.cols, kScatterRows) * table.cols;
     }
 };
 }  // namespace op
@@ -112,6 +121,13 @@ struct embedding_linear {
 template <expression Table, expression I, expression W, expression B>
 auto embedding_linear(Table&& table, I&& indices, W&& w, B&& b,
                       std::optional<std::int64_t> padding_idx = std::nullopt) {
+    return embedding_linear(static_cast<Table&&>(table), static_cast<I&&>(indices),
+                            static_cast<W&&>(w), static_cast<B&&>(b),
+                            embedding_options{.padding_idx = padding_idx});
+}
+/// With fg::embedding's options (padding_idx, scale_grad_by_freq).
+template <expression Table, expression I, expression W, expression B>
+auto embedding_linear(Table&& table, I&& indices, W&& w, B&& b, const embedding_options& options) {
     using TE = std::remove_cvref_t<Table>;
     using IE = std::remove_cvref_t<I>;
     static_assert(!is_index_leaf_v<TE> && TE::rank == 2,
@@ -124,7 +140,8 @@ auto embedding_linear(Table&& table, I&& indices, W&& w, B&& b,
                   "fg::embedding_linear(table, indices, W, b) takes a matrix W (D × out) and a "
                   "vector b");
     op::embedding_linear o;
-    o.padding_idx = padding_idx;
+    o.padding_idx = options.padding_idx;
+    o.scale_grad_by_freq = options.scale_grad_by_freq;
     return node<op::embedding_linear, TE, IE, std::remove_cvref_t<W>, std::remove_cvref_t<B>>{
         o,
         {static_cast<Table&&>(table), static_cast<I&&>(indices), static_cast<W&&>(w),

@@ -145,8 +145,8 @@ auto linear_xent_of(const Outer& outer, const node<Op, C...>& lin, const Rest&..
                     return make_linear_xent<true>(
                         outer,
                         node<op::embedding, std::remove_cvref_t<decltype(table)>,
-                             std::remove_cvref_t<decltype(idx)>>{
-                            op::embedding{.padding_idx = lin.op.padding_idx}, {table, idx}},
+                             std::remove_cvref_t<decltype(idx)>>{lin.op.as_embedding(),
+                                                                 {table, idx}},
                         w, b, rest...);
                 }(c...);
             }
@@ -251,11 +251,11 @@ using placeholders::_6_t;
 /// linear(embedding(T, idx), W, b) -> embedding_linear(T, idx, W, b): the same product, the
 /// picked rows of T read where they lie as the GEMM packs them, instead of gathered into an
 /// N×D copy first (a dataset's shuffled rows, an embedding's). The embedding is captured whole
-/// (`as`) for its padding_idx; having run-time state, it is never a shared value (each use is
-/// its own, keyed by position), so this fuses the linear's use wherever else the embedding is
-/// used. Under a softmax cross-entropy xent_of_linear takes it apart again (bottom-up, this
-/// rule fires first) into embedding_linear_xent, which keeps both contracts, or, for a table
-/// with a gradient, into linear_xent(embedding(T, idx), ...).
+/// (`as`) for its options (padding_idx, scale_grad_by_freq); having run-time state, it is never a
+/// shared value (each use is its own, keyed by position), so this fuses the linear's use wherever
+/// else the embedding is used. Under a softmax cross-entropy xent_of_linear takes it apart again
+/// (bottom-up, this rule fires first) into embedding_linear_xent, which keeps both contracts, or,
+/// for a table with a gradient, into linear_xent(embedding(T, idx), ...).
 inline const auto linear_of_embedding =
     make_rule<pattern<op::linear, as<_1_t, pattern<op::embedding, _2_t, _3_t>>, _4_t, _5_t>>(
         "linear(embedding(T, idx), W, b) -> embedding_linear(T, idx, W, b)",
@@ -263,7 +263,9 @@ inline const auto linear_of_embedding =
             return node<op::embedding_linear, std::remove_cvref_t<decltype(t)>,
                         std::remove_cvref_t<decltype(idx)>, std::remove_cvref_t<decltype(w)>,
                         std::remove_cvref_t<decltype(b)>>{
-                op::embedding_linear{.padding_idx = e.op.padding_idx}, {t, idx, w, b}};
+                op::embedding_linear{.padding_idx = e.op.padding_idx,
+                                     .scale_grad_by_freq = e.op.scale_grad_by_freq},
+                {t, idx, w, b}};
         });
 /// Either linear layer under a softmax cross-entropy: linear, or linear_of_embedding's
 /// embedding_linear (see linear_xent_of).

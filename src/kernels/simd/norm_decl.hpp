@@ -7,9 +7,9 @@
 
 namespace fusegrad::kernels::simd {
 
-/// layer_norm_rows over `rows` rows. `stream`: write y with non-temporal stores when its rows
-/// are whole batches on batch boundaries (the front door decides from the output's size and
-/// stream_store_threshold()), fenced before returning.
+/// layer_norm_rows over `rows` rows. `stream`: write y with non-temporal stores (the front door
+/// decides from the output's size, stream_store_threshold() and its rows on 64-byte boundaries;
+/// the body checks again that they are whole aligned batches), fenced before returning.
 template <class A, class T>
 void layer_norm_rows(std::size_t rows, std::size_t n, const T* x, const T* gamma, const T* beta,
                      T eps, T* y, T* mean, T* rstd, bool stream);
