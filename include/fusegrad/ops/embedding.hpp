@@ -80,9 +80,8 @@ struct embedding {
         const std::size_t n = idx.size();
         const std::size_t bad = kernels::first_label_out_of_range<I>(n, idx.data, rows);
         if (bad < n)
-            throw label_error("embedding: index idx[" + std::to_string(bad) +
-                              "] = " + std::to_string(static_cast<long long>(idx.data[bad])) +
-                              " is outside [0, " + std::to_string(rows) + ")");
+            throw_label_outside(name, "index idx", bad, static_cast<long long>(idx.data[bad]),
+                                rows);
         (void)padding_row(rows, name);
     }
 

@@ -252,9 +252,8 @@ struct linear_xent {
     static void check_label_values(const kernels::linear_xent_problem<T>& p, cview<Y> y) {
         const auto bad = kernels::xent_first_bad_label<T, Y>(p.n, y.data, p.classes, p.targets);
         if (bad < p.n)
-            throw label_error("linear_xent: label y[" + std::to_string(bad) +
-                              "] = " + std::to_string(y.data[bad]) + " is outside [0, " +
-                              std::to_string(p.classes) + ")");
+            throw_label_outside("linear_xent", "label y", bad, static_cast<long long>(y.data[bad]),
+                                p.classes);
     }
 
     // before_vjp: run() is calling; for a scalar loss the gradient for an upstream of one (ce

@@ -70,10 +70,7 @@ struct nll {
     template <class Y>
     static void check_labels(std::size_t m, std::size_t n, const Y* y) {
         const auto bad = kernels::first_label_out_of_range<Y>(m, y, n);
-        if (bad < m)
-            throw label_error("nll: label y[" + std::to_string(bad) +
-                              "] = " + std::to_string(y[bad]) + " is outside [0, " +
-                              std::to_string(n) + ")");
+        if (bad < m) throw_label_outside(name, "label y", bad, static_cast<long long>(y[bad]), n);
     }
 
     template <class T, class Y>

@@ -124,12 +124,10 @@ struct nll_logp {
                 from + kernels::first_label_out_of_range<Y>(m - from, y + from, n);
             if (bad == m) break;
             if (!is_ignored(y[bad]))
-                throw label_error(std::string(op_name) + ": label y[" + std::to_string(bad) +
-                                  "] = " + std::to_string(static_cast<long long>(y[bad])) +
-                                  " is outside [0, " + std::to_string(n) + ")" +
-                                  (ignore_index ? " and is not ignore_index (" +
-                                                      std::to_string(*ignore_index) + ")"
-                                                : std::string()));
+                throw_label_outside(op_name, "label y", bad, static_cast<long long>(y[bad]), n,
+                                    ignore_index ? " and is not ignore_index (" +
+                                                       std::to_string(*ignore_index) + ")"
+                                                 : std::string());
             from = bad + 1;
         }
     }

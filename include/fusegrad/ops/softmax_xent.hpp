@@ -213,9 +213,8 @@ struct softmax_xent {
         if constexpr (std::integral<Y>) {
             const auto bad = kernels::xent_first_bad_label<T, Y>(m, y, n, t);
             if (bad < m)
-                throw label_error("softmax_xent: label y[" + std::to_string(bad) +
-                                  "] = " + std::to_string(y[bad]) + " is outside [0, " +
-                                  std::to_string(n) + ")");
+                throw_label_outside("softmax_xent", "label y", bad, static_cast<long long>(y[bad]),
+                                    n);
         }
     }
 
